@@ -1,0 +1,122 @@
+"""The partnership registry: a Flask app for a school district's community partnerships."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from registry.config import Settings, build_config
+from registry.extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def select_locale() -> str | None:
+    """The page language: an explicit ?lang= choice (remembered), else the browser's."""
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang")
+    if chosen in languages:
+        session["lang"] = chosen
+        return chosen
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(list(languages))
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, CLI commands."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.update(build_config(app.instance_path, Settings.from_environ(), config))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from registry import audit, models
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> models.User | None:
+        try:
+            return db.session.get(models.User, int(user_id))
+        except ValueError:
+            return None
+
+    @app.before_request
+    def attribute_changes_to_the_signed_in_user() -> None:
+        if current_user.is_authenticated:
+            audit.set_actor(audit.Actor(current_user.id, current_user.email))
+        else:
+            audit.set_actor(audit.SYSTEM)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    _register_blueprints(app)
+    _register_template_helpers(app)
+
+    from registry.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from registry.auth.views import bp as auth_bp
+    from registry.errors import register_error_handlers
+    from registry.main.views import bp as main_bp
+    from registry.mous.views import bp as mous_bp
+    from registry.partners.views import bp as partners_bp
+    from registry.schools.views import bp as schools_bp
+    from registry.services.views import bp as services_bp
+    from registry.users.views import bp as users_bp
+
+    for bp in (auth_bp, main_bp, partners_bp, schools_bp, services_bp, mous_bp, users_bp):
+        app.register_blueprint(bp)
+    register_error_handlers(app)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from registry.access import can_edit, can_view
+    from registry.vocabulary import Role
+
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        return {"can_edit": can_edit, "can_view": can_view, "Role": Role, "get_locale": get_locale}
+
+    @app.template_filter("amount")
+    def format_amount(value: Any) -> str:
+        if value is None:
+            return ""
+        number = float(value)
+        return f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
+
+    @app.template_filter("pct")
+    def format_pct(value: Any) -> str:
+        return "" if value is None else f"{float(value):.1f}%"

@@ -1,0 +1,92 @@
+"""Who may see and change what: one place for every role and object rule.
+
+Anything a user may not see is a 404, so a partner cannot even learn that
+another partner's record exists. Anonymous visitors are sent to sign in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from flask import abort
+from flask_login import current_user, login_required
+
+from registry.extensions import db
+from registry.models import MOU, Partner, School, Service, User
+from registry.vocabulary import Role
+
+P = ParamSpec("P")
+R = TypeVar("R")
+M = TypeVar("M")
+
+EDITORS = (Role.ADMIN, Role.COORDINATOR)
+READERS = (Role.ADMIN, Role.COORDINATOR, Role.LEADER)
+
+
+def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Sign-in required, and one of the roles; any other signed-in user gets a 404."""
+
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+            if current_user.role not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def can_view(user: User, obj: Any) -> bool:
+    """Whether a user may see a record."""
+    if user.role in READERS:
+        return True
+    if user.role == Role.PARTNER and user.partner_id is not None:
+        if isinstance(obj, Partner):
+            return obj.id == user.partner_id
+        if isinstance(obj, Service):
+            return obj.partner_id == user.partner_id
+    return False
+
+
+def can_edit(user: User, obj: Any) -> bool:
+    """Whether a user may change a record (partners: their own listing and services only)."""
+    if user.role in EDITORS:
+        return True
+    if user.role == Role.PARTNER:
+        return isinstance(obj, Partner | Service) and can_view(user, obj)
+    return False
+
+
+def _load(model: type[M], ident: int, check: Callable[[User, Any], bool]) -> M:
+    obj = db.session.get(model, ident)
+    if obj is None or not check(current_user, obj):
+        abort(404)
+    return obj
+
+
+def viewable_or_404(model: type[M], ident: int) -> M:
+    """Load a record the signed-in user may see, or answer 404."""
+    return _load(model, ident, can_view)
+
+
+def editable_or_404(model: type[M], ident: int) -> M:
+    """Load a record the signed-in user may change, or answer 404."""
+    return _load(model, ident, can_edit)
+
+
+__all__ = [
+    "EDITORS",
+    "MOU",
+    "READERS",
+    "School",
+    "can_edit",
+    "can_view",
+    "editable_or_404",
+    "roles_required",
+    "viewable_or_404",
+]

@@ -1,0 +1,72 @@
+"""Configuration: defaults, and the environment read once, here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """The app cannot start with the configuration it was given."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment."""
+
+    database_url: str | None
+    secret_key: str | None
+    redis_url: str | None
+
+    @classmethod
+    def from_environ(cls) -> Settings:
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            secret_key=os.environ.get("SECRET_KEY") or None,
+            redis_url=os.environ.get("REDIS_URL") or None,
+        )
+
+
+def sqlite_default(instance_path: str) -> str:
+    """The embedded default database: a SQLite file in the instance folder."""
+    return "sqlite:///" + str(Path(instance_path) / "registry.sqlite3")
+
+
+def build_config(
+    instance_path: str, settings: Settings, overrides: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Merge defaults, environment and explicit overrides; refuse an unsafe production set-up."""
+    overrides = dict(overrides or {})
+    testing = bool(overrides.get("TESTING"))
+    debug = bool(overrides.get("DEBUG")) or os.environ.get("FLASK_DEBUG") in {"1", "true"}
+    secret = overrides.pop("SECRET_KEY", None) or settings.secret_key
+    if not secret:
+        if not (testing or debug):
+            raise ConfigError(
+                "SECRET_KEY is not set. Set it in the environment "
+                "(for example: export SECRET_KEY="
+                "$(python -c 'import secrets; print(secrets.token_hex(32))'))."
+            )
+        secret = "dev-only-not-secret"
+    url = overrides.pop("SQLALCHEMY_DATABASE_URI", None) or settings.database_url
+    if not url:
+        url = sqlite_default(instance_path)
+    config: dict[str, Any] = {
+        "SECRET_KEY": secret,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": settings.redis_url,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "LANGUAGES": {"en": "English", "es": "Español", "pt": "Português"},
+        "PER_PAGE": 25,
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
+    }
+    config.update(overrides)
+    return config

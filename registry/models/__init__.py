@@ -1,0 +1,21 @@
+"""The registry's models, one module per aggregate."""
+
+from registry.models.audit import AuditEntry
+from registry.models.mou import MOU, Commitment, mou_school
+from registry.models.partner import Partner
+from registry.models.school import INDICATORS, School, SchoolIndicators
+from registry.models.service import Service
+from registry.models.user import User
+
+__all__ = [
+    "INDICATORS",
+    "MOU",
+    "AuditEntry",
+    "Commitment",
+    "Partner",
+    "School",
+    "SchoolIndicators",
+    "Service",
+    "User",
+    "mou_school",
+]

@@ -1,0 +1,274 @@
+"""Fixtures: an app and a fresh database per test, on SQLite or (TEST_DATABASE_URL) PostgreSQL.
+
+With TEST_DATABASE_URL set, the suite runs in a schema of its own that it creates
+and drops, so it never touches data left by anything else; an unreachable
+server is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from registry import create_app
+from registry.extensions import db
+from registry.models import MOU, Commitment, Partner, School, SchoolIndicators, Service, User
+from registry.vocabulary import (
+    Category,
+    MOUStatus,
+    PartnerStatus,
+    PartnerType,
+    Role,
+    Setting,
+    Unit,
+)
+
+PASSWORD = "correct horse battery staple"
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+class ScratchDatabase:
+    """Where the suite's tables live, and how to make a fresh, empty place for a test."""
+
+    def __init__(self, base_url: str | None, tmp_dir: str) -> None:
+        self.base_url = base_url
+        self.tmp_dir = tmp_dir
+        self._schemas: list[str] = []
+        self.url = self.new_url()
+
+    @property
+    def is_postgres(self) -> bool:
+        return bool(self.base_url and self.base_url.startswith("postgresql"))
+
+    def new_url(self) -> str:
+        """A URL to an empty database of its own (a new schema, or a new SQLite file)."""
+        name = "t_" + uuid.uuid4().hex[:12]
+        if not self.base_url:
+            return f"sqlite:///{self.tmp_dir}/{name}.sqlite3"
+        engine = sa.create_engine(self.base_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+        except sa.exc.OperationalError as err:
+            pytest.exit(f"TEST_DATABASE_URL is set but the database is unreachable: {err}", 3)
+        finally:
+            engine.dispose()
+        self._schemas.append(name)
+        return _with_search_path(self.base_url, name)
+
+    def drop_all(self) -> None:
+        if not self._schemas:
+            return
+        engine = sa.create_engine(self.base_url)  # type: ignore[arg-type]
+        with engine.begin() as conn:
+            for name in self._schemas:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchDatabase]:
+    database = ScratchDatabase(
+        os.environ.get("TEST_DATABASE_URL") or None, str(tmp_path_factory.mktemp("db"))
+    )
+    yield database
+    database.drop_all()
+
+
+_tables_created: set[str] = set()
+
+
+def make_app(url: str, **overrides: Any) -> Flask:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": "registry.test",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    """Per-test configuration overrides (a test module may override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def app(test_database: ScratchDatabase, app_config: dict[str, Any]) -> Iterator[Flask]:
+    """An app over an empty database: tables exist, no rows (emptied again afterwards)."""
+    app = make_app(test_database.url, **app_config)
+    with app.app_context():
+        if test_database.url not in _tables_created:
+            db.create_all()
+            _tables_created.add(test_database.url)
+        yield app
+        db.session.rollback()
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# ---- factories: sensible defaults, every field overridable -----------------------------
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture
+def make_school(app: Flask) -> Callable[..., School]:
+    def make(
+        indicators: dict[str, Any] | None = None, year: str = "2025-26", **overrides: Any
+    ) -> School:
+        n = next(_seq)
+        values: dict[str, Any] = {
+            "dese_code": f"{n:08d}",
+            "name": f"School {n} Elementary",
+            "grades": ["K", "1", "2", "3", "4", "5"],
+            "enrollment": 400,
+            "address": f"{n} Main Street",
+            "zip": "01602",
+        }
+        values.update(overrides)
+        school = School(**values)
+        if indicators is not None:
+            school.indicators.append(SchoolIndicators(school_year=year, **indicators))
+        db.session.add(school)
+        db.session.commit()
+        return school
+
+    return make
+
+
+@pytest.fixture
+def make_partner(app: Flask) -> Callable[..., Partner]:
+    def make(**overrides: Any) -> Partner:
+        n = next(_seq)
+        values: dict[str, Any] = {
+            "name": f"Partner Org {n}",
+            "partner_type": PartnerType.NONPROFIT,
+            "email": f"contact{n}@partner.example",
+            "status": PartnerStatus.APPROVED,
+            "district_wide": True,
+            "background_check_policy": True,
+            "background_check_verified": date(2025, 8, 1),
+            "insurance_expiry": date(2099, 6, 30),
+            "insurance_liability": Decimal("1000000"),
+        }
+        values.update(overrides)
+        partner = Partner(**values)
+        db.session.add(partner)
+        db.session.commit()
+        return partner
+
+    return make
+
+
+@pytest.fixture
+def make_service(app: Flask, make_partner: Callable[..., Partner]) -> Callable[..., Service]:
+    def make(**overrides: Any) -> Service:
+        n = next(_seq)
+        if "partner" not in overrides and "partner_id" not in overrides:
+            overrides["partner"] = make_partner()
+        values: dict[str, Any] = {
+            "name": f"Service {n}",
+            "category": Category.ACADEMIC_SUPPORT,
+            "grades": ["K", "1", "2", "3", "4", "5"],
+            "setting": Setting.AFTER_SCHOOL,
+            "unit": Unit.SEATS,
+            "capacity": Decimal(100),
+            "cost": Decimal(0),
+            "active": True,
+        }
+        values.update(overrides)
+        service = Service(**values)
+        db.session.add(service)
+        db.session.commit()
+        return service
+
+    return make
+
+
+@pytest.fixture
+def make_mou(
+    app: Flask, make_partner: Callable[..., Partner], make_school: Callable[..., School]
+) -> Callable[..., MOU]:
+    def make(commitments: list[tuple[Service, School, Any]] | None = None, **overrides: Any) -> MOU:
+        if "partner" not in overrides and "partner_id" not in overrides:
+            overrides["partner"] = make_partner()
+        if "schools" not in overrides:
+            overrides["schools"] = [make_school()]
+        values: dict[str, Any] = {
+            "school_year": "2025-26",
+            "start_date": date(2025, 9, 1),
+            "end_date": date(2026, 6, 30),
+            "status": MOUStatus.DRAFT,
+        }
+        values.update(overrides)
+        mou = MOU(**values)
+        for service, school, amount in commitments or []:
+            mou.commitments.append(
+                Commitment(service=service, school=school, amount=Decimal(str(amount)))
+            )
+        db.session.add(mou)
+        db.session.commit()
+        return mou
+
+    return make
+
+
+@pytest.fixture
+def make_user(app: Flask, make_partner: Callable[..., Partner]) -> Callable[..., User]:
+    def make(role: str | Role = Role.COORDINATOR, **overrides: Any) -> User:
+        role = Role(role)
+        n = next(_seq)
+        password = overrides.pop("password", PASSWORD)
+        if role == Role.PARTNER and "partner" not in overrides and "partner_id" not in overrides:
+            overrides["partner"] = make_partner()
+        user = User(email=f"{role.value}{n}@district.example", name=f"{role.value} {n}", role=role)
+        for key, value in overrides.items():
+            setattr(user, key, value)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def login(client: FlaskClient, make_user: Callable[..., User]) -> Callable[..., User]:
+    """Sign in through the real login form as a new user of a role (or a given user)."""
+
+    def do_login(
+        role: str | Role = Role.COORDINATOR, user: User | None = None, **overrides: Any
+    ) -> User:
+        user = user or make_user(role, **overrides)
+        response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return user
+
+    return do_login

@@ -1,0 +1,86 @@
+"""The app factory, configuration, health check, sign-in and CSRF."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from registry import create_app
+from registry.config import ConfigError
+from tests.conftest import PASSWORD, ScratchDatabase, make_app
+
+
+def test_refuses_to_start_without_secret_key_outside_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_reads_database_url_and_secret_key_from_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/env.sqlite3")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "from-env"
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("env.sqlite3")
+
+
+def test_healthz_answers_after_a_real_query(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_an_unreachable_database(tmp_path) -> None:
+    app = make_app(f"sqlite:///{tmp_path}/missing-dir/nothing.sqlite3")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "error"
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_wrong_password_is_refused_with_a_message(client: FlaskClient, make_user) -> None:
+    user = make_user("coordinator")
+    response = client.post("/login", data={"email": user.email, "password": "wrong"})
+    assert response.status_code == 400
+    assert "do not match" in response.get_data(as_text=True)
+
+
+def test_inactive_account_cannot_sign_in(client: FlaskClient, make_user) -> None:
+    user = make_user("coordinator", active=False)
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 400
+
+
+def test_login_ignores_an_offsite_next(client: FlaskClient, make_user) -> None:
+    user = make_user("coordinator")
+    response = client.post(
+        "/login?next=https://evil.example/", data={"email": user.email, "password": PASSWORD}
+    )
+    assert response.headers["Location"].endswith("/")
+    assert "evil" not in response.headers["Location"]
+
+
+def test_passwords_are_stored_as_argon2_hashes(make_user) -> None:
+    user = make_user("admin")
+    assert user.password_hash.startswith("$argon2")
+    assert PASSWORD not in user.password_hash
+
+
+def test_post_without_csrf_token_is_refused(
+    test_database: ScratchDatabase, app: Flask, make_user
+) -> None:
+    csrf_app = make_app(test_database.url, WTF_CSRF_ENABLED=True)
+    user = make_user("coordinator")
+    client = csrf_app.test_client()
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
