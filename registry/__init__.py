@@ -87,15 +87,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from registry.auth.views import bp as auth_bp
+    from registry.equity.views import bp as equity_bp
     from registry.errors import register_error_handlers
     from registry.main.views import bp as main_bp
     from registry.mous.views import bp as mous_bp
     from registry.partners.views import bp as partners_bp
+    from registry.scenarios.views import bp as scenarios_bp
     from registry.schools.views import bp as schools_bp
     from registry.services.views import bp as services_bp
     from registry.users.views import bp as users_bp
 
-    for bp in (auth_bp, main_bp, partners_bp, schools_bp, services_bp, mous_bp, users_bp):
+    blueprints = (
+        auth_bp,
+        main_bp,
+        partners_bp,
+        schools_bp,
+        services_bp,
+        mous_bp,
+        users_bp,
+        equity_bp,
+        scenarios_bp,
+    )
+    for bp in blueprints:
         app.register_blueprint(bp)
     register_error_handlers(app)
 

@@ -66,13 +66,13 @@ def create_user_command(
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_schools_command(path: str) -> None:
     """Upsert schools from a DESE-style CSV; a file with a bad row writes nothing."""
-    from registry.schools.importer import ImportError_, import_schools
+    from registry.schools.importer import SchoolImportError, import_schools
 
     try:
         with acting_as(CLI_ACTOR), open(path, encoding="utf-8-sig", newline="") as handle:
             report = import_schools(handle)
             db.session.commit()
-    except ImportError_ as err:
+    except SchoolImportError as err:
         db.session.rollback()
         raise click.ClickException(str(err)) from err
     click.echo(report.describe())
