@@ -48,7 +48,8 @@ def can_view(user: User, obj: Any) -> bool:
     if user.role == Role.PARTNER and user.partner_id is not None:
         if isinstance(obj, Partner):
             return obj.id == user.partner_id
-        if isinstance(obj, Service):
+        if isinstance(obj, Service | MOU):
+            # A partner reads its own MOUs but never changes them (see can_edit).
             return obj.partner_id == user.partner_id
     return False
 
