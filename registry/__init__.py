@@ -87,6 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from registry.auth.views import bp as auth_bp
+    from registry.equity.api import bp as api_bp
     from registry.equity.views import bp as equity_bp
     from registry.errors import register_error_handlers
     from registry.main.views import bp as main_bp
@@ -107,6 +108,7 @@ def _register_blueprints(app: Flask) -> None:
         users_bp,
         equity_bp,
         scenarios_bp,
+        api_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)
