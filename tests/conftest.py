@@ -35,6 +35,15 @@ from registry.vocabulary import (
 )
 
 PASSWORD = "correct horse battery staple"
+HERE = os.path.dirname(__file__)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The pure allocation engine never touches a database: mark its tests so."""
+    engine_tests = os.path.join(HERE, "allocation")
+    for item in items:
+        if str(item.path).startswith(engine_tests):
+            item.add_marker(pytest.mark.nodb)
 
 
 def _with_search_path(url: str, schema: str) -> str:

@@ -1,0 +1,51 @@
+"""The migrations build exactly the models' schema, and undo it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+
+from registry.extensions import db
+from tests.conftest import ScratchDatabase, make_app
+
+
+def _schema_differences() -> list[object]:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, db.metadata))
+
+
+def _tables() -> set[str]:
+    return set(sa.inspect(db.engine).get_table_names())
+
+
+def test_migrations_produce_the_models_schema_and_downgrade_to_nothing(
+    test_database: ScratchDatabase,
+) -> None:
+    app = make_app(test_database.new_url())
+    with app.app_context():
+        upgrade()
+        assert _schema_differences() == []
+        assert {t.name for t in db.metadata.sorted_tables} <= _tables()
+
+        downgrade(revision="base")
+        assert _tables() <= {"alembic_version"}
+
+        upgrade()  # and the way back up still works after a full downgrade
+        assert _schema_differences() == []
+        db.engine.dispose()
+
+
+def test_every_constraint_follows_the_naming_convention(test_database: ScratchDatabase) -> None:
+    app = make_app(test_database.new_url())
+    with app.app_context():
+        upgrade()
+        inspector = sa.inspect(db.engine)
+        for table in db.metadata.sorted_tables:
+            for fk in inspector.get_foreign_keys(table.name):
+                assert fk["name"] and fk["name"].startswith(f"fk_{table.name}_"), fk
+            for unique in inspector.get_unique_constraints(table.name):
+                assert unique["name"] and unique["name"].startswith(f"uq_{table.name}_"), unique
+        db.engine.dispose()
