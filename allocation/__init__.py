@@ -1,0 +1,57 @@
+"""Need-based allocation of partner capacity to schools, per ``specs/allocation.md``.
+
+Pure Python over plain data (no Flask, no database). The public API:
+
+- `load_problem` (JSON text, bytes or dict -> `Problem`, or `ProblemError`),
+- `solve` (`Problem` or dict -> `Result`), and
+- `result_to_json` / `result_to_dict` (`Result` -> the result file).
+
+Modules: `problem` (input data and validation), `model` (one category's PuLP
+model), `stages` (the spec's stages and `solve`), `solvers` (HiGHS/CBC through
+PuLP and their statuses), `explain` (why a school falls short, conflicts),
+`result` (output data and JSON), `cli` (the command line).
+"""
+
+from allocation.problem import (
+    Limit,
+    Lock,
+    Options,
+    Problem,
+    ProblemError,
+    School,
+    Service,
+    load_problem,
+)
+from allocation.result import (
+    Allocation,
+    CategoryFigures,
+    Conflict,
+    LimitRef,
+    LockRef,
+    Result,
+    SchoolRow,
+    result_to_dict,
+    result_to_json,
+)
+from allocation.stages import solve
+
+__all__ = [
+    "Allocation",
+    "CategoryFigures",
+    "Conflict",
+    "Limit",
+    "LimitRef",
+    "Lock",
+    "LockRef",
+    "Options",
+    "Problem",
+    "ProblemError",
+    "Result",
+    "School",
+    "SchoolRow",
+    "Service",
+    "load_problem",
+    "result_to_dict",
+    "result_to_json",
+    "solve",
+]

@@ -1,0 +1,432 @@
+"""Plain-language explanations: why a school falls short, and which locks and limits clash.
+
+Conflicts are found in two ways. Cheap pre-checks catch the common cases
+with precise wording (a lock above a per-school maximum or below a cohort
+minimum or not whole, locks over a service's capacity, two locks on one pair,
+limits that contradict each other or the locks, a limit's min that the
+school's eligible services cannot reach). Anything subtler is found by an
+elastic model: every lock and limit gets slack, the total slack is
+minimised, and each lock or limit left with slack is reported. Nothing is
+ever relaxed silently: a conflict makes the whole result infeasible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+import pulp
+
+from allocation.model import CategoryData, CategoryModel
+from allocation.problem import Limit, Lock, Service
+from allocation.result import Conflict, LimitRef, LockRef
+from allocation.solvers import Outcome, make_solver, run
+
+WELL_BELOW_SHARE = 0.9  # "well below" target: less than 90% of it ...
+WELL_BELOW_MIN_SHORTFALL = 1e-6  # ... and short by at least 1e-6 T*
+LISTED_SERVICES = 3  # name at most this many services in one clause
+
+
+def well_below(allocated: float, target: float, t_star: float) -> bool:
+    """True when a school gets under 90% of its target and is short by at least 1e-6 T*."""
+    shortfall = target - allocated
+    return allocated < WELL_BELOW_SHARE * target and shortfall >= WELL_BELOW_MIN_SHORTFALL * t_star
+
+
+def fmt(value: float) -> str:
+    """A number for people: whole numbers without decimals, others to at most 6 decimals."""
+    rounded = round(value, 6)
+    if rounded.is_integer():
+        return str(int(rounded))
+    return f"{rounded:.6f}".rstrip("0").rstrip(".")
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def _above(a: float, b: float) -> bool:
+    return a > b + 1e-9 * max(1.0, abs(b))
+
+
+def _names(services: list[Service]) -> str:
+    labels = [service.label for service in services]
+    if len(labels) > LISTED_SERVICES:
+        shown = labels[:LISTED_SERVICES]
+        return f"{', '.join(shown)} and {len(labels) - LISTED_SERVICES} more"
+    if len(labels) <= 2:
+        return " and ".join(labels)
+    return f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+class _Words:
+    """Phrasing shared by the checks and explanations of one category."""
+
+    def __init__(self, data: CategoryData) -> None:
+        self.data = data
+        self.services = {service.id: service for service in data.services}
+
+    def amount(self, value: float, service: Service | None = None) -> str:
+        unit = (service.unit if service and service.unit else None) or self.data.unit
+        return f"{fmt(value)} {unit}"
+
+    def of_category(self, value: float) -> str:
+        return f"{self.amount(value)} of {self.data.category}"
+
+    def school(self, school_id: str) -> str:
+        return self.data.all_schools[school_id].label
+
+    def lock(self, lock: Lock) -> str:
+        service = self.services[lock.service]
+        return (
+            f"the lock of {self.amount(lock.amount, service)} of {service.label} "
+            f"at {self.school(lock.school)}"
+        )
+
+    def lock_ref(self, index: int, lock: Lock) -> LockRef:
+        return LockRef(index=index, id=lock.id, service=lock.service, school=lock.school)
+
+    def limit_ref(self, index: int, limit: Limit) -> LimitRef:
+        return LimitRef(index=index, id=limit.id, school=limit.school, category=limit.category)
+
+
+def precheck_conflicts(data: CategoryData) -> list[Conflict]:
+    """Conflicts visible without solving, each naming its locks and limits."""
+    words = _Words(data)
+    category = data.category
+    conflicts: list[Conflict] = []
+
+    by_pair: dict[tuple[str, str], list[tuple[int, Lock]]] = defaultdict(list)
+    for index, lock in data.locks:
+        by_pair[(lock.service, lock.school)].append((index, lock))
+    for (service_id, school_id), locks in sorted(by_pair.items()):
+        amounts = sorted({lock.amount for _, lock in locks})
+        if len(amounts) > 1:
+            service = words.services[service_id]
+            listed = " and ".join(words.amount(a, service) for a in amounts)
+            conflicts.append(
+                Conflict(
+                    category,
+                    f"{service.label} at {words.school(school_id)} is locked more than once "
+                    f"with different amounts ({listed}).",
+                    locks=tuple(words.lock_ref(i, lock) for i, lock in locks),
+                )
+            )
+
+    for index, lock in data.locks:
+        service = words.services[lock.service]
+        ref = (words.lock_ref(index, lock),)
+        problem_with = None
+        if service.max_per_school is not None and _above(lock.amount, service.max_per_school):
+            problem_with = (
+                f"is above that service's maximum of "
+                f"{words.amount(service.max_per_school, service)} per school"
+            )
+        elif (
+            service.min_viable is not None
+            and lock.amount > 0
+            and _above(service.min_viable, lock.amount)
+        ):
+            problem_with = (
+                f"is below that service's minimum cohort of "
+                f"{words.amount(service.min_viable, service)}; it must be 0 or at least that"
+            )
+        elif service.integer and not _close(lock.amount, round(lock.amount)):
+            unit = service.unit or words.data.unit
+            problem_with = f"is not a whole number, but {service.label} comes in whole {unit}"
+        if problem_with:
+            message = _sentence(f"{words.lock(lock)} {problem_with}.")
+            conflicts.append(Conflict(category, message, ref))
+
+    by_service: dict[str, list[tuple[int, Lock]]] = defaultdict(list)
+    for index, lock in data.locks:
+        by_service[lock.service].append((index, lock))
+    for service_id, locks in sorted(by_service.items()):
+        service = words.services[service_id]
+        total = math.fsum(lock.amount for _, lock in locks)
+        if _above(total, service.capacity):
+            parts = ", ".join(
+                f"{words.school(lock.school)} {fmt(lock.amount)}"
+                for _, lock in sorted(locks, key=lambda item: item[1].school)
+            )
+            conflicts.append(
+                Conflict(
+                    category,
+                    f"Locks commit {words.amount(total, service)} of {service.label} ({parts}), "
+                    f"but it has only {words.amount(service.capacity, service)}.",
+                    locks=tuple(words.lock_ref(i, lock) for i, lock in locks),
+                )
+            )
+    if conflicts:
+        return conflicts  # the reach figures below assume the locks themselves are sound
+
+    limits_by_school: dict[str, list[tuple[int, Limit]]] = defaultdict(list)
+    for index, limit in data.limits:
+        limits_by_school[limit.school].append((index, limit))
+    locks_by_school: dict[str, list[tuple[int, Lock]]] = defaultdict(list)
+    for index, lock in data.locks:
+        locks_by_school[lock.school].append((index, lock))
+
+    for school_id, limits in sorted(limits_by_school.items()):
+        name = words.school(school_id)
+        with_min = [(i, limit) for i, limit in limits if limit.min is not None]
+        with_max = [(i, limit) for i, limit in limits if limit.max is not None]
+        if with_min and with_max:
+            low_index, low = max(with_min, key=lambda item: (item[1].min, -item[0]))
+            high_index, high = min(with_max, key=lambda item: (item[1].max, item[0]))
+            assert low.min is not None and high.max is not None
+            if _above(low.min, high.max):
+                conflicts.append(
+                    Conflict(
+                        category,
+                        f"{name} needs at least {words.of_category(low.min)} (limit), but "
+                        f"another limit allows at most {words.amount(high.max)}.",
+                        limits=(words.limit_ref(low_index, low), words.limit_ref(high_index, high)),
+                    )
+                )
+                continue
+        locks_here = locks_by_school.get(school_id, [])
+        locked_total = math.fsum(lock.amount for _, lock in locks_here)
+        for index, limit in with_max:
+            assert limit.max is not None
+            if _above(locked_total, limit.max):
+                conflicts.append(
+                    Conflict(
+                        category,
+                        f"Locks give {name} {words.of_category(locked_total)}, but its limit "
+                        f"allows at most {words.amount(limit.max)}.",
+                        locks=tuple(words.lock_ref(i, lock) for i, lock in locks_here),
+                        limits=(words.limit_ref(index, limit),),
+                    )
+                )
+        for index, limit in with_min:
+            assert limit.min is not None
+            if limit.min <= 0:
+                continue
+            reach, involved = _reach(data, school_id)
+            if _above(limit.min, reach):
+                if reach <= 0 and not any(school_id in s.eligible for s in data.services):
+                    tail = f"no {data.category} service is eligible there."
+                elif reach <= 0:
+                    tail = f"its eligible {data.category} services can give it nothing."
+                else:
+                    tail = (
+                        f"its eligible {data.category} services offer "
+                        f"{words.amount(reach)} in all"
+                        + (" once the locks are kept." if involved else ".")
+                    )
+                conflicts.append(
+                    Conflict(
+                        category,
+                        f"{name} needs at least {words.of_category(limit.min)} (limit), but {tail}",
+                        locks=tuple(
+                            words.lock_ref(i, lock) for i, lock in sorted(involved.items())
+                        ),
+                        limits=(words.limit_ref(index, limit),),
+                    )
+                )
+    return conflicts
+
+
+def _reach(data: CategoryData, school_id: str) -> tuple[float, dict[int, Lock]]:
+    """The most a school could receive in the category, and the locks that cut it down."""
+    total = 0.0
+    involved: dict[int, Lock] = {}
+    for service in data.services:
+        if service.capacity <= 0 or school_id not in service.eligible:
+            continue
+        own = None
+        others = 0.0
+        for index, lock in data.locks:
+            if lock.service != service.id:
+                continue
+            if lock.school == school_id:
+                own = lock.amount
+                involved[index] = lock
+            elif lock.amount > 0:
+                others += lock.amount
+                involved[index] = lock
+        if own is not None:
+            total += own
+            continue
+        room = service.capacity - others
+        if service.max_per_school is not None:
+            room = min(room, service.max_per_school)
+        if service.integer:
+            room = math.floor(room + 1e-9)
+        if service.min_viable is not None and room < service.min_viable:
+            room = 0.0
+        total += max(0.0, room)
+    return total, involved
+
+
+def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
+    """Locks and limits left with slack when all are made soft and total slack is minimised."""
+    model = CategoryModel(data, elastic=True)
+    lp = model.problem("elastic", pulp.LpMinimize)
+    slack_terms = [(var, 1.0) for pair in model.lock_slack.values() for var in pair]
+    slack_terms += [
+        (var, 1.0) for pair in model.limit_slack.values() for var in pair if var is not None
+    ]
+    lp.setObjective(pulp.LpAffineExpression(slack_terms))
+    outcome = run(lp, make_solver(solver, time_limit_s=None))
+    if outcome not in (Outcome.OPTIMAL, Outcome.TIME_LIMIT):
+        return []
+    words = _Words(data)
+    category = data.category
+    conflicts: list[Conflict] = []
+    for index, lock in data.locks:
+        k = data.pair_of.get((lock.service, lock.school))
+        if k is None or k not in model.lock_slack:
+            continue
+        over, under = model.lock_slack[k]
+        moved = (over.varValue or 0.0) + (under.varValue or 0.0)
+        if moved > 1e-6 * max(1.0, lock.amount):
+            conflicts.append(
+                Conflict(
+                    category,
+                    _sentence(
+                        f"{words.lock(lock)} cannot be kept together with the other locks and "
+                        f"limits of {category}; it would have to change by "
+                        f"{words.amount(moved)}."
+                    ),
+                    locks=(words.lock_ref(index, lock),),
+                )
+            )
+    for index, limit in data.limits:
+        if index not in model.limit_slack:
+            continue
+        short, excess = model.limit_slack[index]
+        name = words.school(limit.school)
+        if short is not None and (short.varValue or 0.0) > 1e-6 * max(1.0, limit.min or 0.0):
+            assert limit.min is not None
+            conflicts.append(
+                Conflict(
+                    category,
+                    f"{name} needs at least {words.of_category(limit.min)} (limit), but with "
+                    f"the other locks and limits of {category} kept it falls "
+                    f"{words.amount(short.varValue or 0.0)} short.",
+                    limits=(words.limit_ref(index, limit),),
+                )
+            )
+        if excess is not None and (excess.varValue or 0.0) > 1e-6 * max(1.0, limit.max or 0.0):
+            assert limit.max is not None
+            conflicts.append(
+                Conflict(
+                    category,
+                    f"{name} may get at most {words.of_category(limit.max)} (limit), but the "
+                    f"other locks and limits of {category} need "
+                    f"{words.amount(excess.varValue or 0.0)} more there.",
+                    limits=(words.limit_ref(index, limit),),
+                )
+            )
+    return conflicts
+
+
+def unexplained(data: CategoryData) -> Conflict:
+    """A conflict for an infeasibility the checks could not pin down (should not happen)."""
+    words = _Words(data)
+    return Conflict(
+        data.category,
+        f"The locks and limits of {data.category} cannot all hold together.",
+        locks=tuple(words.lock_ref(i, lock) for i, lock in data.locks),
+        limits=tuple(words.limit_ref(i, limit) for i, limit in data.limits),
+    )
+
+
+def why(
+    data: CategoryData,
+    amounts: np.ndarray,
+    received: np.ndarray,
+    targets: np.ndarray,
+    t_star: float,
+    status: str,
+) -> list[str | None]:
+    """Per school of S_c, None or a short sentence on why it is well below its target."""
+    if status == "no_solution":
+        return ["No allocation was found for this category within the time limit."] * len(
+            data.schools
+        )
+    words = _Words(data)
+    _, upper = data.school_bounds()
+    used = np.bincount(data.pair_service, weights=amounts, minlength=len(data.services))
+    locked_pairs = {(lock.service, lock.school) for _, lock in data.locks}
+    reasons: list[str | None] = []
+    for i, school in enumerate(data.schools):
+        if not well_below(float(received[i]), float(targets[i]), t_star):
+            reasons.append(None)
+            continue
+        if math.isfinite(upper[i]) and received[i] >= upper[i] - 1e-6 * max(1.0, upper[i]):
+            # The limit alone decides: whatever else holds, it could not get more.
+            reasons.append(f"Its limit allows at most {words.of_category(float(upper[i]))}.")
+            continue
+        clauses: list[str] = []
+        groups: dict[str, list[Service]] = defaultdict(list)
+        for j, service in enumerate(data.services):
+            if service.capacity <= 0 or school.id not in service.eligible:
+                continue
+            groups[_blocker(data, j, service, school.id, amounts, used, locked_pairs)].append(
+                service
+            )
+        if groups.get("lock"):
+            clauses.append(f"locks fix what it gets from {_names(groups['lock'])}")
+        for service in groups.get("cap", []):
+            clauses.append(
+                f"{service.label} is capped at "
+                f"{words.amount(service.max_per_school or 0.0, service)} per school"
+            )
+        for service in groups.get("cohort", []):
+            clauses.append(
+                f"{service.label} needs a cohort of at least "
+                f"{words.amount(service.min_viable or 0.0, service)}, more than it has left"
+            )
+        if groups.get("full"):
+            full = groups["full"]
+            verb = "has" if len(full) == 1 else "have"
+            clauses.append(f"{_names(full)} {verb} no capacity left")
+        if groups.get("open") and not clauses:
+            clauses.append(
+                f"the rest of its eligible {data.category} capacity is needed to keep "
+                f"other schools' locks, limits or cohorts"
+            )
+        reasons.append(_sentence("; ".join(clauses)) + "." if clauses else None)
+    return reasons
+
+
+def _blocker(
+    data: CategoryData,
+    j: int,
+    service: Service,
+    school_id: str,
+    amounts: np.ndarray,
+    used: np.ndarray,
+    locked_pairs: set[tuple[str, str]],
+) -> str:
+    """What stops `service` giving more to the school: lock, cap, cohort, full or open."""
+    if (service.id, school_id) in locked_pairs:
+        return "lock"
+    k = data.pair_of.get((service.id, school_id))
+    if k is None:
+        # No variable: the per-school maximum is 0 or below the cohort minimum.
+        if service.max_per_school is not None and service.max_per_school <= 0:
+            return "cap"
+        return "cohort"
+    amount = float(amounts[k])
+    spare = service.capacity - float(used[j])
+    tolerance = 1e-6 * max(1.0, service.capacity)
+    if (
+        service.max_per_school is not None
+        and service.max_per_school < service.capacity
+        and amount >= float(data.pair_upper[k]) - tolerance
+    ):
+        return "cap"
+    if spare <= tolerance or (service.integer and spare < 1.0):
+        return "full"
+    if amount <= 0 and service.min_viable is not None and spare < service.min_viable - tolerance:
+        return "cohort"
+    return "open"

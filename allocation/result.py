@@ -1,0 +1,215 @@
+"""The result of a solve, as typed, frozen data, and its JSON form.
+
+JSON shape (keys always present, lists sorted, numbers rounded to 9 decimals
+and printed as integers when whole, so the same input gives the same bytes)::
+
+    {
+      "status": "optimal" | "time_limit" | "infeasible",
+      "objective": "proportional" | "maxmin",
+      "categories": {                      # every category a service offers
+        "<category>": {"placed": 60, "capacity": 60, "gap": 0.04,
+                        "min_coverage": 0.09, "status": "optimal"}
+      },
+      "allocations": [{"service": "J1", "school": "S1", "amount": 30}],
+      "schools": [{"school": "S1", "category": "tutoring", "weight": 312.5,
+                   "target": 28.8, "allocated": 30, "why": null}],
+      "conflicts": [{"category": "tutoring", "message": "...",
+                     "locks": [{"index": 0, "id": null, "service": "J1", "school": "S1"}],
+                     "limits": [{"index": 1, "id": "L2", "school": "S2",
+                                 "category": "tutoring"}]}]
+    }
+
+- ``categories[c].status`` is the category's own status: ``optimal``,
+  ``time_limit`` (best found in time) or ``no_solution`` (the time limit came
+  before any solution of this category: nothing is allocated in it, its
+  ``placed`` is 0 and its schools' ``why`` says so).
+- ``allocations`` lists every non-zero amount, sorted by (service, school).
+- ``schools`` has a row for every school of ``S_c`` of every category, sorted
+  by (category, school). ``why`` is null unless the school falls well short
+  of its target (see `allocation.explain.well_below`), then a short sentence.
+- ``conflicts`` is empty unless ``status`` is ``infeasible``; each names the
+  locks and limits (by 0-based ``index`` in the problem's ``locks`` and
+  ``limits`` lists, and by their ``id`` when the problem gave one) that
+  cannot hold together. An infeasible result has no categories, allocations
+  or school rows: nothing is proposed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+DECIMALS = 9
+
+
+@dataclass(frozen=True)
+class CategoryFigures:
+    """How one category came out: what was placed, out of what, and how fairly."""
+
+    category: str
+    placed: float
+    capacity: float
+    gap: float
+    min_coverage: float
+    status: str
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A non-zero amount of one service at one school."""
+
+    service: str
+    school: str
+    amount: float
+
+
+@dataclass(frozen=True)
+class SchoolRow:
+    """What one school of S_c gets in one category, against its need-based target."""
+
+    school: str
+    category: str
+    weight: float
+    target: float
+    allocated: float
+    why: str | None
+
+
+@dataclass(frozen=True)
+class LockRef:
+    """A lock named in a conflict: its position in the problem's list, and its id if any."""
+
+    index: int
+    id: str | None
+    service: str
+    school: str
+
+
+@dataclass(frozen=True)
+class LimitRef:
+    """A limit named in a conflict: its position in the problem's list, and its id if any."""
+
+    index: int
+    id: str | None
+    school: str
+    category: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Locks and limits of one category that cannot hold together, said plainly."""
+
+    category: str
+    message: str
+    locks: tuple[LockRef, ...] = ()
+    limits: tuple[LimitRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of `allocation.solve`."""
+
+    status: str
+    objective: str
+    categories: tuple[CategoryFigures, ...]
+    allocations: tuple[Allocation, ...]
+    schools: tuple[SchoolRow, ...]
+    conflicts: tuple[Conflict, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        """The command line's exit status for this result: 0 solved, 3 infeasible."""
+        return 3 if self.status == "infeasible" else 0
+
+
+def number(value: float) -> int | float:
+    """`value` rounded to 9 decimals, as an int when whole (for stable, readable JSON)."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value!r}")
+    rounded = round(float(value), DECIMALS)
+    if rounded == 0:
+        return 0  # also turns -0.0 into 0
+    if rounded.is_integer():
+        return int(rounded)
+    return rounded
+
+
+def result_to_dict(result: Result) -> dict[str, Any]:
+    """The result as plain JSON-ready data, in the documented shape and order."""
+    return {
+        "status": result.status,
+        "objective": result.objective,
+        "categories": {
+            figures.category: {
+                "placed": number(figures.placed),
+                "capacity": number(figures.capacity),
+                "gap": number(figures.gap),
+                "min_coverage": number(figures.min_coverage),
+                "status": figures.status,
+            }
+            for figures in sorted(result.categories, key=lambda f: f.category)
+        },
+        "allocations": [
+            {"service": a.service, "school": a.school, "amount": number(a.amount)}
+            for a in sorted(result.allocations, key=lambda a: (a.service, a.school))
+        ],
+        "schools": [
+            {
+                "school": row.school,
+                "category": row.category,
+                "weight": number(row.weight),
+                "target": number(row.target),
+                "allocated": number(row.allocated),
+                "why": row.why,
+            }
+            for row in sorted(result.schools, key=lambda r: (r.category, r.school))
+        ],
+        "conflicts": [
+            {
+                "category": conflict.category,
+                "message": conflict.message,
+                "locks": [
+                    {"index": r.index, "id": r.id, "service": r.service, "school": r.school}
+                    for r in conflict.locks
+                ],
+                "limits": [
+                    {"index": r.index, "id": r.id, "school": r.school, "category": r.category}
+                    for r in conflict.limits
+                ],
+            }
+            for conflict in result.conflicts
+        ],
+    }
+
+
+def _line(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def result_to_json(result: Result) -> str:
+    """The result as JSON text, one entry per line: same result, same bytes."""
+    data = result_to_dict(result)
+    lines = ["{"]
+    keys = list(data)
+    for position, key in enumerate(keys):
+        value = data[key]
+        comma = "," if position < len(keys) - 1 else ""
+        if isinstance(value, dict) and value:
+            lines.append(f"  {_line(key)}: {{")
+            items = list(value.items())
+            for inner, (name, entry) in enumerate(items):
+                inner_comma = "," if inner < len(items) - 1 else ""
+                lines.append(f"    {_line(name)}: {_line(entry)}{inner_comma}")
+            lines.append(f"  }}{comma}")
+        elif isinstance(value, list) and value:
+            lines.append(f"  {_line(key)}: [")
+            for inner, entry in enumerate(value):
+                inner_comma = "," if inner < len(value) - 1 else ""
+                lines.append(f"    {_line(entry)}{inner_comma}")
+            lines.append(f"  ]{comma}")
+        else:
+            lines.append(f"  {_line(key)}: {_line(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

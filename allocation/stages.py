@@ -1,0 +1,392 @@
+"""The stages of the spec, category by category, and `solve` which runs them.
+
+Stage 1 places as much as possible (``T*``). Then ``proportional`` minimises
+``D = sum |y_s - tau_s|`` with ``sum y = T*``; ``maxmin`` maximises the floor
+``z`` (``y_s >= z w_s``) with ``sum y = T*``, then (stage 3) holds the floor and
+minimises ``D``. "``sum y = T*``" is imposed as ``sum y >= T*`` (stage 1
+already caps the sum at ``T*``); only if the solver then finds that
+numerically infeasible is it retried as ``sum y >= T* (1 - 1e-7)`` for
+continuous amounts (the spec allows ``1e-6 T*``). For categories whose amounts
+are all whole numbers it is exact.
+The floor is held exactly, and likewise only on a numerically infeasible
+retry to ``5e-7`` relative (the spec allows ``1e-6``).
+
+Time limit: ``options.time_limit_s`` bounds the whole solve; each solver run
+gets what is left. A stage stopped with a solution keeps it (status
+``time_limit``); a stage stopped without one falls back to the previous
+stage's solution (still feasible, ``time_limit``); a category whose stage 1
+found nothing is reported as ``no_solution`` with nothing allocated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pulp
+
+from allocation import explain
+from allocation.model import CategoryData, CategoryModel, category_data
+from allocation.problem import (
+    DEFAULT_OBJECTIVE,
+    Problem,
+    ProblemError,
+    load_problem,
+    parse_objective,
+)
+from allocation.result import (
+    Allocation,
+    CategoryFigures,
+    Conflict,
+    Result,
+    SchoolRow,
+)
+from allocation.solvers import DEFAULT_SOLVER, SOLVERS, Outcome, make_solver, run
+
+PLACED_TOLERANCE = 1e-7  # relative slack on sum y = T* for continuous amounts
+FLOOR_TOLERANCE = 5e-7  # relative slack on the maxmin floor in stage 3
+
+
+class _Clock:
+    """The time left of the problem's time limit, if it has one."""
+
+    def __init__(self, limit_s: float | None) -> None:
+        self.deadline = None if limit_s is None else time.monotonic() + limit_s
+
+    def left(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    def expired(self) -> bool:
+        left = self.left()
+        return left is not None and left <= 0.0
+
+
+@dataclass
+class _Stage:
+    outcome: Outcome
+    amounts: np.ndarray | None = None  # cleaned x values when the stage holds a solution
+
+
+class _CategorySolver:
+    """Runs the stages of one category with one solver and one clock."""
+
+    def __init__(self, data: CategoryData, solver: str, clock: _Clock) -> None:
+        self.data = data
+        self.solver = solver
+        self.clock = clock
+        self.model = CategoryModel(data)
+        self.weights = np.asarray([school.weight for school in data.schools], dtype=np.float64)
+        self.relaxed = False
+        self.floors: np.ndarray | None = None  # z* w_s once the maxmin floor is known
+        self.limit_lower, _ = data.school_bounds()
+
+    def _run(self, lp: pulp.LpProblem, *, highs_options: dict[str, Any] | None = None) -> _Stage:
+        if self.clock.expired():
+            return _Stage(Outcome.NO_SOLUTION)
+        solver = make_solver(
+            self.solver,
+            time_limit_s=self.clock.left(),
+            highs_options=highs_options,
+            warm_start=True,
+        )
+        outcome = run(lp, solver)
+        if outcome in (Outcome.OPTIMAL, Outcome.TIME_LIMIT):
+            return _Stage(outcome, self.model.amounts())
+        return _Stage(outcome)
+
+    def placed_by(self, amounts: np.ndarray) -> np.ndarray:
+        """What each school of S_c receives under `amounts`."""
+        return np.bincount(
+            self.data.pair_school, weights=amounts, minlength=len(self.data.schools)
+        ).astype(np.float64)
+
+    def _set_start(self, amounts: np.ndarray) -> None:
+        # Leave the previous stage's values in the variables for the warm start.
+        for var, value in zip(self.model.x, amounts, strict=True):
+            var.varValue = float(value)
+        for k, b in self.model.binaries.items():
+            b.varValue = 1.0 if amounts[k] > 0 else 0.0
+        for var, value in zip(self.model.y, self.placed_by(amounts), strict=True):
+            var.varValue = float(value)
+
+    def stage1(self) -> _Stage:
+        lp = self.model.problem("stage1", pulp.LpMaximize)
+        lp.setObjective(pulp.LpAffineExpression([(y, 1.0) for y in self.model.y]))
+        return self._run(lp)
+
+    def placed_floor(self, t_star: float) -> float:
+        """The least sum of y the later stages must keep."""
+        if self.data.all_integer:
+            return t_star - 0.5  # whole amounts: >= T* - 0.5 means exactly T*
+        if self.relaxed:
+            return t_star * (1.0 - PLACED_TOLERANCE)
+        return t_star
+
+    def _run_keeping_placed(
+        self, build: Callable[[], pulp.LpProblem], highs_options: dict[str, Any] | None = None
+    ) -> _Stage:
+        # Without slack the solver cannot buy a smaller D by placing a hair less;
+        # the slack is only for a T* that came out a hair too high to hold again.
+        stage = self._run(build(), highs_options=highs_options)
+        if stage.outcome == Outcome.INFEASIBLE and not self.data.all_integer:
+            self.relaxed = True
+            stage = self._run(build(), highs_options=highs_options)
+        return stage
+
+    def min_distance(self, t_star: float, start: np.ndarray) -> _Stage:
+        """Minimise D = sum |y_s - tau_s| keeping sum y = T* (and any floors set on y)."""
+        targets = self.targets(t_star)
+        factory = pulp.LpProblem("deviation_vars", pulp.LpMinimize)
+        placed = self.placed_by(start)
+        deviations = []
+        for i in range(len(self.model.y)):
+            over = factory.add_variable(f"over{i}", 0, None)
+            under = factory.add_variable(f"under{i}", 0, None)
+            deviations.append((over, under))
+
+        def build() -> pulp.LpProblem:
+            lp = self.model.problem("distance", pulp.LpMinimize)
+            self._set_start(start)
+            if self.floors is not None:
+                hold = 1.0 - FLOOR_TOLERANCE if self.relaxed else 1.0
+                for y, floor, lower in zip(
+                    self.model.y, self.floors, self.limit_lower, strict=True
+                ):
+                    y.lowBound = max(float(lower), float(floor) * hold)
+            terms = []
+            for i, (y, (over, under)) in enumerate(zip(self.model.y, deviations, strict=True)):
+                over.varValue = max(0.0, float(placed[i] - targets[i]))
+                under.varValue = max(0.0, float(targets[i] - placed[i]))
+                terms += [(over, 1.0), (under, 1.0)]
+                lp.addConstraint(
+                    pulp.LpConstraint(
+                        pulp.LpAffineExpression([(y, 1.0), (over, -1.0), (under, 1.0)]),
+                        pulp.LpConstraintEQ,
+                        f"target{i}",
+                        float(targets[i]),
+                    )
+                )
+            lp.addConstraint(self._placed_constraint(t_star))
+            lp.setObjective(pulp.LpAffineExpression(terms))
+            return lp
+
+        return self._run_keeping_placed(build)
+
+    def _placed_constraint(self, t_star: float) -> pulp.LpConstraint:
+        return pulp.LpConstraint(
+            pulp.LpAffineExpression([(y, 1.0) for y in self.model.y]),
+            pulp.LpConstraintGE,
+            "placed",
+            self.placed_floor(t_star),
+        )
+
+    def max_floor(self, t_star: float, start: np.ndarray) -> tuple[_Stage, float]:
+        """Maximise z with y_s >= z w_s and sum y = T*; return the stage and z found."""
+        factory = pulp.LpProblem("floor_vars", pulp.LpMaximize)
+        z = factory.add_variable("z", 0, None)
+        placed = self.placed_by(start)
+
+        def build() -> pulp.LpProblem:
+            lp = self.model.problem("floor", pulp.LpMaximize)
+            self._set_start(start)
+            z.varValue = float(np.min(placed / self.weights)) if len(placed) else 0.0
+            for i, y in enumerate(self.model.y):
+                lp.addConstraint(
+                    pulp.LpConstraint(
+                        pulp.LpAffineExpression([(y, 1.0), (z, -float(self.weights[i]))]),
+                        pulp.LpConstraintGE,
+                        f"floor{i}",
+                        0.0,
+                    )
+                )
+            lp.addConstraint(self._placed_constraint(t_star))
+            lp.setObjective(pulp.LpAffineExpression([(z, 1.0)]))
+            return lp
+
+        # Dual simplex crawls on max-min models; the interior point method does not.
+        stage = self._run_keeping_placed(build, highs_options={"solver": "ipm"})
+        if stage.amounts is None:
+            return _Stage(stage.outcome), 0.0
+        return stage, float(z.varValue or 0.0)
+
+    def targets(self, t_star: float) -> np.ndarray:
+        """tau_s = T* w_s / W_c for each school of S_c."""
+        total = float(self.weights.sum())
+        if total <= 0:
+            return np.zeros(len(self.weights))
+        return t_star * self.weights / total
+
+
+def _worst(outcomes: list[Outcome]) -> str:
+    return "optimal" if all(o == Outcome.OPTIMAL for o in outcomes) else "time_limit"
+
+
+@dataclass
+class _Solved:
+    status: str  # optimal | time_limit | no_solution
+    t_star: float
+    amounts: np.ndarray
+
+
+def _solve_category(
+    data: CategoryData,
+    objective: str,
+    solver: str,
+    clock: _Clock,
+    *,
+    feasibility_only: bool = False,
+) -> _Solved | list[Conflict]:
+    conflicts = explain.precheck_conflicts(data)
+    if conflicts:
+        return conflicts
+    if not data.schools:
+        return _Solved("optimal", 0.0, np.zeros(0))
+    runner = _CategorySolver(data, solver, clock)
+    first = runner.stage1()
+    if first.outcome == Outcome.INFEASIBLE:
+        return explain.elastic_conflicts(data, solver) or [explain.unexplained(data)]
+    if first.amounts is None:
+        if first.outcome == Outcome.ERROR:
+            raise RuntimeError(f"the solver failed on category {data.category!r}")
+        return _Solved("no_solution", 0.0, np.zeros(len(data.pair_service)))
+    t_star = float(first.amounts.sum())
+    if data.all_integer:
+        t_star = float(round(t_star))
+    outcomes = [first.outcome]
+    best = first.amounts
+    if first.outcome == Outcome.OPTIMAL and t_star > 0 and not feasibility_only:
+        if objective == "proportional":
+            second = runner.min_distance(t_star, best)
+            outcomes.append(second.outcome)
+            if second.amounts is not None:
+                best = second.amounts
+        else:
+            second, z_star = runner.max_floor(t_star, best)
+            outcomes.append(second.outcome)
+            if second.amounts is not None:
+                best = second.amounts
+            if second.outcome == Outcome.OPTIMAL:
+                runner.floors = z_star * runner.weights
+                third = runner.min_distance(t_star, best)
+                outcomes.append(third.outcome)
+                if third.amounts is not None:
+                    best = third.amounts
+    return _Solved(_worst(outcomes), t_star, best)
+
+
+def _figures_and_rows(
+    data: CategoryData, solved: _Solved
+) -> tuple[CategoryFigures, list[Allocation], list[SchoolRow]]:
+    weights = np.asarray([school.weight for school in data.schools], dtype=np.float64)
+    amounts = solved.amounts
+    received = np.bincount(data.pair_school, weights=amounts, minlength=len(data.schools))
+    total_weight = float(weights.sum())
+    t_star = solved.t_star
+    if len(data.schools) and t_star > 0:
+        targets = t_star * weights / total_weight
+        gap = float(np.abs(received - targets).sum()) / (2.0 * t_star)
+        min_coverage = float(np.min(received / weights))
+    else:
+        targets = np.zeros(len(data.schools))
+        gap = min_coverage = 0.0
+    figures = CategoryFigures(
+        category=data.category,
+        placed=float(amounts.sum()),
+        capacity=data.capacity,
+        gap=gap,
+        min_coverage=min_coverage,
+        status=solved.status,
+    )
+    allocations = [
+        Allocation(
+            service=data.services[int(data.pair_service[k])].id,
+            school=data.schools[int(data.pair_school[k])].id,
+            amount=float(amounts[k]),
+        )
+        for k in np.flatnonzero(amounts)
+    ]
+    whys = explain.why(data, amounts, received, targets, t_star, solved.status)
+    rows = [
+        SchoolRow(
+            school=school.id,
+            category=data.category,
+            weight=school.weight,
+            target=float(targets[i]),
+            allocated=float(received[i]),
+            why=whys[i],
+        )
+        for i, school in enumerate(data.schools)
+    ]
+    return figures, allocations, rows
+
+
+def solve(
+    problem: Problem | Mapping[str, Any] | str | bytes,
+    objective: str | None = None,
+    solver: str | None = None,
+) -> Result:
+    """Solve `problem` (a Problem, or anything `load_problem` reads) per the spec.
+
+    `objective` overrides the problem's own (default ``proportional``);
+    `solver` is ``"highs"`` (default) or ``"cbc"``. Raises ProblemError for an
+    invalid problem or objective, ValueError for an unknown solver.
+    """
+    problem = load_problem(problem)
+    chosen = parse_objective(objective or problem.objective or DEFAULT_OBJECTIVE)
+    solver_name = solver or DEFAULT_SOLVER
+    if solver_name not in SOLVERS:
+        raise ValueError(f"unknown solver {solver_name!r}; choose one of {', '.join(SOLVERS)}")
+    clock = _Clock(problem.options.time_limit_s)
+
+    offered = set(problem.categories)
+    categories = sorted(offered | {limit.category for limit in problem.limits})
+    solved: dict[str, tuple[CategoryData, _Solved]] = {}
+    conflicts: list[Conflict] = []
+    for category in categories:
+        data = category_data(problem, category)
+        if conflicts and category in offered:
+            # Already infeasible: only look for more conflicts, cheaply, not for allocations.
+            outcome = _solve_category(data, chosen, solver_name, clock, feasibility_only=True)
+            conflicts.extend(outcome if isinstance(outcome, list) else [])
+            continue
+        outcome = _solve_category(data, chosen, solver_name, clock)
+        if isinstance(outcome, list):
+            conflicts.extend(outcome)
+        elif category in offered:
+            solved[category] = (data, outcome)
+
+    if conflicts:
+        return Result(
+            status="infeasible",
+            objective=chosen,
+            categories=(),
+            allocations=(),
+            schools=(),
+            conflicts=tuple(conflicts),
+        )
+    figures: list[CategoryFigures] = []
+    allocations: list[Allocation] = []
+    rows: list[SchoolRow] = []
+    for category in sorted(solved):
+        data, outcome = solved[category]
+        category_figures, category_allocations, category_rows = _figures_and_rows(data, outcome)
+        figures.append(category_figures)
+        allocations.extend(category_allocations)
+        rows.extend(category_rows)
+    status = "optimal" if all(f.status == "optimal" for f in figures) else "time_limit"
+    return Result(
+        status=status,
+        objective=chosen,
+        categories=tuple(figures),
+        allocations=tuple(sorted(allocations, key=lambda a: (a.service, a.school))),
+        schools=tuple(sorted(rows, key=lambda r: (r.category, r.school))),
+        conflicts=(),
+    )
+
+
+__all__ = ["ProblemError", "solve"]

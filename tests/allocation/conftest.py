@@ -1,0 +1,245 @@
+"""Shared checks for the allocation tests: feasibility, recomputed figures, a reference solver.
+
+The reference solves the spec's stages with scipy's `milp` on its own
+formulation (``x``, binaries for ``min_viable``, deviations ``p - n``), so the
+engine's PuLP models are checked against something written independently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+TOL = 1e-6
+
+
+def _eligible_pairs(problem: dict[str, Any], category: str) -> list[tuple[dict, str]]:
+    return [
+        (service, school)
+        for service in problem["services"]
+        if service["category"] == category and service["capacity"] > 0
+        for school in service["eligible"]
+    ]
+
+
+def schools_in_reach(problem: dict[str, Any], category: str) -> list[str]:
+    """S_c: schools eligible for at least one service of the category with capacity > 0."""
+    return sorted({school for _, school in _eligible_pairs(problem, category)})
+
+
+def check_feasible(problem: dict[str, Any], result: dict[str, Any]) -> None:
+    """Assert the result obeys every constraint of the spec, and its figures add up."""
+    if result["status"] == "infeasible":
+        assert result["conflicts"], "infeasible without conflicts"
+        assert result["allocations"] == []
+        return
+    assert result["conflicts"] == []
+    services = {s["id"]: s for s in problem["services"]}
+    weights = {s["id"]: s["weight"] for s in problem["schools"]}
+    x: dict[tuple[str, str], float] = {}
+    for entry in result["allocations"]:
+        key = (entry["service"], entry["school"])
+        assert key not in x, f"duplicate allocation {key}"
+        assert entry["amount"] > 0
+        x[key] = entry["amount"]
+    used: dict[str, float] = defaultdict(float)
+    received: dict[tuple[str, str], float] = defaultdict(float)
+    for (service_id, school), amount in x.items():
+        service = services[service_id]
+        assert school in service["eligible"], f"{service_id} not eligible at {school}"
+        used[service_id] += amount
+        received[(school, service["category"])] += amount
+        cap = service.get("max_per_school")
+        if cap is not None:
+            assert amount <= cap + TOL * max(1, cap)
+        viable = service.get("min_viable")
+        if viable is not None:
+            assert amount >= viable - TOL * max(1, viable), f"cohort {service_id}@{school}"
+        if service.get("integer"):
+            assert isinstance(amount, int), f"{service_id}@{school} not whole: {amount}"
+    for service_id, total in used.items():
+        capacity = services[service_id]["capacity"]
+        assert total <= capacity + TOL * max(1, capacity), f"{service_id} over capacity"
+    for lock in problem.get("locks", []):
+        amount = x.get((lock["service"], lock["school"]), 0)
+        assert math.isclose(amount, lock["amount"], rel_tol=TOL, abs_tol=TOL)
+    for limit in problem.get("limits", []):
+        got = received[(limit["school"], limit["category"])]
+        if limit.get("min") is not None:
+            assert got >= limit["min"] - TOL * max(1, limit["min"])
+        if limit.get("max") is not None:
+            assert got <= limit["max"] + TOL * max(1, limit["max"])
+
+    rows = {(r["category"], r["school"]): r for r in result["schools"]}
+    categories = sorted({s["category"] for s in problem["services"]})
+    assert sorted(result["categories"]) == categories
+    for category in categories:
+        in_reach = schools_in_reach(problem, category)
+        assert sorted(school for (c, school) in rows if c == category) == in_reach
+        figures = result["categories"][category]
+        placed = sum(received[(school, category)] for school in in_reach)
+        assert math.isclose(figures["placed"], placed, rel_tol=1e-9, abs_tol=1e-7)
+        capacity = sum(s["capacity"] for s in problem["services"] if s["category"] == category)
+        assert math.isclose(figures["capacity"], capacity, rel_tol=1e-9, abs_tol=1e-9)
+        if not in_reach or placed <= 0:
+            assert figures["gap"] == 0 and figures["min_coverage"] == 0
+            continue
+        total_weight = sum(weights[s] for s in in_reach)
+        deviation = 0.0
+        for school in in_reach:
+            row = rows[(category, school)]
+            target = placed * weights[school] / total_weight
+            assert math.isclose(row["target"], target, rel_tol=1e-6, abs_tol=1e-6)
+            assert math.isclose(
+                row["allocated"], received[(school, category)], rel_tol=1e-9, abs_tol=1e-7
+            )
+            deviation += abs(received[(school, category)] - target)
+        gap = deviation / (2 * placed)
+        coverage = min(received[(school, category)] / weights[school] for school in in_reach)
+        assert math.isclose(figures["gap"], gap, rel_tol=1e-6, abs_tol=1e-6)
+        assert math.isclose(figures["min_coverage"], coverage, rel_tol=1e-6, abs_tol=1e-6)
+        assert -TOL <= figures["gap"] <= 1 + TOL
+
+
+def _reference_category(
+    problem: dict[str, Any], category: str, objective: str
+) -> dict[str, float] | None:
+    pairs = _eligible_pairs(problem, category)
+    in_reach = schools_in_reach(problem, category)
+    if not in_reach:
+        return {"placed": 0.0, "gap": 0.0, "min_coverage": 0.0}
+    weights = {s["id"]: s["weight"] for s in problem["schools"]}
+    locks = {(lk["service"], lk["school"]): lk["amount"] for lk in problem.get("locks", [])}
+    viable_pairs = [k for k, (s, _) in enumerate(pairs) if (s.get("min_viable") or 0) > 0]
+    n_x, n_b, n_s = len(pairs), len(viable_pairs), len(in_reach)
+    # Columns: x (pairs), b (min_viable pairs), p, n (per school), z.
+    n_cols = n_x + n_b + 2 * n_s + 1
+    lower = np.zeros(n_cols)
+    upper = np.full(n_cols, np.inf)
+    integrality = np.zeros(n_cols)
+    school_pos = {school: i for i, school in enumerate(in_reach)}
+    rows: list[tuple[dict[int, float], float, float]] = []
+    for k, (service, school) in enumerate(pairs):
+        cap = min(service["capacity"], service.get("max_per_school") or math.inf)
+        upper[k] = cap
+        if service.get("integer"):
+            integrality[k] = 1
+        if (service["id"], school) in locks:
+            lower[k] = upper[k] = locks[(service["id"], school)]
+    for position, k in enumerate(viable_pairs):
+        service = pairs[k][0]
+        b = n_x + position
+        upper[b] = 1
+        integrality[b] = 1
+        cap = min(service["capacity"], service.get("max_per_school") or math.inf)
+        rows.append(({k: 1.0, b: -cap}, -np.inf, 0.0))
+        rows.append(({k: 1.0, b: -service["min_viable"]}, 0.0, np.inf))
+    for service in problem["services"]:
+        if service["category"] != category or service["capacity"] <= 0:
+            continue
+        row = {k: 1.0 for k, (s, _) in enumerate(pairs) if s is service}
+        rows.append((row, -np.inf, service["capacity"]))
+    receive_rows = []
+    for school in in_reach:
+        receive_rows.append({k: 1.0 for k, (_, s) in enumerate(pairs) if s == school})
+    for limit in problem.get("limits", []):
+        if limit["category"] != category or limit["school"] not in school_pos:
+            if limit["category"] == category and (limit.get("min") or 0) > 0:
+                return None
+            continue
+        row = receive_rows[school_pos[limit["school"]]]
+        rows.append((row, limit.get("min") or 0.0, limit.get("max") or np.inf))
+        if limit.get("max") is not None:
+            rows[-1] = (row, limit.get("min") or 0.0, limit["max"])
+
+    def run(cost: np.ndarray, extra: list[tuple[dict[int, float], float, float]]) -> Any:
+        everything = rows + extra
+        matrix = np.zeros((max(1, len(everything)), n_cols))
+        lo = np.full(max(1, len(everything)), -np.inf)
+        hi = np.full(max(1, len(everything)), np.inf)
+        for r, (coefficients, row_lo, row_hi) in enumerate(everything):
+            for column, value in coefficients.items():
+                matrix[r, column] = value
+            lo[r], hi[r] = row_lo, row_hi
+        return milp(
+            cost,
+            constraints=LinearConstraint(matrix, lo, hi),
+            bounds=Bounds(lower, upper),
+            integrality=integrality,
+            options={"mip_rel_gap": 1e-9},
+        )
+
+    cost = np.zeros(n_cols)
+    cost[:n_x] = -1.0
+    first = run(cost, [])
+    if first.status == 2:
+        return None
+    assert first.success, first.message
+    t_star = -first.fun
+    if all(s.get("integer") for s, _ in pairs):
+        t_star = round(t_star)
+    if t_star <= 1e-9:
+        return {"placed": 0.0, "gap": 0.0, "min_coverage": 0.0}
+    total_weight = sum(weights[s] for s in in_reach)
+    placed_row = ({k: 1.0 for k in range(n_x)}, t_star * (1 - 1e-7), np.inf)
+    deviation_rows = []
+    p0, n0, z = n_x + n_b, n_x + n_b + n_s, n_cols - 1
+    for i, school in enumerate(in_reach):
+        target = t_star * weights[school] / total_weight
+        row = dict(receive_rows[i])
+        row[p0 + i] = -1.0
+        row[n0 + i] = 1.0
+        deviation_rows.append((row, target, target))
+    extra = [placed_row, *deviation_rows]
+    if objective == "maxmin":
+        floor_rows = []
+        for i, school in enumerate(in_reach):
+            row = dict(receive_rows[i])
+            row[z] = -weights[school]
+            floor_rows.append((row, 0.0, np.inf))
+        cost = np.zeros(n_cols)
+        cost[z] = -1.0
+        second = run(cost, [*extra, *floor_rows])
+        assert second.success, second.message
+        z_star = -second.fun
+        for i, school in enumerate(in_reach):
+            extra.append((receive_rows[i], z_star * weights[school] * (1 - 1e-6), np.inf))
+    cost = np.zeros(n_cols)
+    cost[p0 : p0 + 2 * n_s] = 1.0
+    last = run(cost, extra)
+    assert last.success, last.message
+    y = [sum(last.x[k] for k in receive_rows[i]) for i in range(n_s)]
+    return {
+        "placed": t_star,
+        "gap": last.fun / (2 * t_star),
+        "min_coverage": min(y[i] / weights[s] for i, s in enumerate(in_reach)),
+    }
+
+
+def reference(problem: dict[str, Any], objective: str) -> dict[str, dict[str, float]] | None:
+    """Per category the reference's placed, gap and min_coverage; None when infeasible."""
+    figures = {}
+    for category in sorted({s["category"] for s in problem["services"]}):
+        found = _reference_category(problem, category, objective)
+        if found is None:
+            return None
+        figures[category] = found
+    return figures
+
+
+@pytest.fixture
+def feasible() -> Callable[[dict[str, Any], dict[str, Any]], None]:
+    """The feasibility and figures check, as a fixture."""
+    return check_feasible
+
+
+@pytest.fixture
+def reference_solver() -> Callable[[dict[str, Any], str], dict[str, dict[str, float]] | None]:
+    """The independent scipy reference, as a fixture."""
+    return reference
