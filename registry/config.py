@@ -19,6 +19,7 @@ class Settings:
     database_url: str | None
     secret_key: str | None
     redis_url: str | None
+    secure_cookies: bool = False
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -26,6 +27,7 @@ class Settings:
             database_url=os.environ.get("DATABASE_URL") or None,
             secret_key=os.environ.get("SECRET_KEY") or None,
             redis_url=os.environ.get("REDIS_URL") or None,
+            secure_cookies=os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true"},
         )
 
 
@@ -60,6 +62,8 @@ def build_config(
         "REDIS_URL": settings.redis_url,
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": settings.secure_cookies,
+        "REMEMBER_COOKIE_SECURE": settings.secure_cookies,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "BABEL_DEFAULT_LOCALE": "en",

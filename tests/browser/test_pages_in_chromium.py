@@ -1,0 +1,98 @@
+"""Real pages in headless Chromium: they render, work, and pass axe-core's WCAG 2.1 AA rules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
+
+COORDINATOR_PAGES = [
+    "/",
+    "/partners/",
+    "/partners/new",
+    "/schools/",
+    "/schools/new",
+    "/services/",
+    "/services/new",
+    "/mous/",
+    "/mous/new",
+    "/equity/",
+    "/scenarios/",
+]
+PARTNER_PAGES = ["/partners/mine", "/services/"]
+
+
+def _violations(page: object) -> list[str]:
+    results = Axe().run(page, options=WCAG_21_AA)
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes, e.g. {v['nodes'][0]['target']})"
+        for v in results.response["violations"]
+    ]
+
+
+def _check(page: object, live_server: str, path: str) -> None:
+    response = page.goto(f"{live_server}{path}")  # type: ignore[attr-defined]
+    assert response is not None and response.status == 200, (
+        f"{path}: {response and response.status}"
+    )
+    assert page.locator("h1").count() == 1, f"{path} should have exactly one h1"  # type: ignore[attr-defined]
+    if SCREENSHOTS:
+        name = path.strip("/").replace("/", "_") or "dashboard"
+        page.screenshot(path=f"{SCREENSHOTS}/{name}.png", full_page=True)  # type: ignore[attr-defined]
+    assert _violations(page) == [], path
+
+
+@pytest.mark.parametrize("path", COORDINATOR_PAGES)
+def test_coordinator_pages_pass_axe(
+    signed_in_page: Callable[[str], object], live_server: str, path: str
+) -> None:
+    page = signed_in_page("coordinator@demo.example")
+    _check(page, live_server, path)
+
+
+def test_detail_pages_pass_axe(signed_in_page: Callable[[str], object], live_server: str) -> None:
+    page = signed_in_page("coordinator@demo.example")
+    for listing, link_prefix in [
+        ("/partners/", "/partners/"),
+        ("/schools/", "/schools/"),
+        ("/services/", "/services/"),
+        ("/mous/", "/mous/"),
+    ]:
+        page.goto(f"{live_server}{listing}")  # type: ignore[attr-defined]
+        href = page.locator(f"main table a[href^='{link_prefix}']").first.get_attribute("href")  # type: ignore[attr-defined]
+        assert href, f"no record link on {listing}"
+        _check(page, live_server, href)
+
+
+@pytest.mark.parametrize("path", PARTNER_PAGES)
+def test_partner_pages_pass_axe(
+    signed_in_page: Callable[[str], object], live_server: str, path: str
+) -> None:
+    page = signed_in_page("partner@demo.example")
+    _check(page, live_server, path)
+
+
+def test_login_page_passes_axe(browser: object, live_server: str) -> None:
+    context = browser.new_context(bypass_csp=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    _check(page, live_server, "/login")
+    context.close()
+
+
+def test_a_bad_partner_form_shows_errors_in_place(
+    signed_in_page: Callable[[str], object], live_server: str
+) -> None:
+    page = signed_in_page("coordinator@demo.example")
+    page.goto(f"{live_server}/partners/new")  # type: ignore[attr-defined]
+    page.fill("input[name=email]", "not-an-email")  # type: ignore[attr-defined]
+    page.click("main form button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+    errors = page.locator(".error")  # type: ignore[attr-defined]
+    assert errors.count() >= 1
+    assert page.locator("[aria-invalid=true]").count() >= 1  # type: ignore[attr-defined]
+    assert _violations(page) == []
