@@ -2,6 +2,7 @@
 
 from registry.models.audit import AuditEntry
 from registry.models.mou import MOU, Commitment, mou_school
+from registry.models.need import NeedIndexDefinition
 from registry.models.partner import Partner
 from registry.models.school import INDICATORS, School, SchoolIndicators
 from registry.models.service import Service
@@ -12,6 +13,7 @@ __all__ = [
     "MOU",
     "AuditEntry",
     "Commitment",
+    "NeedIndexDefinition",
     "Partner",
     "School",
     "SchoolIndicators",

@@ -1,0 +1,335 @@
+"""The need index: a school's composite need from its yearly indicators.
+
+Formulas (all pure arithmetic in `need_scores`; `compute_need` only loads data):
+
+* Counted indicators are those with a weight > 0 in the definition. Let
+  ``W = Σ w_i`` over them.
+* Missing data. A school lacking a counted indicator always has it listed in
+  ``missing``. With ``missing="exclude"`` it gets no composite (``value`` None,
+  ``excluded`` True, no rank). With ``missing="median"`` the indicator is
+  filled with the district median *of the schools that report it* (the mean of
+  the two middle values for an even count) and listed in ``imputed``; when no
+  school reports it at all there is no median, and the school is excluded.
+* Normalisation is done among the scored schools (those not excluded, with
+  imputed values taking part), indicator by indicator, giving ``v_i`` in [0, 1]:
+  - ``percentile``: ``v = (rank − 1) / (n − 1)`` where rank is the ascending
+    rank (1 = lowest value) with ties given the average of their ranks;
+    ``v = 0.5`` when n = 1.
+  - ``minmax``: ``v = (x − min) / (max − min)``; ``v = 0.5`` when all are equal.
+* Composite (Boston's 0.01–0.99 scale, higher = more need):
+  ``value = 0.01 + 0.98 · Σ_i (w_i / W) · v_i``.
+  Indicator i's contribution is ``(w_i / W) · (0.01 + 0.98 · v_i)``, so the
+  contributions sum to the value.
+* Rank: 1 = most need; schools with equal values share the better rank
+  (1, 2, 2, 4); excluded schools have no rank.
+
+`compare_needs` sets two scorings side by side: the rank shift per school,
+Spearman's rank correlation (Pearson's correlation of the average-tied ranks,
+over schools scored by both), and which schools cross a threshold, a school
+being "above" when its value is at least the threshold (the scenarios'
+"schools below the threshold are not eligible").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from statistics import median
+from typing import Literal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from registry.extensions import db
+from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
+from registry.models.school import INDICATORS, School, SchoolIndicators
+
+FLOOR = 0.01
+SPAN = 0.98
+
+INDICATOR_LABELS: dict[str, str] = {
+    "pct_econ_disadvantaged": _l("Economically disadvantaged"),  # type: ignore[dict-item]
+    "pct_english_learners": _l("English learners"),  # type: ignore[dict-item]
+    "pct_disabilities": _l("Students with disabilities"),  # type: ignore[dict-item]
+    "pct_high_needs": _l("High needs"),  # type: ignore[dict-item]
+    "pct_chronically_absent": _l("Chronically absent"),  # type: ignore[dict-item]
+}
+
+DEFAULT_NAME = "District need index"
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "pct_econ_disadvantaged": 1.0,
+    "pct_english_learners": 1.0,
+    "pct_disabilities": 1.0,
+    "pct_high_needs": 1.0,
+    "pct_chronically_absent": 1.0,
+}
+
+
+@dataclass(frozen=True)
+class NeedSpec:
+    """What a need index counts: indicator → weight (> 0), normalisation, missing-data rule."""
+
+    indicators: Mapping[str, float]
+    normalisation: Literal["percentile", "minmax"] = "percentile"
+    missing: Literal["exclude", "median"] = "exclude"
+
+    def __post_init__(self) -> None:
+        if not self.indicators:
+            raise ValueError("a need index counts at least one indicator")
+        for name, weight in self.indicators.items():
+            if name not in INDICATORS:
+                raise ValueError(f"unknown indicator: {name!r}")
+            if not (isinstance(weight, int | float) and math.isfinite(weight) and weight > 0):
+                raise ValueError(f"weight of {name} must be a positive number")
+        if self.normalisation not in ("percentile", "minmax"):
+            raise ValueError(f"unknown normalisation: {self.normalisation!r}")
+        if self.missing not in ("exclude", "median"):
+            raise ValueError(f"unknown missing-data rule: {self.missing!r}")
+
+    @classmethod
+    def of(cls, definition: NeedIndexDefinition) -> NeedSpec:
+        """The spec of a stored definition (indicators with weight 0 are not counted)."""
+        return cls(
+            indicators={
+                name: float(w) for name, w in (definition.weights or {}).items() if float(w) > 0
+            },
+            normalisation=Normalisation(definition.normalisation).value,  # type: ignore[arg-type]
+            missing=MissingPolicy(definition.missing_policy).value,  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class SchoolNeed:
+    """One school's need: composite value, what makes it up, and what data it lacked."""
+
+    school_id: int
+    value: float | None
+    contributions: dict[str, float] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    imputed: tuple[str, ...] = ()
+    excluded: bool = False
+    rank: int | None = None
+
+
+def percentile_ranks(values: Sequence[float]) -> list[float]:
+    """Each value's (rank − 1)/(n − 1), ranks ascending with ties averaged; 0.5 when n = 1."""
+    n = len(values)
+    if n == 1:
+        return [0.5]
+    order = sorted(range(n), key=lambda i: values[i])
+    ranks = [0.0] * n
+    start = 0
+    while start < n:
+        end = start
+        while end + 1 < n and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        average_rank = (start + end) / 2 + 1  # 1-based average of positions start..end
+        for k in range(start, end + 1):
+            ranks[order[k]] = average_rank
+        start = end + 1
+    return [(r - 1) / (n - 1) for r in ranks]
+
+
+def minmax_scale(values: Sequence[float]) -> list[float]:
+    """Each value's (x − min)/(max − min); 0.5 for all when they are equal."""
+    low, high = min(values), max(values)
+    if high == low:
+        return [0.5] * len(values)
+    return [(v - low) / (high - low) for v in values]
+
+
+def _number(value: float | Decimal | None) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def need_scores(
+    raw: Mapping[int, Mapping[str, float | Decimal | None]], spec: NeedSpec
+) -> dict[int, SchoolNeed]:
+    """Every school's composite need under a spec (see the module docstring for the formulas)."""
+    counted = list(spec.indicators)
+    total_weight = sum(spec.indicators.values())
+    values = {
+        sid: {name: _number(indicators.get(name)) for name in counted}
+        for sid, indicators in raw.items()
+    }
+    missing = {
+        sid: tuple(name for name in counted if vals[name] is None) for sid, vals in values.items()
+    }
+    medians: dict[str, float | None] = {}
+    for name in counted:
+        reported = [v[name] for v in values.values() if v[name] is not None]
+        medians[name] = median(reported) if reported else None  # type: ignore[type-var]
+
+    excluded: set[int] = set()
+    filled: dict[int, dict[str, float]] = {}
+    for sid, vals in values.items():
+        if missing[sid] and (
+            spec.missing == "exclude" or any(medians[name] is None for name in missing[sid])
+        ):
+            excluded.add(sid)
+            continue
+        filled[sid] = {
+            name: (vals[name] if vals[name] is not None else medians[name])  # type: ignore[misc]
+            for name in counted
+        }
+
+    scored = sorted(filled)
+    normalised: dict[int, dict[str, float]] = {sid: {} for sid in scored}
+    scale = percentile_ranks if spec.normalisation == "percentile" else minmax_scale
+    if scored:
+        for name in counted:
+            for sid, v in zip(scored, scale([filled[sid][name] for sid in scored]), strict=True):
+                normalised[sid][name] = v
+
+    contributions = {
+        sid: {
+            name: spec.indicators[name] / total_weight * (FLOOR + SPAN * normalised[sid][name])
+            for name in counted
+        }
+        for sid in scored
+    }
+    composite = {sid: sum(contributions[sid].values()) for sid in scored}
+    # Rounded for comparison so float noise never splits a tie.
+    keyed = {sid: round(v, 12) for sid, v in composite.items()}
+    ranks = {sid: 1 + sum(1 for other in keyed.values() if other > keyed[sid]) for sid in scored}
+
+    result: dict[int, SchoolNeed] = {}
+    for sid in values:
+        if sid in excluded:
+            result[sid] = SchoolNeed(sid, None, {}, missing[sid], (), True, None)
+        else:
+            result[sid] = SchoolNeed(
+                sid,
+                composite[sid],
+                contributions[sid],
+                missing[sid],
+                missing[sid],  # every missing indicator of a scored school was imputed
+                False,
+                ranks[sid],
+            )
+    return result
+
+
+def ranked(needs: Mapping[int, SchoolNeed]) -> list[SchoolNeed]:
+    """Scored schools from most to least need (ties by school id), then the excluded ones."""
+    return sorted(
+        needs.values(),
+        key=lambda n: (n.excluded, n.rank if n.rank is not None else 0, n.school_id),
+    )
+
+
+@dataclass(frozen=True)
+class RankShift:
+    school_id: int
+    value_a: float | None
+    value_b: float | None
+    rank_a: int | None
+    rank_b: int | None
+    crosses: bool  # at or above the threshold under one definition, below under the other
+
+    @property
+    def shift(self) -> int | None:
+        """Places gained in need by moving from A to B (positive = ranked needier under B)."""
+        if self.rank_a is None or self.rank_b is None:
+            return None
+        return self.rank_a - self.rank_b
+
+
+@dataclass(frozen=True)
+class NeedComparison:
+    rows: list[RankShift]
+    spearman: float | None  # None with fewer than two schools scored by both, or no variation
+    threshold: float
+
+    @property
+    def crossing(self) -> list[RankShift]:
+        return [r for r in self.rows if r.crosses]
+
+
+def _pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    n = len(xs)
+    if n < 2:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / math.sqrt(sxx * syy)
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Spearman's rank correlation of paired values (ties averaged); None when undefined."""
+    if len(a) < 2:
+        return None
+    return _pearson(percentile_ranks(a), percentile_ranks(b))
+
+
+def compare_needs(
+    a: Mapping[int, SchoolNeed], b: Mapping[int, SchoolNeed], threshold: float
+) -> NeedComparison:
+    """Two scorings of the same schools side by side: rank shifts, correlation, crossings."""
+    rows = []
+    for sid in sorted(set(a) | set(b)):
+        na, nb = a.get(sid), b.get(sid)
+        va = na.value if na else None
+        vb = nb.value if nb else None
+        crosses = va is not None and vb is not None and (va >= threshold) != (vb >= threshold)
+        rows.append(
+            RankShift(sid, va, vb, na.rank if na else None, nb.rank if nb else None, crosses)
+        )
+    both = [r for r in rows if r.value_a is not None and r.value_b is not None]
+    rho = spearman([r.value_a for r in both], [r.value_b for r in both])  # type: ignore[misc]
+    rows.sort(key=lambda r: (r.rank_a is None, r.rank_a or 0, r.school_id))
+    return NeedComparison(rows, rho, threshold)
+
+
+def raw_indicators(school_year: str) -> dict[int, dict[str, Decimal | None]]:
+    """Every school's indicators for a year; a school with no row for it has them all missing."""
+    rows = db.session.scalars(
+        select(SchoolIndicators).where(SchoolIndicators.school_year == school_year)
+    )
+    by_school: dict[int, dict[str, Decimal | None]] = {r.school_id: r.as_dict() for r in rows}
+    for school_id in db.session.scalars(select(School.id)):
+        by_school.setdefault(school_id, dict.fromkeys(INDICATORS))
+    return by_school
+
+
+def compute_need(definition: NeedIndexDefinition, school_year: str) -> dict[int, SchoolNeed]:
+    """Every school's need for a school year under a stored definition."""
+    return need_scores(raw_indicators(school_year), NeedSpec.of(definition))
+
+
+def default_definition() -> NeedIndexDefinition:
+    """The default need index definition, created (and flushed) when none exists yet."""
+    found = db.session.scalars(
+        select(NeedIndexDefinition)
+        .where(NeedIndexDefinition.is_default.is_(True))
+        .order_by(NeedIndexDefinition.id.desc())
+    ).first()
+    if found is not None:
+        return found
+    existing = db.session.scalars(
+        select(NeedIndexDefinition.version).where(NeedIndexDefinition.name == DEFAULT_NAME)
+    ).all()
+    definition = NeedIndexDefinition(
+        name=DEFAULT_NAME,
+        version=max(existing, default=0) + 1,
+        description=(
+            "The five DESE indicators, equally weighted, each as a percentile rank "
+            "within the district. Schools missing an indicator are excluded."
+        ),
+        weights=dict(DEFAULT_WEIGHTS),
+        normalisation=Normalisation.PERCENTILE,
+        missing_policy=MissingPolicy.EXCLUDE,
+        is_default=True,
+    )
+    db.session.add(definition)
+    db.session.flush()
+    return definition

@@ -1,0 +1,69 @@
+"""Need index definitions: which indicators count, how much, and how they are normalised."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.extensions import db
+from registry.models.columns import UTCDateTime, enum_column, utcnow
+
+if TYPE_CHECKING:
+    from registry.models.user import User
+
+
+class Normalisation(enum.StrEnum):
+    """How raw indicator percentages are put on a common 0–1 scale."""
+
+    PERCENTILE = "percentile"
+    MINMAX = "minmax"
+
+
+class MissingPolicy(enum.StrEnum):
+    """What happens to a school that lacks a counted indicator."""
+
+    EXCLUDE = "exclude"
+    MEDIAN = "median"
+
+
+class NeedIndexDefinition(db.Model):
+    """One version of a named need index.
+
+    Versions are immutable: editing a definition adds a row with the next
+    version, so scenarios run on an older version can still be reproduced.
+    """
+
+    __tablename__ = "need_index_definition"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int] = mapped_column(default=1)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # indicator attribute name (registry.models.school.INDICATORS) → weight > 0
+    weights: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    normalisation: Mapped[Normalisation] = mapped_column(
+        enum_column(Normalisation), default=Normalisation.PERCENTILE
+    )
+    missing_policy: Mapped[MissingPolicy] = mapped_column(
+        enum_column(MissingPolicy), default=MissingPolicy.EXCLUDE
+    )
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    created_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    def __repr__(self) -> str:
+        return f"<NeedIndexDefinition {self.id} {self.name!r} v{self.version}>"
