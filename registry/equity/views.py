@@ -1,16 +1,302 @@
-"""Pages for the need index and the equity dashboard (to be built)."""
+"""Pages for the need index and the equity dashboard."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from registry.access import READERS, roles_required
+from registry.equity import charts
+from registry.equity import services as equity_services
+from registry.equity.forms import (
+    CompareForm,
+    DashboardForm,
+    DefinitionForm,
+    NeedSelectionForm,
+    options,
+    weight_field_name,
+    year_choices,
+)
+from registry.equity.need_index import INDICATOR_LABELS
+from registry.extensions import db
+from registry.listing import csv_response, wants_csv
+from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
+from registry.vocabulary import Category, Role, Unit
 
 bp = Blueprint("equity", __name__, url_prefix="/equity")
+
+# Leaders and admins decide how need is measured; coordinators read it.
+DEFINERS = (Role.ADMIN, Role.LEADER)
+
+
+def _default_definition() -> NeedIndexDefinition:
+    """The default definition, saved now if this is the first time anyone asks for it."""
+    definition = equity_services.find_definition(None)
+    assert definition is not None
+    if db.session.new or db.session.dirty:
+        db.session.commit()
+    return definition
+
+
+def _definition_choices() -> list[SelectChoice]:
+    return options((d.id, d.title) for d in equity_services.definitions())
+
+
+def _years() -> list[str]:
+    """The years the selection forms offer: those with data, and this one."""
+    years = set(equity_services.known_years())
+    years.add(equity_services.default_year(date.today()))
+    return sorted(years)
+
+
+# ---- equity dashboard ---------------------------------------------------------------------
 
 
 @bp.get("/")
 @roles_required(*READERS)
 def dashboard() -> ResponseReturnValue:
-    return render_template("main/dashboard.html")
+    default = _default_definition()
+    years = _years()
+    form = DashboardForm(
+        formdata=request.args,
+        data={"year": equity_services.default_year(date.today()), "definition": default.id},
+    )
+    form.year.choices = year_choices(years)
+    form.definition.choices = _definition_choices()
+    if not form.validate():
+        return render_template("equity/dashboard.html", form=form, report=None), 400
+    selection = equity_services.Selection(
+        year=form.year.data,
+        category=Category(form.category.data) if form.category.data else None,
+        unit=Unit(form.unit.data),
+    )
+    definition = db.session.get(NeedIndexDefinition, form.definition.data)
+    report = equity_services.equity_report(selection, definition)  # type: ignore[arg-type]
+    return render_template(
+        "equity/dashboard.html",
+        form=form,
+        report=report,
+        charts=_dashboard_charts(report),
+        labels=INDICATOR_LABELS,
+    )
+
+
+def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]:
+    unit = report.selection.unit.label
+    per_student = _("%(unit)s per student", unit=unit.lower())
+    ci = report.concentration_index
+    lean = (
+        _("resources lean to the schools with more need")
+        if ci > 0.005
+        else _("resources lean to the schools with less need")
+        if ci < -0.005
+        else _("resources are spread about evenly by need")
+    )
+    scatter = charts.scatter_chart(
+        [(s.school.name, s.need, s.per_student) for s in report.schools],
+        title=_("%(measure)s against need", measure=per_student.capitalize()),
+        x_label=_("Need index"),
+        y_label=per_student,
+        summary=_("Concentration index %(ci)s: %(lean)s.", ci=f"{ci:+.3f}", lean=lean),
+    )
+    q1, q4 = report.quartiles[0], report.quartiles[3]
+    shares = charts.bar_chart(
+        [
+            (
+                _("Share of enrollment"),
+                [(_("Q%(n)s", n=q.quartile), q.enrollment_share) for q in report.quartiles],
+            ),
+            (
+                _("Share of units"),
+                [(_("Q%(n)s", n=q.quartile), q.resource_share) for q in report.quartiles],
+            ),
+        ],
+        title=_("Each need quartile's share of units and of enrollment"),
+        unit=_("share"),
+        summary=_(
+            "The least needy quarter of schools (Q1) has %(e1)s of students and %(r1)s of "
+            "units; the neediest (Q4) has %(e4)s of students and %(r4)s of units.",
+            e1=f"{q1.enrollment_share:.0%}",
+            r1=f"{q1.resource_share:.0%}",
+            e4=f"{q4.enrollment_share:.0%}",
+            r4=f"{q4.resource_share:.0%}",
+        ),
+    )
+    trend = report.trend
+    years = list(trend.counts)
+    growth = trend.growth_pct
+    trend_chart = charts.line_chart(
+        [
+            (_("MOUs in force"), [(y, trend.counts[y]) for y in years]),
+            (_("School–partner pairs"), [(y, trend.pairs[y]) for y in years]),
+        ],
+        title=_("MOUs in force by school year"),
+        unit=_("count"),
+        summary=_(
+            "%(count)s MOUs in force in %(year)s; %(growth)s on the year before.",
+            count=trend.counts.get(report.selection.year, 0),
+            year=report.selection.year,
+            growth=f"{growth:+.1f}%" if growth is not None else _("no earlier year to compare"),
+        ),
+    )
+    return {"scatter": scatter, "shares": shares, "trend": trend_chart}
+
+
+# ---- need ranking -------------------------------------------------------------------------
+
+
+@bp.get("/need")
+@roles_required(*READERS)
+def need() -> ResponseReturnValue:
+    default = _default_definition()
+    form = NeedSelectionForm(
+        formdata=request.args,
+        data={"year": equity_services.default_year(date.today()), "definition": default.id},
+    )
+    form.year.choices = year_choices(_years())
+    form.definition.choices = _definition_choices()
+    if not form.validate():
+        return render_template("equity/need.html", form=form, ranking=None), 400
+    definition = db.session.get(NeedIndexDefinition, form.definition.data)
+    ranking = equity_services.need_ranking(definition, form.year.data)  # type: ignore[arg-type]
+    if wants_csv():
+        return csv_response(
+            f"need-{definition.name}-v{definition.version}-{ranking.year}.csv",  # type: ignore[union-attr]
+            [
+                "rank",
+                "school_id",
+                "dese_code",
+                "school",
+                "enrollment",
+                "need",
+                *[f"contribution_{n}" for n in ranking.indicators],
+                "missing",
+                "imputed",
+                "excluded",
+            ],
+            [
+                [
+                    r.need.rank or "",
+                    r.school.id,
+                    r.school.dese_code,
+                    r.school.name,
+                    r.school.enrollment,
+                    f"{r.need.value:.4f}" if r.need.value is not None else "",
+                    *[
+                        f"{r.need.contributions[n]:.4f}" if n in r.need.contributions else ""
+                        for n in ranking.indicators
+                    ],
+                    " ".join(r.need.missing),
+                    " ".join(r.need.imputed),
+                    "yes" if r.need.excluded else "no",
+                ]
+                for r in ranking.rows
+            ],
+        )
+    return render_template("equity/need.html", form=form, ranking=ranking, labels=INDICATOR_LABELS)
+
+
+@bp.get("/need/compare")
+@roles_required(*READERS)
+def compare() -> ResponseReturnValue:
+    default = _default_definition()
+    choices = _definition_choices()
+    other = next((c.value for c in choices if c.value != default.id), default.id)
+    form = CompareForm(
+        formdata=request.args,
+        data={
+            "year": equity_services.default_year(date.today()),
+            "a": default.id,
+            "b": other,
+        },
+    )
+    form.year.choices = year_choices(_years())
+    form.a.choices = choices
+    form.b.choices = choices
+    if not form.validate():
+        return render_template("equity/compare.html", form=form, comparison=None), 400
+    comparison = equity_services.compare_definitions(
+        db.session.get(NeedIndexDefinition, form.a.data),  # type: ignore[arg-type]
+        db.session.get(NeedIndexDefinition, form.b.data),  # type: ignore[arg-type]
+        form.year.data,
+        float(form.threshold.data if form.threshold.data is not None else 0.56),
+    )
+    return render_template("equity/compare.html", form=form, comparison=comparison)
+
+
+# ---- need index definitions ---------------------------------------------------------------
+
+
+@bp.get("/need/definitions")
+@roles_required(*READERS)
+def definitions() -> ResponseReturnValue:
+    _default_definition()
+    return render_template(
+        "equity/definitions.html",
+        definitions=equity_services.definitions(),
+        labels=INDICATOR_LABELS,
+        may_define=current_user.role in DEFINERS,
+    )
+
+
+def _input(form: DefinitionForm) -> equity_services.DefinitionInput:
+    return equity_services.DefinitionInput(
+        name=form.name.data or "",
+        description=form.description.data or "",
+        weights=form.weights(),
+        normalisation=Normalisation(form.normalisation.data),
+        missing_policy=MissingPolicy(form.missing_policy.data),
+        is_default=bool(form.is_default.data),
+    )
+
+
+@bp.route("/need/definitions/new", methods=["GET", "POST"])
+@roles_required(*DEFINERS)
+def new_definition() -> ResponseReturnValue:
+    form = DefinitionForm()
+    if form.validate_on_submit():
+        try:
+            definition = equity_services.create_definition(_input(form), by=current_user)
+        except equity_services.DefinitionRefused as err:
+            form.name.errors = [*form.name.errors, str(err)]
+        else:
+            db.session.commit()
+            flash(_("Need index “%(name)s” saved.", name=definition.title), "success")
+            return redirect(url_for("equity.need", definition=definition.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("equity/definition_form.html", form=form, previous=None), status
+
+
+@bp.route("/need/definitions/<int:definition_id>/edit", methods=["GET", "POST"])
+@roles_required(*DEFINERS)
+def edit_definition(definition_id: int) -> ResponseReturnValue:
+    previous = db.session.get(NeedIndexDefinition, definition_id)
+    if previous is None:
+        abort(404)
+    form = DefinitionForm()
+    if not form.is_submitted():
+        form.name.data = previous.name
+        form.description.data = previous.description
+        form.normalisation.data = previous.normalisation.value
+        form.missing_policy.data = previous.missing_policy.value
+        form.is_default.data = previous.is_default
+        for name in INDICATOR_LABELS:
+            form[weight_field_name(name)].data = previous.weights.get(name, 0)
+    # The name identifies the series of versions: an edit never renames it.
+    form.name.data = previous.name
+    if form.validate_on_submit():
+        try:
+            definition = equity_services.new_version(previous, _input(form), by=current_user)
+        except equity_services.DefinitionRefused as err:
+            form.name.errors = [*form.name.errors, str(err)]
+        else:
+            db.session.commit()
+            flash(_("Saved as “%(name)s”.", name=definition.title), "success")
+            return redirect(url_for("equity.need", definition=definition.id))
+    status = 400 if form.is_submitted() else 200
+    return render_template("equity/definition_form.html", form=form, previous=previous), status

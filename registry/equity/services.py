@@ -1,0 +1,465 @@
+"""The equity figures from the registry: load rows, hand them to the pure KPI and need functions.
+
+Definitions used here (the arithmetic itself is documented in `kpis` and `need_index`):
+
+* An MOU is *in force* in a school year when its status is active, expired or
+  terminated (it was once active) and its term (start to end date) overlaps
+  that year's July 1 – June 30. Drafts and submitted MOUs never count.
+* *Units* of a school in a year are the commitments of MOUs of that school
+  year (``MOU.school_year``) whose status is active or expired, in one unit
+  (seats, hours or dollars — never mixed), optionally of one category.
+  Terminated MOUs' commitments are not counted as delivered.
+* A school *without a partner* in a year has no MOU in force that year.
+* KPI 3.2 uses each school's current enrollment and its need in that year;
+  schools the need index could not score are listed apart, not counted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from registry.equity import kpis
+from registry.equity.need_index import (
+    INDICATOR_LABELS,
+    NeedComparison,
+    SchoolNeed,
+    compare_needs,
+    compute_need,
+    default_definition,
+    ranked,
+)
+from registry.extensions import db
+from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User
+from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
+from registry.schoolyear import next_year, school_year_of
+from registry.vocabulary import Category, MOUStatus, Unit
+
+IN_FORCE = (MOUStatus.ACTIVE, MOUStatus.EXPIRED, MOUStatus.TERMINATED)
+DELIVERED = (MOUStatus.ACTIVE, MOUStatus.EXPIRED)
+
+
+class DefinitionRefused(Exception):
+    """A need index definition that cannot be saved, with the reason in words."""
+
+
+# ---- need index definitions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DefinitionInput:
+    name: str
+    description: str
+    weights: dict[str, float]
+    normalisation: Normalisation
+    missing_policy: MissingPolicy
+    is_default: bool
+
+
+def definitions() -> list[NeedIndexDefinition]:
+    """Every definition version, newest version of each name first."""
+    return list(
+        db.session.scalars(
+            select(NeedIndexDefinition).order_by(
+                NeedIndexDefinition.name, NeedIndexDefinition.version.desc()
+            )
+        )
+    )
+
+
+def _counted(weights: dict[str, float]) -> dict[str, float]:
+    counted = {k: float(v) for k, v in weights.items() if k in INDICATOR_LABELS and float(v) > 0}
+    if not counted:
+        raise DefinitionRefused(_("Give at least one indicator a weight above 0."))
+    return counted
+
+
+def _make_default(definition: NeedIndexDefinition) -> None:
+    for other in db.session.scalars(
+        select(NeedIndexDefinition).where(NeedIndexDefinition.is_default.is_(True))
+    ):
+        if other is not definition:
+            other.is_default = False
+    definition.is_default = True
+
+
+def create_definition(data: DefinitionInput, by: User | None) -> NeedIndexDefinition:
+    """A new named definition, version 1 (a name already in use is refused)."""
+    name = data.name.strip()
+    taken = db.session.scalar(select(func.count()).where(NeedIndexDefinition.name == name))
+    if taken:
+        raise DefinitionRefused(
+            _("A definition with this name exists; edit it to add a new version.")
+        )
+    definition = NeedIndexDefinition(
+        name=name,
+        version=1,
+        description=data.description.strip(),
+        weights=_counted(data.weights),
+        normalisation=data.normalisation,
+        missing_policy=data.missing_policy,
+        is_default=False,
+        created_by_id=by.id if by else None,
+    )
+    db.session.add(definition)
+    if data.is_default:
+        _make_default(definition)
+    db.session.flush()
+    return definition
+
+
+def new_version(
+    previous: NeedIndexDefinition, data: DefinitionInput, by: User | None
+) -> NeedIndexDefinition:
+    """Save an edit as the next version of the same name; older versions stay as they were."""
+    latest = db.session.scalar(
+        select(func.max(NeedIndexDefinition.version)).where(
+            NeedIndexDefinition.name == previous.name
+        )
+    )
+    definition = NeedIndexDefinition(
+        name=previous.name,
+        version=(latest or 0) + 1,
+        description=data.description.strip(),
+        weights=_counted(data.weights),
+        normalisation=data.normalisation,
+        missing_policy=data.missing_policy,
+        is_default=False,
+        created_by_id=by.id if by else None,
+    )
+    db.session.add(definition)
+    if data.is_default:
+        _make_default(definition)
+    db.session.flush()
+    return definition
+
+
+# ---- school years -------------------------------------------------------------------------
+
+
+def known_years() -> list[str]:
+    """School years the registry has data for (indicators or MOUs), oldest first."""
+    years = set(db.session.scalars(select(SchoolIndicators.school_year).distinct()))
+    years |= set(db.session.scalars(select(MOU.school_year).distinct()))
+    return sorted(y for y in years if y)
+
+
+def default_year(today: date) -> str:
+    """This school year if the registry has data for it, else the latest year it has."""
+    current = school_year_of(today)
+    years = [y for y in known_years() if y <= current]
+    if current in years or not years:
+        return current
+    return years[-1]
+
+
+# ---- need ranking and comparison ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NeedRow:
+    school: School
+    need: SchoolNeed
+
+
+@dataclass(frozen=True)
+class NeedRanking:
+    definition: NeedIndexDefinition
+    year: str
+    rows: list[NeedRow]  # most need first, excluded schools last
+    indicators: list[str]  # counted, in the registry's order
+
+    @property
+    def flagged(self) -> list[NeedRow]:
+        return [r for r in self.rows if r.need.missing]
+
+
+def _schools_by_id() -> dict[int, School]:
+    return {s.id: s for s in db.session.scalars(select(School))}
+
+
+def need_ranking(definition: NeedIndexDefinition, year: str) -> NeedRanking:
+    """Schools ranked by need under a definition for a year."""
+    needs = compute_need(definition, year)
+    schools = _schools_by_id()
+    counted = [name for name in INDICATOR_LABELS if float(definition.weights.get(name, 0)) > 0]
+    rows = [NeedRow(schools[n.school_id], n) for n in ranked(needs)]
+    return NeedRanking(definition, year, rows, counted)
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    school: School
+    value_a: float | None
+    value_b: float | None
+    rank_a: int | None
+    rank_b: int | None
+    shift: int | None
+    crosses: bool
+
+
+@dataclass(frozen=True)
+class DefinitionComparison:
+    a: NeedIndexDefinition
+    b: NeedIndexDefinition
+    year: str
+    threshold: float
+    spearman: float | None
+    rows: list[ComparisonRow]
+
+    @property
+    def crossing(self) -> list[ComparisonRow]:
+        return [r for r in self.rows if r.crosses]
+
+
+def compare_definitions(
+    a: NeedIndexDefinition, b: NeedIndexDefinition, year: str, threshold: float
+) -> DefinitionComparison:
+    """Two definitions' rankings of the same year side by side."""
+    result: NeedComparison = compare_needs(compute_need(a, year), compute_need(b, year), threshold)
+    schools = _schools_by_id()
+    rows = [
+        ComparisonRow(
+            schools[r.school_id], r.value_a, r.value_b, r.rank_a, r.rank_b, r.shift, r.crosses
+        )
+        for r in result.rows
+    ]
+    return DefinitionComparison(a, b, year, threshold, result.spearman, rows)
+
+
+# ---- KPI 3.1: MOUs in force ---------------------------------------------------------------
+
+
+def _years_covered(mou: MOU) -> list[str]:
+    first, last = school_year_of(mou.start_date), school_year_of(mou.end_date)
+    years, year = [], first
+    while year <= last:
+        years.append(year)
+        year = next_year(year)
+    return years
+
+
+@dataclass(frozen=True)
+class SchoolMOUs:
+    school: School
+    counts: dict[str, int]  # year → MOUs in force at this school
+    growth_pct: float | None
+
+
+@dataclass(frozen=True)
+class MOUTrend:
+    counts: dict[str, int]  # year → MOUs in force, oldest first
+    pairs: dict[str, int]  # year → distinct school–partner pairs under an MOU in force
+    growth_pct: float | None  # for the selected year
+    pair_growth_pct: float | None
+    per_school: list[SchoolMOUs]
+    with_partner: set[int]  # schools with an MOU in force in the selected year
+
+
+def mou_trend(year: str) -> MOUTrend:
+    """KPI 3.1: MOUs in force and school–partner pairs per year, district and per school."""
+    mous = db.session.scalars(
+        select(MOU).where(MOU.status.in_(IN_FORCE)).options(selectinload(MOU.schools))
+    ).all()
+    counts: dict[str, int] = defaultdict(int)
+    pairs: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    by_school: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for mou in mous:
+        for covered in _years_covered(mou):
+            counts[covered] += 1
+            for school in mou.schools:
+                pairs[covered].add((school.id, mou.partner_id))
+                by_school[school.id][covered] += 1
+    years = sorted(set(counts) | {year})
+    ordered_counts = {y: counts.get(y, 0) for y in years}
+    pair_counts = {y: len(pairs.get(y, ())) for y in years}
+    schools = db.session.scalars(select(School).order_by(School.name)).all()
+    per_school = [
+        SchoolMOUs(
+            s,
+            {y: by_school[s.id].get(y, 0) for y in years},
+            kpis.mou_growth(by_school[s.id], year),
+        )
+        for s in schools
+    ]
+    with_partner = {sid for sid, c in by_school.items() if c.get(year)}
+    return MOUTrend(
+        ordered_counts,
+        pair_counts,
+        kpis.mou_growth(ordered_counts, year),
+        kpis.mou_growth(pair_counts, year),
+        per_school,
+        with_partner,
+    )
+
+
+# ---- KPI 3.2: resources by need -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    year: str
+    category: Category | None = None
+    unit: Unit = Unit.SEATS
+
+
+@dataclass(frozen=True)
+class SchoolEquity:
+    school: School
+    need: float
+    units: float
+    target: float
+    quartile: int
+
+    @property
+    def per_student(self) -> float:
+        return self.units / self.school.enrollment if self.school.enrollment else 0.0
+
+
+@dataclass
+class EquityReport:
+    selection: Selection
+    definition: NeedIndexDefinition
+    trend: MOUTrend
+    quartiles: list[kpis.QuartileRow]
+    concentration_index: float
+    gap: float
+    total_units: float
+    schools: list[SchoolEquity]  # scored schools, most need first
+    unscored: list[NeedRow]  # schools the need index could not score
+    without_partner: list[School]
+    categories: list[Category]
+    matrix: dict[int, dict[Category, int]] = field(default_factory=dict)  # partners per cell
+    top_quartile: set[int] = field(default_factory=set)
+
+    def lacks(self, school_id: int, category: Category) -> bool:
+        return not self.matrix.get(school_id, {}).get(category)
+
+
+def _units_by_school(selection: Selection) -> dict[int, float]:
+    stmt = (
+        select(Commitment.school_id, func.sum(Commitment.amount))
+        .join(MOU, Commitment.mou_id == MOU.id)
+        .join(Service, Commitment.service_id == Service.id)
+        .where(
+            MOU.school_year == selection.year,
+            MOU.status.in_(DELIVERED),
+            Service.unit == selection.unit,
+        )
+        .group_by(Commitment.school_id)
+    )
+    if selection.category is not None:
+        stmt = stmt.where(Service.category == selection.category)
+    return {sid: float(total or Decimal(0)) for sid, total in db.session.execute(stmt)}
+
+
+def _partners_by_category(year: str) -> dict[int, dict[Category, int]]:
+    stmt = (
+        select(Commitment.school_id, Service.category, func.count(MOU.partner_id.distinct()))
+        .join(MOU, Commitment.mou_id == MOU.id)
+        .join(Service, Commitment.service_id == Service.id)
+        .where(MOU.school_year == year, MOU.status.in_(DELIVERED))
+        .group_by(Commitment.school_id, Service.category)
+    )
+    matrix: dict[int, dict[Category, int]] = defaultdict(dict)
+    for school_id, category, partners in db.session.execute(stmt):
+        matrix[school_id][Category(category)] = partners
+    return matrix
+
+
+def equity_report(selection: Selection, definition: NeedIndexDefinition) -> EquityReport:
+    """Every figure of the equity dashboard for a year, a category or all, and a unit."""
+    ranking = need_ranking(definition, selection.year)
+    units = _units_by_school(selection)
+    scored = [r for r in ranking.rows if r.need.value is not None]
+    rows = [
+        kpis.SchoolUnits(
+            r.school.id, r.school.enrollment, r.need.value, units.get(r.school.id, 0.0)
+        )  # type: ignore[arg-type]
+        for r in scored
+    ]
+    target = kpis.targets(rows)
+    quartile_of = {
+        row.school_id: q for q, group in enumerate(kpis.quartile_groups(rows), 1) for row in group
+    }
+    schools = [
+        SchoolEquity(
+            r.school,
+            r.need.value,  # type: ignore[arg-type]
+            units.get(r.school.id, 0.0),
+            target.get(r.school.id, 0.0),
+            quartile_of[r.school.id],
+        )
+        for r in scored
+    ]
+    trend = mou_trend(selection.year)
+    without = [r.school for r in ranking.rows if r.school.id not in trend.with_partner]
+    without.sort(key=lambda s: s.name)
+    return EquityReport(
+        selection=selection,
+        definition=definition,
+        trend=trend,
+        quartiles=kpis.need_quartiles(rows),
+        concentration_index=kpis.concentration_index(rows),
+        gap=kpis.distribution_gap(rows),
+        total_units=sum(r.units for r in rows),
+        schools=schools,
+        unscored=[r for r in ranking.rows if r.need.value is None],
+        without_partner=without,
+        categories=list(Category),
+        matrix=_partners_by_category(selection.year),
+        top_quartile=kpis.top_quartile_ids(rows),
+    )
+
+
+def report_json(report: EquityReport) -> dict[str, Any]:
+    """The dashboard's figures as plain JSON for reporting tools."""
+    selection = report.selection
+    return {
+        "year": selection.year,
+        "category": selection.category.value if selection.category else None,
+        "unit": selection.unit.value,
+        "need_definition": {
+            "id": report.definition.id,
+            "name": report.definition.name,
+            "version": report.definition.version,
+        },
+        "mous_by_year": report.trend.counts,
+        "pairs_by_year": report.trend.pairs,
+        "mou_growth_pct": report.trend.growth_pct,
+        "pair_growth_pct": report.trend.pair_growth_pct,
+        "concentration_index": report.concentration_index,
+        "gap": report.gap,
+        "total_units": report.total_units,
+        "quartiles": [
+            {
+                "quartile": q.quartile,
+                "schools": q.schools,
+                "enrollment": q.enrollment,
+                "units": q.units,
+                "enrollment_share": q.enrollment_share,
+                "resource_share": q.resource_share,
+                "units_per_student": q.units_per_student,
+            }
+            for q in report.quartiles
+        ],
+        "schools_without_partner": [{"id": s.id, "name": s.name} for s in report.without_partner],
+        "schools_not_scored": [
+            {"id": r.school.id, "name": r.school.name, "missing": list(r.need.missing)}
+            for r in report.unscored
+        ],
+    }
+
+
+def find_definition(definition_id: int | None) -> NeedIndexDefinition | None:
+    """A definition by id, or the default (created if none exists) when no id is given."""
+    if definition_id is None:
+        return default_definition()
+    return db.session.get(NeedIndexDefinition, definition_id)
