@@ -298,6 +298,7 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                     locks=(words.lock_ref(index, lock),),
                 )
             )
+    received = {school.id: model.y[i].varValue or 0.0 for i, school in enumerate(data.schools)}
     for index, limit in data.limits:
         if index not in model.limit_slack:
             continue
@@ -305,13 +306,27 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
         name = words.school(limit.school)
         if short is not None and (short.varValue or 0.0) > 1e-6 * max(1.0, limit.min or 0.0):
             assert limit.min is not None
+            rivals, rival_locks = _rivals(data, limit.school, received)
+            rival_names = sorted({words.school(other.school) for _, other in rivals})
+            competing = ""
+            if rival_names or rival_locks:
+                parts = []
+                if rival_names:
+                    parts.append("the limits of " + ", ".join(rival_names))
+                if rival_locks:
+                    parts.append("locks")
+                competing = f", competing for the same services with {' and '.join(parts)}"
             conflicts.append(
                 Conflict(
                     category,
                     f"{name} needs at least {words.of_category(limit.min)} (limit), but with "
                     f"the other locks and limits of {category} kept it falls "
-                    f"{words.amount(short.varValue or 0.0)} short.",
-                    limits=(words.limit_ref(index, limit),),
+                    f"{words.amount(short.varValue or 0.0)} short{competing}.",
+                    locks=tuple(words.lock_ref(i, lock) for i, lock in rival_locks),
+                    limits=(
+                        words.limit_ref(index, limit),
+                        *(words.limit_ref(i, other) for i, other in rivals),
+                    ),
                 )
             )
         if excess is not None and (excess.varValue or 0.0) > 1e-6 * max(1.0, limit.max or 0.0):
@@ -326,6 +341,26 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                 )
             )
     return conflicts
+
+
+def _rivals(
+    data: CategoryData, school_id: str, received: dict[str, float]
+) -> tuple[list[tuple[int, Limit]], list[tuple[int, Lock]]]:
+    """Limits at their min elsewhere, and positive locks, on the services `school_id` needs."""
+    shared = {s.id for s in data.services if s.capacity > 0 and school_id in s.eligible}
+    neighbours = {
+        other for s in data.services if s.id in shared for other in s.eligible if other != school_id
+    }
+    rivals = [
+        (i, limit)
+        for i, limit in data.limits
+        if limit.school in neighbours
+        and limit.min is not None
+        and limit.min > 0
+        and received.get(limit.school, 0.0) <= limit.min + 1e-6 * max(1.0, limit.min)
+    ]
+    locks = [(i, lock) for i, lock in data.locks if lock.service in shared and lock.amount > 0]
+    return rivals, locks
 
 
 def unexplained(data: CategoryData) -> Conflict:

@@ -107,15 +107,32 @@ def check_feasible(problem: dict[str, Any], result: dict[str, Any]) -> None:
         assert -TOL <= figures["gap"] <= 1 + TOL
 
 
+class ReferenceFailed(Exception):
+    """scipy's HiGHS gave up (it occasionally reports a solve error on tiny MILPs)."""
+
+
+def _per_school(service: dict[str, Any]) -> float:
+    cap = service.get("max_per_school")
+    return service["capacity"] if cap is None else min(service["capacity"], cap)
+
+
 def _reference_category(
     problem: dict[str, Any], category: str, objective: str
 ) -> dict[str, float] | None:
     pairs = _eligible_pairs(problem, category)
     in_reach = schools_in_reach(problem, category)
+    for limit in problem.get("limits", []):
+        outside = limit["category"] == category and limit["school"] not in in_reach
+        if outside and (limit.get("min") or 0) > 0:
+            return None
     if not in_reach:
         return {"placed": 0.0, "gap": 0.0, "min_coverage": 0.0}
     weights = {s["id"]: s["weight"] for s in problem["schools"]}
-    locks = {(lk["service"], lk["school"]): lk["amount"] for lk in problem.get("locks", [])}
+    locks: dict[tuple[str, str], float] = {}
+    for lock in problem.get("locks", []):
+        key = (lock["service"], lock["school"])
+        if locks.setdefault(key, lock["amount"]) != lock["amount"]:
+            return None  # one pair locked at two amounts
     viable_pairs = [k for k, (s, _) in enumerate(pairs) if (s.get("min_viable") or 0) > 0]
     n_x, n_b, n_s = len(pairs), len(viable_pairs), len(in_reach)
     # Columns: x (pairs), b (min_viable pairs), p, n (per school), z.
@@ -126,7 +143,7 @@ def _reference_category(
     school_pos = {school: i for i, school in enumerate(in_reach)}
     rows: list[tuple[dict[int, float], float, float]] = []
     for k, (service, school) in enumerate(pairs):
-        cap = min(service["capacity"], service.get("max_per_school") or math.inf)
+        cap = _per_school(service)
         upper[k] = cap
         if service.get("integer"):
             integrality[k] = 1
@@ -137,7 +154,7 @@ def _reference_category(
         b = n_x + position
         upper[b] = 1
         integrality[b] = 1
-        cap = min(service["capacity"], service.get("max_per_school") or math.inf)
+        cap = _per_school(service)
         rows.append(({k: 1.0, b: -cap}, -np.inf, 0.0))
         rows.append(({k: 1.0, b: -service["min_viable"]}, 0.0, np.inf))
     for service in problem["services"]:
@@ -208,12 +225,20 @@ def _reference_category(
         second = run(cost, [*extra, *floor_rows])
         assert second.success, second.message
         z_star = -second.fun
-        for i, school in enumerate(in_reach):
-            extra.append((receive_rows[i], z_star * weights[school] * (1 - 1e-6), np.inf))
     cost = np.zeros(n_cols)
     cost[p0 : p0 + 2 * n_s] = 1.0
-    last = run(cost, extra)
-    assert last.success, last.message
+    for hold in (1e-6, 1e-5):
+        floors = []
+        if objective == "maxmin":
+            floors = [
+                (receive_rows[i], z_star * weights[school] * (1 - hold), np.inf)
+                for i, school in enumerate(in_reach)
+            ]
+        last = run(cost, extra + floors)
+        if last.success:
+            break
+    else:
+        raise ReferenceFailed(last.message)
     y = [sum(last.x[k] for k in receive_rows[i]) for i in range(n_s)]
     return {
         "placed": t_star,
@@ -225,21 +250,23 @@ def _reference_category(
 def reference(problem: dict[str, Any], objective: str) -> dict[str, dict[str, float]] | None:
     """Per category the reference's placed, gap and min_coverage; None when infeasible."""
     figures = {}
-    for category in sorted({s["category"] for s in problem["services"]}):
+    offered = {s["category"] for s in problem["services"]}
+    for category in sorted(offered | {lk["category"] for lk in problem.get("limits", [])}):
         found = _reference_category(problem, category, objective)
         if found is None:
             return None
-        figures[category] = found
+        if category in offered:
+            figures[category] = found
     return figures
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def feasible() -> Callable[[dict[str, Any], dict[str, Any]], None]:
     """The feasibility and figures check, as a fixture."""
     return check_feasible
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def reference_solver() -> Callable[[dict[str, Any], str], dict[str, dict[str, float]] | None]:
     """The independent scipy reference, as a fixture."""
     return reference

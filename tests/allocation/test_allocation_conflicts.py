@@ -1,0 +1,170 @@
+"""Infeasible problems: status, and conflicts that name the locks and limits involved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allocation import result_to_dict, solve
+
+
+def base(**extra: Any) -> dict[str, Any]:
+    problem: dict[str, Any] = {
+        "schools": [
+            {"id": "S1", "name": "Lincoln Elementary", "weight": 2},
+            {"id": "S2", "name": "Washington Middle", "weight": 1},
+        ],
+        "services": [
+            {
+                "id": "J1",
+                "name": "After-school reading",
+                "category": "tutoring",
+                "unit": "seats",
+                "capacity": 15,
+                "eligible": ["S1", "S2"],
+            },
+            {
+                "id": "J2",
+                "name": "Math lab",
+                "category": "tutoring",
+                "unit": "seats",
+                "capacity": 10,
+                "max_per_school": 8,
+                "eligible": ["S1", "S2"],
+            },
+        ],
+    }
+    problem.update(extra)
+    return problem
+
+
+def conflicts_of(problem: dict[str, Any]) -> list[dict[str, Any]]:
+    result = result_to_dict(solve(problem))
+    assert result["status"] == "infeasible"
+    assert result["allocations"] == [] and result["schools"] == []
+    assert result["conflicts"]
+    return result["conflicts"]
+
+
+def test_limit_min_out_of_reach() -> None:
+    # Lincoln can get at most 15 (reading) + 8 (math lab, capped per school) = 23.
+    problem = base(limits=[{"school": "S1", "category": "tutoring", "min": 40, "id": "L9"}])
+    [conflict] = conflicts_of(problem)
+    assert conflict == {
+        "category": "tutoring",
+        "message": "Lincoln Elementary needs at least 40 seats of tutoring (limit), "
+        "but its eligible tutoring services offer 23 seats in all.",
+        "locks": [],
+        "limits": [{"index": 0, "id": "L9", "school": "S1", "category": "tutoring"}],
+    }
+
+
+def test_locks_over_capacity_name_every_lock() -> None:
+    problem = base(
+        locks=[
+            {"service": "J1", "school": "S1", "amount": 10},
+            {"service": "J1", "school": "S2", "amount": 6},
+        ]
+    )
+    [conflict] = conflicts_of(problem)
+    assert conflict["message"] == (
+        "Locks commit 16 seats of After-school reading (Lincoln Elementary 10, "
+        "Washington Middle 6), but it has only 15 seats."
+    )
+    assert [ref["index"] for ref in conflict["locks"]] == [0, 1]
+
+
+def test_lock_above_max_per_school() -> None:
+    problem = base(locks=[{"service": "J2", "school": "S2", "amount": 9}])
+    [conflict] = conflicts_of(problem)
+    assert conflict["message"] == (
+        "The lock of 9 seats of Math lab at Washington Middle is above that service's "
+        "maximum of 8 seats per school."
+    )
+    assert conflict["locks"] == [{"index": 0, "id": None, "service": "J2", "school": "S2"}]
+
+
+def test_lock_below_cohort_and_fractional_lock() -> None:
+    problem = base()
+    problem["services"][0].update(min_viable=5, integer=True)
+    problem["locks"] = [
+        {"service": "J1", "school": "S1", "amount": 3},
+        {"service": "J1", "school": "S2", "amount": 5.5},
+    ]
+    messages = [c["message"] for c in conflicts_of(problem)]
+    assert messages == [
+        "The lock of 3 seats of After-school reading at Lincoln Elementary is below that "
+        "service's minimum cohort of 5 seats; it must be 0 or at least that.",
+        "The lock of 5.5 seats of After-school reading at Washington Middle is not a whole "
+        "number, but After-school reading comes in whole seats.",
+    ]
+
+
+def test_locks_against_limit_max() -> None:
+    problem = base(
+        locks=[{"service": "J1", "school": "S1", "amount": 12}],
+        limits=[{"school": "S1", "category": "tutoring", "max": 10}],
+    )
+    [conflict] = conflicts_of(problem)
+    assert conflict["message"] == (
+        "Locks give Lincoln Elementary 12 seats of tutoring, but its limit allows at most 10 seats."
+    )
+    assert len(conflict["locks"]) == 1 and len(conflict["limits"]) == 1
+
+
+def test_contradicting_limits() -> None:
+    problem = base(
+        limits=[
+            {"school": "S2", "category": "tutoring", "min": 5},
+            {"school": "S2", "category": "tutoring", "max": 3},
+        ]
+    )
+    [conflict] = conflicts_of(problem)
+    assert [ref["index"] for ref in conflict["limits"]] == [0, 1]
+
+
+def test_limit_in_category_nobody_offers() -> None:
+    problem = base(limits=[{"school": "S2", "category": "arts", "min": 1}])
+    [conflict] = conflicts_of(problem)
+    assert conflict["category"] == "arts"
+    assert conflict["message"] == (
+        "Washington Middle needs at least 1 units of arts (limit), "
+        "but no arts service is eligible there."
+    )
+    # ... while its max alone is harmless.
+    problem = base(limits=[{"school": "S2", "category": "arts", "max": 1}])
+    assert result_to_dict(solve(problem))["status"] == "optimal"
+
+
+def test_limits_competing_for_one_service_are_found_by_the_elastic_model() -> None:
+    # Each limit alone can be met (25 and 20 of 25 seats; max 8 from math lab at
+    # each), but not both: 45 > 15 + 10. The least violation is 20 seats.
+    problem = base(
+        limits=[
+            {"school": "S1", "category": "tutoring", "min": 23},
+            {"school": "S2", "category": "tutoring", "min": 20},
+        ]
+    )
+    conflicts = conflicts_of(problem)
+    assert all(c["limits"] and not c["locks"] for c in conflicts)
+    assert any("falls" in c["message"] and "short" in c["message"] for c in conflicts)
+
+
+def test_lock_and_limit_elsewhere_found_by_the_elastic_model() -> None:
+    # Locking 15 reading seats at Lincoln leaves Washington at most 8 (math lab cap).
+    problem = base(
+        locks=[{"service": "J1", "school": "S1", "amount": 15}],
+        limits=[{"school": "S2", "category": "tutoring", "min": 12}],
+    )
+    conflicts = conflicts_of(problem)
+    assert conflicts[0]["message"].startswith("Washington Middle needs at least 12 seats")
+    # The pre-check names the lock that took the capacity.
+    assert conflicts[0]["locks"] == [{"index": 0, "id": None, "service": "J1", "school": "S1"}]
+
+
+def test_other_categories_feasible_still_infeasible_overall() -> None:
+    problem = base(limits=[{"school": "S1", "category": "tutoring", "min": 99}])
+    problem["services"].append({"id": "K1", "category": "arts", "capacity": 5, "eligible": ["S1"]})
+    result = result_to_dict(solve(problem))
+    assert result["status"] == "infeasible"
+    assert result["categories"] == {}
+    assert [c["category"] for c in result["conflicts"]] == ["tutoring"]

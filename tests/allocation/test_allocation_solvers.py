@@ -1,0 +1,112 @@
+"""Solver plumbing: status mapping, time limits, and HiGHS and CBC agreeing."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from pulp import constants as pc
+
+from allocation import result_to_dict, solve
+from allocation.solvers import Outcome, outcome_of
+
+
+@pytest.mark.parametrize(
+    ("status", "sol_status", "expected"),
+    [
+        (pc.LpStatusOptimal, pc.LpSolutionOptimal, Outcome.OPTIMAL),
+        # What PuLP reports for a MILP stopped by its time limit with an incumbent.
+        (pc.LpStatusOptimal, pc.LpSolutionIntegerFeasible, Outcome.TIME_LIMIT),
+        # CBC stopped before any solution: values are left in the variables, unusable.
+        (pc.LpStatusNotSolved, pc.LpSolutionNoSolutionFound, Outcome.NO_SOLUTION),
+        (pc.LpStatusOptimal, pc.LpSolutionNoSolutionFound, Outcome.NO_SOLUTION),
+        (pc.LpStatusInfeasible, pc.LpSolutionInfeasible, Outcome.INFEASIBLE),
+        (pc.LpStatusInfeasible, pc.LpSolutionNoSolutionFound, Outcome.INFEASIBLE),
+        (pc.LpStatusUnbounded, pc.LpSolutionUnbounded, Outcome.ERROR),
+        (pc.LpStatusUndefined, pc.LpSolutionNoSolutionFound, Outcome.ERROR),
+    ],
+)
+def test_status_mapping(status: int, sol_status: int, expected: Outcome) -> None:
+    assert outcome_of(status, sol_status) == expected
+
+
+def hard_integer_instance(seed: int, schools: int = 120, services: int = 300) -> dict[str, Any]:
+    rng = random.Random(seed)
+    ids = [f"S{i:03d}" for i in range(schools)]
+    return {
+        "schools": [{"id": s, "weight": rng.uniform(10, 1000)} for s in ids],
+        "services": [
+            {
+                "id": f"J{j:03d}",
+                "category": "tutoring",
+                "capacity": rng.randint(10, 60),
+                "integer": True,
+                "min_viable": rng.randint(4, 9),
+                "eligible": rng.sample(ids, rng.randint(10, 40)),
+            }
+            for j in range(services)
+        ],
+        "options": {"time_limit_s": 0.05},
+    }
+
+
+def test_time_limit_is_never_reported_optimal(feasible: Any) -> None:
+    problem = hard_integer_instance(11)
+    result = result_to_dict(solve(problem))
+    assert result["status"] == "time_limit"
+    assert result["categories"]["tutoring"]["status"] in ("time_limit", "no_solution")
+    feasible(problem, result) if result["categories"]["tutoring"][
+        "status"
+    ] == "time_limit" else None
+
+
+def test_no_solution_in_time_is_reported_as_such() -> None:
+    problem = hard_integer_instance(12)
+    problem["options"]["time_limit_s"] = 1e-9
+    result = result_to_dict(solve(problem))
+    assert result["status"] == "time_limit"
+    assert result["categories"]["tutoring"]["status"] == "no_solution"
+    assert result["allocations"] == []
+    assert {r["why"] for r in result["schools"]} == {
+        "No allocation was found for this category within the time limit."
+    }
+
+
+def small_instance(seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    ids = [f"S{i}" for i in range(6)]
+    return {
+        "schools": [{"id": s, "weight": rng.randint(1, 9)} for s in ids],
+        "services": [
+            {
+                "id": f"J{j}",
+                "category": rng.choice(["a", "b"]),
+                "capacity": rng.randint(0, 30),
+                "integer": rng.random() < 0.5,
+                **({"min_viable": rng.randint(2, 6)} if rng.random() < 0.3 else {}),
+                **({"max_per_school": rng.randint(3, 12)} if rng.random() < 0.3 else {}),
+                "eligible": rng.sample(ids, rng.randint(1, 6)),
+            }
+            for j in range(5)
+        ],
+    }
+
+
+@pytest.mark.parametrize("objective", ["proportional", "maxmin"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_highs_and_cbc_agree(seed: int, objective: str, feasible: Any) -> None:
+    problem = small_instance(seed)
+    highs = result_to_dict(solve(problem, objective=objective, solver="highs"))
+    cbc = result_to_dict(solve(problem, objective=objective, solver="cbc"))
+    feasible(problem, highs)
+    feasible(problem, cbc)
+    assert highs["status"] == cbc["status"] == "optimal"
+    for category, figures in highs["categories"].items():
+        other = cbc["categories"][category]
+        # Proportional optima tie on D, so their floors may differ; maxmin fixes both.
+        keys = (
+            ("placed", "gap") if objective == "proportional" else ("placed", "gap", "min_coverage")
+        )
+        for key in keys:
+            assert figures[key] == pytest.approx(other[key], rel=1e-6, abs=1e-6), key
