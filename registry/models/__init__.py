@@ -4,6 +4,7 @@ from registry.models.audit import AuditEntry
 from registry.models.mou import MOU, Commitment, mou_school
 from registry.models.need import NeedIndexDefinition
 from registry.models.partner import Partner
+from registry.models.scenario import Scenario, ScenarioRun
 from registry.models.school import INDICATORS, School, SchoolIndicators
 from registry.models.service import Service
 from registry.models.user import User
@@ -15,6 +16,8 @@ __all__ = [
     "Commitment",
     "NeedIndexDefinition",
     "Partner",
+    "Scenario",
+    "ScenarioRun",
     "School",
     "SchoolIndicators",
     "Service",

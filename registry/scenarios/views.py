@@ -1,16 +1,258 @@
-"""Pages for allocation scenarios (to be built)."""
+"""Pages for allocation scenarios: define, run, read, compare, export and adopt."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
 
-from registry.access import READERS, roles_required
+from registry.access import EDITORS, READERS, roles_required
+from registry.equity.charts import bar_chart
+from registry.extensions import db
+from registry.listing import csv_response, paginate, search, sort, wants_csv
+from registry.models import MOU
+from registry.models.scenario import RunStatus, Scenario, ScenarioRun
+from registry.scenarios import adoption, comparison, export, runner
+from registry.scenarios import services as scenario_services
+from registry.scenarios.forms import AdoptForm, ScenarioForm
+from registry.scenarios.runner import worker_command
+from registry.vocabulary import Category, Role
 
 bp = Blueprint("scenarios", __name__, url_prefix="/scenarios")
+bp.cli.add_command(worker_command)
+
+# Leaders and admins ask the questions; coordinators read the answers and act on them.
+PLANNERS = (Role.ADMIN, Role.LEADER)
+
+
+def _scenario_or_404(scenario_id: int) -> Scenario:
+    return db.get_or_404(Scenario, scenario_id)
+
+
+def _run_or_404(run_id: int) -> ScenarioRun:
+    return db.get_or_404(ScenarioRun, run_id)
 
 
 @bp.get("/")
 @roles_required(*READERS)
 def index() -> ResponseReturnValue:
-    return render_template("main/dashboard.html")
+    stmt = search(select(Scenario), request.args.get("q"), Scenario.name)
+    year = request.args.get("year", "")
+    if year:
+        stmt = stmt.where(Scenario.school_year == year)
+    stmt, sorting = sort(
+        stmt,
+        {"name": Scenario.name, "year": Scenario.school_year, "created": Scenario.created_at},
+        "-created",
+    )
+    if wants_csv():
+        scenarios = db.session.scalars(stmt)
+        return csv_response(
+            "scenarios.csv",
+            [_("Name"), _("School year"), _("Objective"), _("Runs"), _("Created")],
+            (
+                [s.name, s.school_year, s.objective.label, len(s.runs), s.created_at.date()]
+                for s in scenarios
+            ),
+        )
+    years = db.session.scalars(
+        select(Scenario.school_year).distinct().order_by(Scenario.school_year.desc())
+    ).all()
+    return render_template(
+        "scenarios/index.html",
+        page=paginate(stmt),
+        sorting=sorting,
+        years=years,
+        may_plan=current_user.role in PLANNERS,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*PLANNERS)
+def new() -> ResponseReturnValue:
+    form = ScenarioForm()
+    if form.validate_on_submit():
+        try:
+            scenario = scenario_services.create_scenario(form.values(), by=current_user)
+        except scenario_services.ScenarioRefused as err:
+            flash(str(err), "error")
+        else:
+            db.session.commit()
+            flash(_("Scenario created."), "success")
+            return redirect(url_for("scenarios.detail", scenario_id=scenario.id))
+    elif request.method == "GET":
+        form.require_service_area.data = True
+    form.add_blank_limits()
+    status = 400 if request.method == "POST" else 200
+    return render_template("scenarios/form.html", form=form, scenario=None), status
+
+
+@bp.get("/<int:scenario_id>")
+@roles_required(*READERS)
+def detail(scenario_id: int) -> ResponseReturnValue:
+    scenario = _scenario_or_404(scenario_id)
+    return render_template(
+        "scenarios/detail.html",
+        scenario=scenario,
+        may_plan=current_user.role in PLANNERS,
+        Category=Category,
+    )
+
+
+@bp.route("/<int:scenario_id>/edit", methods=["GET", "POST"])
+@roles_required(*PLANNERS)
+def edit(scenario_id: int) -> ResponseReturnValue:
+    scenario = _scenario_or_404(scenario_id)
+    form = ScenarioForm()
+    if form.validate_on_submit():
+        try:
+            scenario_services.update_scenario(scenario, form.values(), form.version.data)
+        except scenario_services.ScenarioRefused as err:
+            flash(str(err), "error")
+        else:
+            db.session.commit()
+            flash(
+                _("Scenario saved. Earlier runs keep the files they were solved with."), "success"
+            )
+            return redirect(url_for("scenarios.detail", scenario_id=scenario.id))
+    elif request.method == "GET":
+        form.fill_from(scenario)
+    form.add_blank_limits()
+    status = 400 if request.method == "POST" else 200
+    return render_template("scenarios/form.html", form=form, scenario=scenario), status
+
+
+@bp.post("/<int:scenario_id>/run")
+@roles_required(*PLANNERS)
+def run(scenario_id: int) -> ResponseReturnValue:
+    scenario = _scenario_or_404(scenario_id)
+    scenario_run = runner.start_run(scenario, by=current_user)
+    db.session.commit()
+    # Only after the commit can a worker see the run.
+    runner.dispatch(scenario_run)
+    return redirect(url_for("scenarios.run_page", run_id=scenario_run.id))
+
+
+@bp.get("/runs/<int:run_id>")
+@roles_required(*READERS)
+def run_page(run_id: int) -> ResponseReturnValue:
+    scenario_run = _run_or_404(run_id)
+    view = scenario_services.read_run(scenario_run)
+    others = [r for r in scenario_run.scenario.runs if r.id != run_id and r.result_json]
+    drafted_ids = [int(p) for p in request.args.get("drafted", "").split(",") if p.isdigit()][:100]
+    drafted = db.session.scalars(select(MOU).where(MOU.id.in_(drafted_ids))).all()
+    return render_template(
+        "scenarios/run.html",
+        run=scenario_run,
+        view=view,
+        others=others,
+        stalled=runner.stalled(scenario_run),
+        drafted=drafted,
+        may_adopt=current_user.role in EDITORS,
+        form=AdoptForm(),
+        RunStatus=RunStatus,
+        Category=Category,
+    )
+
+
+@bp.get("/runs/<int:run_id>/problem.json")
+@roles_required(*READERS)
+def problem_file(run_id: int) -> ResponseReturnValue:
+    return _json_download(_run_or_404(run_id).problem_json, f"scenario-run-{run_id}-problem.json")
+
+
+@bp.get("/runs/<int:run_id>/result.json")
+@roles_required(*READERS)
+def result_file(run_id: int) -> ResponseReturnValue:
+    return _json_download(_run_or_404(run_id).result_json, f"scenario-run-{run_id}-result.json")
+
+
+def _json_download(text: str | None, filename: str) -> Response:
+    if not text:
+        abort(404)
+    return Response(
+        text,
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/runs/<int:run_id>/export.csv")
+@roles_required(*READERS)
+def export_csv(run_id: int) -> ResponseReturnValue:
+    view = scenario_services.read_run(_run_or_404(run_id))
+    name = request.args.get("table", "allocations")
+    if name not in export.TABLES or view.result is None:
+        abort(404)
+    header, rows = export.table(view, name)
+    return csv_response(f"scenario-run-{run_id}-{name}.csv", header, rows)
+
+
+@bp.get("/runs/<int:run_id>/export.xlsx")
+@roles_required(*READERS)
+def export_xlsx(run_id: int) -> ResponseReturnValue:
+    view = scenario_services.read_run(_run_or_404(run_id))
+    if view.result is None:
+        abort(404)
+    return Response(
+        export.xlsx_bytes(view),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="scenario-run-{run_id}.xlsx"'},
+    )
+
+
+@bp.get("/runs/<int:run_id>/compare")
+@roles_required(*READERS)
+def compare(run_id: int) -> ResponseReturnValue:
+    scenario_run = _run_or_404(run_id)
+    view = scenario_services.read_run(scenario_run)
+    other_id = request.args.get("with", type=int)
+    other_run = db.session.get(ScenarioRun, other_id) if other_id else None
+    other = scenario_services.read_run(other_run) if other_run is not None else None
+    labels = {
+        "status_quo": _("Status quo"),
+        "formula": _("Plain formula"),
+        "run": _("Run %(id)s", id=scenario_run.id),
+        "other": _("Run %(id)s", id=other_run.id) if other_run else "",
+    }
+    candidates = db.session.scalars(
+        select(ScenarioRun)
+        .where(ScenarioRun.id != run_id, ScenarioRun.result_json.is_not(None))
+        .order_by(ScenarioRun.id.desc())
+        .limit(200)
+    ).all()
+    return render_template(
+        "scenarios/compare.html",
+        run=scenario_run,
+        other_run=other_run,
+        view=view,
+        comparisons=comparison.compare(view, other, labels),
+        candidates=candidates,
+        chart_series=comparison.chart_series,
+        bar_chart=bar_chart,
+        Category=Category,
+    )
+
+
+@bp.post("/runs/<int:run_id>/adopt")
+@roles_required(*EDITORS)
+def adopt(run_id: int) -> ResponseReturnValue:
+    scenario_run = _run_or_404(run_id)
+    form = AdoptForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        result = adoption.adopt_lines(scenario_run, form.lines.data or [])
+    except adoption.AdoptionRefused as err:
+        db.session.rollback()
+        flash(str(err), "error")
+        return redirect(url_for("scenarios.run_page", run_id=run_id))
+    db.session.commit()
+    for skipped in result.skipped:
+        flash(skipped, "info")
+    if result.mous:
+        flash(_("%(n)s draft MOUs created.", n=len(result.mous)), "success")
+    drafted = ",".join(str(m.id) for m in result.mous)
+    return redirect(url_for("scenarios.run_page", run_id=run_id, drafted=drafted or None))

@@ -1,0 +1,159 @@
+"""Allocation scenarios: the question a leader asks the engine, and each time it was answered."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import JSON, ForeignKey, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.extensions import db
+from registry.models.columns import UTCDateTime, enum_column, utcnow
+from registry.models.need import NeedIndexDefinition
+from registry.models.user import User
+
+
+class _Labelled(enum.StrEnum):
+    @property
+    def label(self) -> str:
+        return str(_LABELS.get(self, self.value))
+
+    @classmethod
+    def choices(cls) -> list[tuple[str, str]]:
+        return [(m.value, m.label) for m in cls]
+
+
+class WeightRule(_Labelled):
+    ENROLLMENT_X_NEED = "enrollment_x_need"
+    NEED = "need"
+    ENROLLMENT = "enrollment"
+
+
+class Objective(_Labelled):
+    PROPORTIONAL = "proportional"
+    MAXMIN = "maxmin"
+
+
+class SolverChoice(_Labelled):
+    HIGHS = "highs"
+    CBC = "cbc"
+
+
+class RunStatus(_Labelled):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.DONE, RunStatus.FAILED, RunStatus.TIMED_OUT)
+
+
+_LABELS: dict[enum.Enum, object] = {
+    WeightRule.ENROLLMENT_X_NEED: _l("Enrollment × need"),
+    WeightRule.NEED: _l("Need alone"),
+    WeightRule.ENROLLMENT: _l("Enrollment alone"),
+    Objective.PROPORTIONAL: _l("Share by need (proportional)"),
+    Objective.MAXMIN: _l("Lift the floor (max–min)"),
+    SolverChoice.HIGHS: _l("HiGHS"),
+    SolverChoice.CBC: _l("CBC"),
+    RunStatus.QUEUED: _l("Queued"),
+    RunStatus.RUNNING: _l("Running"),
+    RunStatus.DONE: _l("Done"),
+    RunStatus.FAILED: _l("Failed"),
+    RunStatus.TIMED_OUT: _l("Timed out"),
+}
+
+
+class Scenario(db.Model):
+    """A named allocation question: which schools, services and rules, solved how."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    school_year: Mapped[str] = mapped_column(String(7), index=True)
+    need_definition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("need_index_definition.id", ondelete="SET NULL")
+    )
+    weight_rule: Mapped[WeightRule] = mapped_column(
+        enum_column(WeightRule), default=WeightRule.ENROLLMENT_X_NEED
+    )
+    # Schools whose need index is below this are not eligible (0 = no threshold).
+    need_threshold: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal(0))
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty = all
+    service_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # empty = all in scope
+    require_service_area: Mapped[bool] = mapped_column(default=True)
+    keep_commitments_as_locks: Mapped[bool] = mapped_column(default=False)
+    # [{"school_id": int, "category": str, "min": float | None, "max": float | None}]
+    limits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    objective: Mapped[Objective] = mapped_column(
+        enum_column(Objective), default=Objective.PROPORTIONAL
+    )
+    solver: Mapped[SolverChoice] = mapped_column(
+        enum_column(SolverChoice), default=SolverChoice.HIGHS
+    )
+    time_limit_s: Mapped[int] = mapped_column(default=60)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    created_by: Mapped[User | None] = relationship()
+    # None: the default definition at the time of each run.
+    need_definition: Mapped[NeedIndexDefinition | None] = relationship()
+    runs: Mapped[list[ScenarioRun]] = relationship(
+        back_populates="scenario",
+        cascade="all, delete-orphan",
+        order_by="ScenarioRun.id.desc()",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Scenario {self.id} {self.name!r}>"
+
+
+class ScenarioRun(db.Model):
+    """One solve of a scenario: the problem and result files, and how it went."""
+
+    __tablename__ = "scenario_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("scenario.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[RunStatus] = mapped_column(
+        enum_column(RunStatus), default=RunStatus.QUEUED, index=True
+    )
+    engine_status: Mapped[str | None] = mapped_column(String(20))  # optimal, time_limit, ...
+    progress: Mapped[str] = mapped_column(String(300), default="")
+    problem_json: Mapped[str | None] = mapped_column(Text)
+    result_json: Mapped[str | None] = mapped_column(Text)
+    # What the conversion decided beside the problem file: facts per school and
+    # service at run time, schools left out and why, commitments not kept as locks.
+    report_json: Mapped[str | None] = mapped_column(Text)
+    eligible_pairs: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int | None]
+
+    scenario: Mapped[Scenario] = relationship(back_populates="runs")
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario.name} · run {self.id}"
+
+    def __repr__(self) -> str:
+        return f"<ScenarioRun {self.id} {self.status.value}>"

@@ -1,0 +1,140 @@
+"""Turning chosen proposal lines of a run into draft MOUs: one per partner, with commitments.
+
+A line is one (service, school) amount of the run's result. What is drafted
+is the proposed amount less what MOUs of the same school year already commit
+of that service at that school (terminated ones aside), so adopting a
+proposal that kept this year's commitments as locks does not promise them
+twice; a line fully covered already is skipped and said so. Everything goes
+through the MOU rules (`registry.mous.services`): a line they refuse (for
+instance capacity already promised elsewhere) refuses the whole adoption,
+naming the line, and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from registry.extensions import db
+from registry.models import MOU, Commitment, School, Service
+from registry.models.scenario import ScenarioRun
+from registry.mous.services import (
+    CAPACITY_STATUSES,
+    MOUDetails,
+    TransitionRefused,
+    add_commitment,
+    create_mou,
+)
+from registry.scenarios.problem import key_id
+from registry.scenarios.services import read_run
+from registry.schoolyear import year_bounds
+from registry.vocabulary import Unit
+
+
+class AdoptionRefused(Exception):
+    """The chosen lines cannot become draft MOUs; the message says which and why."""
+
+
+@dataclass
+class Adoption:
+    mous: list[MOU] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _draft_amount(service: Service, proposed: float, already: Decimal) -> Decimal:
+    amount = Decimal(str(proposed)) - already
+    places = Decimal(1) if service.unit == Unit.SEATS else Decimal("0.01")
+    return amount.quantize(places, rounding=ROUND_DOWN)
+
+
+def adopt_lines(run: ScenarioRun, lines: list[str]) -> Adoption:
+    """Draft MOUs for the chosen lines ("J<id>:S<id>") of a run's proposal (no commit)."""
+    view = read_run(run)
+    proposed = {row["line"]: row["amount"] for row in view.allocation_rows}
+    chosen = sorted(set(lines))
+    if not chosen:
+        raise AdoptionRefused(_("Choose at least one proposal line."))
+    unknown = [line for line in chosen if line not in proposed]
+    if unknown:
+        raise AdoptionRefused(
+            _("These lines are not in this run's proposal: %(l)s", l=", ".join(unknown))
+        )
+
+    school_year = run.scenario.school_year
+    first, last = year_bounds(school_year)
+    adoption = Adoption()
+    by_partner: dict[int, list[tuple[Service, School, Decimal]]] = defaultdict(list)
+    for line in chosen:
+        service_key, school_key = line.split(":")
+        service = db.session.get(Service, key_id(service_key))
+        school = db.session.get(School, key_id(school_key))
+        if service is None or school is None:
+            raise AdoptionRefused(
+                _("Line %(l)s names a service or school that no longer exists.", l=line)
+            )
+        already = _committed_at(service, school, school_year)
+        amount = _draft_amount(service, proposed[line], already)
+        if amount <= 0:
+            adoption.skipped.append(
+                _(
+                    "%(service)s at %(school)s: already committed.",
+                    service=service.name,
+                    school=school.name,
+                )
+            )
+            continue
+        by_partner[service.partner_id].append((service, school, amount))
+
+    for lines_of_partner in by_partner.values():
+        partner = lines_of_partner[0][0].partner
+        schools = sorted({school.id for _s, school, _a in lines_of_partner})
+        try:
+            mou = create_mou(
+                partner,
+                MOUDetails(
+                    school_ids=schools,
+                    school_year=school_year,
+                    start_date=first,
+                    end_date=last,
+                    notes=_(
+                        "Drafted from scenario “%(name)s”, run %(run)s.",
+                        name=run.scenario.name,
+                        run=run.id,
+                    ),
+                ),
+            )
+            for service, school, amount in lines_of_partner:
+                try:
+                    add_commitment(mou, service, school, amount)
+                except TransitionRefused as err:
+                    raise AdoptionRefused(
+                        _(
+                            "%(service)s at %(school)s: %(reason)s",
+                            service=service.name,
+                            school=school.name,
+                            reason=err,
+                        )
+                    ) from err
+        except TransitionRefused as err:
+            raise AdoptionRefused(str(err)) from err
+        adoption.mous.append(mou)
+    return adoption
+
+
+def _committed_at(service: Service, school: School, school_year: str) -> Decimal:
+    """What MOUs of the year (terminated aside) already commit of a service at a school."""
+    stmt = (
+        select(func.coalesce(func.sum(Commitment.amount), 0))
+        .join(MOU, Commitment.mou_id == MOU.id)
+        .where(
+            Commitment.service_id == service.id,
+            Commitment.school_id == school.id,
+            MOU.school_year == school_year,
+            MOU.status.in_(CAPACITY_STATUSES),
+        )
+    )
+    return Decimal(str(db.session.scalar(stmt) or 0))
