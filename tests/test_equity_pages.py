@@ -11,12 +11,19 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from registry.audit import Actor, acting_as
+from registry.audit import SYSTEM, Actor, acting_as, set_actor
 from registry.equity import services as equity_services
 from registry.equity.need_index import compute_need, default_definition
 from registry.extensions import db
 from registry.models import MOU, NeedIndexDefinition
 from registry.vocabulary import Category, MOUStatus, Unit
+
+
+@pytest.fixture(autouse=True)
+def no_actor_left_from_an_earlier_test() -> None:
+    """A request sets the audit actor for the thread; a later test must not inherit it."""
+    set_actor(SYSTEM)
+
 
 ECON, EL = "pct_econ_disadvantaged", "pct_english_learners"
 ALL_FIVE = (

@@ -40,6 +40,8 @@ PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#8a6d00", "#56b4e9")
 
 def format_value(value: float) -> str:
     """A value as the charts and their tables print it."""
+    if value == 0:
+        return "0"
     if value == int(value) and abs(value) >= 1:
         return f"{value:,.0f}"
     if abs(value) >= 100:
@@ -47,6 +49,11 @@ def format_value(value: float) -> str:
     if abs(value) >= 1:
         return f"{value:,.2f}"
     return f"{value:.3f}"
+
+
+def _tick_label(value: float) -> str:
+    """An axis label: as short as the value allows (0.25, not 0.250)."""
+    return f"{value:,.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:,.0f}"
 
 
 def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -108,7 +115,7 @@ def _axes(ticks: list[float], y_of: object, unit: str) -> str:
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#d5dae1" stroke-width="1"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#535b66">'
-            f"{escape(format_value(tick))}</text>"
+            f"{escape(_tick_label(tick))}</text>"
         )
     parts.append(
         f'<text x="14" y="{TOP + (HEIGHT - TOP - BOTTOM) / 2:.1f}" text-anchor="middle" '
@@ -288,7 +295,7 @@ def scatter_chart(
     for tick in x_ticks:
         parts.append(
             f'<text x="{x_of(tick):.1f}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle" '
-            f'fill="#535b66">{escape(format_value(tick))}</text>'
+            f'fill="#535b66">{escape(_tick_label(tick))}</text>'
         )
     parts.append(
         f'<text x="{LEFT + plot_width / 2:.1f}" y="{HEIGHT - 12}" text-anchor="middle" '
