@@ -148,7 +148,10 @@ def _reference_category(
         if service.get("integer"):
             integrality[k] = 1
         if (service["id"], school) in locks:
-            lower[k] = upper[k] = locks[(service["id"], school)]
+            amount = locks[(service["id"], school)]
+            if amount > cap + 1e-9:
+                return None  # the lock breaks the per-school maximum
+            lower[k] = upper[k] = amount
     for position, k in enumerate(viable_pairs):
         service = pairs[k][0]
         b = n_x + position
