@@ -148,7 +148,7 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
         by_service[lock.service].append((index, lock))
     for service_id, locks in sorted(by_service.items()):
         service = words.services[service_id]
-        total = math.fsum(lock.amount for _, lock in locks)
+        total = _locked_total(locks)
         if _above(total, service.capacity):
             parts = ", ".join(
                 f"{words.school(lock.school)} {fmt(lock.amount)}"
@@ -191,7 +191,7 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
                 )
                 continue
         locks_here = locks_by_school.get(school_id, [])
-        locked_total = math.fsum(lock.amount for _, lock in locks_here)
+        locked_total = _locked_total(locks_here)
         for index, limit in with_max:
             assert limit.max is not None
             if _above(locked_total, limit.max):
@@ -233,6 +233,11 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
     return conflicts
 
 
+def _locked_total(locks: list[tuple[int, Lock]]) -> float:
+    # A pair locked twice at the same amount counts once.
+    return math.fsum({(lock.service, lock.school): lock.amount for _, lock in locks}.values())
+
+
 def _reach(data: CategoryData, school_id: str) -> tuple[float, dict[int, Lock]]:
     """The most a school could receive in the category, and the locks that cut it down."""
     total = 0.0
@@ -241,7 +246,7 @@ def _reach(data: CategoryData, school_id: str) -> tuple[float, dict[int, Lock]]:
         if service.capacity <= 0 or school_id not in service.eligible:
             continue
         own = None
-        others = 0.0
+        elsewhere: dict[str, float] = {}
         for index, lock in data.locks:
             if lock.service != service.id:
                 continue
@@ -249,8 +254,9 @@ def _reach(data: CategoryData, school_id: str) -> tuple[float, dict[int, Lock]]:
                 own = lock.amount
                 involved[index] = lock
             elif lock.amount > 0:
-                others += lock.amount
+                elsewhere[lock.school] = lock.amount
                 involved[index] = lock
+        others = math.fsum(elsewhere.values())
         if own is not None:
             total += own
             continue

@@ -88,25 +88,120 @@ def _silence_highs_banner() -> None:
     _banner_silenced = True
 
 
+class HighsSession:
+    """One HiGHS model kept across the stages of a category, grown rather than rebuilt.
+
+    Each stage's PuLP problem holds the previous stage's variables and
+    constraints (the same objects, in the same order) plus its own. Loading
+    only the new columns and rows, with fresh costs and bounds, lets HiGHS
+    start from the previous stage's basis, as a hand-written model would.
+    """
+
+    def __init__(self) -> None:
+        self.highs: highspy.Highs | None = None
+        self.variables: list[pulp.LpVariable] = []
+        self.constraints: list[pulp.LpConstraint] = []
+
+    def extends(self, variables: list[Any], constraints: list[Any]) -> bool:
+        """Whether a problem with these variables and constraints grows the loaded one."""
+        if self.highs is None:
+            return False
+        old_vars, old_rows = self.variables, self.constraints
+        return (
+            len(variables) >= len(old_vars)
+            and len(constraints) >= len(old_rows)
+            and all(a is b for a, b in zip(old_vars, variables, strict=False))
+            and all(a is b for a, b in zip(old_rows, constraints, strict=False))
+        )
+
+
 class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
     """PuLP's in-process HiGHS, loading the model in bulk arrays instead of row by row.
 
-    PuLP's own loader makes one highspy call per column and per row, which
-    dominates the run time at state scale. Values, reduced costs, duals and
-    slacks are read back by PuLP's own code, unchanged.
+    PuLP's own loader makes one highspy call per column and per row and sorts
+    the variables by name several times per solve, which dominates the run
+    time at state scale. With a `HighsSession`, a problem that only adds to
+    the previous one is loaded incrementally. Only values are read back (the
+    stages use no duals).
     """
 
-    def __init__(self, *args: Any, warm_start: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        warm_start: bool = False,
+        session: HighsSession | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.warm_start = warm_start
+        self.session = session
 
     def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:
         _silence_highs_banner()
         super().createAndConfigureSolver(lp)
 
+    def _configure(self, highs: highspy.Highs) -> None:
+        # Options persist in a reused model: set every one each time.
+        highs.setOptionValue("output_flag", False)
+        highs.setOptionValue(
+            "time_limit", highspy.kHighsInf if self.timeLimit is None else float(self.timeLimit)
+        )
+        highs.setOptionValue("solver", "choose")
+        if self.gapRel is not None:
+            highs.setOptionValue("mip_rel_gap", self.gapRel)
+        if self.gapAbs is not None:
+            highs.setOptionValue("mip_abs_gap", self.gapAbs)
+        if self.threads is not None:
+            highs.setOptionValue("threads", self.threads)
+        for key, value in self.optionsDict.items():
+            highs.setOptionValue(key, value)
+
+    def _variables(self, lp: pulp.LpProblem) -> list[pulp.LpVariable]:
+        # The problem's variables in the order they were registered (deterministic),
+        # without `LpProblem.variables()`, which re-registers and sorts by name on
+        # every call: half a second per solve at state scale.
+        if lp.objective is not None:
+            lp._add_variables(lp.objective.keys())
+        return list(lp._variables)
+
+    def actualSolve(self, lp: pulp.LpProblem, **kwargs: Any) -> int:
+        """Build in bulk (or grow the session's model), run, read values; return the status."""
+        variables = self._variables(lp)
+        constraints = list(lp._constraints.values())
+        session = self.session
+        if session is not None and session.extends(variables, constraints):
+            assert session.highs is not None
+            lp.solverModel = session.highs
+            self._configure(session.highs)
+            self._load(lp, variables, constraints, len(session.variables), len(session.constraints))
+        else:
+            _silence_highs_banner()
+            lp.solverModel = highspy.Highs()
+            self._configure(lp.solverModel)
+            self._load(lp, variables, constraints, 0, 0)
+        if session is not None:
+            session.highs = lp.solverModel
+            session.variables = variables
+            session.constraints = constraints
+        self._warm_start(lp, variables)
+        lp.solverModel.run()
+        status, sol_status = self._read(lp, variables)
+        lp.assignStatus(status, sol_status)
+        return status
+
     def buildSolverModel(self, lp: pulp.LpProblem) -> None:
+        self._load(lp, self._variables(lp), list(lp._constraints.values()), 0, 0)
+
+    def _load(
+        self,
+        lp: pulp.LpProblem,
+        variables: list[pulp.LpVariable],
+        constraints: list[pulp.LpConstraint],
+        loaded_columns: int,
+        loaded_rows: int,
+    ) -> None:
         inf = highspy.kHighsInf
-        variables = lp.variables()
+        highs = lp.solverModel
         count = len(variables)
         cost = np.zeros(count)
         lower = np.empty(count)
@@ -116,19 +211,39 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
             var.index = index
             lower[index] = -inf if var.lowBound is None else var.lowBound
             upper[index] = inf if var.upBound is None else var.upBound
-            if var.cat == pc.LpInteger and self.mip:
+            if index >= loaded_columns and var.cat == pc.LpInteger and self.mip:
                 integral.append(index)
+        # HiGHS minimises here; a maximisation is its negation.
         sign = -1.0 if lp.sense == pc.LpMaximize else 1.0
         if lp.objective is not None:
             for var, coefficient in lp.objective.items():
                 cost[var.index] = sign * coefficient
+        new_columns = count - loaded_columns
+        if new_columns:
+            highs.addVars(new_columns, lower[loaded_columns:], upper[loaded_columns:])
+        if loaded_columns:
+            old = np.arange(loaded_columns, dtype=np.int32)
+            highs.changeColsBounds(
+                loaded_columns, old, lower[:loaded_columns], upper[:loaded_columns]
+            )
+        if count:
+            highs.changeColsCost(count, np.arange(count, dtype=np.int32), cost)
+        if integral:
+            integral_array = np.asarray(integral, dtype=np.int32)
+            highs.changeColsIntegrality(
+                len(integral),
+                integral_array,
+                np.full(len(integral), highspy.HighsVarType.kInteger),
+            )
         starts: list[int] = []
         indices: list[int] = []
         values: list[float] = []
         row_lower: list[float] = []
         row_upper: list[float] = []
-        for row, constraint in enumerate(lp._constraints.values()):
+        for row, constraint in enumerate(constraints):
             constraint.index = row
+            if row < loaded_rows:
+                continue
             starts.append(len(indices))
             for var, coefficient in constraint.items():
                 if coefficient != 0:
@@ -138,16 +253,6 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
             ub = constraint.getUb()
             row_lower.append(-inf if lb is None else lb)
             row_upper.append(inf if ub is None else ub)
-        highs = lp.solverModel
-        highs.addVars(count, lower, upper)
-        highs.changeColsCost(count, np.arange(count, dtype=np.int32), cost)
-        if integral:
-            integral_array = np.asarray(integral, dtype=np.int32)
-            highs.changeColsIntegrality(
-                len(integral),
-                integral_array,
-                np.full(len(integral), highspy.HighsVarType.kInteger),
-            )
         if row_lower:
             highs.addRows(
                 len(row_lower),
@@ -158,21 +263,53 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
                 np.asarray(indices, dtype=np.int32),
                 np.asarray(values, dtype=np.float64),
             )
-        if self.warm_start and integral:
-            # The previous stage's solution is feasible here too: hand it over as
-            # the first incumbent so a stopped MILP is never worse than it.
-            known = [(v.index, v.varValue) for v in variables if v.varValue is not None]
-            if known:
-                highs.setSolution(
-                    len(known),
-                    np.asarray([i for i, _ in known], dtype=np.int32),
-                    np.asarray([value for _, value in known], dtype=np.float64),
-                )
+
+    def _warm_start(self, lp: pulp.LpProblem, variables: list[pulp.LpVariable]) -> None:
+        if not self.warm_start or not any(v.cat == pc.LpInteger for v in variables):
+            return
+        # The previous stage's solution is feasible here too: hand it over as
+        # the first incumbent so a stopped MILP is never worse than it.
+        known = [(v.index, v.varValue) for v in variables if v.varValue is not None]
+        if known:
+            lp.solverModel.setSolution(
+                len(known),
+                np.asarray([i for i, _ in known], dtype=np.int32),
+                np.asarray([value for _, value in known], dtype=np.float64),
+            )
+
+    def _read(self, lp: pulp.LpProblem, variables: list[pulp.LpVariable]) -> tuple[int, int]:
+        # Values only: the stages use no duals, reduced costs or slacks.
+        highs = lp.solverModel
+        values = highs.getSolution().col_value
+        for var, value in zip(variables, values, strict=True):
+            var.varValue = value
+        return self._status(lp)
 
     def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:
-        status, sol_status = super().findSolutionValues(lp)
+        super().findSolutionValues(lp)
+        return self._status(lp)
+
+    def _status(self, lp: pulp.LpProblem) -> tuple[int, int]:
         highs = lp.solverModel
         model_status = highs.getModelStatus()
+        kinds = highspy.HighsModelStatus
+        if model_status == kinds.kOptimal:
+            status, sol_status = pc.LpStatusOptimal, pc.LpSolutionOptimal
+        elif model_status in (kinds.kInfeasible, kinds.kUnboundedOrInfeasible):
+            status, sol_status = pc.LpStatusInfeasible, pc.LpSolutionInfeasible
+        elif model_status == kinds.kUnbounded:
+            status, sol_status = pc.LpStatusUnbounded, pc.LpSolutionUnbounded
+        elif model_status in (
+            kinds.kTimeLimit,
+            kinds.kIterationLimit,
+            kinds.kInterrupt,
+            kinds.kObjectiveBound,
+            kinds.kObjectiveTarget,
+            kinds.kSolutionLimit,
+        ):
+            status, sol_status = pc.LpStatusOptimal, pc.LpSolutionIntegerFeasible
+        else:
+            status, sol_status = pc.LpStatusNotSolved, pc.LpSolutionNoSolutionFound
         stopped = model_status not in (
             highspy.HighsModelStatus.kOptimal,
             highspy.HighsModelStatus.kInfeasible,
@@ -205,6 +342,7 @@ def make_solver(
     time_limit_s: float | None,
     highs_options: dict[str, Any] | None = None,
     warm_start: bool = False,
+    session: HighsSession | None = None,
 ) -> pulp.LpSolver:
     """A configured, quiet, deterministic PuLP solver for `name` ("highs" or "cbc")."""
     if name == "highs":
@@ -221,6 +359,7 @@ def make_solver(
             gapRel=MIP_REL_GAP,
             gapAbs=MIP_ABS_GAP,
             warm_start=warm_start,
+            session=session,
             **options,
         )
     if name == "cbc":

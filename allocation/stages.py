@@ -44,7 +44,14 @@ from allocation.result import (
     Result,
     SchoolRow,
 )
-from allocation.solvers import DEFAULT_SOLVER, SOLVERS, Outcome, make_solver, run
+from allocation.solvers import (
+    DEFAULT_SOLVER,
+    SOLVERS,
+    HighsSession,
+    Outcome,
+    make_solver,
+    run,
+)
 
 PLACED_TOLERANCE = 1e-7  # relative slack on sum y = T* for continuous amounts
 FLOOR_TOLERANCE = 5e-7  # relative slack on the maxmin floor in stage 3
@@ -73,7 +80,13 @@ class _Stage:
 
 
 class _CategorySolver:
-    """Runs the stages of one category with one solver and one clock."""
+    """Runs the stages of one category with one solver and one clock.
+
+    Each stage's problem is the previous one's plus new rows (stage 1: the
+    shared constraints; then ``sum y >= T*``; for maxmin the floor rows
+    ``y_s - w_s z >= 0``; then the target rows), so that with HiGHS the model
+    is grown in place and each stage starts from the last one's basis.
+    """
 
     def __init__(self, data: CategoryData, solver: str, clock: _Clock) -> None:
         self.data = data
@@ -82,8 +95,10 @@ class _CategorySolver:
         self.model = CategoryModel(data)
         self.weights = np.asarray([school.weight for school in data.schools], dtype=np.float64)
         self.relaxed = False
-        self.floors: np.ndarray | None = None  # z* w_s once the maxmin floor is known
-        self.limit_lower, _ = data.school_bounds()
+        self.session = HighsSession() if solver == "highs" else None
+        self.z: pulp.LpVariable | None = None
+        self.floor_rows: list[pulp.LpConstraint] = []
+        self._placed: tuple[bool, pulp.LpConstraint] | None = None
 
     def _run(self, lp: pulp.LpProblem, *, highs_options: dict[str, Any] | None = None) -> _Stage:
         if self.clock.expired():
@@ -93,6 +108,7 @@ class _CategorySolver:
             time_limit_s=self.clock.left(),
             highs_options=highs_options,
             warm_start=True,
+            session=self.session,
         )
         outcome = run(lp, solver)
         if outcome in (Outcome.OPTIMAL, Outcome.TIME_LIMIT):
@@ -127,6 +143,18 @@ class _CategorySolver:
             return t_star * (1.0 - PLACED_TOLERANCE)
         return t_star
 
+    def _placed_constraint(self, t_star: float) -> pulp.LpConstraint:
+        # One object per tolerance, so that later stages extend the same rows.
+        if self._placed is None or self._placed[0] != self.relaxed:
+            constraint = pulp.LpConstraint(
+                pulp.LpAffineExpression([(y, 1.0) for y in self.model.y]),
+                pulp.LpConstraintGE,
+                "placed",
+                self.placed_floor(t_star),
+            )
+            self._placed = (self.relaxed, constraint)
+        return self._placed[1]
+
     def _run_keeping_placed(
         self, build: Callable[[], pulp.LpProblem], highs_options: dict[str, Any] | None = None
     ) -> _Stage:
@@ -138,8 +166,8 @@ class _CategorySolver:
             stage = self._run(build(), highs_options=highs_options)
         return stage
 
-    def min_distance(self, t_star: float, start: np.ndarray) -> _Stage:
-        """Minimise D = sum |y_s - tau_s| keeping sum y = T* (and any floors set on y)."""
+    def min_distance(self, t_star: float, start: np.ndarray, z_star: float | None = None) -> _Stage:
+        """Minimise D = sum |y_s - tau_s| keeping sum y = T* (and the floor z*, if given)."""
         targets = self.targets(t_star)
         factory = pulp.LpProblem("deviation_vars", pulp.LpMinimize)
         placed = self.placed_by(start)
@@ -148,63 +176,61 @@ class _CategorySolver:
             over = factory.add_variable(f"over{i}", 0, None)
             under = factory.add_variable(f"under{i}", 0, None)
             deviations.append((over, under))
+        target_rows = [
+            pulp.LpConstraint(
+                pulp.LpAffineExpression([(y, 1.0), (over, -1.0), (under, 1.0)]),
+                pulp.LpConstraintEQ,
+                f"target{i}",
+                float(targets[i]),
+            )
+            for i, (y, (over, under)) in enumerate(zip(self.model.y, deviations, strict=True))
+        ]
 
         def build() -> pulp.LpProblem:
             lp = self.model.problem("distance", pulp.LpMinimize)
             self._set_start(start)
-            if self.floors is not None:
-                hold = 1.0 - FLOOR_TOLERANCE if self.relaxed else 1.0
-                for y, floor, lower in zip(
-                    self.model.y, self.floors, self.limit_lower, strict=True
-                ):
-                    y.lowBound = max(float(lower), float(floor) * hold)
-            terms = []
-            for i, (y, (over, under)) in enumerate(zip(self.model.y, deviations, strict=True)):
+            lp.addConstraint(self._placed_constraint(t_star))
+            if z_star is not None and self.z is not None:
+                # The floor rows y_s - w_s z >= 0 with z fixed at z* hold the floor.
+                hold = z_star * (1.0 - FLOOR_TOLERANCE if self.relaxed else 1.0)
+                self.z.lowBound = self.z.upBound = hold
+                self.z.varValue = hold
+                for row in self.floor_rows:
+                    lp.addConstraint(row)
+            for i, (over, under) in enumerate(deviations):
                 over.varValue = max(0.0, float(placed[i] - targets[i]))
                 under.varValue = max(0.0, float(targets[i] - placed[i]))
-                terms += [(over, 1.0), (under, 1.0)]
-                lp.addConstraint(
-                    pulp.LpConstraint(
-                        pulp.LpAffineExpression([(y, 1.0), (over, -1.0), (under, 1.0)]),
-                        pulp.LpConstraintEQ,
-                        f"target{i}",
-                        float(targets[i]),
-                    )
-                )
-            lp.addConstraint(self._placed_constraint(t_star))
-            lp.setObjective(pulp.LpAffineExpression(terms))
+            for row in target_rows:
+                lp.addConstraint(row)
+            lp.setObjective(
+                pulp.LpAffineExpression([(v, 1.0) for pair in deviations for v in pair])
+            )
             return lp
 
         return self._run_keeping_placed(build)
 
-    def _placed_constraint(self, t_star: float) -> pulp.LpConstraint:
-        return pulp.LpConstraint(
-            pulp.LpAffineExpression([(y, 1.0) for y in self.model.y]),
-            pulp.LpConstraintGE,
-            "placed",
-            self.placed_floor(t_star),
-        )
-
     def max_floor(self, t_star: float, start: np.ndarray) -> tuple[_Stage, float]:
         """Maximise z with y_s >= z w_s and sum y = T*; return the stage and z found."""
         factory = pulp.LpProblem("floor_vars", pulp.LpMaximize)
-        z = factory.add_variable("z", 0, None)
+        z = self.z = factory.add_variable("z", 0, None)
         placed = self.placed_by(start)
+        self.floor_rows = [
+            pulp.LpConstraint(
+                pulp.LpAffineExpression([(y, 1.0), (z, -float(self.weights[i]))]),
+                pulp.LpConstraintGE,
+                f"floor{i}",
+                0.0,
+            )
+            for i, y in enumerate(self.model.y)
+        ]
 
         def build() -> pulp.LpProblem:
             lp = self.model.problem("floor", pulp.LpMaximize)
             self._set_start(start)
             z.varValue = float(np.min(placed / self.weights)) if len(placed) else 0.0
-            for i, y in enumerate(self.model.y):
-                lp.addConstraint(
-                    pulp.LpConstraint(
-                        pulp.LpAffineExpression([(y, 1.0), (z, -float(self.weights[i]))]),
-                        pulp.LpConstraintGE,
-                        f"floor{i}",
-                        0.0,
-                    )
-                )
             lp.addConstraint(self._placed_constraint(t_star))
+            for row in self.floor_rows:
+                lp.addConstraint(row)
             lp.setObjective(pulp.LpAffineExpression([(z, 1.0)]))
             return lp
 
@@ -271,8 +297,7 @@ def _solve_category(
             if second.amounts is not None:
                 best = second.amounts
             if second.outcome == Outcome.OPTIMAL:
-                runner.floors = z_star * runner.weights
-                third = runner.min_distance(t_star, best)
+                third = runner.min_distance(t_star, best, z_star)
                 outcomes.append(third.outcome)
                 if third.amounts is not None:
                     best = third.amounts
