@@ -22,6 +22,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -36,6 +37,11 @@ BLANK_LIMIT_ROWS = 3
 MAX_AMOUNT = Decimal("1000000000")
 
 
+def choices(pairs: list[tuple[Any, Any]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 class MultiCheckboxField(SelectMultipleField):
     """A multiple choice shown as a group of checkboxes (the field macro renders a fieldset)."""
 
@@ -48,7 +54,9 @@ class LimitForm(Form):
 
     school_id = SelectField(_l("School"), choices=[], validate_choice=False)
     category = SelectField(
-        _l("Category"), choices=[("", _l("— choose —")), *Category.choices()], validate_choice=True
+        _l("Category"),
+        choices=choices([("", _l("— choose —")), *Category.choices()]),
+        validate_choice=False,
     )
     min = DecimalField(_l("At least"), places=2, validators=[Optional(), NumberRange(0, 1e9)])
     max = DecimalField(_l("At most"), places=2, validators=[Optional(), NumberRange(0, 1e9)])
@@ -65,10 +73,10 @@ class LimitForm(Form):
         ok = super().validate(extra_validators)
         if self.is_blank():
             return ok
-        if self.school_id.data not in {str(v) for v, _label in self.school_id.choices if v}:
+        if self.school_id.data not in {str(c.value) for c in self.school_id.choices if c.value}:
             self.school_id.errors = [*self.school_id.errors, _l("Choose a school.")]
             ok = False
-        if not self.category.data:
+        if self.category.data not in {c.value for c in Category}:
             self.category.errors = [*self.category.errors, _l("Choose a category.")]
             ok = False
         if ok and self.min.data is None and self.max.data is None:
@@ -85,32 +93,34 @@ class LimitForm(Form):
         return ok
 
 
-def _school_years() -> list[tuple[str, str]]:
+def _school_years() -> list[SelectChoice]:
     years = set(db.session.scalars(select(SchoolIndicators.school_year).distinct()))
     years.add(school_year_of(date.today()))
-    return [(y, y) for y in sorted(years, reverse=True)]
+    return choices([(y, y) for y in sorted(years, reverse=True)])
 
 
-def _definitions() -> list[tuple[int, str]]:
+def _definitions() -> list[SelectChoice]:
     rows = db.session.scalars(
         select(NeedIndexDefinition).order_by(NeedIndexDefinition.name, NeedIndexDefinition.version)
     )
-    return [(0, str(_l("The default need index at each run"))), *((d.id, d.title) for d in rows)]
+    return choices(
+        [(0, str(_l("The default need index at each run"))), *((d.id, d.title) for d in rows)]
+    )
 
 
-def _services() -> list[tuple[int, str]]:
+def _services() -> list[SelectChoice]:
     rows = db.session.execute(
         select(Service.id, Service.name, Partner.name, Service.category)
         .join(Partner, Service.partner_id == Partner.id)
         .where(Service.active.is_(True), Partner.status == PartnerStatus.APPROVED)
         .order_by(Partner.name, Service.name)
     )
-    return [(sid, f"{partner} — {name} ({cat.label})") for sid, name, partner, cat in rows]
+    return choices([(sid, f"{partner} — {name} ({cat.label})") for sid, name, partner, cat in rows])
 
 
-def _schools() -> list[tuple[str, str]]:
+def _schools() -> list[SelectChoice]:
     rows = db.session.execute(select(School.id, School.name).order_by(School.name))
-    return [("", str(_l("— choose —"))), *((str(i), n) for i, n in rows)]
+    return choices([("", str(_l("— choose —"))), *((str(i), n) for i, n in rows)])
 
 
 class ScenarioForm(FlaskForm):
@@ -118,7 +128,9 @@ class ScenarioForm(FlaskForm):
     school_year = SelectField(_l("School year"), choices=[])
     need_definition_id = SelectField(_l("Need index"), coerce=int, choices=[])
     weight_rule = RadioField(
-        _l("School weight"), choices=WeightRule.choices(), default=WeightRule.ENROLLMENT_X_NEED
+        _l("School weight"),
+        choices=choices(WeightRule.choices()),
+        default=WeightRule.ENROLLMENT_X_NEED,
     )
     need_threshold = DecimalField(
         _l("Need threshold"),
@@ -126,16 +138,18 @@ class ScenarioForm(FlaskForm):
         default=Decimal(0),
         validators=[Optional(), NumberRange(0, 0.99)],
     )
-    categories = MultiCheckboxField(_l("Categories"), choices=Category.choices())
+    categories = MultiCheckboxField(_l("Categories"), choices=choices(Category.choices()))
     service_ids = MultiCheckboxField(_l("Services"), coerce=int, choices=[])
     require_service_area = BooleanField(
         _l("Only where the partner's service area covers the school")
     )
     keep_commitments_as_locks = BooleanField(_l("Keep this year's active commitments as locks"))
     objective = RadioField(
-        _l("Objective"), choices=Objective.choices(), default=Objective.PROPORTIONAL
+        _l("Objective"), choices=choices(Objective.choices()), default=Objective.PROPORTIONAL
     )
-    solver = RadioField(_l("Solver"), choices=SolverChoice.choices(), default=SolverChoice.HIGHS)
+    solver = RadioField(
+        _l("Solver"), choices=choices(SolverChoice.choices()), default=SolverChoice.HIGHS
+    )
     time_limit_s = IntegerField(
         _l("Time limit (seconds)"), default=60, validators=[DataRequired(), NumberRange(1, 3600)]
     )
@@ -165,8 +179,8 @@ class ScenarioForm(FlaskForm):
     def fill_from(self, scenario: Scenario) -> None:
         """Show a stored scenario (GET of the edit page)."""
         self.name.data = scenario.name
-        if scenario.school_year not in dict(self.school_year.choices):
-            self.school_year.choices.insert(0, (scenario.school_year, scenario.school_year))
+        if scenario.school_year not in {c.value for c in self.school_year.choices}:
+            self.school_year.choices.insert(0, SelectChoice(scenario.school_year))
         self.school_year.data = scenario.school_year
         self.need_definition_id.data = scenario.need_definition_id or 0
         self.weight_rule.data = scenario.weight_rule.value

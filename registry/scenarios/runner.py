@@ -5,10 +5,11 @@ pairs is solved inside the request; the demo district has about 7,000 (43
 schools, 262 services). Measured here: as continuous amounts it solves in
 about 0.3 s of CPU; with whole seats (a MILP) the engine took 8 s
 (proportional) and reached the 60 s limit (maxmin), which is the engine's to
-speed up, not a reason to queue a district-sized run. Anything larger is queued: on RQ when `REDIS_URL` is
-set (queue `SCENARIO_QUEUE`, worker: ``flask --app registry scenarios
-worker``), otherwise on a thread of this process with its own app context.
-A Redis that cannot be reached falls back to the thread, and the run says so.
+speed up, not a reason to queue a district-sized run. Anything larger is
+queued: on RQ when `REDIS_URL` is set (queue `SCENARIO_QUEUE`, worker:
+``flask --app registry scenarios worker``), otherwise on a thread of this
+process with its own app context. A Redis that cannot be reached falls back
+to the thread, and the run says so.
 """
 
 from __future__ import annotations
