@@ -1,7 +1,200 @@
-"""Pages for partners (to be built)."""
+"""Partner pages: the list, a partner's record, its own record for partner users, the forms."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
+from registry.extensions import db
+from registry.listing import csv_response, paginate, search, sort, wants_csv
+from registry.models import Partner
+from registry.partners import services as partner_services
+from registry.partners.forms import PartnerFilterForm, PartnerForm
+from registry.partners.services import (
+    DISTRICT_ONLY_FIELDS,
+    PARTNER_SORTS,
+    PROFILE_FIELDS,
+    SEARCHED_COLUMNS,
+    PartnerFilters,
+    PartnerRefused,
+)
+from registry.vocabulary import PartnerStatus, PartnerType, Role
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
+
+CSV_HEADER = (
+    "id",
+    "name",
+    "type",
+    "status",
+    "contact_person",
+    "email",
+    "phone",
+    "address",
+    "zip",
+    "website",
+    "languages",
+    "district_wide",
+    "service_zips",
+    "background_check_policy",
+    "background_check_verified",
+    "insurance_expiry",
+    "insurance_liability",
+    "services",
+    "compliance_problems",
+)
+
+
+def _valid(field: Any) -> Any:
+    """A filter's value, or None when it is empty or not one of the choices."""
+    return field.data if field.data and not field.errors else None
+
+
+def _filters(form: PartnerFilterForm) -> PartnerFilters:
+    form.validate()
+    partner_type, status = _valid(form.partner_type), _valid(form.status)
+    return PartnerFilters(
+        text=_valid(form.q),
+        partner_type=PartnerType(partner_type) if partner_type else None,
+        status=PartnerStatus(status) if status else None,
+        language=_valid(form.language),
+        compliance=_valid(form.compliance),
+    )
+
+
+def _csv_row(partner: Partner, today: date) -> list[Any]:
+    return [
+        partner.id,
+        partner.name,
+        partner.partner_type.value,
+        partner.status.value,
+        partner.contact_name,
+        partner.email,
+        partner.phone,
+        partner.address,
+        partner.zip,
+        partner.website,
+        "; ".join(partner.languages or []),
+        "yes" if partner.district_wide else "no",
+        " ".join(partner.service_zips or []),
+        "yes" if partner.background_check_policy else "no",
+        partner.background_check_verified,
+        partner.insurance_expiry,
+        partner.insurance_liability,
+        len(partner.services),
+        " ".join(partner.compliance_problems(today)),
+    ]
+
+
+@bp.get("/")
+@roles_required(*READERS, Role.PARTNER)
+def index() -> ResponseReturnValue:
+    # A partner user has exactly one record: its own.
+    if current_user.role == Role.PARTNER:
+        return redirect(url_for("partners.mine"))
+    today = date.today()
+    filter_form = PartnerFilterForm(formdata=request.args)
+    filters = _filters(filter_form)
+    stmt = partner_services.partner_query(filters, today)
+    stmt = search(stmt, filters.text, *SEARCHED_COLUMNS)
+    stmt, sorting = sort(stmt, PARTNER_SORTS, "name")
+    if wants_csv():
+        partners = db.session.scalars(stmt).all()
+        return csv_response("partners.csv", CSV_HEADER, (_csv_row(p, today) for p in partners))
+    return render_template(
+        "partners/list.html",
+        pagination=paginate(stmt),
+        sorting=sorting,
+        filter_form=filter_form,
+        today=today,
+    )
+
+
+def _detail_page(partner: Partner) -> ResponseReturnValue:
+    today = date.today()
+    return render_template(
+        "partners/detail.html",
+        partner=partner,
+        today=today,
+        problems=partner.compliance_problems(today),
+    )
+
+
+@bp.get("/mine")
+@roles_required(Role.PARTNER)
+def mine() -> ResponseReturnValue:
+    if current_user.partner_id is None:
+        abort(404)
+    return _detail_page(viewable_or_404(Partner, current_user.partner_id))
+
+
+@bp.get("/<int:partner_id>")
+@roles_required(*READERS, Role.PARTNER)
+def detail(partner_id: int) -> ResponseReturnValue:
+    return _detail_page(viewable_or_404(Partner, partner_id))
+
+
+def _form_for(user: Any, **kwargs: Any) -> PartnerForm:
+    form = PartnerForm(**kwargs)
+    if user.role == Role.PARTNER:
+        for name in DISTRICT_ONLY_FIELDS:
+            del form[name]
+    return form
+
+
+def _values(form: PartnerForm) -> dict[str, Any]:
+    return {name: form[name].data for name in PROFILE_FIELDS | DISTRICT_ONLY_FIELDS if name in form}
+
+
+def _refusal_to_form(form: PartnerForm, err: PartnerRefused) -> None:
+    if err.field and err.field in form:
+        form[err.field].errors = [*form[err.field].errors, str(err)]
+    else:
+        form.form_errors.append(str(err))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def new() -> ResponseReturnValue:
+    form = _form_for(current_user)
+    if request.method == "GET":
+        form.district_wide.data = True
+        form.status.data = PartnerStatus.APPLICANT.value
+    if form.validate_on_submit():
+        try:
+            partner = partner_services.create_partner(_values(form), actor=current_user)
+        except PartnerRefused as err:
+            _refusal_to_form(form, err)
+        else:
+            db.session.commit()
+            flash(_("Partner %(name)s added.", name=partner.name), "success")
+            return redirect(url_for("partners.detail", partner_id=partner.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("partners/form.html", form=form, partner=None), status
+
+
+@bp.route("/<int:partner_id>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS, Role.PARTNER)
+def edit(partner_id: int) -> ResponseReturnValue:
+    partner = editable_or_404(Partner, partner_id)
+    # On POST only what was submitted counts: a missing version must not borrow the current one.
+    form = _form_for(current_user, obj=partner if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            partner_services.update_partner(
+                partner, _values(form), form.version.data, actor=current_user
+            )
+        except PartnerRefused as err:
+            _refusal_to_form(form, err)
+        else:
+            db.session.commit()
+            flash(_("Partner %(name)s saved.", name=partner.name), "success")
+            return redirect(url_for("partners.detail", partner_id=partner.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("partners/form.html", form=form, partner=partner), status

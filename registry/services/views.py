@@ -1,7 +1,198 @@
-"""Pages for services (to be built)."""
+"""Service pages: the list, a service's record with its commitments, the forms."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
+from registry.extensions import db
+from registry.listing import csv_response, paginate, search, sort, wants_csv
+from registry.models import Service
+from registry.partners.forms import options
+from registry.partners.services import partner_choices
+from registry.services import services as service_services
+from registry.services.forms import ServiceFilterForm, ServiceForm
+from registry.services.services import (
+    FIELDS,
+    SEARCHED_COLUMNS,
+    SERVICE_SORTS,
+    ServiceFilters,
+    ServiceRefused,
+)
+from registry.vocabulary import Category, Role, Setting, Unit
 
 bp = Blueprint("services", __name__, url_prefix="/services")
+
+CSV_HEADER = (
+    "id",
+    "name",
+    "partner_id",
+    "partner",
+    "category",
+    "setting",
+    "grades",
+    "languages",
+    "unit",
+    "annual_capacity",
+    "cost",
+    "active",
+    "description",
+)
+
+
+def _valid(field: Any) -> Any:
+    """A filter's value, or None when it is empty or not one of the choices."""
+    return field.data if field.data and not field.errors else None
+
+
+def _filters(form: ServiceFilterForm) -> ServiceFilters:
+    form.validate()
+    category, setting, unit = _valid(form.category), _valid(form.setting), _valid(form.unit)
+    partner, active = _valid(form.partner), _valid(form.active)
+    return ServiceFilters(
+        text=_valid(form.q),
+        category=Category(category) if category else None,
+        setting=Setting(setting) if setting else None,
+        unit=Unit(unit) if unit else None,
+        partner_id=int(partner) if partner else None,
+        grade=_valid(form.grade),
+        language=_valid(form.language),
+        active={"yes": True, "no": False}.get(active) if active else None,
+    )
+
+
+def _csv_row(service: Service) -> list[Any]:
+    return [
+        service.id,
+        service.name,
+        service.partner_id,
+        service.partner.name,
+        service.category.value,
+        service.setting.value,
+        " ".join(service.grades or []),
+        "; ".join(service.languages or []),
+        service.unit.value,
+        service.capacity,
+        service.cost,
+        "yes" if service.active else "no",
+        service.description,
+    ]
+
+
+def _own_partner_id() -> int | None:
+    """The partner a partner user is scoped to (None for district staff)."""
+    if current_user.role == Role.PARTNER:
+        if current_user.partner_id is None:
+            abort(404)
+        return int(current_user.partner_id)
+    return None
+
+
+@bp.get("/")
+@roles_required(*READERS, Role.PARTNER)
+def index() -> ResponseReturnValue:
+    own = _own_partner_id()
+    filter_form = ServiceFilterForm(formdata=request.args)
+    if own is None:
+        filter_form.partner.choices = options(
+            [("", _("Any partner")), *((str(pid), name) for pid, name in partner_choices())]
+        )
+    filters = _filters(filter_form)
+    stmt = service_services.service_query(filters, only_partner_id=own)
+    stmt = search(stmt, filters.text, *SEARCHED_COLUMNS)
+    stmt, sorting = sort(stmt, SERVICE_SORTS, "name")
+    if wants_csv():
+        services = db.session.scalars(stmt).all()
+        return csv_response("services.csv", CSV_HEADER, (_csv_row(s) for s in services))
+    return render_template(
+        "services/list.html",
+        pagination=paginate(stmt),
+        sorting=sorting,
+        filter_form=filter_form,
+        scoped=own is not None,
+    )
+
+
+@bp.get("/<int:service_id>")
+@roles_required(*READERS, Role.PARTNER)
+def detail(service_id: int) -> ResponseReturnValue:
+    service = viewable_or_404(Service, service_id)
+    year = service_services.current_school_year(date.today())
+    return render_template(
+        "services/detail.html",
+        service=service,
+        school_year=year,
+        committed=service_services.committed_amount(service, year),
+        remaining=service_services.remaining_capacity(service, year),
+        commitments=service_services.commitments_of(service),
+    )
+
+
+def _form_for(**kwargs: Any) -> ServiceForm:
+    form = ServiceForm(**kwargs)
+    if current_user.role == Role.PARTNER:
+        # A partner user's services are always its own: no choice to make, none to forge.
+        del form["partner_id"]
+    else:
+        form.partner_id.choices = options([(0, _("Choose a partner")), *partner_choices()])
+    return form
+
+
+def _values(form: ServiceForm) -> dict[str, Any]:
+    return {name: form[name].data for name in FIELDS if name in form}
+
+
+def _refusal_to_form(form: ServiceForm, err: ServiceRefused) -> None:
+    if err.field and err.field in form:
+        form[err.field].errors = [*form[err.field].errors, str(err)]
+    else:
+        form.form_errors.append(str(err))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*EDITORS, Role.PARTNER)
+def new() -> ResponseReturnValue:
+    own = _own_partner_id()
+    form = _form_for()
+    if request.method == "GET":
+        form.active.data = True
+        if own is None:
+            form.partner_id.data = request.args.get("partner_id", 0, type=int)
+    if form.validate_on_submit():
+        try:
+            service = service_services.create_service(_values(form), actor=current_user)
+        except ServiceRefused as err:
+            _refusal_to_form(form, err)
+        else:
+            db.session.commit()
+            flash(_("Service %(name)s added.", name=service.name), "success")
+            return redirect(url_for("services.detail", service_id=service.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("services/form.html", form=form, service=None), status
+
+
+@bp.route("/<int:service_id>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS, Role.PARTNER)
+def edit(service_id: int) -> ResponseReturnValue:
+    service = editable_or_404(Service, service_id)
+    # On POST only what was submitted counts: a missing version must not borrow the current one.
+    form = _form_for(obj=service if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            service_services.update_service(
+                service, _values(form), form.version.data, actor=current_user, today=date.today()
+            )
+        except ServiceRefused as err:
+            _refusal_to_form(form, err)
+        else:
+            db.session.commit()
+            flash(_("Service %(name)s saved.", name=service.name), "success")
+            return redirect(url_for("services.detail", service_id=service.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("services/form.html", form=form, service=service), status

@@ -1,0 +1,216 @@
+"""Partner forms: the listing's filters and the create/edit form."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    Field,
+    HiddenField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import URL, DataRequired, Email, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from registry.vocabulary import PartnerStatus, PartnerType
+
+# Languages families are served in, stored by their English name.
+LANGUAGES: tuple[str, ...] = (
+    "English",
+    "Spanish",
+    "Portuguese",
+    "Haitian Creole",
+    "Vietnamese",
+    "Chinese",
+    "Cabo Verdean Creole",
+    "Arabic",
+    "Somali",
+    "Russian",
+    "French",
+    "Other",
+)
+LANGUAGE_LABELS: dict[str, Any] = {
+    "English": _l("English"),
+    "Spanish": _l("Spanish"),
+    "Portuguese": _l("Portuguese"),
+    "Haitian Creole": _l("Haitian Creole"),
+    "Vietnamese": _l("Vietnamese"),
+    "Chinese": _l("Chinese"),
+    "Cabo Verdean Creole": _l("Cabo Verdean Creole"),
+    "Arabic": _l("Arabic"),
+    "Somali": _l("Somali"),
+    "Russian": _l("Russian"),
+    "French": _l("French"),
+    "Other": _l("Other"),
+}
+
+
+def options(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
+    """Select options from (value, label) pairs (WTForms no longer takes bare tuples)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+LANGUAGE_CHOICES: list[tuple[str, Any]] = [(name, LANGUAGE_LABELS[name]) for name in LANGUAGES]
+
+ZIP_RE = re.compile(r"^\d{5}(-\d{4})?$")
+FIVE_DIGIT_ZIP_RE = re.compile(r"^\d{5}$")
+# The largest amount a Numeric(14, 2) column holds, less a margin for rounding.
+MAX_LIABILITY = Decimal("999999999999")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice shown as a group of checkboxes (the field macro renders a fieldset)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ZipListField(Field):
+    """A list of 5-digit zip codes typed as text, separated by commas or spaces."""
+
+    widget = TextAreaField.widget
+    data: list[str]
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return ", ".join(self.data or [])
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        text = str(valuelist[0]) if valuelist else ""
+        seen: list[str] = []
+        for token in re.split(r"[\s,;]+", text.strip()):
+            if token and token not in seen:
+                seen.append(token)
+        self.data = seen
+
+    def pre_validate(self, form: Any) -> None:
+        bad = [z for z in self.data or [] if not FIVE_DIGIT_ZIP_RE.match(z)]
+        if bad:
+            raise ValidationError(
+                _l("These are not 5-digit zip codes: %(zips)s", zips=", ".join(bad[:5]))
+            )
+        if len(self.data or []) > 200:
+            raise ValidationError(_l("List at most 200 zip codes."))
+
+
+class Amount:
+    """A finite decimal between bounds (NaN and Infinity parse as decimals, so say no to them)."""
+
+    def __init__(self, minimum: Decimal, maximum: Decimal) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def __call__(self, form: Any, field: Field) -> None:
+        value = field.data
+        if value is None:
+            return
+        if not value.is_finite():
+            raise ValidationError(_l("Enter a number."))
+        if value < self.minimum:
+            raise ValidationError(_l("Must be %(min)s or more.", min=self.minimum))
+        if value > self.maximum:
+            raise ValidationError(_l("Must be at most %(max)s.", max=f"{self.maximum:,}"))
+
+
+def web_address(form: Any, field: Field) -> None:
+    """Only http(s) addresses: the page links to them, and other schemes can run scripts."""
+    if field.data and not field.data.lower().startswith(("http://", "https://")):
+        raise ValidationError(_l("Enter a full web address starting with https://."))
+
+
+def zip_code(form: Any, field: Field) -> None:
+    """A zip code is 5 digits or ZIP+4."""
+    if field.data and not ZIP_RE.match(field.data):
+        raise ValidationError(_l("Enter a zip code of 5 digits, or ZIP+4 (01602-1234)."))
+
+
+class PartnerForm(FlaskForm):
+    """Everything about a partner; views remove the fields a partner user may not change."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    partner_type = SelectField(_l("Type"), choices=options(PartnerType.choices()))
+    description = TextAreaField(_l("Description"), validators=[Length(max=5000)])
+    website = StringField(
+        _l("Website"),
+        validators=[
+            Optional(),
+            web_address,
+            URL(message=_l("Enter a full web address.")),
+            Length(max=300),
+        ],
+    )
+    contact_name = StringField(_l("Contact person"), validators=[Length(max=200)])
+    email = StringField(
+        _l("Email"),
+        validators=[Optional(), Email(message=_l("Enter a valid email address.")), Length(max=254)],
+    )
+    phone = StringField(_l("Phone"), validators=[Length(max=40)])
+    address = StringField(_l("Address"), validators=[Length(max=300)])
+    zip = StringField(_l("Zip code"), validators=[Length(max=10), zip_code])
+    languages = MultiCheckboxField(_l("Languages served"), choices=options(LANGUAGE_CHOICES))
+    district_wide = BooleanField(_l("Serves the whole district"))
+    service_zips = ZipListField(_l("Zip codes served"))
+    status = SelectField(_l("Status"), choices=options(PartnerStatus.choices()))
+    background_check_policy = BooleanField(_l("Background-check (CORI/SORI) policy on file"))
+    background_check_verified = DateField(
+        _l("Background-check policy verified on"), validators=[Optional()]
+    )
+    insurance_expiry = DateField(_l("Insurance certificate expires on"), validators=[Optional()])
+    insurance_liability = DecimalField(
+        _l("Liability coverage (USD)"),
+        places=2,
+        validators=[Optional(), Amount(Decimal(0), MAX_LIABILITY)],
+    )
+    version = HiddenField()
+
+    def validate_service_zips(self, field: ZipListField) -> None:
+        if not self.district_wide.data and not field.data:
+            raise ValidationError(
+                _l("List the zip codes served, or tick “Serves the whole district”.")
+            )
+
+
+class PartnerFilterForm(FlaskForm):
+    """The partner list's filters, read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search"), validators=[Optional(), Length(max=200)])
+    partner_type = SelectField(
+        _l("Type"),
+        choices=options([("", _l("Any type")), *PartnerType.choices()]),
+        validators=[Optional()],
+    )
+    status = SelectField(
+        _l("Status"),
+        choices=options([("", _l("Any status")), *PartnerStatus.choices()]),
+        validators=[Optional()],
+    )
+    language = SelectField(
+        _l("Language"), choices=options([("", _l("Any language")), *LANGUAGE_CHOICES])
+    )
+    compliance = SelectField(
+        _l("Compliance"),
+        choices=options(
+            [
+                ("", _l("Any")),
+                ("any_problem", _l("Any problem")),
+                ("insurance_missing", _l("Insurance missing")),
+                ("insurance_expired", _l("Insurance expired")),
+                ("background_check", _l("Background check missing")),
+            ]
+        ),
+    )
