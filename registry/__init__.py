@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -59,10 +59,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def attribute_changes_to_the_signed_in_user() -> None:
+        actor = audit.SYSTEM
         if current_user.is_authenticated:
-            audit.set_actor(audit.Actor(current_user.id, current_user.email))
-        else:
-            audit.set_actor(audit.SYSTEM)
+            actor = audit.Actor(current_user.id, current_user.email)
+        g.audit_token = audit.set_actor(actor)
+
+    @app.teardown_request
+    def forget_the_actor(exc: BaseException | None) -> None:
+        # The actor must not outlive the request (a thread serves many; tests share one).
+        token = g.pop("audit_token", None)
+        if token is not None:
+            audit.reset_actor(token)
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -37,9 +37,14 @@ SYSTEM = Actor(None, "system")
 _actor: ContextVar[Actor] = ContextVar("audit_actor", default=SYSTEM)
 
 
-def set_actor(actor: Actor) -> None:
-    """Attribute the changes that follow (in this context) to an actor."""
-    _actor.set(actor)
+def set_actor(actor: Actor) -> Token[Actor]:
+    """Attribute the changes that follow (in this context) to an actor, until reset_actor."""
+    return _actor.set(actor)
+
+
+def reset_actor(token: Token[Actor]) -> None:
+    """Go back to the actor before the matching set_actor."""
+    _actor.reset(token)
 
 
 @contextmanager
