@@ -159,19 +159,27 @@ class CategoryModel:
         factory = pulp.LpProblem(f"vars_{abs(hash(data.category))}", pulp.LpMinimize)
         self._factory = factory
 
+        # Plain lists: indexing numpy arrays element by element is slow at state scale.
+        pair_service = data.pair_service.tolist()
+        pair_school = data.pair_school.tolist()
+        pair_upper = data.pair_upper.tolist()
+        kinds = [pulp.LpInteger if s.integer else pulp.LpContinuous for s in data.services]
+        cohorts = [
+            s.min_viable if s.min_viable and s.min_viable > 0 else None for s in data.services
+        ]
+        locks = {} if elastic else data.pair_lock
+        add_variable = factory.add_variable
         for k in range(pairs):
-            service = data.services[int(data.pair_service[k])]
-            upper = float(data.pair_upper[k])
-            lower = 0.0
-            locked = data.pair_lock.get(k)
-            if locked is not None and not elastic:
-                lower = upper = locked
-            category = pulp.LpInteger if service.integer else pulp.LpContinuous
-            var = factory.add_variable(f"x{k}", lower, upper, category)
+            j = pair_service[k]
+            upper = pair_upper[k]
+            locked = locks.get(k)
+            if locked is None:
+                var = add_variable(f"x{k}", 0.0, upper, kinds[j])
+            else:
+                var = add_variable(f"x{k}", locked, locked, kinds[j])
             self.x.append(var)
-            viable = service.min_viable
-            fixed = locked is not None and not elastic
-            if viable is not None and viable > 0 and not fixed:
+            viable = cohorts[j]
+            if viable is not None and locked is None:
                 b = factory.add_variable(f"b{k}", 0, 1, pulp.LpBinary)
                 self.binaries[k] = b
                 self.constraints.append(
@@ -197,12 +205,10 @@ class CategoryModel:
 
         by_service: dict[int, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
         by_school: dict[int, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
-        for k, var in enumerate(self.x):
-            by_service[int(data.pair_service[k])].append((var, 1.0))
-            by_school[int(data.pair_school[k])].append((var, 1.0))
-        upper_of_service = dict(
-            zip(data.pair_service.tolist(), data.pair_upper.tolist(), strict=True)
-        )
+        for var, j, i in zip(self.x, pair_service, pair_school, strict=True):
+            by_service[j].append((var, 1.0))
+            by_school[i].append((var, 1.0))
+        upper_of_service = dict(zip(pair_service, pair_upper, strict=True))
         for j in sorted(by_service):
             terms = by_service[j]
             service = data.services[j]

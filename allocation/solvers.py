@@ -13,6 +13,8 @@ Pitfalls handled here:
   solution is feasible and otherwise report no solution.
 - CBC stopped without a solution still writes values into the variables;
   `outcome_of` says `no_solution` and callers must not read them.
+- Duals from PuLP's HiGHS interface have the opposite sign on maximisation
+  problems; the stages read no duals at all (only values), so it cannot bite.
 - HiGHS prints its banner on stdout the first time a `Highs` object is made,
   whatever the options; that would corrupt the command line's JSON, so the
   first one is made with stdout pointed at /dev/null.
@@ -24,7 +26,6 @@ import enum
 import os
 import shutil
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import highspy
@@ -136,10 +137,6 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
         self.warm_start = warm_start
         self.session = session
 
-    def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:
-        _silence_highs_banner()
-        super().createAndConfigureSolver(lp)
-
     def _configure(self, highs: highspy.Highs) -> None:
         # Options persist in a reused model: set every one each time.
         highs.setOptionValue("output_flag", False)
@@ -188,9 +185,6 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
         status, sol_status = self._read(lp, variables)
         lp.assignStatus(status, sol_status)
         return status
-
-    def buildSolverModel(self, lp: pulp.LpProblem) -> None:
-        self._load(lp, self._variables(lp), list(lp._constraints.values()), 0, 0)
 
     def _load(
         self,
@@ -285,10 +279,6 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
             var.varValue = value
         return self._status(lp)
 
-    def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:
-        super().findSolutionValues(lp)
-        return self._status(lp)
-
     def _status(self, lp: pulp.LpProblem) -> tuple[int, int]:
         highs = lp.solverModel
         model_status = highs.getModelStatus()
@@ -379,12 +369,3 @@ def run(problem: pulp.LpProblem, solver: pulp.LpSolver) -> Outcome:
     """Solve `problem` with `solver` and say what came of it."""
     problem.solve(solver)
     return outcome_of(problem.status, problem.sol_status)
-
-
-def values_of(variables: Sequence[pulp.LpVariable]) -> np.ndarray:
-    """The solved values of `variables` (None read as 0) as a float array."""
-    return np.fromiter(
-        (0.0 if v.varValue is None else v.varValue for v in variables),
-        dtype=np.float64,
-        count=len(variables),
-    )
