@@ -1,0 +1,174 @@
+"""The demo district: its size and shape, its accounts, and that seeding twice adds nothing.
+
+Seeding takes a couple of seconds, so one test seeds once and checks many things.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import date
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from registry.audit import SYSTEM, Actor, acting_as, set_actor
+from registry.demo import demo_years, seed_demo
+from registry.extensions import db
+from registry.models import INDICATORS, MOU, Commitment, Partner, School, Service, User
+from registry.vocabulary import MOUStatus, PartnerStatus, Role, Unit
+
+TODAY = date(2026, 3, 2)  # in 2025-26, the issue's latest demo year
+EMAILS = [
+    "admin@demo.example",
+    "coordinator@demo.example",
+    "leader@demo.example",
+    "partner@demo.example",
+    "partner2@demo.example",
+]
+
+
+@pytest.fixture(autouse=True)
+def nobody_signed_in() -> None:
+    # A request in an earlier test leaves its user as the audit actor; that user is
+    # gone with the earlier test's data (PostgreSQL enforces the audit's foreign key).
+    set_actor(SYSTEM)
+
+
+def _seed(**kwargs: object):
+    with acting_as(Actor(None, "cli")):
+        report = seed_demo(today=TODAY, **kwargs)  # type: ignore[arg-type]
+        db.session.commit()
+    return report
+
+
+def _counts() -> dict[str, int]:
+    return {
+        model.__name__: db.session.scalar(select(func.count()).select_from(model)) or 0
+        for model in (School, Partner, Service, MOU, Commitment, User)
+    }
+
+
+def _ranks(values: list[float]) -> list[float]:
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):  # ties share their mean rank
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2
+        i = j + 1
+    return ranks
+
+
+def _sign_in(client: FlaskClient, email: str, password: str) -> int:
+    status = client.post("/login", data={"email": email, "password": password}).status_code
+    client.post("/logout")
+    return status
+
+
+def test_demo_years_reach_the_current_school_year() -> None:
+    assert demo_years(date(2026, 3, 2)) == ["2023-24", "2024-25", "2025-26"]
+    assert demo_years(date(2026, 11, 24)) == ["2023-24", "2024-25", "2025-26", "2026-27"]
+
+
+def test_demo_district(client: FlaskClient) -> None:
+    report = _seed(password="demo pass one")
+    counts = _counts()
+
+    # Size: Worcester-like.
+    assert 40 <= counts["School"] <= 50
+    assert 110 <= counts["Partner"] <= 135
+    assert 270 <= counts["Service"] <= 330
+    assert counts["User"] == 5
+    enrollment = db.session.scalar(select(func.sum(School.enrollment)))
+    assert 21_600 <= enrollment <= 26_400
+    schools = list(db.session.scalars(select(School)))
+    assert all(s.dese_code.startswith("99") and s.zip.startswith("016") for s in schools)
+
+    # Indicators near an urban district's, with a couple of gaps in the latest year.
+    latest = [s.indicators_for("2025-26") for s in schools]
+    targets = {
+        "pct_econ_disadvantaged": 60,
+        "pct_english_learners": 32,
+        "pct_disabilities": 21,
+        "pct_high_needs": 75,
+        "pct_chronically_absent": 25,
+    }
+    for name in INDICATORS:
+        values = [float(getattr(i, name)) for i in latest if getattr(i, name) is not None]
+        assert abs(statistics.mean(values) - targets[name]) < 3, name
+    missing = sum(getattr(i, name) is None for i in latest for name in INDICATORS)
+    assert 1 <= missing <= 4
+    assert all(s.indicators_for(y) for s in schools for y in ("2023-24", "2024-25"))
+
+    # MOUs grow year on year; past years are over, the current one mostly active.
+    by_year = dict(
+        db.session.execute(select(MOU.school_year, func.count()).group_by(MOU.school_year)).all()
+    )
+    assert by_year["2023-24"] < by_year["2024-25"] < by_year["2025-26"]
+    assert report.mous_by_year == by_year
+    statuses = defaultdict(int)
+    for year, status, n in db.session.execute(
+        select(MOU.school_year, MOU.status, func.count()).group_by(MOU.school_year, MOU.status)
+    ):
+        statuses[(year, status)] += n
+    assert statuses[("2024-25", MOUStatus.ACTIVE)] == 0
+    assert statuses[("2025-26", MOUStatus.ACTIVE)] > by_year["2025-26"] * 0.7
+
+    # Commitments never exceed a service's capacity in a school year.
+    used = db.session.execute(
+        select(Commitment.service_id, MOU.school_year, func.sum(Commitment.amount))
+        .join(MOU)
+        .group_by(Commitment.service_id, MOU.school_year)
+    ).all()
+    capacity = dict(db.session.execute(select(Service.id, Service.capacity)).all())
+    assert used and all(total <= capacity[service_id] for service_id, _, total in used)
+
+    # Partnerships lean to the less needy schools: seats per student fall with need.
+    seats: dict[int, float] = defaultdict(float)
+    for school_id, amount in db.session.execute(
+        select(Commitment.school_id, Commitment.amount)
+        .join(MOU)
+        .join(Service)
+        .where(MOU.school_year == "2025-26", Service.unit == Unit.SEATS)
+    ):
+        seats[school_id] += float(amount)
+    need = [float(s.indicators_for("2025-26").pct_econ_disadvantaged) for s in schools]
+    per_student = [seats[s.id] / s.enrollment for s in schools]
+    assert statistics.correlation(_ranks(need), _ranks(per_student)) < -0.3
+
+    # Accounts: five, two partners linked to two different approved partners.
+    users = {u.email: u for u in db.session.scalars(select(User))}
+    assert sorted(users) == sorted(EMAILS)
+    assert users["admin@demo.example"].role == Role.ADMIN
+    linked = [users[e].partner for e in ("partner@demo.example", "partner2@demo.example")]
+    assert linked[0] and linked[1] and linked[0].id != linked[1].id
+    assert all(p.status == PartnerStatus.APPROVED for p in linked if p)
+    for email in EMAILS:
+        assert _sign_in(client, email, "demo pass one") == 302, email
+    assert "demo pass one" in report.describe()
+
+    # Twice: nothing added, passwords kept; with a password: the accounts are reset.
+    again = _seed()
+    assert _counts() == counts
+    assert again.already_present
+    assert "already present" in again.describe()
+    assert "unchanged" in again.describe()
+    assert _sign_in(client, "admin@demo.example", "demo pass one") == 302
+
+    reset = _seed(password="demo pass two")
+    assert _counts() == counts
+    assert "reset" in reset.describe()
+    assert _sign_in(client, "leader@demo.example", "demo pass two") == 302
+    assert _sign_in(client, "leader@demo.example", "demo pass one") == 400
+
+
+def test_generated_password_is_printed_and_works(client: FlaskClient) -> None:
+    report = _seed()
+    assert report.password_generated and report.password
+    assert report.password in report.describe()
+    assert _sign_in(client, "partner@demo.example", report.password) == 302
