@@ -1,7 +1,115 @@
-"""Pages for users (to be built)."""
+"""Pages for user accounts: list, create, edit (admins only; anyone else gets a 404)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from registry.access import roles_required
+from registry.extensions import db
+from registry.listing import csv_response, paginate, search, sort, wants_csv
+from registry.models import Partner, User
+from registry.users import services
+from registry.users.forms import UserCreateForm, UserEditForm
+from registry.users.services import UserError
+from registry.vocabulary import Role
 
 bp = Blueprint("users", __name__, url_prefix="/users")
+
+SORTS = {"email": User.email, "name": User.name, "role": User.role, "partner": Partner.name}
+
+
+@bp.get("/")
+@roles_required(Role.ADMIN)
+def index() -> ResponseReturnValue:
+    stmt = select(User).outerjoin(Partner, Partner.id == User.partner_id)
+    stmt = stmt.options(selectinload(User.partner))
+    stmt = search(stmt, request.args.get("q"), User.email, User.name, Partner.name)
+    role = request.args.get("role")
+    if role in {r.value for r in Role}:
+        stmt = stmt.where(User.role == Role(role))
+    active = request.args.get("active")
+    if active in ("yes", "no"):
+        stmt = stmt.where(User.active.is_(active == "yes"))
+    stmt, sorting = sort(stmt, SORTS, "email")
+    stmt = stmt.order_by(User.id)
+    if wants_csv():
+        users = db.session.scalars(stmt)
+        return csv_response(
+            "users.csv",
+            [_("Email"), _("Name"), _("Role"), _("Partner"), _("Active")],
+            (
+                [u.email, u.name, u.role.value, u.partner.name if u.partner else "", u.active]
+                for u in users
+            ),
+        )
+    return render_template(
+        "users/list.html", pagination=paginate(stmt), sorting=sorting, roles=Role
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def new() -> ResponseReturnValue:
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                email=form.email.data or "",
+                role=form.role.data or "",
+                partner_id=form.chosen_partner_id,
+                name=form.name.data or "",
+                password=form.password.data or "",
+            )
+        except UserError as err:
+            _attach(form, err)
+        else:
+            db.session.commit()
+            flash(_("Account %(email)s created.", email=user.email), "success")
+            return redirect(url_for("users.index"))
+    return _form_page(form, None)
+
+
+@bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def edit(user_id: int) -> ResponseReturnValue:
+    user = db.get_or_404(User, user_id)
+    # The record fills the form only on GET: a POST missing a field must not borrow it.
+    form = UserEditForm(obj=user) if request.method == "GET" else UserEditForm()
+    if request.method == "GET":
+        form.partner_id.data = str(user.partner_id) if user.partner_id else ""
+    if form.validate_on_submit():
+        try:
+            services.update_user(
+                user,
+                name=form.name.data or "",
+                role=form.role.data or "",
+                partner_id=form.chosen_partner_id,
+                active=bool(form.active.data),
+                password=form.password.data or None,
+                acting=current_user,
+            )
+        except UserError as err:
+            _attach(form, err)
+        else:
+            db.session.commit()
+            flash(_("Account %(email)s saved.", email=user.email), "success")
+            return redirect(url_for("users.index"))
+    return _form_page(form, user)
+
+
+def _attach(form: UserCreateForm | UserEditForm, err: UserError) -> None:
+    target = form[err.field] if err.field and err.field in form else None
+    if target is not None:
+        target.errors = [*target.errors, str(err)]
+    else:
+        flash(str(err), "error")
+
+
+def _form_page(form: UserCreateForm | UserEditForm, user: User | None) -> ResponseReturnValue:
+    status = 400 if request.method == "POST" else 200  # a POST that got here failed
+    return render_template("users/form.html", form=form, user=user), status

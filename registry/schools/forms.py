@@ -1,0 +1,148 @@
+"""School forms: the create/edit form and the CSV import upload."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    DecimalField,
+    Field,
+    HiddenField,
+    IntegerField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from registry.models import INDICATORS
+from registry.schools.services import INDICATOR_LABELS, SchoolData
+from registry.schoolyear import is_school_year
+from registry.vocabulary import GRADES
+
+# Far above any real school, far below what an integer column holds.
+MAX_ENROLLMENT = 100_000
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice shown as a group of checkboxes (the field macro renders a fieldset)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _at_least_one(form: FlaskForm, field: Field) -> None:
+    if not field.data:
+        raise ValidationError(_l("Choose at least one grade."))
+
+
+def _a_school_year(form: FlaskForm, field: Field) -> None:
+    if not is_school_year(field.data or ""):
+        raise ValidationError(
+            _l("Enter a school year like 2025-26 (the second year follows the first).")
+        )
+
+
+def _a_percentage(form: FlaskForm, field: Field) -> None:
+    # NaN and infinities parse as decimals but compare badly: refuse them first.
+    value = field.data
+    if value is None:
+        return
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(100):
+        raise ValidationError(_l("Enter a percentage from 0 to 100, or leave it blank if unknown."))
+
+
+def _percentage_field(name: str) -> DecimalField:
+    return DecimalField(
+        INDICATOR_LABELS[name],
+        places=2,
+        validators=[Optional(), _a_percentage],
+        filters=[_strip],
+    )
+
+
+class SchoolForm(FlaskForm):
+    dese_code = StringField(
+        _l("DESE code"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^\d{8}\Z", message=_l("Enter the DESE code: exactly 8 digits.")),
+        ],
+        filters=[_strip],
+    )
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)], filters=[_strip])
+    grades = MultiCheckboxField(
+        _l("Grades offered"),
+        choices=[SelectChoice(g, g) for g in GRADES],
+        validators=[_at_least_one],
+    )
+    enrollment = IntegerField(
+        _l("Enrollment"),
+        validators=[
+            InputRequired(message=_l("Enter the enrollment (a whole number, 0 or more).")),
+            NumberRange(min=0, max=MAX_ENROLLMENT),
+        ],
+    )
+    address = StringField(_l("Address"), validators=[Length(max=300)], filters=[_strip])
+    zip = StringField(
+        _l("Zip code"),
+        validators=[
+            Optional(),
+            Regexp(r"^\d{5}(-\d{4})?\Z", message=_l("Enter a zip code like 01608.")),
+        ],
+        filters=[_strip],
+    )
+    school_year = StringField(
+        _l("School year of the indicators"),
+        validators=[DataRequired(), _a_school_year],
+        filters=[_strip],
+    )
+    pct_econ_disadvantaged = _percentage_field("pct_econ_disadvantaged")
+    pct_english_learners = _percentage_field("pct_english_learners")
+    pct_disabilities = _percentage_field("pct_disabilities")
+    pct_high_needs = _percentage_field("pct_high_needs")
+    pct_chronically_absent = _percentage_field("pct_chronically_absent")
+    version = HiddenField()
+
+    def indicator_fields(self) -> list[Field]:
+        return [self[name] for name in INDICATORS]
+
+    def to_data(self) -> SchoolData:
+        """The validated form as the service takes it."""
+        return SchoolData(
+            dese_code=self.dese_code.data or "",
+            name=self.name.data or "",
+            grades=list(self.grades.data or []),
+            enrollment=int(self.enrollment.data or 0),
+            address=self.address.data or "",
+            zip=self.zip.data or "",
+            school_year=self.school_year.data,
+            indicators={name: self[name].data for name in INDICATORS},
+        )
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("CSV file"),
+        validators=[
+            FileRequired(message=_l("Choose a CSV file.")),
+            FileAllowed(["csv"], message=_l("Only .csv files can be imported.")),
+        ],
+    )

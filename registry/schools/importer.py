@@ -1,0 +1,346 @@
+"""Import schools from a DESE-style CSV: upsert on the DESE code, all rows or none.
+
+Accepted headers (case, spacing and punctuation ignored; first match wins):
+
+- DESE code (required): ``School Code``, ``DESE Code``, ``Org Code``, ``Code``
+- name (required): ``School Name``, ``Name``, ``School``
+- grades (required): ``Grades``, ``Grade``, ``Grades Offered``, ``Grade Span`` — a list
+  such as ``PK,K,01,02`` or ranges such as ``PK-05`` / ``09-12`` (commas, semicolons or
+  spaces between items; ``KG``/``KF`` read as K; DESE's ``SP`` is ignored)
+- enrollment (required): ``Total Enrollment``, ``Enrollment``, ``Total``
+- ``Address`` (or ``Street``), ``Zip`` (or ``Zip Code``, ``Postal Code``) — optional
+- ``School Year`` (``SY``, ``Year``) — required when any indicator column is present
+- indicators, optional, each a percentage 0–100, blank = missing (stored as NULL, never 0):
+  ``% Economically Disadvantaged``, ``% English Learners`` / ``% English Language Learner``,
+  ``% Students With Disabilities``, ``% High Needs``, ``% Chronically Absent``
+  (the ``%`` may be written ``Pct``/``Percent``, or left off)
+
+DESE codes are 8 digits. Spreadsheets drop leading zeros, so a code of 1 to 7
+digits is left-padded with zeros (``3480505`` → ``03480505``); more than 8
+digits, or anything but digits, is an error.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1. If any row
+is bad, nothing is written and the error lists each problem with its row. A
+school whose values already match is left untouched (no audit row, no version
+bump), so importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TextIO, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from registry.extensions import db
+from registry.models import INDICATORS, School
+from registry.schools.services import SchoolData, apply_school_data, percentage
+from registry.schoolyear import is_school_year
+from registry.vocabulary import GRADES, sort_grades
+
+T = TypeVar("T")
+
+# At most this many problems are listed; a wholly wrong file would otherwise list thousands.
+MAX_PROBLEMS = 20
+
+HEADERS: dict[str, tuple[str, ...]] = {
+    "dese_code": ("schoolcode", "desecode", "orgcode", "code", "schoolorgcode"),
+    "name": ("schoolname", "name", "school", "orgname"),
+    "grades": ("grades", "grade", "gradesoffered", "gradespan"),
+    "enrollment": ("totalenrollment", "enrollment", "total"),
+    "address": ("address", "street", "streetaddress"),
+    "zip": ("zip", "zipcode", "postalcode"),
+    "school_year": ("schoolyear", "sy", "year"),
+    "pct_econ_disadvantaged": ("economicallydisadvantaged", "econdisadvantaged"),
+    "pct_english_learners": (
+        "englishlearners",
+        "englishlearner",
+        "englishlanguagelearner",
+        "englishlanguagelearners",
+        "el",
+        "ell",
+    ),
+    "pct_disabilities": ("studentswithdisabilities", "withdisabilities", "disabilities"),
+    "pct_high_needs": ("highneeds",),
+    "pct_chronically_absent": ("chronicallyabsent", "chronicabsence"),
+}
+REQUIRED = ("dese_code", "name", "grades", "enrollment")
+HUMAN = {
+    "dese_code": "DESE code",
+    "name": "school name",
+    "grades": "grades",
+    "enrollment": "enrollment",
+    "address": "address",
+    "zip": "zip",
+    "school_year": "school year",
+    "pct_econ_disadvantaged": "% economically disadvantaged",
+    "pct_english_learners": "% English learners",
+    "pct_disabilities": "% students with disabilities",
+    "pct_high_needs": "% high needs",
+    "pct_chronically_absent": "% chronically absent",
+}
+MAX_LENGTH = {"name": 200, "address": 300, "zip": 10}
+GRADE_ALIASES = {"KG": "K", "KF": "K", "KP": "K", "PREK": "PK", "P": "PK"}
+IGNORED_GRADES = {"SP"}  # DESE's "special education beyond grade 12"
+
+
+class SchoolImportError(Exception):
+    """The file was refused, and nothing was written; `problems` lists what is wrong."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class ImportReport:
+    """What an import did, school by school."""
+
+    read: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One paragraph: '12 schools read: 3 created, 2 updated, 7 unchanged.'"""
+        noun = "school" if self.read == 1 else "schools"
+        return (
+            f"{self.read} {noun} read: {len(self.created)} created, "
+            f"{len(self.updated)} updated, {len(self.unchanged)} unchanged."
+        )
+
+
+class _RowError(ValueError):
+    pass
+
+
+def _key(header: str) -> str:
+    # "% English Language Learner" → "englishlanguagelearner"; "Pct High Needs" → "highneeds".
+    key = re.sub(r"[^a-z0-9]", "", header.lower().replace("%", ""))
+    for prefix in ("percent", "pct"):
+        if key.startswith(prefix) and len(key) > len(prefix):
+            key = key[len(prefix) :]
+    return key
+
+
+def _map_headers(headers: list[str]) -> dict[str, int]:
+    wanted = {alias: name for name, aliases in HEADERS.items() for alias in aliases}
+    columns: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        name = wanted.get(_key(header))
+        if name is not None and name not in columns:
+            columns[name] = index
+    return columns
+
+
+def parse_dese_code(text: str) -> str:
+    """An 8-digit DESE code, left-padding a shorter one (spreadsheets drop leading zeros)."""
+    code = text.strip()
+    if not code:
+        raise _RowError("DESE code is blank")
+    if not code.isascii() or not code.isdigit() or len(code) > 8:
+        raise _RowError(f"DESE code '{code}' is not 8 digits")
+    return code.zfill(8)
+
+
+def _grade(token: str) -> str | None:
+    token = GRADE_ALIASES.get(token, token)
+    if token in IGNORED_GRADES:
+        return None
+    if token.isdigit():
+        token = str(int(token))
+    if token not in GRADES:
+        raise _RowError(f"grade '{token}' is not one of PK, K, 01–12")
+    return token
+
+
+def parse_grades(text: str) -> list[str]:
+    """Grades from 'PK,K,01,02', 'PK-05' or '09-12', in school order."""
+    grades: set[str] = set()
+    for item in re.split(r"[,;\s]+", text.strip().upper().replace("–", "-")):
+        if not item:
+            continue
+        if "-" in item:
+            first, _, last = item.partition("-")
+            low, high = _grade(first), _grade(last)
+            if low is None or high is None or GRADES.index(low) > GRADES.index(high):
+                raise _RowError(f"grade range '{item}' does not run from a lower to a higher grade")
+            grades.update(GRADES[GRADES.index(low) : GRADES.index(high) + 1])
+        else:
+            grade = _grade(item)
+            if grade is not None:
+                grades.add(grade)
+    if not grades:
+        raise _RowError("grades are blank")
+    return sort_grades(grades)
+
+
+def parse_enrollment(text: str) -> int:
+    cleaned = text.strip().replace(",", "")
+    if not cleaned:
+        raise _RowError("enrollment is blank")
+    if not cleaned.isascii() or not cleaned.isdigit():
+        raise _RowError(f"enrollment '{text.strip()}' is not a whole number")
+    value = int(cleaned)
+    if value > 100_000:
+        raise _RowError(f"enrollment {value} is not a believable school enrollment")
+    return value
+
+
+def parse_percentage(name: str, text: str) -> Decimal | None:
+    cleaned = text.strip().rstrip("%").strip()
+    if not cleaned:
+        return None
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise _RowError(f"{HUMAN[name]} '{text.strip()}' is not a number") from None
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(100):
+        raise _RowError(f"{HUMAN[name]} {cleaned} is not between 0 and 100")
+    return percentage(value)
+
+
+def _text(name: str, text: str) -> str:
+    value = text.strip()
+    if len(value) > MAX_LENGTH[name]:
+        raise _RowError(f"{HUMAN[name]} is longer than {MAX_LENGTH[name]} characters")
+    return value
+
+
+def _parse_row(cells: list[str], columns: dict[str, int]) -> SchoolData:
+    def cell(name: str) -> str:
+        index = columns.get(name)
+        return cells[index] if index is not None and index < len(cells) else ""
+
+    problems: list[str] = []
+
+    def attempt(parse: Callable[..., T], *args: str) -> T | None:
+        try:
+            return parse(*args)
+        except _RowError as err:
+            problems.append(str(err))
+            return None
+
+    code = attempt(parse_dese_code, cell("dese_code"))
+    name = attempt(_text, "name", cell("name"))
+    if name == "":
+        problems.append("school name is blank")
+    grades = attempt(parse_grades, cell("grades"))
+    enrollment = attempt(parse_enrollment, cell("enrollment"))
+    address = attempt(_text, "address", cell("address")) if "address" in columns else None
+    zip_code = attempt(_text, "zip", cell("zip")) if "zip" in columns else None
+    indicator_names = [n for n in INDICATORS if n in columns]
+    indicators = {n: attempt(parse_percentage, n, cell(n)) for n in indicator_names}
+    school_year = None
+    if indicator_names:
+        school_year = cell("school_year").strip()
+        if not is_school_year(school_year):
+            problems.append(f"school year '{school_year}' is not like 2025-26")
+    if problems:
+        raise _RowError(", ".join(problems))
+    return SchoolData(
+        dese_code=code,
+        name=name,
+        grades=grades,
+        enrollment=enrollment,
+        address=address if address is not None else "",
+        zip=zip_code if zip_code is not None else "",
+        school_year=school_year,
+        indicators=indicators if indicator_names else None,
+    )
+
+
+@dataclass
+class ParsedFile:
+    """A whole file, every row valid: the columns it has, and each row's data."""
+
+    columns: set[str]
+    rows: list[SchoolData]
+
+
+def read_rows(handle: TextIO) -> ParsedFile:
+    """Every row, validated; SchoolImportError listing each bad row if any is."""
+    reader = csv.reader(handle)
+    try:
+        headers = next(reader, None)
+    except csv.Error as err:
+        raise SchoolImportError([f"row 1: not a readable CSV file ({err})"]) from None
+    if headers is None or not any(h.strip() for h in headers):
+        raise SchoolImportError(["the file is empty"])
+    columns = _map_headers(headers)
+    missing = [HUMAN[name] for name in REQUIRED if name not in columns]
+    if any(n in columns for n in INDICATORS) and "school_year" not in columns:
+        missing.append("school year (needed for the indicator columns)")
+    if missing:
+        raise SchoolImportError([f"missing required column: {name}" for name in missing])
+
+    rows: list[SchoolData] = []
+    problems: list[str] = []
+    first_seen: dict[str, int] = {}
+    line = 1
+    try:
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue  # blank lines at the end of a spreadsheet export
+            try:
+                data = _parse_row(cells, columns)
+            except _RowError as err:
+                problems.append(f"row {line}: {err}")
+                continue
+            if data.dese_code in first_seen:
+                problems.append(
+                    f"row {line}: DESE code {data.dese_code} is also on row "
+                    f"{first_seen[data.dese_code]}"
+                )
+                continue
+            first_seen[data.dese_code] = line
+            rows.append(data)
+    except csv.Error as err:
+        problems.append(f"row {line + 1}: not readable as CSV ({err})")
+    if problems:
+        shown = problems[:MAX_PROBLEMS]
+        if len(problems) > MAX_PROBLEMS:
+            shown.append(f"and {len(problems) - MAX_PROBLEMS} more problems")
+        raise SchoolImportError(shown)
+    if not rows:
+        raise SchoolImportError(["the file has a header but no school rows"])
+    return ParsedFile(set(columns), rows)
+
+
+def import_schools(handle: TextIO) -> ImportReport:
+    """Upsert every school in a DESE-style CSV on its DESE code; any bad row: nothing written."""
+    parsed = read_rows(handle)
+    existing = {
+        school.dese_code: school
+        for school in db.session.scalars(
+            select(School)
+            .where(School.dese_code.in_([data.dese_code for data in parsed.rows]))
+            .options(selectinload(School.indicators))
+        )
+    }
+    report = ImportReport(read=len(parsed.rows))
+    for data in parsed.rows:
+        school = existing.get(data.dese_code)
+        if school is None:
+            school = School(dese_code=data.dese_code, name=data.name, grades=[], enrollment=0)
+            apply_school_data(school, data)
+            db.session.add(school)
+            report.created.append(data.dese_code)
+            continue
+        # Optional columns the file lacks leave the school's values as they are.
+        if "address" not in parsed.columns:
+            data.address = school.address
+        if "zip" not in parsed.columns:
+            data.zip = school.zip
+        if apply_school_data(school, data):
+            report.updated.append(data.dese_code)
+        else:
+            report.unchanged.append(data.dese_code)
+    db.session.flush()
+    return report

@@ -1,0 +1,71 @@
+"""Account forms: create and edit (admins only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+from registry.extensions import db
+from registry.models import Partner
+from registry.users.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from registry.vocabulary import Role
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def partner_choices() -> list[SelectChoice]:
+    """Every partner, by name, after a "none" choice."""
+    partners = db.session.execute(select(Partner.id, Partner.name).order_by(Partner.name))
+    return [SelectChoice("", str(_l("— none —"))), *(SelectChoice(str(i), n) for i, n in partners)]
+
+
+class _AccountFields(FlaskForm):
+    name = StringField(_l("Name"), validators=[Length(max=200)], filters=[_strip])
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice(value, label) for value, label in Role.choices()],
+        validators=[DataRequired()],
+    )
+    partner_id = SelectField(_l("Partner organisation"), choices=[], validate_choice=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.partner_id.choices = partner_choices()
+
+    @property
+    def chosen_partner_id(self) -> int | None:
+        return int(self.partner_id.data) if self.partner_id.data else None
+
+
+class UserCreateForm(_AccountFields):
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip]
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+    )
+    confirm = PasswordField(
+        _l("Password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+class UserEditForm(_AccountFields):
+    active = BooleanField(_l("Active (may sign in)"))
+    password = PasswordField(
+        _l("New password"),
+        validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+    )
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[EqualTo("password", message=_l("The passwords differ."))],
+    )

@@ -1,0 +1,172 @@
+"""Accounts: the rules for creating and changing who may sign in, and as what."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import has_request_context
+from flask_babel import gettext
+from sqlalchemy import func, select
+
+from registry.extensions import db
+from registry.models import Partner, User
+from registry.vocabulary import Role
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 200
+# Deliberately loose: one @, something on each side, a dot in the domain, no spaces.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _(text: str, **variables: Any) -> str:
+    # The app's locale selector reads the request, so gettext fails in CLI commands
+    # (create-user); outside a request the message stays in English.
+    if has_request_context():
+        return gettext(text, **variables)
+    return text % variables if variables else text
+
+
+class UserError(Exception):
+    """An account change the rules refuse; `field` names the form field it concerns."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise UserError(_("'%(email)s' is not an email address.", email=email), field="email")
+    return email
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise UserError(
+            _("Unknown role '%(role)s' (choose one of %(choices)s).", role=role, choices=choices),
+            field="role",
+        ) from None
+
+
+def _partner_id(role: Role, partner_id: int | None) -> int | None:
+    if role == Role.PARTNER:
+        if partner_id is None:
+            raise UserError(
+                _("A partner account needs a partner organisation."), field="partner_id"
+            )
+        if db.session.get(Partner, partner_id) is None:
+            raise UserError(
+                _("There is no partner with id %(id)s.", id=partner_id), field="partner_id"
+            )
+        return partner_id
+    if partner_id is not None:
+        raise UserError(
+            _("Only partner accounts are linked to a partner organisation."), field="partner_id"
+        )
+    return None
+
+
+def _check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise UserError(
+            _("The password needs at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
+            field="password",
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UserError(
+            _("The password may have at most %(n)s characters.", n=MAX_PASSWORD_LENGTH),
+            field="password",
+        )
+
+
+def find_by_email(email: str) -> User | None:
+    """The account with an email, ignoring case."""
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def create_user(
+    *,
+    email: str,
+    role: Role | str,
+    partner_id: int | None = None,
+    name: str = "",
+    password: str,
+) -> User:
+    """Create an active account (email unique ignoring case; partner link only for partners)."""
+    email = _email(email)
+    if find_by_email(email) is not None:
+        raise UserError(
+            _("An account with the email %(email)s already exists.", email=email), field="email"
+        )
+    checked_role = _role(role)
+    checked_partner = _partner_id(checked_role, partner_id)
+    _check_password(password)
+    user = User(
+        email=email,
+        name=(name or "").strip(),
+        role=checked_role,
+        partner_id=checked_partner,
+        active=True,
+    )
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def _other_active_admins(user: User) -> int:
+    return (
+        db.session.scalar(
+            select(func.count(User.id)).where(
+                User.role == Role.ADMIN, User.active.is_(True), User.id != user.id
+            )
+        )
+        or 0
+    )
+
+
+def update_user(
+    user: User,
+    *,
+    name: str,
+    role: Role | str,
+    partner_id: int | None,
+    active: bool,
+    password: str | None = None,
+    acting: User | None = None,
+) -> User:
+    """Change an account; an admin may not lock themself (or the district) out of admin."""
+    checked_role = _role(role)
+    checked_partner = _partner_id(checked_role, partner_id)
+    losing_admin = (
+        user.role == Role.ADMIN and user.active and (checked_role != Role.ADMIN or not active)
+    )
+    if losing_admin and acting is not None and acting.id == user.id:
+        field = "active" if not active else "role"
+        raise UserError(
+            _("You cannot deactivate your own account or remove your own admin role."), field
+        )
+    if losing_admin and _other_active_admins(user) == 0:
+        raise UserError(
+            _("This is the last active admin account; make another admin first."), "role"
+        )
+    if password:
+        _check_password(password)
+    # Only differing values are set: an unchanged save leaves no audit row.
+    for attr, value in (
+        ("name", (name or "").strip()),
+        ("role", checked_role),
+        ("partner_id", checked_partner),
+        ("active", bool(active)),
+    ):
+        if getattr(user, attr) != value:
+            setattr(user, attr, value)
+    if password:
+        user.set_password(password)
+    db.session.flush()
+    return user
