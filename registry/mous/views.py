@@ -1,7 +1,319 @@
-"""Pages for mous (to be built)."""
+"""MOU pages: the list, the agreement, its status moves, commitments and renewal."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from collections.abc import Callable
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
+from registry.extensions import db
+from registry.listing import csv_response, paginate, sort, wants_csv
+from registry.models import MOU, Commitment, Partner, School, Service
+from registry.mous import services as mou_services
+from registry.mous.forms import CommitmentForm, MOUForm, NewMOUForm
+from registry.mous.services import MOUFilters, TransitionRefused
+from registry.schoolyear import is_school_year
+from registry.vocabulary import MOUStatus, Role
 
 bp = Blueprint("mous", __name__, url_prefix="/mous")
+
+# The list's "expiring soon" filter looks this far ahead.
+EXPIRING_DAYS = 60
+
+SORTS = {
+    "partner": Partner.name,
+    "school_year": MOU.school_year,
+    "start": MOU.start_date,
+    "end": MOU.end_date,
+    "status": MOU.status,
+}
+
+
+def _filters_from_args() -> MOUFilters:
+    args = request.args
+    status = args.get("status", "")
+    year = args.get("school_year", "").strip()
+    shares = args.get("shares", "")
+    partner_id = args.get("partner", type=int)
+    if current_user.role == Role.PARTNER:
+        partner_id = current_user.partner_id  # a partner only ever lists its own
+    return MOUFilters(
+        status=MOUStatus(status) if status in MOUStatus._value2member_map_ else None,
+        school_year=year if is_school_year(year) else None,
+        school_id=args.get("school", type=int),
+        partner_id=partner_id,
+        shares_student_data={"yes": True, "no": False}.get(shares),
+        expiring_days=EXPIRING_DAYS if args.get("expiring") else None,
+    )
+
+
+@bp.get("/")
+@roles_required(*READERS, Role.PARTNER)
+def index() -> ResponseReturnValue:
+    filters = _filters_from_args()
+    q = request.args.get("q", "")
+    stmt = mou_services.filtered(filters, date.today())
+    if q.strip():
+        stmt = stmt.where(MOU.id.in_(mou_services.matching_text(q)))
+    stmt, sorting = sort(stmt, SORTS, "-start")
+    stmt = stmt.order_by(MOU.id).options(
+        selectinload(MOU.partner), selectinload(MOU.schools), selectinload(MOU.commitments)
+    )
+    if wants_csv():
+        return _csv(list(db.session.scalars(stmt)))
+    partners_shown = current_user.role != Role.PARTNER
+    return render_template(
+        "mous/list.html",
+        pagination=paginate(stmt),
+        sorting=sorting,
+        filters=filters,
+        q=q,
+        statuses=MOUStatus,
+        schools=db.session.scalars(select(School).order_by(School.name)).all(),
+        partners=(
+            db.session.scalars(select(Partner).order_by(Partner.name)).all()
+            if partners_shown
+            else []
+        ),
+        school_years=db.session.scalars(
+            select(MOU.school_year).distinct().order_by(MOU.school_year.desc())
+        ).all(),
+        expiring_days=EXPIRING_DAYS,
+    )
+
+
+def _csv(mous: list[MOU]) -> ResponseReturnValue:
+    header = [
+        _("ID"),
+        _("Partner"),
+        _("School year"),
+        _("Start"),
+        _("End"),
+        _("Status"),
+        _("Schools"),
+        _("Signed on"),
+        _("Signatories"),
+        _("Shares student data"),
+        _("DPA type"),
+        _("DPA status"),
+        _("DPA expires"),
+        _("Commitment lines"),
+        _("Total committed"),
+    ]
+    rows = (
+        [
+            m.id,
+            m.partner.name,
+            m.school_year,
+            m.start_date.isoformat(),
+            m.end_date.isoformat(),
+            m.status.value,
+            "; ".join(s.name for s in m.schools),
+            m.signed_date.isoformat() if m.signed_date else "",
+            m.signatories,
+            "yes" if m.shares_student_data else "no",
+            m.dpa_type.value if m.dpa_type else "",
+            m.dpa_status.value if m.dpa_status else "",
+            m.dpa_expiry.isoformat() if m.dpa_expiry else "",
+            len(m.commitments),
+            mou_services.totals_by_unit(m),
+        ]
+        for m in mous
+    )
+    return csv_response("mous.csv", header, rows)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def new() -> ResponseReturnValue:
+    form = NewMOUForm()
+    if request.method == "GET":
+        form.partner_id.data = request.args.get("partner_id", type=int)
+    if form.validate_on_submit():
+        partner = db.session.get(Partner, form.partner_id.data)
+        if partner is None:
+            abort(404)
+        try:
+            mou = mou_services.create_mou(partner, form.details())
+        except TransitionRefused as err:
+            _attach(form, err)
+        else:
+            db.session.commit()
+            flash(_("Draft MOU created."), "success")
+            return redirect(url_for("mous.detail", mou_id=mou.id))
+    return _form_page(form, None)
+
+
+@bp.get("/<int:mou_id>")
+@roles_required(*READERS, Role.PARTNER)
+def detail(mou_id: int) -> ResponseReturnValue:
+    mou = viewable_or_404(MOU, mou_id)
+    return _detail_page(mou, CommitmentForm(mou, formdata=None))
+
+
+@bp.route("/<int:mou_id>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def edit(mou_id: int) -> ResponseReturnValue:
+    mou = editable_or_404(MOU, mou_id)
+    if not mou_services.is_editable(mou):
+        flash(_("Only draft and submitted MOUs can be edited."), "error")
+        return redirect(url_for("mous.detail", mou_id=mou.id))
+    form = MOUForm(obj=mou)
+    if request.method == "GET":
+        form.fill_from(mou)
+    if form.validate_on_submit():
+        try:
+            mou_services.update_mou(mou, form.details(), form.version.data)
+        except TransitionRefused as err:
+            _attach(form, err)
+        else:
+            db.session.commit()
+            flash(_("MOU saved."), "success")
+            return redirect(url_for("mous.detail", mou_id=mou.id))
+    return _form_page(form, mou)
+
+
+def _attach(form: MOUForm | CommitmentForm, err: TransitionRefused) -> None:
+    """Show a refusal next to its field (or above the form)."""
+    db.session.rollback()
+    if err.field and err.field in form:
+        form[err.field].errors = [*form[err.field].errors, err.message]
+    else:
+        form.form_errors.append(err.message)
+
+
+def _form_page(form: MOUForm, mou: MOU | None) -> ResponseReturnValue:
+    status = 400 if request.method == "POST" else 200
+    return render_template("mous/form.html", form=form, mou=mou), status
+
+
+def _detail_page(mou: MOU, form: CommitmentForm, status: int = 200) -> ResponseReturnValue:
+    reader = current_user.role in READERS
+    return (
+        render_template(
+            "mous/detail.html",
+            mou=mou,
+            form=form,
+            moves=mou_services.allowed_moves(mou),
+            editable=mou_services.is_editable(mou),
+            capacity_left=mou_services.capacity_left(mou),
+            dpa_problems=mou_services.dpa_gaps(mou, date.today()),
+            renewal=mou_services.renewal_of(mou),
+            # Partners see their agreements, not who at the district changed them.
+            trail=mou_services.audit_trail(mou) if reader else None,
+        ),
+        status,
+    )
+
+
+# ---- status moves --------------------------------------------------------------------
+
+
+def _move(mou_id: int, change: Callable[[MOU, date], MOU], done: str) -> ResponseReturnValue:
+    mou = editable_or_404(MOU, mou_id)
+    try:
+        change(mou, date.today())
+    except TransitionRefused as err:
+        db.session.rollback()
+        flash(str(err), "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for("mous.detail", mou_id=mou_id))
+
+
+@bp.post("/<int:mou_id>/submit")
+@roles_required(*EDITORS)
+def submit(mou_id: int) -> ResponseReturnValue:
+    return _move(mou_id, mou_services.submit, _("MOU submitted."))
+
+
+@bp.post("/<int:mou_id>/activate")
+@roles_required(*EDITORS)
+def activate(mou_id: int) -> ResponseReturnValue:
+    return _move(mou_id, mou_services.activate, _("MOU activated."))
+
+
+@bp.post("/<int:mou_id>/expire")
+@roles_required(*EDITORS)
+def expire(mou_id: int) -> ResponseReturnValue:
+    return _move(mou_id, mou_services.expire, _("MOU marked expired."))
+
+
+@bp.post("/<int:mou_id>/terminate")
+@roles_required(*EDITORS)
+def terminate(mou_id: int) -> ResponseReturnValue:
+    return _move(mou_id, mou_services.terminate, _("MOU terminated."))
+
+
+@bp.post("/<int:mou_id>/renew")
+@roles_required(*EDITORS)
+def renew(mou_id: int) -> ResponseReturnValue:
+    mou = editable_or_404(MOU, mou_id)
+    try:
+        result = mou_services.renew(mou)
+    except mou_services.AlreadyRenewed as err:
+        db.session.rollback()
+        flash(str(err), "error")
+        return redirect(url_for("mous.detail", mou_id=err.renewal.id))
+    db.session.commit()
+    flash(
+        _(
+            "Draft MOU for %(year)s created from the %(old)s MOU.",
+            year=result.mou.school_year,
+            old=mou.school_year,
+        ),
+        "success",
+    )
+    for note in result.adjustments:
+        flash(note, "warning")
+    return redirect(url_for("mous.detail", mou_id=result.mou.id))
+
+
+# ---- commitments ---------------------------------------------------------------------
+
+
+@bp.post("/<int:mou_id>/commitments")
+@roles_required(*EDITORS)
+def add_commitment(mou_id: int) -> ResponseReturnValue:
+    mou = editable_or_404(MOU, mou_id)
+    form = CommitmentForm(mou)
+    if form.validate_on_submit():
+        service = db.session.get(Service, form.service_id.data)
+        school = db.session.get(School, form.school_id.data)
+        if service is None or school is None:
+            abort(404)
+        try:
+            mou_services.add_commitment(mou, service, school, form.amount.data)  # type: ignore[arg-type]
+        except TransitionRefused as err:
+            _attach(form, err)
+        else:
+            db.session.commit()
+            flash(_("Commitment added."), "success")
+            return redirect(url_for("mous.detail", mou_id=mou.id, _anchor="commitments"))
+    return _detail_page(mou, form, 400)
+
+
+@bp.post("/<int:mou_id>/commitments/<int:commitment_id>/delete")
+@roles_required(*EDITORS)
+def delete_commitment(mou_id: int, commitment_id: int) -> ResponseReturnValue:
+    mou = editable_or_404(MOU, mou_id)
+    commitment = db.session.get(Commitment, commitment_id)
+    if commitment is None or commitment.mou_id != mou.id:
+        abort(404)
+    try:
+        mou_services.remove_commitment(mou, commitment)
+    except TransitionRefused as err:
+        db.session.rollback()
+        flash(str(err), "error")
+    else:
+        db.session.commit()
+        flash(_("Commitment removed."), "success")
+    return redirect(url_for("mous.detail", mou_id=mou.id, _anchor="commitments"))

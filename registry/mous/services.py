@@ -1,0 +1,586 @@
+"""MOU rules: the status lifecycle, activation checks, terms, commitments within capacity, renewal.
+
+Decisions beyond the issue's text, kept here so there is one place to look:
+- The partner is fixed once an MOU exists: its commitments are the partner's services.
+- Only draft and submitted MOUs can be edited or have commitments changed; an
+  active, expired or terminated MOU is a record of what was agreed.
+- Activation also needs at least one school and an approved partner.
+- A school that still has commitments cannot be taken off an MOU; remove the
+  commitments first (nothing disappears as a side effect of an edit).
+- Capacity is per service per school year, counting every MOU of that year
+  except terminated ones.
+- Any MOU may be renewed once; the renewal is a draft for the next school year.
+
+Functions validate, change objects and flush; they never commit. A refusal is
+a `TransitionRefused` whose message is shown to the user as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from registry.concurrency import check_version
+from registry.extensions import db
+from registry.listing import search
+from registry.models import MOU, AuditEntry, Commitment, Partner, School, Service, mou_school
+from registry.schoolyear import next_year, year_bounds
+from registry.vocabulary import DPAStatus, DPAType, MOUStatus, PartnerStatus, Unit
+
+# The only status moves there are (issue 2: draft → submitted → active → expired | terminated).
+MOVES: dict[MOUStatus, tuple[MOUStatus, ...]] = {
+    MOUStatus.DRAFT: (MOUStatus.SUBMITTED,),
+    MOUStatus.SUBMITTED: (MOUStatus.ACTIVE,),
+    MOUStatus.ACTIVE: (MOUStatus.EXPIRED, MOUStatus.TERMINATED),
+    MOUStatus.EXPIRED: (),
+    MOUStatus.TERMINATED: (),
+}
+EDITABLE = (MOUStatus.DRAFT, MOUStatus.SUBMITTED)
+# Statuses whose commitments use up a service's capacity for their school year.
+CAPACITY_STATUSES = tuple(s for s in MOUStatus if s != MOUStatus.TERMINATED)
+# MOUs whose data-privacy agreement matters: in force, or about to be.
+DPA_STATUSES = (MOUStatus.ACTIVE, MOUStatus.SUBMITTED)
+# Numeric(12, 2): the largest amount a commitment column holds.
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+class TransitionRefused(Exception):
+    """An MOU operation the rules refuse; the message says why, in plain words.
+
+    `field` names the form field the problem belongs to, when there is one.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AlreadyRenewed(TransitionRefused):
+    """The MOU has a renewal already; `renewal` is that MOU."""
+
+    def __init__(self, message: str, renewal: MOU) -> None:
+        super().__init__(message)
+        self.renewal = renewal
+
+
+@dataclass
+class MOUDetails:
+    """What a person may set on an MOU (the partner is given only on creation)."""
+
+    school_ids: list[int]
+    school_year: str
+    start_date: date
+    end_date: date
+    signed_date: date | None = None
+    signatories: str = ""
+    notes: str = ""
+    shares_student_data: bool = False
+    dpa_type: DPAType | None = None
+    dpa_status: DPAStatus | None = None
+    dpa_expiry: date | None = None
+
+
+@dataclass
+class Renewal:
+    """A renewal draft and what could not be copied into it as it was."""
+
+    mou: MOU
+    adjustments: list[str] = field(default_factory=list)
+
+
+# ---- terms ---------------------------------------------------------------------------
+
+
+def school_year_problem(school_year: str) -> str | None:
+    """Why a school year name is unacceptable, or None."""
+    try:
+        first, _last = year_bounds(school_year)
+    except ValueError:
+        return _('Enter a school year like "2025-26" (the second year follows the first).')
+    if not 1990 <= first.year <= 2100:
+        return _("Enter a school year between 1990-91 and 2100-01.")
+    return None
+
+
+def term_problems(school_year: str, start: date, end: date) -> dict[str, str]:
+    """Field errors for a term: end before start, or a term outside its school year."""
+    problems: dict[str, str] = {}
+    if end < start:
+        problems["end_date"] = _("The end date is before the start date.")
+    if school_year_problem(school_year) is None:
+        first, last = year_bounds(school_year)
+        if not (start <= last and end >= first):
+            problems["start_date"] = _(
+                "The term does not overlap the %(year)s school year (%(first)s to %(last)s).",
+                year=school_year,
+                first=first.isoformat(),
+                last=last.isoformat(),
+            )
+    return problems
+
+
+def _check_details(details: MOUDetails) -> list[School]:
+    """Refuse invalid details; the schools they name, loaded."""
+    problem = school_year_problem(details.school_year)
+    if problem:
+        raise TransitionRefused(problem, "school_year")
+    for name, message in term_problems(
+        details.school_year, details.start_date, details.end_date
+    ).items():
+        raise TransitionRefused(message, name)
+    wanted = set(details.school_ids)
+    schools = list(db.session.scalars(select(School).where(School.id.in_(wanted))))
+    if not wanted:
+        raise TransitionRefused(_("Choose at least one school."), "school_ids")
+    if len(schools) != len(wanted):
+        raise TransitionRefused(_("One of the schools chosen does not exist."), "school_ids")
+    return schools
+
+
+def _apply(mou: MOU, details: MOUDetails, schools: list[School]) -> None:
+    mou.schools = sorted(schools, key=lambda s: s.name)
+    mou.school_year = details.school_year
+    mou.start_date = details.start_date
+    mou.end_date = details.end_date
+    mou.signed_date = details.signed_date
+    mou.signatories = details.signatories.strip()
+    mou.notes = details.notes.strip()
+    mou.shares_student_data = details.shares_student_data
+    # The agreement only matters when data is shared; keeping stale fields would mislead.
+    sharing = details.shares_student_data
+    mou.dpa_type = details.dpa_type if sharing else None
+    mou.dpa_status = details.dpa_status if sharing else None
+    mou.dpa_expiry = details.dpa_expiry if sharing else None
+
+
+def is_editable(mou: MOU) -> bool:
+    """Whether the MOU's fields and commitments may still change."""
+    return mou.status in EDITABLE
+
+
+def _require_editable(mou: MOU) -> None:
+    if not is_editable(mou):
+        raise TransitionRefused(
+            _(
+                "A %(status)s MOU cannot be changed; only draft and submitted MOUs can.",
+                status=mou.status.label.lower(),
+            )
+        )
+
+
+def create_mou(partner: Partner, details: MOUDetails) -> MOU:
+    """A new draft MOU for a partner."""
+    schools = _check_details(details)
+    mou = MOU(status=MOUStatus.DRAFT)
+    db.session.add(mou)
+    with db.session.no_autoflush:
+        mou.partner = partner
+        _apply(mou, details, schools)
+    db.session.flush()
+    return mou
+
+
+def update_mou(mou: MOU, details: MOUDetails, version: int | str | None) -> MOU:
+    """Save an edit made against `version`; stale, non-editable or invalid edits change nothing."""
+    check_version(mou, version)
+    _require_editable(mou)
+    schools = _check_details(details)
+    kept = set(details.school_ids)
+    orphaned = sorted({c.school.name for c in mou.commitments if c.school_id not in kept})
+    if orphaned:
+        raise TransitionRefused(
+            _(
+                "Remove the commitments at %(schools)s before taking the school off this MOU.",
+                schools=", ".join(orphaned),
+            ),
+            "school_ids",
+        )
+    _apply(mou, details, schools)
+    db.session.flush()
+    return mou
+
+
+# ---- status --------------------------------------------------------------------------
+
+
+def allowed_moves(mou: MOU) -> tuple[MOUStatus, ...]:
+    """The statuses the MOU may move to from where it is."""
+    return MOVES[mou.status]
+
+
+def dpa_gaps(mou: MOU, today: date) -> list[str]:
+    """What is missing from the data-privacy agreement of an MOU that shares student data."""
+    if not mou.shares_student_data:
+        return []
+    gaps: list[str] = []
+    if mou.dpa_type is None:
+        gaps.append(_("the data-privacy agreement type is not set"))
+    if mou.dpa_status != DPAStatus.SIGNED:
+        gaps.append(_("the data-privacy agreement is not signed"))
+    if mou.dpa_expiry is None:
+        gaps.append(_("the data-privacy agreement has no expiry date"))
+    elif mou.dpa_expiry < today:
+        gaps.append(
+            _("the data-privacy agreement expired on %(day)s", day=mou.dpa_expiry.isoformat())
+        )
+    return gaps
+
+
+def activation_problems(mou: MOU, today: date) -> list[str]:
+    """What stands between an MOU and becoming active (empty: nothing)."""
+    problems: list[str] = []
+    if not mou.schools:
+        problems.append(_("it names no school"))
+    if mou.partner.status != PartnerStatus.APPROVED:
+        problems.append(
+            _("the partner is %(status)s, not approved", status=mou.partner.status.label.lower())
+        )
+    problems.extend(dpa_gaps(mou, today))
+    return problems
+
+
+def change_status(mou: MOU, target: MOUStatus, today: date | None = None) -> MOU:
+    """Move the MOU to `target` if that is one of the allowed moves and its conditions hold."""
+    today = today or date.today()
+    if target not in MOVES[mou.status]:
+        raise TransitionRefused(
+            _(
+                "A %(status)s MOU cannot become %(target)s.",
+                status=mou.status.label.lower(),
+                target=target.label.lower(),
+            )
+        )
+    if target == MOUStatus.ACTIVE:
+        problems = activation_problems(mou, today)
+        if problems:
+            raise TransitionRefused(
+                _("This MOU cannot become active: %(problems)s.", problems="; ".join(problems))
+            )
+    mou.status = target
+    db.session.flush()
+    return mou
+
+
+def submit(mou: MOU, today: date | None = None) -> MOU:
+    """Draft → submitted."""
+    return change_status(mou, MOUStatus.SUBMITTED, today)
+
+
+def activate(mou: MOU, today: date | None = None) -> MOU:
+    """Submitted → active, with a current data-privacy agreement when student data is shared."""
+    return change_status(mou, MOUStatus.ACTIVE, today)
+
+
+def expire(mou: MOU, today: date | None = None) -> MOU:
+    """Active → expired."""
+    return change_status(mou, MOUStatus.EXPIRED, today)
+
+
+def terminate(mou: MOU, today: date | None = None) -> MOU:
+    """Active → terminated (its commitments stop using capacity)."""
+    return change_status(mou, MOUStatus.TERMINATED, today)
+
+
+# ---- commitments ---------------------------------------------------------------------
+
+
+def committed_amount(service: Service, school_year: str, excluding: Sequence[int] = ()) -> Decimal:
+    """How much of a service MOUs of a school year promise (terminated MOUs aside)."""
+    stmt = (
+        select(func.coalesce(func.sum(Commitment.amount), 0))
+        .join(MOU, Commitment.mou_id == MOU.id)
+        .where(
+            Commitment.service_id == service.id,
+            MOU.school_year == school_year,
+            MOU.status.in_(CAPACITY_STATUSES),
+        )
+    )
+    if excluding:
+        stmt = stmt.where(Commitment.id.not_in(list(excluding)))
+    return Decimal(str(db.session.scalar(stmt) or 0))
+
+
+def remaining_capacity(service: Service, school_year: str) -> Decimal:
+    """What is left of a service's annual capacity in a school year (never below zero)."""
+    return max(Decimal(service.capacity) - committed_amount(service, school_year), Decimal(0))
+
+
+def amount_problem(service: Service, amount: Decimal) -> str | None:
+    """Why an amount cannot be committed in the service's unit, or None."""
+    if not amount.is_finite() or amount <= 0:
+        return _("Enter an amount above zero.")
+    if amount > MAX_AMOUNT:
+        return _("Enter a smaller amount.")
+    if amount != amount.quantize(Decimal("0.01")):
+        return _("Use at most two decimal places.")
+    if service.unit == Unit.SEATS and amount != amount.to_integral_value():
+        return _("Seats are whole numbers.")
+    return None
+
+
+def add_commitment(mou: MOU, service: Service, school: School, amount: Decimal) -> Commitment:
+    """Promise an amount of one of the partner's services at one of the MOU's schools."""
+    _require_editable(mou)
+    if service.partner_id != mou.partner_id:
+        raise TransitionRefused(
+            _(
+                "That service belongs to another partner, not %(partner)s.",
+                partner=mou.partner.name,
+            ),
+            "service_id",
+        )
+    if not service.active:
+        raise TransitionRefused(_("That service is not active."), "service_id")
+    if school not in mou.schools:
+        raise TransitionRefused(_("That school is not on this MOU."), "school_id")
+    if any(c.service_id == service.id and c.school_id == school.id for c in mou.commitments):
+        raise TransitionRefused(
+            _("This MOU already commits that service at that school; remove that line first."),
+            "service_id",
+        )
+    problem = amount_problem(service, amount)
+    if problem:
+        raise TransitionRefused(problem, "amount")
+    if mou.status in CAPACITY_STATUSES:
+        remaining = remaining_capacity(service, mou.school_year)
+        if amount > remaining:
+            raise TransitionRefused(
+                _(
+                    "exceeds remaining capacity: %(left)s %(unit)s left",
+                    left=_plain_number(remaining),
+                    unit=service.unit.label.lower(),
+                ),
+                "amount",
+            )
+    commitment = Commitment(service=service, school=school, amount=amount)
+    mou.commitments.append(commitment)
+    db.session.flush()
+    return commitment
+
+
+def remove_commitment(mou: MOU, commitment: Commitment) -> None:
+    """Take a commitment line off a draft or submitted MOU."""
+    _require_editable(mou)
+    if commitment.mou_id != mou.id:
+        raise TransitionRefused(_("That commitment is not part of this MOU."))
+    mou.commitments.remove(commitment)
+    db.session.flush()
+
+
+def _plain_number(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+# ---- renewal -------------------------------------------------------------------------
+
+
+def _a_year_later(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February has no twin next year
+        return day.replace(year=day.year + 1, day=28)
+
+
+def renewal_of(mou: MOU) -> MOU | None:
+    """The MOU renewed from this one, if any."""
+    return db.session.scalars(
+        select(MOU).where(MOU.renewed_from_id == mou.id).order_by(MOU.id).limit(1)
+    ).first()
+
+
+def renew(mou: MOU) -> Renewal:
+    """Next school year's draft from an MOU: same partner, schools and (capacity allowing) lines."""
+    existing = renewal_of(mou)
+    if existing is not None:
+        raise AlreadyRenewed(
+            _(
+                "This MOU was already renewed for %(year)s (MOU %(id)s); that draft is shown here.",
+                year=existing.school_year,
+                id=existing.id,
+            ),
+            existing,
+        )
+    renewal = MOU(
+        school_year=next_year(mou.school_year),
+        start_date=_a_year_later(mou.start_date),
+        end_date=_a_year_later(mou.end_date),
+        status=MOUStatus.DRAFT,
+        signatories="",
+        notes="",
+        shares_student_data=mou.shares_student_data,
+        dpa_type=mou.dpa_type,
+        dpa_status=mou.dpa_status,
+        dpa_expiry=mou.dpa_expiry,
+    )
+    # In the session before any relationship is set, so no autoflush meets a stray object.
+    db.session.add(renewal)
+    with db.session.no_autoflush:
+        renewal.partner = mou.partner
+        renewal.renewed_from = mou
+        renewal.schools = list(mou.schools)
+    db.session.flush()
+    result = Renewal(renewal)
+    for line in mou.commitments:
+        service = line.service
+        if not service.active:
+            result.adjustments.append(
+                _(
+                    "%(service)s at %(school)s was left out: the service is no longer active.",
+                    service=service.name,
+                    school=line.school.name,
+                )
+            )
+            continue
+        amount = min(Decimal(line.amount), remaining_capacity(service, renewal.school_year))
+        if service.unit == Unit.SEATS:
+            amount = amount.to_integral_value(rounding="ROUND_FLOOR")
+        if amount <= 0:
+            result.adjustments.append(
+                _(
+                    "%(service)s at %(school)s was left out: no capacity is left in %(year)s.",
+                    service=service.name,
+                    school=line.school.name,
+                    year=renewal.school_year,
+                )
+            )
+            continue
+        if amount < line.amount:
+            result.adjustments.append(
+                _(
+                    "%(service)s at %(school)s was reduced from %(old)s to %(new)s "
+                    "to fit the capacity left in %(year)s.",
+                    service=service.name,
+                    school=line.school.name,
+                    old=_plain_number(Decimal(line.amount)),
+                    new=_plain_number(amount),
+                    year=renewal.school_year,
+                )
+            )
+        renewal.commitments.append(Commitment(service=service, school=line.school, amount=amount))
+        db.session.flush()  # so the next line's capacity check counts this one
+    return result
+
+
+# ---- questions other pages ask -------------------------------------------------------
+
+
+def expiring_within(days: int, today: date) -> list[MOU]:
+    """Active MOUs whose term ends within `days` days of today (today included), soonest first."""
+    return list(
+        db.session.scalars(
+            select(MOU)
+            .options(selectinload(MOU.partner), selectinload(MOU.schools))
+            .where(
+                MOU.status == MOUStatus.ACTIVE,
+                MOU.end_date >= today,
+                MOU.end_date <= today + timedelta(days=days),
+            )
+            .order_by(MOU.end_date, MOU.id)
+        )
+    )
+
+
+def dpa_problems(today: date) -> list[MOU]:
+    """Active or submitted MOUs sharing student data without a current signed agreement."""
+    return list(
+        db.session.scalars(
+            select(MOU)
+            .options(selectinload(MOU.partner))
+            .where(
+                MOU.status.in_(DPA_STATUSES),
+                MOU.shares_student_data.is_(True),
+                or_(
+                    MOU.dpa_type.is_(None),
+                    MOU.dpa_status.is_(None),
+                    MOU.dpa_status != DPAStatus.SIGNED,
+                    MOU.dpa_expiry.is_(None),
+                    MOU.dpa_expiry < today,
+                ),
+            )
+            .order_by(MOU.dpa_expiry, MOU.id)
+        )
+    )
+
+
+# ---- lists and pages -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MOUFilters:
+    """The list's filters; None means "any"."""
+
+    status: MOUStatus | None = None
+    school_year: str | None = None
+    school_id: int | None = None
+    partner_id: int | None = None
+    shares_student_data: bool | None = None
+    expiring_days: int | None = None
+
+
+def filtered(filters: MOUFilters, today: date) -> Select[tuple[MOU]]:
+    """MOUs matching the filters, with their partner joined (for searching and sorting)."""
+    stmt = select(MOU).join(Partner, MOU.partner_id == Partner.id)
+    if filters.status is not None:
+        stmt = stmt.where(MOU.status == filters.status)
+    if filters.school_year:
+        stmt = stmt.where(MOU.school_year == filters.school_year)
+    if filters.school_id is not None:
+        stmt = stmt.where(MOU.schools.any(School.id == filters.school_id))
+    if filters.partner_id is not None:
+        stmt = stmt.where(MOU.partner_id == filters.partner_id)
+    if filters.shares_student_data is not None:
+        stmt = stmt.where(MOU.shares_student_data.is_(filters.shares_student_data))
+    if filters.expiring_days is not None:
+        stmt = stmt.where(
+            MOU.status == MOUStatus.ACTIVE,
+            MOU.end_date >= today,
+            MOU.end_date <= today + timedelta(days=filters.expiring_days),
+        )
+    return stmt
+
+
+def matching_text(text: str | None) -> Select[tuple[int]]:
+    """Ids of MOUs whose partner, a school or the signatories contain the text."""
+    stmt = (
+        select(MOU.id)
+        .join(Partner, MOU.partner_id == Partner.id)
+        .outerjoin(mou_school, mou_school.c.mou_id == MOU.id)
+        .outerjoin(School, School.id == mou_school.c.school_id)
+    )
+    return search(stmt, text, Partner.name, School.name, MOU.signatories)
+
+
+def capacity_left(mou: MOU) -> dict[int, Decimal]:
+    """Remaining capacity in the MOU's school year, by service id, for its commitments."""
+    services = {c.service_id: c.service for c in mou.commitments}
+    return {sid: remaining_capacity(s, mou.school_year) for sid, s in services.items()}
+
+
+def totals_by_unit(mou: MOU) -> str:
+    """The MOU's commitments summed per unit: "120 seats; 40 hours"."""
+    sums: dict[Unit, Decimal] = {}
+    for line in mou.commitments:
+        unit = line.service.unit
+        sums[unit] = sums.get(unit, Decimal(0)) + Decimal(line.amount)
+    return "; ".join(f"{_plain_number(sums[u])} {u.label.lower()}" for u in Unit if u in sums)
+
+
+def audit_trail(mou: MOU) -> list[AuditEntry]:
+    """The MOU's own audit rows, newest first."""
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity == "mou", AuditEntry.entity_id == mou.id)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        )
+    )
