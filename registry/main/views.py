@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, jsonify, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
 from registry.extensions import db
-from registry.vocabulary import Role
+from registry.main import dashboard as figures
+from registry.vocabulary import MOUStatus, PartnerStatus, Role
 
 bp = Blueprint("main", __name__)
 
@@ -27,6 +30,13 @@ def healthz() -> ResponseReturnValue:
 @bp.get("/")
 @login_required
 def dashboard() -> ResponseReturnValue:
+    """The registry at a glance for district staff; partners go to their own record."""
     if current_user.role == Role.PARTNER:
         return redirect(url_for("partners.mine"))
-    return render_template("main/dashboard.html")
+    return render_template(
+        "main/dashboard.html",
+        board=figures.dashboard(date.today()),
+        window=figures.EXPIRY_WINDOW_DAYS,
+        PartnerStatus=PartnerStatus,
+        MOUStatus=MOUStatus,
+    )

@@ -1,0 +1,180 @@
+"""The dashboard's figures: counts, expiring MOUs, compliance gaps, schools without partners.
+
+The MOU rules (which MOUs are expiring, which lack a data-privacy agreement)
+live in `registry.mous.services`; this module only adds what the page needs.
+Every function takes `today` so the figures can be checked on any day; the
+view passes `date.today()`. Read-only: nothing here changes the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import exists, func, or_, select
+
+from registry.extensions import db
+from registry.models import MOU, Partner, School, Service, mou_school
+from registry.mous.services import dpa_problems, expiring_within
+from registry.schoolyear import school_year_of
+from registry.vocabulary import DPAStatus, MOUStatus, PartnerStatus
+
+# How far ahead the dashboard warns about MOUs coming to an end.
+EXPIRY_WINDOW_DAYS = 60
+
+# Partners whose paperwork matters: those working with schools or asking to.
+COMPLIANCE_PARTNER_STATUSES = (PartnerStatus.APPROVED, PartnerStatus.APPLICANT)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The registry in numbers, MOUs for one school year."""
+
+    school_year: str
+    schools: int
+    total_enrollment: int
+    partners_by_status: dict[PartnerStatus, int]
+    active_services: int
+    mous_by_status: dict[MOUStatus, int]
+
+    @property
+    def partners(self) -> int:
+        return sum(self.partners_by_status.values())
+
+    @property
+    def mous(self) -> int:
+        return sum(self.mous_by_status.values())
+
+
+@dataclass(frozen=True)
+class ExpiringMOU:
+    mou: MOU
+    days_left: int
+
+
+@dataclass(frozen=True)
+class PartnerGap:
+    """A partner with compliance paperwork missing or out of date."""
+
+    partner: Partner
+    background_check_missing: bool
+    insurance_missing: bool
+    insurance_expired: bool
+
+
+@dataclass(frozen=True)
+class DPAGap:
+    """An MOU sharing student data without a current data-privacy agreement."""
+
+    mou: MOU
+    reason: str  # "missing" (never signed) or "expired"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: date
+    counts: Counts
+    expiring: list[ExpiringMOU]
+    partner_gaps: list[PartnerGap]
+    dpa_gaps: list[DPAGap]
+    schools_without_partner: list[School] = field(default_factory=list)
+
+    @property
+    def compliance_count(self) -> int:
+        return len(self.partner_gaps) + len(self.dpa_gaps)
+
+
+def counts(today: date) -> Counts:
+    """Schools, enrollment, partners by status, active services, this year's MOUs by status."""
+    year = school_year_of(today)
+    schools, enrollment = db.session.execute(
+        select(func.count(School.id), func.coalesce(func.sum(School.enrollment), 0))
+    ).one()
+    partners = dict.fromkeys(PartnerStatus, 0)
+    for status, n in db.session.execute(
+        select(Partner.status, func.count(Partner.id)).group_by(Partner.status)
+    ):
+        partners[status] = n
+    mous = dict.fromkeys(MOUStatus, 0)
+    for status, n in db.session.execute(
+        select(MOU.status, func.count(MOU.id)).where(MOU.school_year == year).group_by(MOU.status)
+    ):
+        mous[status] = n
+    active_services = db.session.scalar(
+        select(func.count(Service.id)).where(Service.active.is_(True))
+    )
+    return Counts(
+        school_year=year,
+        schools=schools,
+        total_enrollment=int(enrollment),
+        partners_by_status=partners,
+        active_services=active_services or 0,
+        mous_by_status=mous,
+    )
+
+
+def expiring_mous(today: date, days: int = EXPIRY_WINDOW_DAYS) -> list[ExpiringMOU]:
+    """Active MOUs ending between today and `days` days from now, soonest first."""
+    return [ExpiringMOU(mou, (mou.end_date - today).days) for mou in expiring_within(days, today)]
+
+
+def partner_gaps(today: date) -> list[PartnerGap]:
+    """Approved or applicant partners missing a verified background-check policy or insurance."""
+    background_missing = or_(
+        Partner.background_check_policy.is_(False), Partner.background_check_verified.is_(None)
+    )
+    insurance_missing = Partner.insurance_expiry.is_(None)
+    insurance_expired = Partner.insurance_expiry < today
+    partners = db.session.scalars(
+        select(Partner)
+        .where(
+            Partner.status.in_(COMPLIANCE_PARTNER_STATUSES),
+            or_(background_missing, insurance_missing, insurance_expired),
+        )
+        .order_by(Partner.name)
+    )
+    return [
+        PartnerGap(
+            partner=p,
+            background_check_missing=not p.background_check_policy
+            or p.background_check_verified is None,
+            insurance_missing=p.insurance_expiry is None,
+            insurance_expired=p.insurance_expiry is not None and p.insurance_expiry < today,
+        )
+        for p in partners
+    ]
+
+
+def dpa_gaps(today: date) -> list[DPAGap]:
+    """Active or submitted MOUs sharing student data without a signed, unexpired agreement."""
+    return [DPAGap(mou, _dpa_reason(mou, today)) for mou in dpa_problems(today)]
+
+
+def _dpa_reason(mou: MOU, today: date) -> str:
+    lapsed = mou.dpa_status == DPAStatus.EXPIRED or (
+        mou.dpa_status == DPAStatus.SIGNED and mou.dpa_expiry is not None and mou.dpa_expiry < today
+    )
+    return "expired" if lapsed else "missing"
+
+
+def schools_without_active_partner(today: date) -> list[School]:
+    """Schools that no active MOU of the current school year covers."""
+    covered = exists().where(
+        mou_school.c.school_id == School.id,
+        mou_school.c.mou_id == MOU.id,
+        MOU.status == MOUStatus.ACTIVE,
+        MOU.school_year == school_year_of(today),
+    )
+    return list(db.session.scalars(select(School).where(~covered).order_by(School.name)))
+
+
+def dashboard(today: date) -> Dashboard:
+    """Everything the dashboard shows, as of a day."""
+    return Dashboard(
+        today=today,
+        counts=counts(today),
+        expiring=expiring_mous(today),
+        partner_gaps=partner_gaps(today),
+        dpa_gaps=dpa_gaps(today),
+        schools_without_partner=schools_without_active_partner(today),
+    )
