@@ -83,7 +83,10 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, make_school):
     assert "/login" in response.headers["Location"]
 
 
-@pytest.mark.parametrize("path", ["/schools/999999", "/schools/999999/edit", "/schools/abc"])
+@pytest.mark.parametrize(
+    "path",
+    ["/schools/999999", "/schools/999999/edit", "/schools/abc", "/schools/99999999999999999999"],
+)
 def test_missing_schools_are_404(client, login, path):
     login("admin")
     assert client.get(path).status_code == 404

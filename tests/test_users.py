@@ -60,6 +60,7 @@ def test_non_admins_cannot_create_accounts(client, login, role):
 def test_missing_user_is_404(client, login):
     login("admin")
     assert client.get("/users/99999/edit").status_code == 404
+    assert client.get("/users/99999999999999999999/edit").status_code == 404
 
 
 # ---- list ---------------------------------------------------------------------------------

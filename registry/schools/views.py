@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -19,6 +19,15 @@ from registry.schools.services import INDICATOR_LABELS, Level, SchoolError, leve
 from registry.schoolyear import is_school_year
 
 bp = Blueprint("schools", __name__, url_prefix="/schools")
+
+# The largest id an INTEGER column holds; PostgreSQL errors (a 500) on a larger one.
+MAX_ID = 2**31 - 1
+
+
+def _school_or_404(school_id: int) -> School:
+    if school_id > MAX_ID:
+        abort(404)
+    return viewable_or_404(School, school_id)
 
 
 @bp.get("/")
@@ -88,7 +97,7 @@ def _csv_rows(schools: list[School], year: str) -> list[list[object]]:
 @bp.get("/<int:school_id>")
 @roles_required(*READERS)
 def detail(school_id: int) -> ResponseReturnValue:
-    school = viewable_or_404(School, school_id)
+    school = _school_or_404(school_id)
     year = services.current_school_year()
     return render_template(
         "schools/detail.html",
@@ -124,7 +133,7 @@ def new() -> ResponseReturnValue:
 @bp.route("/<int:school_id>/edit", methods=["GET", "POST"])
 @roles_required(*EDITORS)
 def edit(school_id: int) -> ResponseReturnValue:
-    school = viewable_or_404(School, school_id)
+    school = _school_or_404(school_id)
     # The record fills the form only on GET: a POST missing a field (or the version) must not
     # borrow the stored value.
     form = SchoolForm(obj=school) if request.method == "GET" else SchoolForm()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -19,6 +19,9 @@ from registry.users.services import UserError
 from registry.vocabulary import Role
 
 bp = Blueprint("users", __name__, url_prefix="/users")
+
+# The largest id an INTEGER column holds; PostgreSQL errors (a 500) on a larger one.
+MAX_ID = 2**31 - 1
 
 SORTS = {"email": User.email, "name": User.name, "role": User.role, "partner": Partner.name}
 
@@ -77,7 +80,7 @@ def new() -> ResponseReturnValue:
 @bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def edit(user_id: int) -> ResponseReturnValue:
-    user = db.get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id) if user_id <= MAX_ID else abort(404)
     # The record fills the form only on GET: a POST missing a field must not borrow it.
     form = UserEditForm(obj=user) if request.method == "GET" else UserEditForm()
     if request.method == "GET":
