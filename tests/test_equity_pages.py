@@ -421,3 +421,21 @@ def test_demo_district_partnerships_lean_to_the_less_needy(app: Any) -> None:
     q = report.quartiles
     assert q[0].units_per_student > q[3].units_per_student
     assert db.session.scalar(select(MOU.id).limit(1)) is not None
+
+
+def test_bar_chart_escapes_text_and_carries_its_data(app: Any) -> None:
+    from registry.equity.charts import bar_chart
+
+    with app.test_request_context():
+        html = str(
+            bar_chart(
+                [("Status quo", [("<b>Q1</b>", 0.4), ("Q2", 0.6)]), ("Proposal", [("Q2", 0.5)])],
+                title="Shares & more",
+                unit="share",
+            )
+        )
+    assert "<b>Q1</b>" not in html and "&lt;b&gt;Q1&lt;/b&gt;" in html
+    assert "Shares &amp; more" in html and 'role="img"' in html
+    assert html.count("<rect") == 3  # Q1 has no Proposal bar
+    assert '<td class="num">—</td>' in html  # …and its table says so
+    assert "Highest: Q2 (Status quo), 0.600 share." in html
