@@ -7,19 +7,11 @@ from datetime import date, timedelta
 import pytest
 from flask.testing import FlaskClient
 
-from registry.audit import SYSTEM, set_actor
 from registry.main import dashboard as figures
 from registry.schoolyear import school_year_of, year_bounds
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus, PartnerStatus
 
 TODAY = date(2026, 3, 2)  # in school year 2025-26
-
-
-@pytest.fixture(autouse=True)
-def nobody_signed_in() -> None:
-    # A request in an earlier test leaves its user as the audit actor; that user is
-    # gone with the earlier test's data (PostgreSQL enforces the audit's foreign key).
-    set_actor(SYSTEM)
 
 
 # ---- school years ----------------------------------------------------------------------

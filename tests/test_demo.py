@@ -9,11 +9,10 @@ import statistics
 from collections import defaultdict
 from datetime import date
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from registry.audit import SYSTEM, Actor, acting_as, set_actor
+from registry.audit import Actor, acting_as
 from registry.demo import demo_years, seed_demo
 from registry.extensions import db
 from registry.models import INDICATORS, MOU, Commitment, Partner, School, Service, User
@@ -27,13 +26,6 @@ EMAILS = [
     "partner@demo.example",
     "partner2@demo.example",
 ]
-
-
-@pytest.fixture(autouse=True)
-def nobody_signed_in() -> None:
-    # A request in an earlier test leaves its user as the audit actor; that user is
-    # gone with the earlier test's data (PostgreSQL enforces the audit's foreign key).
-    set_actor(SYSTEM)
 
 
 def _seed(**kwargs: object):
