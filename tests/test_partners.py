@@ -414,3 +414,14 @@ def test_list_paginates_and_shows_an_empty_state(client, login, make_partner, ap
     assert "Org 00" in first and "Org 25" not in first
     assert "Org 25" in second
     assert "No partners match." in client.get("/partners/?q=zzzz").get_data(as_text=True)
+
+
+def test_saving_keeps_a_language_outside_the_usual_list(client, login, make_partner):
+    partner = make_partner(languages=["English", "Swahili"])
+    login("coordinator")
+    form = client.get(f"/partners/{partner.id}/edit").get_data(as_text=True)
+    assert 'value="Swahili"' in form
+    data = form_data(partner, languages=["English", "Swahili"])
+    assert client.post(f"/partners/{partner.id}/edit", data=data).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Partner, partner.id).languages == ["English", "Swahili"]

@@ -70,6 +70,12 @@ FIVE_DIGIT_ZIP_RE = re.compile(r"^\d{5}$")
 MAX_LIABILITY = Decimal("999999999999")
 
 
+def language_options(kept: Iterable[str] = ()) -> list[SelectChoice]:
+    """The language checkboxes, plus other languages a record already lists (saving keeps them)."""
+    extra = [(name, name) for name in dict.fromkeys(kept) if name not in LANGUAGE_LABELS]
+    return options([*LANGUAGE_CHOICES, *extra])
+
+
 class MultiCheckboxField(SelectMultipleField):
     """A multiple choice shown as a group of checkboxes (the field macro renders a fieldset)."""
 

@@ -15,7 +15,7 @@ from registry.extensions import db
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import Partner
 from registry.partners import services as partner_services
-from registry.partners.forms import PartnerFilterForm, PartnerForm
+from registry.partners.forms import PartnerFilterForm, PartnerForm, language_options
 from registry.partners.services import (
     DISTRICT_ONLY_FIELDS,
     PARTNER_SORTS,
@@ -140,8 +140,10 @@ def detail(partner_id: int) -> ResponseReturnValue:
     return _detail_page(viewable_or_404(Partner, partner_id))
 
 
-def _form_for(user: Any, **kwargs: Any) -> PartnerForm:
+def _form_for(user: Any, partner: Partner | None = None, **kwargs: Any) -> PartnerForm:
     form = PartnerForm(**kwargs)
+    if partner is not None:
+        form.languages.choices = language_options(partner.languages or [])
     if user.role == Role.PARTNER:
         for name in DISTRICT_ONLY_FIELDS:
             del form[name]
@@ -184,7 +186,7 @@ def new() -> ResponseReturnValue:
 def edit(partner_id: int) -> ResponseReturnValue:
     partner = editable_or_404(Partner, partner_id)
     # On POST only what was submitted counts: a missing version must not borrow the current one.
-    form = _form_for(current_user, obj=partner if request.method == "GET" else None)
+    form = _form_for(current_user, partner, obj=partner if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
             partner_services.update_partner(

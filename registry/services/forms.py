@@ -57,6 +57,7 @@ class ServiceForm(FlaskForm):
     cost = DecimalField(
         _l("Cost to the district (USD)"),
         places=2,
+        default=Decimal(0),
         validators=[InputRequired(_l("Enter the cost, or 0.")), Amount(Decimal(0), MAX_AMOUNT)],
     )
     active = BooleanField(_l("Active (offered this year)"))

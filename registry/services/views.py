@@ -14,7 +14,7 @@ from registry.access import EDITORS, READERS, editable_or_404, roles_required, v
 from registry.extensions import db
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import Service
-from registry.partners.forms import options
+from registry.partners.forms import language_options, options
 from registry.partners.services import partner_choices
 from registry.services import services as service_services
 from registry.services.forms import ServiceFilterForm, ServiceForm
@@ -134,8 +134,10 @@ def detail(service_id: int) -> ResponseReturnValue:
     )
 
 
-def _form_for(**kwargs: Any) -> ServiceForm:
+def _form_for(service: Service | None = None, **kwargs: Any) -> ServiceForm:
     form = ServiceForm(**kwargs)
+    if service is not None:
+        form.languages.choices = language_options(service.languages or [])
     if current_user.role == Role.PARTNER:
         # A partner user's services are always its own: no choice to make, none to forge.
         del form["partner_id"]
@@ -182,7 +184,7 @@ def new() -> ResponseReturnValue:
 def edit(service_id: int) -> ResponseReturnValue:
     service = editable_or_404(Service, service_id)
     # On POST only what was submitted counts: a missing version must not borrow the current one.
-    form = _form_for(obj=service if request.method == "GET" else None)
+    form = _form_for(service, obj=service if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
             service_services.update_service(
