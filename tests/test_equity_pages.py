@@ -81,6 +81,19 @@ def test_who_may_see_the_equity_pages(
     assert client.get(path).status_code == status
 
 
+def test_the_default_definition_is_created_once_and_kept(
+    client: FlaskClient, login: Callable[..., Any]
+) -> None:
+    login("coordinator")
+    client.get("/equity/need")
+    client.get("/equity/")
+    db.session.rollback()
+    defaults = db.session.scalars(select(NeedIndexDefinition)).all()
+    assert [(d.name, d.version, d.is_default) for d in defaults] == [
+        ("District need index", 1, True)
+    ]
+
+
 @pytest.mark.parametrize("path", [*PAGES, "/equity/need/definitions/new"])
 def test_anonymous_visitors_are_sent_to_sign_in(client: FlaskClient, path: str) -> None:
     response = client.get(path)

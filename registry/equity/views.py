@@ -38,8 +38,7 @@ def _default_definition() -> NeedIndexDefinition:
     """The default definition, saved now if this is the first time anyone asks for it."""
     definition = equity_services.find_definition(None)
     assert definition is not None
-    if db.session.new or db.session.dirty:
-        db.session.commit()
+    db.session.commit()  # keeps it if it was just created; nothing to write otherwise
     return definition
 
 
