@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from registry.audit import SYSTEM, set_actor
 from registry.extensions import db
 from registry.models import AuditEntry, School
-from registry.schools.services import current_school_year
+from registry.schools.services import SchoolData, SchoolError, create_school, current_school_year
 from registry.vocabulary import MOUStatus
 
 THIS_YEAR = current_school_year()
@@ -335,3 +335,27 @@ def test_edit_refuses_another_schools_code(client, login, make_school):
     )
     assert response.status_code == 400
     assert "already used by Holder" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"dese_code": "123"}, "dese_code"),
+        ({"enrollment": -1}, "enrollment"),
+        ({"school_year": "2025-27"}, "school_year"),
+        ({"indicators": {"pct_high_needs": Decimal(101)}}, "pct_high_needs"),
+    ],
+)
+def test_the_service_holds_any_caller_to_the_rules(app, change, field):
+    values = {
+        "dese_code": "03480505",
+        "name": "Elm",
+        "grades": ["K"],
+        "enrollment": 10,
+        "school_year": "2025-26",
+        "indicators": {},
+    }
+    values.update(change)
+    with app.test_request_context(), pytest.raises(SchoolError) as caught:
+        create_school(SchoolData(**values))
+    assert caught.value.field == field

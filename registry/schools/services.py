@@ -58,10 +58,6 @@ class Level(enum.StrEnum):
     def label(self) -> str:
         return str(LEVEL_LABELS[self])
 
-    @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        return [(m.value, m.label) for m in cls]
-
 
 ELEMENTARY_GRADES = GRADES[: GRADES.index("5") + 1]
 MIDDLE_GRADES = ("7", "8")
@@ -159,8 +155,22 @@ def _apply_indicators(school: School, school_year: str, values: dict[str, Decima
     return changed
 
 
+def _check_data(data: SchoolData) -> None:
+    # The form checks these too; the rules live here so any caller is held to them.
+    if not (len(data.dese_code) == 8 and data.dese_code.isascii() and data.dese_code.isdigit()):
+        raise SchoolError(_("Enter the DESE code: exactly 8 digits."), field="dese_code")
+    if data.enrollment < 0:
+        raise SchoolError(_("Enrollment cannot be negative."), field="enrollment")
+    if data.indicators is not None:
+        validate_school_year(data.school_year or "")
+        for name, value in data.indicators.items():
+            if value is not None and not (value.is_finite() and 0 <= value <= 100):
+                raise SchoolError(_("Enter a percentage from 0 to 100."), field=name)
+
+
 def create_school(data: SchoolData) -> School:
     """Record a new school; a DESE code already in use is refused."""
+    _check_data(data)
     _check_code_free(data.dese_code, None)
     school = School(dese_code=data.dese_code, name=data.name, grades=[], enrollment=0)
     apply_school_data(school, data)
@@ -172,6 +182,7 @@ def create_school(data: SchoolData) -> School:
 def update_school(school: School, data: SchoolData, version: int | str | None) -> School:
     """Change a school opened at `version` (stale: StaleEdit, nothing changed)."""
     check_version(school, version)
+    _check_data(data)
     _check_code_free(data.dese_code, school)
     apply_school_data(school, data)
     db.session.flush()
