@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def select_locale() -> str | None:
     """The page language: an explicit ?lang= choice (remembered), else the browser's."""
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():
+        return None  # CLI and background work: the default locale
     languages = current_app.config["LANGUAGES"]
     chosen = request.args.get("lang")
     if chosen in languages:

@@ -23,8 +23,9 @@ from sqlalchemy.orm.attributes import NO_VALUE
 from registry.models.audit import AuditEntry
 from registry.models.columns import utcnow
 
-# Columns never copied into the trail: bookkeeping, or secrets.
-_SKIPPED = {"version", "password_hash"}
+# Columns never copied into the trail: bookkeeping, secrets, and whole files kept elsewhere
+# (a scenario run's problem and result JSON are stored on the run and downloadable there).
+_SKIPPED = {"version", "password_hash", "problem_json", "result_json", "report_json"}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from registry.extensions import db
 
+# Far past any real list, and small enough that page × size never overflows a database integer.
+MAX_PAGE = 1_000_000
+
 
 @dataclass(frozen=True)
 class Sorting:
@@ -58,7 +61,7 @@ def paginate(stmt: Select[Any]) -> Pagination:
     page = request.args.get("page", 1, type=int) or 1
     return db.paginate(
         stmt,
-        page=max(page, 1),
+        page=min(max(page, 1), MAX_PAGE),
         per_page=current_app.config["PER_PAGE"],
         max_per_page=200,
         error_out=False,

@@ -12,10 +12,13 @@ class LabelledEnum(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return str(LABELS.get(self, self.value))
+        # Keyed by class too: StrEnum members hash as their value, and "other" means
+        # a partner type in one enum and a data-privacy agreement in another.
+        return str(LABELS.get((type(self), self.value), self.value))
 
     @classmethod
     def choices(cls) -> list[tuple[str, str]]:
+        """(value, label) pairs, for building form options."""
         return [(m.value, m.label) for m in cls]
 
 
@@ -115,53 +118,56 @@ def grade_span(grades: list[str]) -> str:
     return ", ".join(ordered)
 
 
-LABELS: dict[enum.Enum, object] = {
-    Role.ADMIN: _l("Administrator"),
-    Role.COORDINATOR: _l("Partnership coordinator"),
-    Role.LEADER: _l("District leader"),
-    Role.PARTNER: _l("Partner organisation"),
-    PartnerType.NONPROFIT: _l("Nonprofit"),
-    PartnerType.HIGHER_EDUCATION: _l("Higher education"),
-    PartnerType.HEALTH_CARE: _l("Health care"),
-    PartnerType.BUSINESS: _l("Business"),
-    PartnerType.GOVERNMENT: _l("Government"),
-    PartnerType.FAITH_BASED: _l("Faith-based"),
-    PartnerType.OTHER: _l("Other"),
-    PartnerStatus.APPLICANT: _l("Applicant"),
-    PartnerStatus.APPROVED: _l("Approved"),
-    PartnerStatus.SUSPENDED: _l("Suspended"),
-    PartnerStatus.INACTIVE: _l("Inactive"),
-    Category.ACADEMIC_SUPPORT: _l("Academic support"),
-    Category.MENTORING: _l("Mentoring"),
-    Category.MENTAL_HEALTH: _l("Mental and behavioural health"),
-    Category.PHYSICAL_HEALTH: _l("Physical health"),
-    Category.FAMILY_ENGAGEMENT: _l("Family engagement"),
-    Category.ARTS_ENRICHMENT: _l("Arts and enrichment"),
-    Category.ATHLETICS: _l("Athletics"),
-    Category.COLLEGE_CAREER: _l("College and career"),
-    Category.BASIC_NEEDS: _l("Basic needs"),
-    Category.OUT_OF_SCHOOL_TIME: _l("Out-of-school time"),
-    Category.ENGLISH_LEARNER_SUPPORT: _l("English learner support"),
-    Category.SPECIAL_EDUCATION_SUPPORT: _l("Special education support"),
-    Setting.SCHOOL_DAY: _l("School day"),
-    Setting.AFTER_SCHOOL: _l("After school"),
-    Setting.SUMMER: _l("Summer"),
-    Setting.VIRTUAL: _l("Virtual"),
-    Setting.FAMILY: _l("Family"),
-    Unit.SEATS: _l("Seats"),
-    Unit.HOURS: _l("Hours"),
-    Unit.DOLLARS: _l("Dollars"),
-    MOUStatus.DRAFT: _l("Draft"),
-    MOUStatus.SUBMITTED: _l("Submitted"),
-    MOUStatus.ACTIVE: _l("Active"),
-    MOUStatus.EXPIRED: _l("Expired"),
-    MOUStatus.TERMINATED: _l("Terminated"),
-    DPAType.STATE_SDPA: _l("State student data privacy agreement"),
-    DPAType.DISTRICT_DPA: _l("District data privacy agreement"),
-    DPAType.FERPA_SCHOOL_OFFICIAL: _l("FERPA school-official designation"),
-    DPAType.OTHER: _l("Other agreement"),
-    DPAStatus.NOT_STARTED: _l("Not started"),
-    DPAStatus.PENDING: _l("Pending"),
-    DPAStatus.SIGNED: _l("Signed"),
-    DPAStatus.EXPIRED: _l("Expired"),
+_LABELLED: tuple[tuple[enum.Enum, object], ...] = (
+    (Role.ADMIN, _l("Administrator")),
+    (Role.COORDINATOR, _l("Partnership coordinator")),
+    (Role.LEADER, _l("District leader")),
+    (Role.PARTNER, _l("Partner organisation")),
+    (PartnerType.NONPROFIT, _l("Nonprofit")),
+    (PartnerType.HIGHER_EDUCATION, _l("Higher education")),
+    (PartnerType.HEALTH_CARE, _l("Health care")),
+    (PartnerType.BUSINESS, _l("Business")),
+    (PartnerType.GOVERNMENT, _l("Government")),
+    (PartnerType.FAITH_BASED, _l("Faith-based")),
+    (PartnerType.OTHER, _l("Other")),
+    (PartnerStatus.APPLICANT, _l("Applicant")),
+    (PartnerStatus.APPROVED, _l("Approved")),
+    (PartnerStatus.SUSPENDED, _l("Suspended")),
+    (PartnerStatus.INACTIVE, _l("Inactive")),
+    (Category.ACADEMIC_SUPPORT, _l("Academic support")),
+    (Category.MENTORING, _l("Mentoring")),
+    (Category.MENTAL_HEALTH, _l("Mental and behavioural health")),
+    (Category.PHYSICAL_HEALTH, _l("Physical health")),
+    (Category.FAMILY_ENGAGEMENT, _l("Family engagement")),
+    (Category.ARTS_ENRICHMENT, _l("Arts and enrichment")),
+    (Category.ATHLETICS, _l("Athletics")),
+    (Category.COLLEGE_CAREER, _l("College and career")),
+    (Category.BASIC_NEEDS, _l("Basic needs")),
+    (Category.OUT_OF_SCHOOL_TIME, _l("Out-of-school time")),
+    (Category.ENGLISH_LEARNER_SUPPORT, _l("English learner support")),
+    (Category.SPECIAL_EDUCATION_SUPPORT, _l("Special education support")),
+    (Setting.SCHOOL_DAY, _l("School day")),
+    (Setting.AFTER_SCHOOL, _l("After school")),
+    (Setting.SUMMER, _l("Summer")),
+    (Setting.VIRTUAL, _l("Virtual")),
+    (Setting.FAMILY, _l("Family")),
+    (Unit.SEATS, _l("Seats")),
+    (Unit.HOURS, _l("Hours")),
+    (Unit.DOLLARS, _l("Dollars")),
+    (MOUStatus.DRAFT, _l("Draft")),
+    (MOUStatus.SUBMITTED, _l("Submitted")),
+    (MOUStatus.ACTIVE, _l("Active")),
+    (MOUStatus.EXPIRED, _l("Expired")),
+    (MOUStatus.TERMINATED, _l("Terminated")),
+    (DPAType.STATE_SDPA, _l("State student data privacy agreement")),
+    (DPAType.DISTRICT_DPA, _l("District data privacy agreement")),
+    (DPAType.FERPA_SCHOOL_OFFICIAL, _l("FERPA school-official designation")),
+    (DPAType.OTHER, _l("Other agreement")),
+    (DPAStatus.NOT_STARTED, _l("Not started")),
+    (DPAStatus.PENDING, _l("Pending")),
+    (DPAStatus.SIGNED, _l("Signed")),
+    (DPAStatus.EXPIRED, _l("Expired")),
+)
+LABELS: dict[tuple[type, str], object] = {
+    (type(member), member.value): label for member, label in _LABELLED
 }
