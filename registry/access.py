@@ -63,7 +63,13 @@ def can_edit(user: User, obj: Any) -> bool:
     return False
 
 
+# Ids past a 32-bit INTEGER cannot exist; asking PostgreSQL for one is an error, not a miss.
+MAX_ID = 2**31 - 1
+
+
 def _load(model: type[M], ident: int, check: Callable[[User, Any], bool]) -> M:
+    if not 0 < ident <= MAX_ID:
+        abort(404)
     obj = db.session.get(model, ident)
     if obj is None or not check(current_user, obj):
         abort(404)

@@ -53,7 +53,9 @@ def sort(
     if key not in columns:
         key, descending = default.lstrip("-"), default.startswith("-")
     column = columns[key]
-    return stmt.order_by(column.desc() if descending else column.asc()), Sorting(key, descending)
+    # Empty values last either way, so SQLite and PostgreSQL list rows in the same order.
+    order = column.desc() if descending else column.asc()
+    return stmt.order_by(order.nulls_last()), Sorting(key, descending)
 
 
 def paginate(stmt: Select[Any]) -> Pagination:

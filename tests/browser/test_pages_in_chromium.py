@@ -64,7 +64,9 @@ def test_detail_pages_pass_axe(signed_in_page: Callable[[str], object], live_ser
         ("/mous/", "/mous/"),
     ]:
         page.goto(f"{live_server}{listing}")  # type: ignore[attr-defined]
-        href = page.locator(f"main table a[href^='{link_prefix}']").first.get_attribute("href")  # type: ignore[attr-defined]
+        links = page.locator(f"main table tbody a[href^='{link_prefix}']")  # type: ignore[attr-defined]
+        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+        href = next((h for h in hrefs if h and h[len(link_prefix) :].split("?")[0].isdigit()), None)
         assert href, f"no record link on {listing}"
         _check(page, live_server, href)
 
