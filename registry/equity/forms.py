@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -19,6 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from registry.equity.need_index import INDICATOR_LABELS
+from registry.fields import options
 from registry.models.need import MissingPolicy, Normalisation
 from registry.vocabulary import Category, Unit
 
@@ -30,11 +30,6 @@ MISSING_CHOICES = [
     (MissingPolicy.EXCLUDE.value, _l("Exclude the school from the index")),
     (MissingPolicy.MEDIAN.value, _l("Use the district median of that indicator")),
 ]
-
-
-def options(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
-    """Select options from (value, label) pairs (WTForms no longer takes bare tuples)."""
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def weight_field_name(indicator: str) -> str:

@@ -13,24 +13,16 @@ from wtforms import (
     DecimalField,
     HiddenField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from registry.extensions import db
+from registry.fields import MultiCheckboxField, options
 from registry.models import MOU, Partner, School, Service
 from registry.mous.services import MOUDetails, school_year_problem, term_problems
 from registry.vocabulary import DPAStatus, DPAType
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A multi-select shown as checkboxes (the form macros render it as a fieldset)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _blank(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -62,8 +54,8 @@ class MOUForm(FlaskForm):
         self.school_ids.choices = [
             (s.id, s.name) for s in db.session.scalars(select(School).order_by(School.name))
         ]
-        self.dpa_type.choices = _blank(DPAType.choices())
-        self.dpa_status.choices = _blank(DPAStatus.choices())
+        self.dpa_type.choices = options(_blank(DPAType.choices()))
+        self.dpa_status.choices = options(_blank(DPAStatus.choices()))
 
     def fill_from(self, mou: MOU) -> None:
         """Show an MOU's current values (on GET)."""

@@ -16,14 +16,13 @@ from wtforms import (
     Field,
     HiddenField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from registry.fields import MultiCheckboxField, options
 from registry.vocabulary import PartnerStatus, PartnerType
 
 # Languages families are served in, stored by their English name.
@@ -57,11 +56,6 @@ LANGUAGE_LABELS: dict[str, Any] = {
 }
 
 
-def options(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
-    """Select options from (value, label) pairs (WTForms no longer takes bare tuples)."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
 LANGUAGE_CHOICES: list[tuple[str, Any]] = [(name, LANGUAGE_LABELS[name]) for name in LANGUAGES]
 
 ZIP_RE = re.compile(r"^\d{5}(-\d{4})?$")
@@ -74,13 +68,6 @@ def language_options(kept: Iterable[str] = ()) -> list[SelectChoice]:
     """The language checkboxes, plus other languages a record already lists (saving keeps them)."""
     extra = [(name, name) for name in dict.fromkeys(kept) if name not in LANGUAGE_LABELS]
     return options([*LANGUAGE_CHOICES, *extra])
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A multiple choice shown as a group of checkboxes (the field macro renders a fieldset)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class ZipListField(Field):

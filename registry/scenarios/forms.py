@@ -19,14 +19,13 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from registry.extensions import db
+from registry.fields import MultiCheckboxField, options
 from registry.models import Partner, School, SchoolIndicators, Service
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Objective, Scenario, SolverChoice, WeightRule
@@ -37,25 +36,13 @@ BLANK_LIMIT_ROWS = 3
 MAX_AMOUNT = Decimal("1000000000")
 
 
-def choices(pairs: list[tuple[Any, Any]]) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms choices."""
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A multiple choice shown as a group of checkboxes (the field macro renders a fieldset)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
 class LimitForm(Form):
     """One per-school, per-category limit; a row left blank is ignored."""
 
     school_id = SelectField(_l("School"), choices=[], validate_choice=False)
     category = SelectField(
         _l("Category"),
-        choices=choices([("", _l("— choose —")), *Category.choices()]),
+        choices=options([("", _l("— choose —")), *Category.choices()]),
         validate_choice=False,
     )
     min = DecimalField(_l("At least"), places=2, validators=[Optional(), NumberRange(0, 1e9)])
@@ -96,14 +83,14 @@ class LimitForm(Form):
 def _school_years() -> list[SelectChoice]:
     years = set(db.session.scalars(select(SchoolIndicators.school_year).distinct()))
     years.add(school_year_of(date.today()))
-    return choices([(y, y) for y in sorted(years, reverse=True)])
+    return options([(y, y) for y in sorted(years, reverse=True)])
 
 
 def _definitions() -> list[SelectChoice]:
     rows = db.session.scalars(
         select(NeedIndexDefinition).order_by(NeedIndexDefinition.name, NeedIndexDefinition.version)
     )
-    return choices(
+    return options(
         [(0, str(_l("The default need index at each run"))), *((d.id, d.title) for d in rows)]
     )
 
@@ -115,12 +102,12 @@ def _services() -> list[SelectChoice]:
         .where(Service.active.is_(True), Partner.status == PartnerStatus.APPROVED)
         .order_by(Partner.name, Service.name)
     )
-    return choices([(sid, f"{partner} — {name} ({cat.label})") for sid, name, partner, cat in rows])
+    return options([(sid, f"{partner} — {name} ({cat.label})") for sid, name, partner, cat in rows])
 
 
 def _schools() -> list[SelectChoice]:
     rows = db.session.execute(select(School.id, School.name).order_by(School.name))
-    return choices([("", str(_l("— choose —"))), *((str(i), n) for i, n in rows)])
+    return options([("", str(_l("— choose —"))), *((str(i), n) for i, n in rows)])
 
 
 class ScenarioForm(FlaskForm):
@@ -129,7 +116,7 @@ class ScenarioForm(FlaskForm):
     need_definition_id = SelectField(_l("Need index"), coerce=int, choices=[])
     weight_rule = RadioField(
         _l("School weight"),
-        choices=choices(WeightRule.choices()),
+        choices=options(WeightRule.choices()),
         default=WeightRule.ENROLLMENT_X_NEED,
     )
     need_threshold = DecimalField(
@@ -138,17 +125,17 @@ class ScenarioForm(FlaskForm):
         default=Decimal(0),
         validators=[Optional(), NumberRange(0, 0.99)],
     )
-    categories = MultiCheckboxField(_l("Categories"), choices=choices(Category.choices()))
+    categories = MultiCheckboxField(_l("Categories"), choices=options(Category.choices()))
     service_ids = MultiCheckboxField(_l("Services"), coerce=int, choices=[])
     require_service_area = BooleanField(
         _l("Only where the partner's service area covers the school")
     )
     keep_commitments_as_locks = BooleanField(_l("Keep this year's active commitments as locks"))
     objective = RadioField(
-        _l("Objective"), choices=choices(Objective.choices()), default=Objective.PROPORTIONAL
+        _l("Objective"), choices=options(Objective.choices()), default=Objective.PROPORTIONAL
     )
     solver = RadioField(
-        _l("Solver"), choices=choices(SolverChoice.choices()), default=SolverChoice.HIGHS
+        _l("Solver"), choices=options(SolverChoice.choices()), default=SolverChoice.HIGHS
     )
     time_limit_s = IntegerField(
         _l("Time limit (seconds)"), default=60, validators=[DataRequired(), NumberRange(1, 3600)]

@@ -13,7 +13,6 @@ from wtforms import (
     Field,
     HiddenField,
     IntegerField,
-    SelectMultipleField,
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -26,8 +25,8 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from registry.fields import MultiCheckboxField
 from registry.models import INDICATORS
 from registry.schools.services import INDICATOR_LABELS, SchoolData
 from registry.schoolyear import is_school_year
@@ -35,13 +34,6 @@ from registry.vocabulary import GRADES
 
 # Far above any real school, far below what an integer column holds.
 MAX_ENROLLMENT = 100_000
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A multiple choice shown as a group of checkboxes (the field macro renders a fieldset)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _strip(value: Any) -> Any:

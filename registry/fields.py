@@ -1,0 +1,22 @@
+"""Form fields and option lists that every area's forms share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from wtforms import SelectMultipleField
+from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice shown as a group of checkboxes (the field macro renders a fieldset)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def options(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
+    """Select options from (value, label) pairs (WTForms no longer takes bare tuples)."""
+    return [SelectChoice(value, label) for value, label in pairs]
