@@ -90,6 +90,19 @@ class ScratchDatabase:
         engine.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Still argon2, with the cost turned down: hundreds of test sign-ins need not take minutes."""
+    from argon2 import PasswordHasher
+
+    import registry.models.user as user_module
+
+    production = user_module._hasher
+    user_module._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    user_module._hasher = production
+
+
 @pytest.fixture(scope="session")
 def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchDatabase]:
     database = ScratchDatabase(
