@@ -144,6 +144,7 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
             "time_limit", highspy.kHighsInf if self.timeLimit is None else float(self.timeLimit)
         )
         highs.setOptionValue("solver", "choose")
+        highs.setOptionValue("mip_lp_solver", "choose")
         if self.gapRel is not None:
             highs.setOptionValue("mip_rel_gap", self.gapRel)
         if self.gapAbs is not None:
