@@ -67,7 +67,9 @@ def build_config(
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "BABEL_DEFAULT_LOCALE": "en",
+        # Every string is marked for translation; the switch appears once catalogs exist.
         "LANGUAGES": {"en": "English", "es": "Español", "pt": "Português"},
+        "SHOW_LANGUAGE_SWITCH": (Path(__file__).parent / "translations").is_dir(),
         "PER_PAGE": 25,
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
