@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 
@@ -19,7 +20,8 @@ class LabelledEnum(enum.StrEnum):
     @classmethod
     def choices(cls) -> list[tuple[str, str]]:
         """(value, label) pairs, for building form options."""
-        return [(m.value, m.label) for m in cls]
+        # The lazy label, not its text: forms are defined before any language is chosen.
+        return [(m.value, LABELS.get((cls, m.value), m.value)) for m in cls]
 
 
 class Role(LabelledEnum):
@@ -95,6 +97,21 @@ class DPAStatus(LabelledEnum):
     PENDING = "pending"
     SIGNED = "signed"
     EXPIRED = "expired"
+
+
+# The yearly school indicators (percentages of students), by attribute name.
+INDICATOR_LABELS: dict[str, object] = {
+    "pct_econ_disadvantaged": _l("Economically disadvantaged"),
+    "pct_english_learners": _l("English learners"),
+    "pct_disabilities": _l("Students with disabilities"),
+    "pct_high_needs": _l("High needs"),
+    "pct_chronically_absent": _l("Chronically absent"),
+}
+
+
+def percent_label(indicator: str) -> LazyString:
+    """An indicator's label marked as a percentage, in the language of the page."""
+    return LazyString(lambda: f"{INDICATOR_LABELS[indicator]} (%)")
 
 
 # Grades in the order schools count them.

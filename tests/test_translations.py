@@ -186,12 +186,6 @@ def test_english_stays_the_default(client: FlaskClient) -> None:
     assert "<h1>Sign in</h1>" in page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LabelledEnum.choices() (registry/vocabulary.py) turns the lazy labels into str when "
-    "the form classes are defined, outside any request, so class-level select options stay "
-    "English; when that is fixed this passes: remove this marker.",
-)
 def test_form_options_from_the_vocabularies_are_translated(
     client: FlaskClient, login: Callable[..., object]
 ) -> None:

@@ -39,23 +39,17 @@ from decimal import Decimal
 from statistics import median
 from typing import Literal
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from registry.extensions import db
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
 from registry.models.school import INDICATORS, School, SchoolIndicators
+from registry.vocabulary import INDICATOR_LABELS as VOCABULARY_LABELS
 
 FLOOR = 0.01
 SPAN = 0.98
 
-INDICATOR_LABELS: dict[str, str] = {
-    "pct_econ_disadvantaged": _l("Economically disadvantaged"),  # type: ignore[dict-item]
-    "pct_english_learners": _l("English learners"),  # type: ignore[dict-item]
-    "pct_disabilities": _l("Students with disabilities"),  # type: ignore[dict-item]
-    "pct_high_needs": _l("High needs"),  # type: ignore[dict-item]
-    "pct_chronically_absent": _l("Chronically absent"),  # type: ignore[dict-item]
-}
+INDICATOR_LABELS: dict[str, str] = VOCABULARY_LABELS  # type: ignore[assignment]
 
 DEFAULT_NAME = "District need index"
 DEFAULT_WEIGHTS: dict[str, float] = {

@@ -28,9 +28,9 @@ from wtforms.validators import (
 
 from registry.fields import MultiCheckboxField
 from registry.models import INDICATORS
-from registry.schools.services import INDICATOR_LABELS, SchoolData
+from registry.schools.services import SchoolData
 from registry.schoolyear import is_school_year
-from registry.vocabulary import GRADES
+from registry.vocabulary import GRADES, percent_label
 
 # Far above any real school, far below what an integer column holds.
 MAX_ENROLLMENT = 100_000
@@ -63,7 +63,7 @@ def _a_percentage(form: FlaskForm, field: Field) -> None:
 
 def _percentage_field(name: str) -> DecimalField:
     return DecimalField(
-        INDICATOR_LABELS[name],
+        percent_label(name),
         places=2,
         validators=[Optional(), _a_percentage],
         filters=[_strip],

@@ -27,14 +27,6 @@ from registry.models import INDICATORS, MOU, Commitment, School, SchoolIndicator
 from registry.schoolyear import is_school_year, school_year_of
 from registry.vocabulary import GRADES, MOUStatus, sort_grades
 
-INDICATOR_LABELS: dict[str, Any] = {
-    "pct_econ_disadvantaged": _l("% economically disadvantaged"),
-    "pct_english_learners": _l("% English learners"),
-    "pct_disabilities": _l("% students with disabilities"),
-    "pct_high_needs": _l("% high needs"),
-    "pct_chronically_absent": _l("% chronically absent"),
-}
-
 # Percentages are stored as Numeric(5, 2): compare and store them at that precision.
 HUNDREDTH = Decimal("0.01")
 

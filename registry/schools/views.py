@@ -15,8 +15,9 @@ from registry.models import INDICATORS, School
 from registry.schools import services
 from registry.schools.forms import ImportForm, SchoolForm
 from registry.schools.importer import SchoolImportError, import_schools
-from registry.schools.services import INDICATOR_LABELS, Level, SchoolError, levels_of
+from registry.schools.services import Level, SchoolError, levels_of
 from registry.schoolyear import is_school_year
+from registry.vocabulary import INDICATOR_LABELS, percent_label
 
 bp = Blueprint("schools", __name__, url_prefix="/schools")
 
@@ -68,7 +69,7 @@ def _csv_header() -> list[str]:
         _("Address"),
         _("Zip code"),
         _("Indicators year"),
-        *(str(INDICATOR_LABELS[name]) for name in INDICATORS),
+        *(str(percent_label(name)) for name in INDICATORS),
         _("Active partners"),
     ]
 
