@@ -72,7 +72,8 @@ def outcome_of(status: int, sol_status: int) -> Outcome:
 _banner_silenced = False
 
 
-def _silence_highs_banner() -> None:
+def silence_highs_banner() -> None:
+    """Make the first HiGHS object with stdout pointed at /dev/null (see module doc)."""
     global _banner_silenced
     if _banner_silenced:
         return
@@ -173,7 +174,7 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
             self._configure(session.highs)
             self._load(lp, variables, constraints, len(session.variables), len(session.constraints))
         else:
-            _silence_highs_banner()
+            silence_highs_banner()
             lp.solverModel = highspy.Highs()
             self._configure(lp.solverModel)
             self._load(lp, variables, constraints, 0, 0)

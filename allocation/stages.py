@@ -31,7 +31,8 @@ import numpy as np
 import pulp
 
 from allocation import explain
-from allocation.model import CategoryData, CategoryModel, category_data
+from allocation.integral import IntegralFloor, ceil_noise, integral_flow
+from allocation.model import CategoryData, CategoryModel, category_data, clean_amounts
 from allocation.problem import (
     DEFAULT_OBJECTIVE,
     Problem,
@@ -169,8 +170,18 @@ class _CategorySolver:
             stage = self._run(build(), highs_options=highs_options)
         return stage
 
-    def min_distance(self, t_star: float, start: np.ndarray, z_star: float | None = None) -> _Stage:
-        """Minimise D = sum |y_s - tau_s| keeping sum y = T* (and the floor z*, if given)."""
+    def min_distance(
+        self,
+        t_star: float,
+        start: np.ndarray,
+        z_star: float | None = None,
+        whole_floors: np.ndarray | None = None,
+    ) -> _Stage:
+        """Minimise D = sum |y_s - tau_s| keeping sum y = T* (and the floor, if given).
+
+        The floor is either ``z_star`` (rows ``y_s - w_s z >= 0`` with z fixed) or,
+        for whole amounts, ``whole_floors``: ``y_s >= ceil(z* w_s)`` as rows.
+        """
         targets = self.targets(t_star)
         factory = pulp.LpProblem("deviation_vars", pulp.LpMinimize)
         placed = self.placed_by(start)
@@ -190,6 +201,19 @@ class _CategorySolver:
         ]
         if self.data.all_integer:
             target_rows += self._whole_deviation_cuts(targets, deviations)
+        floor_rows = []
+        if whole_floors is not None:
+            lower, _ = self.data.school_bounds()
+            floor_rows = [
+                pulp.LpConstraint(
+                    pulp.LpAffineExpression([(y, 1.0)]),
+                    pulp.LpConstraintGE,
+                    f"wholefloor{i}",
+                    float(whole_floors[i]),
+                )
+                for i, y in enumerate(self.model.y)
+                if whole_floors[i] > max(0.0, float(lower[i]))
+            ]
 
         def build() -> pulp.LpProblem:
             lp = self.model.problem("distance", pulp.LpMinimize)
@@ -202,6 +226,8 @@ class _CategorySolver:
                 self.z.varValue = hold
                 for row in self.floor_rows:
                     lp.addConstraint(row)
+            for row in floor_rows:
+                lp.addConstraint(row)
             for i, (over, under) in enumerate(deviations):
                 over.varValue = max(0.0, float(placed[i] - targets[i]))
                 under.varValue = max(0.0, float(targets[i] - placed[i]))
@@ -245,6 +271,24 @@ class _CategorySolver:
 
     def max_floor(self, t_star: float, start: np.ndarray) -> tuple[_Stage, float]:
         """Maximise z with y_s >= z w_s and sum y = T*; return the stage and z found."""
+        if self.solver == "highs" and integral_flow(self.data, bool(self.model.binaries)):
+            found = IntegralFloor(self.data, t_star, self.clock.left).search(start)
+            if found is not None:
+                outcome = Outcome.OPTIMAL if found.proven else Outcome.TIME_LIMIT
+                return _Stage(outcome, clean_amounts(self.data, found.amounts)), found.z
+        return self._max_floor_milp(t_star, start)
+
+    def whole_floors(self, amounts: np.ndarray) -> tuple[float, np.ndarray]:
+        """For whole amounts: their coverage z* and the floors ceil(z* w_s) it implies.
+
+        For whole y_s, ``y_s >= z* w_s`` is ``y_s >= ceil(z* w_s)`` (up to float
+        noise, 1e-9 relative); `amounts` meets these floors by construction.
+        """
+        placed = self.placed_by(amounts)
+        z_star = float(np.min(placed / self.weights))
+        return z_star, np.minimum(ceil_noise(z_star * self.weights), placed)
+
+    def _max_floor_milp(self, t_star: float, start: np.ndarray) -> tuple[_Stage, float]:
         factory = pulp.LpProblem("floor_vars", pulp.LpMaximize)
         z = self.z = factory.add_variable("z", 0, None)
         placed = self.placed_by(start)
@@ -334,7 +378,12 @@ def _solve_category(
             if second.amounts is not None:
                 best = second.amounts
             if second.outcome == Outcome.OPTIMAL:
-                third = runner.min_distance(t_star, best, z_star)
+                if data.all_integer:
+                    # Whole amounts: hold the floor as whole lower bounds on y_s.
+                    z_star, floors = runner.whole_floors(best)
+                    third = runner.min_distance(t_star, best, whole_floors=floors)
+                else:
+                    third = runner.min_distance(t_star, best, z_star)
                 outcomes.append(third.outcome)
                 if third.amounts is not None:
                     best = third.amounts

@@ -1,0 +1,259 @@
+"""Exact whole-seat maxmin floor (stage 2) by linear programs on a flow network.
+
+When every service of a category counts whole units and none has a cohort
+minimum (no ``min_viable`` binaries), the category's constraints are those of
+a flow network: source -> service ``j`` (at most ``floor(C_j)``), service ->
+school (``0..U_k`` with ``U_k`` whole, or fixed at a whole lock), school ->
+sink (the limits, rounded inward to whole numbers, and a floor ``L_s``), and
+a total of at least ``T*``. Its constraint matrix is totally unimodular, so
+with whole bounds its LP is feasible exactly when whole amounts are, and a
+simplex vertex is itself whole.
+
+The floor ``y_s >= z w_s`` for whole ``y_s`` is ``y_s >= L_s(z) = ceil(z w_s)``,
+and whether ``L(z)`` is feasible is monotone in ``z``. The best floor ``z*`` is
+the coverage ``min_s y_s / w_s`` of a whole allocation, so it lies on a
+breakpoint ``k / w_s``. We bound it above by the continuous relaxation and
+below by the coverage of a known whole allocation, then bisect with LP
+feasibility checks; each feasible check raises the lower bound to the
+coverage of the (whole) vertex found, each infeasible one lowers the upper
+bound below the point tried. When no breakpoint is left strictly between the
+two, the lower bound is ``z*``. The ceilings use a float-noise tolerance of
+1e-9 relative (far inside the spec's 1e-6), so ``k / w_s * w_s`` counts as ``k``.
+
+Any doubt (a vertex that does not round to a feasible whole allocation, a
+solver error) returns ``None`` and the caller falls back to the MILP.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from allocation.model import CategoryData
+from allocation.solvers import silence_highs_banner
+
+NOISE = 1e-9  # relative float noise allowed in ceil(z w_s)
+WHOLE = 1e-6  # how far a simplex value may sit from a whole number and still count as it
+
+
+def ceil_noise(values: np.ndarray) -> np.ndarray:
+    """ceil(v), treating v within float noise above a whole number as that number."""
+    return np.ceil(values - NOISE * np.maximum(1.0, np.abs(values)))
+
+
+def floor_noise(values: np.ndarray) -> np.ndarray:
+    """floor(v), treating v within float noise below a whole number as that number."""
+    return np.floor(values + NOISE * np.maximum(1.0, np.abs(values)))
+
+
+def integral_flow(data: CategoryData, has_binaries: bool) -> bool:
+    """Whether the category's constraints form a whole-number flow network (see module doc)."""
+    if has_binaries or not data.all_integer or not len(data.pair_service):
+        return False
+    for amount in data.pair_lock.values():
+        if abs(amount - round(amount)) > 1e-9:
+            return False
+    return bool(np.all(data.pair_upper == np.round(data.pair_upper)))
+
+
+@dataclass
+class FloorOutcome:
+    """What the search found: a whole allocation, its coverage, and whether it is proven best."""
+
+    amounts: np.ndarray
+    z: float
+    proven: bool
+
+
+class IntegralFloor:
+    """The flow LP of one whole-seat category, kept in one HiGHS model across checks."""
+
+    def __init__(self, data: CategoryData, t_star: float, time_left: Callable[[], float | None]):
+        self.data = data
+        self.t_star = float(round(t_star))
+        self.time_left = time_left
+        n = len(data.pair_service)
+        m = len(data.schools)
+        self.n, self.m = n, m
+        self.weights = np.asarray([school.weight for school in data.schools], dtype=np.float64)
+        lower, upper = data.school_bounds()
+        self.school_lower = ceil_noise(lower)
+        self.school_upper = np.where(np.isinf(upper), np.inf, floor_noise(upper))
+        self.col_lower = np.zeros(n)
+        self.col_upper = data.pair_upper.astype(np.float64).copy()
+        for k, amount in data.pair_lock.items():
+            self.col_lower[k] = self.col_upper[k] = float(round(amount))
+        self.capacity = np.asarray(
+            [math.floor(service.capacity + 1e-9) for service in data.services], dtype=np.float64
+        )
+
+        inf = highspy.kHighsInf
+        silence_highs_banner()
+        h = self.highs = highspy.Highs()
+        for key, value in (
+            ("output_flag", False),
+            ("log_to_console", False),
+            ("threads", 1),
+            ("random_seed", 0),
+            ("presolve", "off"),  # keep the basis between checks; the model is small
+        ):
+            h.setOptionValue(key, value)
+        # Columns: x_k (n), then z.
+        h.addVars(n + 1, np.append(self.col_lower, 0.0), np.append(self.col_upper, inf))
+        pair_service = data.pair_service
+        pair_school = data.pair_school
+        for j, ks in _groups(pair_service):
+            h.addRow(-inf, self.capacity[j], len(ks), ks, np.ones(len(ks)))
+        self.recv_first = h.getNumRow()
+        by_school = [np.zeros(0, dtype=np.int32) for _ in range(m)]
+        for i, ks in _groups(pair_school):
+            by_school[i] = ks
+        for i, ks in enumerate(by_school):
+            h.addRow(
+                self.school_lower[i],
+                inf if math.isinf(self.school_upper[i]) else self.school_upper[i],
+                len(ks),
+                ks,
+                np.ones(len(ks)),
+            )
+        self.floor_first = h.getNumRow()
+        for i, ks in enumerate(by_school):
+            h.addRow(
+                0.0,
+                inf,
+                len(ks) + 1,
+                np.append(ks, n).astype(np.int32),
+                np.append(np.ones(len(ks)), -self.weights[i]),
+            )
+        h.addRow(self.t_star, inf, n, np.arange(n, dtype=np.int32), np.ones(n))
+        self.pair_school = pair_school
+
+    # --- HiGHS runs -------------------------------------------------------------------
+
+    def _run(self) -> highspy.HighsModelStatus | None:
+        left = self.time_left()
+        if left is not None and left <= 0:
+            return None
+        self.highs.setOptionValue("time_limit", highspy.kHighsInf if left is None else left)
+        self.highs.run()
+        return self.highs.getModelStatus()
+
+    def relaxation(self) -> float | None:
+        """The continuous relaxation's best floor (an upper bound on z*), or None if stopped."""
+        h = self.highs
+        h.changeColBounds(self.n, 0.0, highspy.kHighsInf)
+        h.changeColCost(self.n, -1.0)
+        status = self._run()
+        if status != highspy.HighsModelStatus.kOptimal:
+            return None
+        z = float(h.getSolution().col_value[self.n])
+        h.changeColCost(self.n, 0.0)
+        h.changeColBounds(self.n, 0.0, 0.0)
+        return z
+
+    def check(self, floors: np.ndarray) -> np.ndarray | bool | None:
+        """Whole amounts meeting y_s >= floors; False when there are none; None when stopped."""
+        lower = np.maximum(self.school_lower, floors)
+        if np.any(lower > self.school_upper):
+            return False
+        upper = np.where(np.isinf(self.school_upper), highspy.kHighsInf, self.school_upper)
+        rows = np.arange(self.recv_first, self.recv_first + self.m, dtype=np.int32)
+        self.highs.changeRowsBounds(self.m, rows, lower, upper)
+        status = self._run()
+        kinds = highspy.HighsModelStatus
+        if status in (kinds.kInfeasible, kinds.kUnboundedOrInfeasible):
+            return False
+        if status != kinds.kOptimal:
+            return None
+        values = np.asarray(self.highs.getSolution().col_value[: self.n])
+        whole = np.round(values)
+        if np.any(np.abs(values - whole) > WHOLE) or not self.holds(whole, lower):
+            raise _NotWhole
+        return whole
+
+    def holds(self, x: np.ndarray, floors: np.ndarray) -> bool:
+        """Whether whole amounts `x` meet every constraint exactly and the floors."""
+        if np.any(x < self.col_lower) or np.any(x > self.col_upper):
+            return False
+        used = np.bincount(self.data.pair_service, weights=x, minlength=len(self.capacity))
+        if np.any(used > self.capacity):
+            return False
+        y = self.received(x)
+        if np.any(y < np.maximum(self.school_lower, floors)) or np.any(y > self.school_upper):
+            return False
+        return bool(y.sum() >= self.t_star)
+
+    def received(self, x: np.ndarray) -> np.ndarray:
+        return np.bincount(self.pair_school, weights=x, minlength=self.m)
+
+    def coverage(self, x: np.ndarray) -> float:
+        return float(np.min(self.received(x) / self.weights))
+
+    # --- the search -------------------------------------------------------------------
+
+    def floors(self, z: float) -> np.ndarray:
+        """L_s(z) = ceil(z w_s), up to float noise."""
+        return np.maximum(ceil_noise(z * self.weights), 0.0)
+
+    def next_breakpoint(self, z: float) -> float:
+        """The least k / w_s above z (up to float noise)."""
+        return float(np.min((floor_noise(z * self.weights) + 1.0) / self.weights))
+
+    def at_or_below(self, z: float) -> float:
+        """The greatest k / w_s at or below z (up to float noise)."""
+        return float(np.max(floor_noise(z * self.weights) / self.weights))
+
+    def last_breakpoint_below(self, z: float) -> float:
+        """The greatest k / w_s below z (up to float noise)."""
+        return float(np.max((ceil_noise(z * self.weights) - 1.0) / self.weights))
+
+    def search(self, start: np.ndarray) -> FloorOutcome | None:
+        """Maximise the floor over whole allocations, from the whole allocation `start`."""
+        try:
+            return self._search(start)
+        except _NotWhole:
+            return None
+
+    def _search(self, start: np.ndarray) -> FloorOutcome | None:
+        best = np.round(start)
+        if not self.holds(best, np.zeros(self.m)):
+            return None
+        z_low = self.coverage(best)
+        relaxed = self.relaxation()
+        if relaxed is None:
+            return FloorOutcome(best, z_low, proven=False)
+        # The relaxation's optimum, with room for the LP's own tolerance.
+        z_high = self.at_or_below(relaxed * (1.0 + 1e-7) + 1e-9)
+        while True:
+            step = self.next_breakpoint(z_low)
+            if step > z_high:
+                return FloorOutcome(best, z_low, proven=True)
+            # The greatest breakpoint at or below the middle, but at least the next one.
+            trial = max(step, self.at_or_below(0.5 * (z_low + z_high)))
+            found = self.check(self.floors(trial))
+            if found is None:
+                return FloorOutcome(best, z_low, proven=False)
+            if found is False:
+                z_high = self.last_breakpoint_below(trial)
+                continue
+            assert isinstance(found, np.ndarray)
+            best = found
+            z_low = self.coverage(found)
+
+
+def _groups(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(key, positions holding it) for each distinct key, positions ascending."""
+    order = np.argsort(keys, kind="stable").astype(np.int32)
+    values, starts = np.unique(keys[order], return_index=True)
+    ends = [*starts[1:].tolist(), len(order)]
+    return [
+        (int(v), order[a:b]) for v, a, b in zip(values.tolist(), starts.tolist(), ends, strict=True)
+    ]
+
+
+class _NotWhole(Exception):
+    """A simplex vertex that did not round to a feasible whole allocation."""
