@@ -50,14 +50,21 @@ def floor_noise(values: np.ndarray) -> np.ndarray:
     return np.floor(values + NOISE * np.maximum(1.0, np.abs(values)))
 
 
-def integral_flow(data: CategoryData, has_binaries: bool) -> bool:
-    """Whether the category's constraints form a whole-number flow network (see module doc)."""
-    if has_binaries or not data.all_integer or not len(data.pair_service):
-        return False
-    for amount in data.pair_lock.values():
-        if abs(amount - round(amount)) > 1e-9:
-            return False
-    return bool(np.all(data.pair_upper == np.round(data.pair_upper)))
+def integral_flow(data: CategoryData, has_binaries: bool) -> str | None:
+    """``"whole"`` when the category is a whole-number flow network (see module doc),
+    ``"mixed"`` when it is one but some services count continuous amounts, else None."""
+    if has_binaries or not len(data.pair_service):
+        return None
+    whole = np.asarray([data.services[j].integer for j in data.pair_service.tolist()])
+    if not whole.any():
+        return None
+    for k, amount in data.pair_lock.items():
+        if whole[k] and abs(amount - round(amount)) > 1e-9:
+            return None
+    upper = data.pair_upper[whole]
+    if not np.all(upper == np.round(upper)):
+        return None
+    return "whole" if whole.all() else "mixed"
 
 
 @dataclass
@@ -74,22 +81,36 @@ class IntegralFloor:
 
     def __init__(self, data: CategoryData, t_star: float, time_left: Callable[[], float | None]):
         self.data = data
-        self.t_star = float(round(t_star))
         self.time_left = time_left
         n = len(data.pair_service)
         m = len(data.schools)
         self.n, self.m = n, m
         self.weights = np.asarray([school.weight for school in data.schools], dtype=np.float64)
+        # Which columns, services and schools (all of whose amounts) are whole.
+        self.service_whole = np.asarray([service.integer for service in data.services])
+        self.whole = self.service_whole[data.pair_service]
+        self.school_whole = np.bincount(data.pair_school, weights=~self.whole, minlength=m) == 0
+        self.mixed = not bool(self.whole.all())
+        self.t_star = float(t_star if self.mixed else round(t_star))
         lower, upper = data.school_bounds()
-        self.school_lower = ceil_noise(lower)
-        self.school_upper = np.where(np.isinf(upper), np.inf, floor_noise(upper))
+        self.school_lower = np.where(self.school_whole, ceil_noise(lower), lower)
+        self.school_upper = np.where(
+            self.school_whole & ~np.isinf(upper), floor_noise(upper), upper
+        )
         self.col_lower = np.zeros(n)
         self.col_upper = data.pair_upper.astype(np.float64).copy()
         for k, amount in data.pair_lock.items():
-            self.col_lower[k] = self.col_upper[k] = float(round(amount))
+            fixed = float(round(amount)) if self.whole[k] else amount
+            self.col_lower[k] = self.col_upper[k] = fixed
         self.capacity = np.asarray(
-            [math.floor(service.capacity + 1e-9) for service in data.services], dtype=np.float64
+            [
+                math.floor(service.capacity + 1e-9) if service.integer else service.capacity
+                for service in data.services
+            ],
+            dtype=np.float64,
         )
+        # Continuous amounts are checked to the solver's tolerance, whole ones exactly.
+        self.slack = 1e-7 if self.mixed else 0.0
 
         inf = highspy.kHighsInf
         silence_highs_banner()
@@ -129,7 +150,8 @@ class IntegralFloor:
                 np.append(ks, n).astype(np.int32),
                 np.append(np.ones(len(ks)), -self.weights[i]),
             )
-        h.addRow(self.t_star, inf, n, np.arange(n, dtype=np.int32), np.ones(n))
+        placed = self.t_star * (1.0 - 1e-9) if self.mixed else self.t_star
+        h.addRow(placed, inf, n, np.arange(n, dtype=np.int32), np.ones(n))
         self.pair_school = pair_school
 
     # --- HiGHS runs -------------------------------------------------------------------
@@ -170,22 +192,36 @@ class IntegralFloor:
         if status != kinds.kOptimal:
             return None
         values = np.asarray(self.highs.getSolution().col_value[: self.n])
-        whole = np.round(values)
-        if np.any(np.abs(values - whole) > WHOLE) or not self.holds(whole, lower):
+        rounded = np.round(values)
+        if np.any(np.abs(values - rounded)[self.whole] > WHOLE):
             raise _NotWhole
-        return whole
+        found = np.where(self.whole, rounded, np.clip(values, self.col_lower, self.col_upper))
+        if not self.holds(found, lower):
+            raise _NotWhole
+        return found
 
     def holds(self, x: np.ndarray, floors: np.ndarray) -> bool:
-        """Whether whole amounts `x` meet every constraint exactly and the floors."""
+        """Whether amounts `x` meet every constraint and the floors (whole ones exactly)."""
         if np.any(x < self.col_lower) or np.any(x > self.col_upper):
             return False
+        if np.any(x[self.whole] != np.round(x[self.whole])):
+            return False
+        slack = self.slack
+
+        def below(a: np.ndarray, b: np.ndarray) -> bool:
+            if not slack:
+                return bool(np.all(a <= b))
+            room = slack * np.maximum(1.0, np.where(np.isinf(b), 1.0, np.abs(b)))
+            return bool(np.all(a <= b + room))
+
         used = np.bincount(self.data.pair_service, weights=x, minlength=len(self.capacity))
-        if np.any(used > self.capacity):
-            return False
         y = self.received(x)
-        if np.any(y < np.maximum(self.school_lower, floors)) or np.any(y > self.school_upper):
-            return False
-        return bool(y.sum() >= self.t_star)
+        return (
+            below(used, self.capacity)
+            and below(np.maximum(self.school_lower, floors), y)
+            and below(y, self.school_upper)
+            and below(np.asarray([self.t_star]), np.asarray([y.sum()]))
+        )
 
     def received(self, x: np.ndarray) -> np.ndarray:
         return np.bincount(self.pair_school, weights=x, minlength=self.m)
@@ -196,8 +232,9 @@ class IntegralFloor:
     # --- the search -------------------------------------------------------------------
 
     def floors(self, z: float) -> np.ndarray:
-        """L_s(z) = ceil(z w_s), up to float noise."""
-        return np.maximum(ceil_noise(z * self.weights), 0.0)
+        """L_s(z) = ceil(z w_s), up to float noise (z w_s itself where y_s need not be whole)."""
+        exact = z * self.weights
+        return np.maximum(np.where(self.school_whole, ceil_noise(exact), exact), 0.0)
 
     def next_breakpoint(self, z: float) -> float:
         """The least k / w_s above z (up to float noise)."""
@@ -226,6 +263,8 @@ class IntegralFloor:
         relaxed = self.relaxation()
         if relaxed is None:
             return FloorOutcome(best, z_low, proven=False)
+        if self.mixed:
+            return self._certify(relaxed)
         # The relaxation's optimum, with room for the LP's own tolerance.
         z_high = self.at_or_below(relaxed * (1.0 + 1e-7) + 1e-9)
         while True:
@@ -243,6 +282,16 @@ class IntegralFloor:
             assert isinstance(found, np.ndarray)
             best = found
             z_low = self.coverage(found)
+
+    def _certify(self, relaxed: float) -> FloorOutcome | None:
+        # With continuous amounts too, LP feasibility no longer decides whole feasibility;
+        # but a vertex at the relaxation's floor whose whole columns come out whole is
+        # a solution no MILP can beat. Otherwise, let the MILP decide (None).
+        z = relaxed * (1.0 - 1e-9)
+        found = self.check(self.floors(z))
+        if not isinstance(found, np.ndarray):
+            return None
+        return FloorOutcome(found, min(self.coverage(found), relaxed), proven=True)
 
 
 def _groups(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:

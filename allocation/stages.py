@@ -103,6 +103,7 @@ class _CategorySolver:
         self.floor_rows: list[pulp.LpConstraint] = []
         self._placed: tuple[bool, pulp.LpConstraint] | None = None
         self.distance_options: dict[str, Any] | None = None
+        self.floor_by_search = False  # stage 2 ran outside PuLP (allocation.integral)
 
     def _run(self, lp: pulp.LpProblem, *, highs_options: dict[str, Any] | None = None) -> _Stage:
         if self.clock.expired():
@@ -175,12 +176,12 @@ class _CategorySolver:
         t_star: float,
         start: np.ndarray,
         z_star: float | None = None,
-        whole_floors: np.ndarray | None = None,
+        floors: np.ndarray | None = None,
     ) -> _Stage:
         """Minimise D = sum |y_s - tau_s| keeping sum y = T* (and the floor, if given).
 
-        The floor is either ``z_star`` (rows ``y_s - w_s z >= 0`` with z fixed) or,
-        for whole amounts, ``whole_floors``: ``y_s >= ceil(z* w_s)`` as rows.
+        The floor is either ``z_star`` (rows ``y_s - w_s z >= 0`` with z fixed) or
+        ``floors``: rows ``y_s >= floors_s`` (see `held_floors`).
         """
         targets = self.targets(t_star)
         factory = pulp.LpProblem("deviation_vars", pulp.LpMinimize)
@@ -202,17 +203,17 @@ class _CategorySolver:
         if self.data.all_integer:
             target_rows += self._whole_deviation_cuts(targets, deviations)
         floor_rows = []
-        if whole_floors is not None:
+        if floors is not None:
             lower, _ = self.data.school_bounds()
             floor_rows = [
                 pulp.LpConstraint(
                     pulp.LpAffineExpression([(y, 1.0)]),
                     pulp.LpConstraintGE,
                     f"wholefloor{i}",
-                    float(whole_floors[i]),
+                    float(floors[i]),
                 )
                 for i, y in enumerate(self.model.y)
-                if whole_floors[i] > max(0.0, float(lower[i]))
+                if floors[i] > max(0.0, float(lower[i]))
             ]
 
         def build() -> pulp.LpProblem:
@@ -275,18 +276,21 @@ class _CategorySolver:
             found = IntegralFloor(self.data, t_star, self.clock.left).search(start)
             if found is not None:
                 outcome = Outcome.OPTIMAL if found.proven else Outcome.TIME_LIMIT
+                self.floor_by_search = True
                 return _Stage(outcome, clean_amounts(self.data, found.amounts)), found.z
         return self._max_floor_milp(t_star, start)
 
-    def whole_floors(self, amounts: np.ndarray) -> tuple[float, np.ndarray]:
-        """For whole amounts: their coverage z* and the floors ceil(z* w_s) it implies.
+    def held_floors(self, amounts: np.ndarray, z_star: float) -> np.ndarray:
+        """The floors ``y_s >= z* w_s`` as lower bounds on each y_s, which `amounts` meets.
 
-        For whole y_s, ``y_s >= z* w_s`` is ``y_s >= ceil(z* w_s)`` (up to float
-        noise, 1e-9 relative); `amounts` meets these floors by construction.
+        For whole amounts z* is their coverage and the floor is ``ceil(z* w_s)``
+        (up to float noise, 1e-9 relative), the same whole allocations.
         """
         placed = self.placed_by(amounts)
-        z_star = float(np.min(placed / self.weights))
-        return z_star, np.minimum(ceil_noise(z_star * self.weights), placed)
+        if self.data.all_integer:
+            z_star = float(np.min(placed / self.weights))
+            return np.minimum(ceil_noise(z_star * self.weights), placed)
+        return np.minimum(z_star * self.weights, placed)
 
     def _max_floor_milp(self, t_star: float, start: np.ndarray) -> tuple[_Stage, float]:
         factory = pulp.LpProblem("floor_vars", pulp.LpMaximize)
@@ -378,10 +382,10 @@ def _solve_category(
             if second.amounts is not None:
                 best = second.amounts
             if second.outcome == Outcome.OPTIMAL:
-                if data.all_integer:
-                    # Whole amounts: hold the floor as whole lower bounds on y_s.
-                    z_star, floors = runner.whole_floors(best)
-                    third = runner.min_distance(t_star, best, whole_floors=floors)
+                if data.all_integer or runner.floor_by_search:
+                    # Hold the floor as lower bounds on y_s (whole ones for whole amounts).
+                    floors = runner.held_floors(best, z_star)
+                    third = runner.min_distance(t_star, best, floors=floors)
                 else:
                     third = runner.min_distance(t_star, best, z_star)
                 outcomes.append(third.outcome)
