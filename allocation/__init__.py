@@ -7,7 +7,8 @@ Pure Python over plain data (no Flask, no database). The public API:
 - `result_to_json` / `result_to_dict` (`Result` -> the result file).
 
 Modules: `problem` (input data and validation), `model` (one category's PuLP
-model), `stages` (the spec's stages and `solve`), `solvers` (HiGHS/CBC through
+model), `stages` (the spec's stages and `solve`), `integral` (the exact
+whole-seat maxmin floor by LPs), `solvers` (HiGHS/CBC through
 PuLP and their statuses), `explain` (why a school falls short, conflicts),
 `result` (output data and JSON), `cli` (the command line).
 """

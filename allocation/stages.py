@@ -11,6 +11,11 @@ are all whole numbers it is exact.
 The floor is held exactly, and likewise only on a numerically infeasible
 retry to ``5e-7`` relative (the spec allows ``1e-6``).
 
+Whole seats: when every amount is whole, ``D`` gets chord cuts (the convex
+hull of ``|y - tau|`` on whole ``y``); for ``maxmin`` without cohort minimums
+the floor ``z*`` is found by LPs on the flow network (`allocation.integral`,
+HiGHS only), and stage 3 holds it as ``y_s >= ceil(z* w_s)``.
+
 Time limit: ``options.time_limit_s`` bounds the whole solve; each category
 gets an equal share of the time left when it starts, and each solver run
 what is left of its category's share. A stage stopped with a solution keeps it (status
