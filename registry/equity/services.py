@@ -98,21 +98,7 @@ def create_definition(data: DefinitionInput, by: User | None) -> NeedIndexDefini
         raise DefinitionRefused(
             _("A definition with this name exists; edit it to add a new version.")
         )
-    definition = NeedIndexDefinition(
-        name=name,
-        version=1,
-        description=data.description.strip(),
-        weights=_counted(data.weights),
-        normalisation=data.normalisation,
-        missing_policy=data.missing_policy,
-        is_default=False,
-        created_by_id=by.id if by else None,
-    )
-    db.session.add(definition)
-    if data.is_default:
-        _make_default(definition)
-    db.session.flush()
-    return definition
+    return _save_version(name, 1, data, by)
 
 
 def new_version(
@@ -124,9 +110,15 @@ def new_version(
             NeedIndexDefinition.name == previous.name
         )
     )
+    return _save_version(previous.name, (latest or 0) + 1, data, by)
+
+
+def _save_version(
+    name: str, version: int, data: DefinitionInput, by: User | None
+) -> NeedIndexDefinition:
     definition = NeedIndexDefinition(
-        name=previous.name,
-        version=(latest or 0) + 1,
+        name=name,
+        version=version,
         description=data.description.strip(),
         weights=_counted(data.weights),
         normalisation=data.normalisation,
