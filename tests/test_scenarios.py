@@ -161,6 +161,7 @@ def test_a_leader_creates_a_scenario_with_a_limit(client, login, definition, dis
             **{
                 "limits-0-school_id": str(school.id),
                 "limits-0-category": "academic_support",
+                "limits-0-unit": "hours",
                 "limits-0-min": "2",
                 "limits-1-school_id": "",
             },
@@ -169,7 +170,13 @@ def test_a_leader_creates_a_scenario_with_a_limit(client, login, definition, dis
     assert response.status_code == 302
     scenario = db.session.scalars(select(Scenario)).one()
     assert scenario.limits == [
-        {"school_id": school.id, "category": "academic_support", "min": 2.0, "max": None}
+        {
+            "school_id": school.id,
+            "category": "academic_support",
+            "unit": "hours",
+            "min": 2.0,
+            "max": None,
+        }
     ]
     assert scenario.require_service_area is True
     assert scenario.keep_commitments_as_locks is False
@@ -381,6 +388,55 @@ def test_locks_named_in_a_conflict_link_to_their_mou(client, login, scenario, di
     assert run.engine_status == "infeasible"
     page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
     assert f"/mous/{mou.id}" in page and f"/scenarios/{scenario.id}/edit#limit-0" in page
+
+
+def test_results_show_each_category_in_one_unit_by_its_label(
+    client, login, scenario, district, make_service
+):
+    from registry.vocabulary import Unit
+
+    make_service(name="Homework hours", unit=Unit.HOURS, capacity=Decimal(20))
+    scenario.limits = [
+        {
+            "school_id": district["needy"].id,
+            "category": "academic_support",
+            "unit": "hours",
+            "min": 30,
+            "max": None,
+        }
+    ]
+    db.session.commit()
+    login("leader")
+    # An hours limit no service can meet: infeasible, said with labels.
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    assert run.engine_status == "infeasible"
+    page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
+    assert "Academic support · hours" in page and "academic_support:" not in page
+    assert "Academic support · hours" in client.get(f"/scenarios/{scenario.id}").get_data(
+        as_text=True
+    )
+    edit = client.get(f"/scenarios/{scenario.id}/edit").get_data(as_text=True)
+    assert '<option selected value="hours">' in edit
+
+    scenario.limits = []
+    db.session.commit()
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    assert run.status == RunStatus.DONE
+    assert set(json.loads(run.result_json)["categories"]) == {
+        "academic_support:seats",
+        "academic_support:hours",
+    }
+    for url in (f"/scenarios/runs/{run.id}", f"/scenarios/runs/{run.id}/compare"):
+        page = client.get(url).get_data(as_text=True)
+        assert "Academic support · seats" in page and "Academic support · hours" in page
+        assert "academic_support:" not in page
+    csv = client.get(f"/scenarios/runs/{run.id}/export.csv?table=categories")
+    rows = csv.get_data(as_text=True).splitlines()
+    assert rows[0].startswith("Category,Unit,Placed")
+    assert sorted(r.split(",")[:3] for r in rows[1:]) == [
+        ["Academic support", "hours", "20"],
+        ["Academic support", "seats", "10"],
+    ]
 
 
 # --- comparing --------------------------------------------------------------------------------

@@ -15,7 +15,13 @@ from registry.extensions import db
 from registry.models import School, Service
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
 from registry.models.scenario import Scenario, WeightRule
-from registry.scenarios.problem import Conversion, build_problem
+from registry.scenarios.problem import (
+    Conversion,
+    build_problem,
+    category_key,
+    category_label,
+    split_category_key,
+)
 from registry.vocabulary import Category, MOUStatus, PartnerStatus, Unit
 
 YEAR = "2025-26"
@@ -223,10 +229,59 @@ def test_limits_are_passed_with_ids_and_left_out_for_schools_not_taking_part(
             )
         )
     )
+    # Stored limits without a unit are in seats.
     assert conversion.problem["limits"] == [
-        {"id": "L0", "school": f"S{high.id}", "category": "academic_support", "min": 5}
+        {"id": "L0", "school": f"S{high.id}", "category": "academic_support:seats", "min": 5}
     ]
     assert conversion.skipped_limits[0]["index"] == 1
+
+
+# --- one unit per allocation category -------------------------------------------------------
+
+
+def test_a_category_with_seats_and_hours_is_two_allocation_categories(
+    needy, make_service, scenario
+):
+    needy(90)
+    seats = make_service(category=Category.MENTORING, unit=Unit.SEATS, capacity=Decimal(10))
+    hours = make_service(category=Category.MENTORING, unit=Unit.HOURS, capacity=Decimal(40))
+    conversion = valid(build_problem(scenario(categories=["mentoring"])))
+    categories = {s["id"]: s["category"] for s in conversion.problem["services"]}
+    assert categories == {f"J{seats.id}": "mentoring:seats", f"J{hours.id}": "mentoring:hours"}
+
+    result = allocation.solve(conversion.problem)
+    # Placed and capacity per unit, never 10 seats + 40 hours = 50 of anything.
+    assert {f.category: f.placed for f in result.categories} == {
+        "mentoring:seats": 10,
+        "mentoring:hours": 40,
+    }
+
+
+def test_category_keys_and_labels():
+    assert category_key(Category.MENTORING, Unit.HOURS) == "mentoring:hours"
+    assert split_category_key("mentoring:hours") == (Category.MENTORING, Unit.HOURS)
+    for bad in ("mentoring", "mentoring:litres", "nope:seats"):
+        with pytest.raises(ValueError):
+            split_category_key(bad)
+    assert category_label("mentoring:hours") == "Mentoring · hours"
+    assert category_label("mentoring") == "Mentoring"  # runs stored before units
+
+
+def test_a_limit_bounds_only_its_unit(needy, make_service, scenario):
+    school = needy(90)
+    needy(50)
+    make_service(category=Category.MENTORING, unit=Unit.SEATS, capacity=Decimal(10))
+    make_service(category=Category.MENTORING, unit=Unit.HOURS, capacity=Decimal(40))
+    limit = {"school_id": school.id, "category": "mentoring", "unit": "hours", "max": 5}
+    conversion = valid(build_problem(scenario(categories=["mentoring"], limits=[limit])))
+    assert conversion.problem["limits"] == [
+        {"id": "L0", "school": f"S{school.id}", "category": "mentoring:hours", "max": 5}
+    ]
+    result = allocation.solve(conversion.problem)
+    got = {(r.school, r.category): r.allocated for r in result.schools}
+    assert got[(f"S{school.id}", "mentoring:hours")] == pytest.approx(5)
+    # Its seats are not held back by an hours limit: 10 seats, nearly all to the needier school.
+    assert got[(f"S{school.id}", "mentoring:seats")] > 5
 
 
 # --- locks from commitments ---------------------------------------------------------------

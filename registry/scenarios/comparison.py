@@ -1,6 +1,7 @@
 """Runs side by side, and against the status quo and the plain spreadsheet formula.
 
-Every column is measured the same way, per category, on the run's own school
+Every column is measured the same way, per problem category (one registry
+category in one unit, `registry.scenarios.problem.category_key`), on the run's own school
 facts (enrollment, need and weight as the run saw them):
 
 - ``placed``: units given to schools, in all;
@@ -30,7 +31,7 @@ from sqlalchemy import select
 from registry.equity.kpis import QuartileRow, SchoolUnits, concentration_index, need_quartiles
 from registry.extensions import db
 from registry.models import MOU, Commitment, Service
-from registry.scenarios.problem import school_key
+from registry.scenarios.problem import category_label, school_key, split_category_key
 from registry.scenarios.services import RunView
 from registry.vocabulary import Category, MOUStatus
 
@@ -103,17 +104,19 @@ def proposal_units(view: RunView, category: str) -> dict[str, float]:
 
 
 def status_quo_units(school_year: str, category: str) -> dict[str, float]:
-    """This school year's commitments in active MOUs, per school, in a category."""
-    rows = db.session.execute(
+    """This school year's commitments in active MOUs, per school, in a category and its unit."""
+    stmt = (
         select(Commitment.school_id, Commitment.amount)
         .join(MOU, Commitment.mou_id == MOU.id)
         .join(Service, Commitment.service_id == Service.id)
-        .where(
-            MOU.status == MOUStatus.ACTIVE,
-            MOU.school_year == school_year,
-            Service.category == Category(category),
-        )
+        .where(MOU.status == MOUStatus.ACTIVE, MOU.school_year == school_year)
     )
+    try:
+        registry_category, unit = split_category_key(category)
+        stmt = stmt.where(Service.category == registry_category, Service.unit == unit)
+    except ValueError:  # a run stored before categories carried their unit
+        stmt = stmt.where(Service.category == Category(category))
+    rows = db.session.execute(stmt)
     units: dict[str, Decimal] = defaultdict(Decimal)
     for school_id, amount in rows:
         units[school_key(school_id)] += amount
@@ -149,6 +152,15 @@ class CategoryComparison:
     category: str
     unit: str
     columns: list[Figures]
+
+    @property
+    def label(self) -> str:
+        return category_label(self.category)
+
+    @property
+    def anchor(self) -> str:
+        """The category as an HTML id."""
+        return "cmp-" + self.category.replace(":", "-")
 
 
 def compare(

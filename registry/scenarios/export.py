@@ -1,4 +1,7 @@
-"""A run's results as tables: categories, schools and allocations, for CSV and XLSX."""
+"""A run's results as tables: categories, schools and allocations, for CSV and XLSX.
+
+A category is written as its label with its unit in a column of its own.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,15 @@ from typing import Any
 from flask_babel import gettext as _
 from openpyxl import Workbook
 
+from registry.scenarios.problem import category_label
 from registry.scenarios.services import RunView
 
 TABLES = ("categories", "schools", "allocations")
+
+
+def _category(row: dict[str, Any]) -> str:
+    # The registry category's label; its unit has a column of its own.
+    return category_label(row["registry_category"])
 
 
 def table(view: RunView, name: str) -> tuple[list[str], list[list[Any]]]:
@@ -20,7 +29,7 @@ def table(view: RunView, name: str) -> tuple[list[str], list[list[Any]]]:
         return (
             [_("Category"), _("Unit"), _("Placed"), _("Capacity"), _("Gap"), _("Min coverage")],
             [
-                [r["category"], r["unit"], r["placed"], r["capacity"], r["gap"], r["min_coverage"]]
+                [_category(r), r["unit"], r["placed"], r["capacity"], r["gap"], r["min_coverage"]]
                 for r in view.category_rows
             ],
         )
@@ -30,6 +39,7 @@ def table(view: RunView, name: str) -> tuple[list[str], list[list[Any]]]:
                 _("School id"),
                 _("School"),
                 _("Category"),
+                _("Unit"),
                 _("Need"),
                 _("Enrollment"),
                 _("Weight"),
@@ -42,7 +52,8 @@ def table(view: RunView, name: str) -> tuple[list[str], list[list[Any]]]:
                 [
                     r["school_id"],
                     r["name"],
-                    r["category"],
+                    _category(r),
+                    r["unit"],
                     r["need"],
                     r["enrollment"],
                     r["weight"],
@@ -70,7 +81,7 @@ def table(view: RunView, name: str) -> tuple[list[str], list[list[Any]]]:
                 r["service"],
                 r["service_name"],
                 r["partner"],
-                r["category"],
+                _category(r),
                 r["school"],
                 r["school_name"],
                 r["amount"],

@@ -30,20 +30,23 @@ from registry.models import Partner, School, SchoolIndicators, Service
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Objective, Scenario, SolverChoice, WeightRule
 from registry.schoolyear import is_school_year, school_year_of
-from registry.vocabulary import Category, PartnerStatus
+from registry.vocabulary import Category, PartnerStatus, Unit
 
 BLANK_LIMIT_ROWS = 3
 MAX_AMOUNT = Decimal("1000000000")
 
 
 class LimitForm(Form):
-    """One per-school, per-category limit; a row left blank is ignored."""
+    """One per-school limit on a category in one unit; a row left blank is ignored."""
 
     school_id = SelectField(_l("School"), choices=[], validate_choice=False)
     category = SelectField(
         _l("Category"),
         choices=options([("", _l("— choose —")), *Category.choices()]),
         validate_choice=False,
+    )
+    unit = SelectField(
+        _l("Unit"), choices=options(Unit.choices()), default=Unit.SEATS, validate_choice=False
     )
     min = DecimalField(_l("At least"), places=2, validators=[Optional(), NumberRange(0, 1e9)])
     max = DecimalField(_l("At most"), places=2, validators=[Optional(), NumberRange(0, 1e9)])
@@ -65,6 +68,9 @@ class LimitForm(Form):
             ok = False
         if self.category.data not in {c.value for c in Category}:
             self.category.errors = [*self.category.errors, _l("Choose a category.")]
+            ok = False
+        if self.unit.data not in {u.value for u in Unit}:
+            self.unit.errors = [*self.unit.errors, _l("Choose a unit.")]
             ok = False
         if ok and self.min.data is None and self.max.data is None:
             self.min.errors = [*self.min.errors, _l("Give a minimum, a maximum or both.")]
@@ -186,6 +192,7 @@ class ScenarioForm(FlaskForm):
                 {
                     "school_id": str(limit["school_id"]),
                     "category": limit["category"],
+                    "unit": limit.get("unit") or Unit.SEATS.value,
                     "min": limit.get("min"),
                     "max": limit.get("max"),
                 }
@@ -203,6 +210,7 @@ class ScenarioForm(FlaskForm):
                 {
                     "school_id": int(sub.school_id.data),
                     "category": sub.category.data,
+                    "unit": sub.unit.data,
                     "min": float(sub.min.data) if sub.min.data is not None else None,
                     "max": float(sub.max.data) if sub.max.data is not None else None,
                 }

@@ -9,6 +9,12 @@ active services of approved partners, in the scenario's categories and
 school when their grades overlap (always) and, when the scenario asks, the
 partner's service area covers the school's zip.
 
+Each allocation category is one registry category in one unit,
+``category_key(category, unit)`` ("mentoring:seats"): seats are never added
+to hours or dollars. The scenario's category filter names registry
+categories (all their units); a limit names a category and a unit (seats
+when a stored limit has none).
+
 Commitments kept as locks (this school year's active MOUs, summed per
 service and school). A lock the file could not hold is decided like this:
 
@@ -49,6 +55,38 @@ def school_key(school_id: int) -> str:
 
 def service_key(service_id: int) -> str:
     return f"J{service_id}"
+
+
+def category_key(category: Category, unit: Unit) -> str:
+    """The problem's category for a registry category in one unit ("mentoring:seats").
+
+    Units are never added together: a registry category with seats and hours
+    services is two allocation categories.
+    """
+    return f"{category.value}:{unit.value}"
+
+
+def split_category_key(key: str) -> tuple[Category, Unit]:
+    """The registry category and unit of a problem category; ValueError for anything else."""
+    category, sep, unit = key.partition(":")
+    if not sep:
+        raise ValueError(f"not a category key: {key!r}")
+    return Category(category), Unit(unit)
+
+
+def category_label(key: str) -> str:
+    """A problem category as people read it ("Mentoring · seats").
+
+    Runs stored before categories carried their unit have the bare category.
+    """
+    try:
+        category, unit = split_category_key(key)
+    except ValueError:
+        try:
+            return str(Category(key).label)
+        except ValueError:
+            return key
+    return f"{category.label} · {str(unit.label).lower()}"
 
 
 def key_id(key: str) -> int | None:
@@ -253,7 +291,7 @@ def build_problem(scenario: Scenario) -> Conversion:
             "id": key,
             "name": service.name,
             "partner": f"P{service.partner_id}",
-            "category": service.category.value,
+            "category": category_key(service.category, service.unit),
             "unit": service.unit.value,
             "capacity": _number(service.capacity),
         }
@@ -358,22 +396,28 @@ def _locks(
     return locks
 
 
+def limit_category(limit: dict[str, Any]) -> str:
+    """The problem category a stored limit bounds (limits stored without a unit are in seats)."""
+    return category_key(Category(limit["category"]), Unit(limit.get("unit") or Unit.SEATS))
+
+
 def _limits(scenario: Scenario, conversion: Conversion) -> list[dict[str, Any]]:
     limits: list[dict[str, Any]] = []
     for index, limit in enumerate(scenario.limits or []):
         key = school_key(int(limit["school_id"]))
+        category = limit_category(limit)
         facts = conversion.schools.get(key)
         if facts is None or facts.excluded is not None:
             conversion.skipped_limits.append(
                 {
                     "index": index,
                     "school": key,
-                    "category": limit.get("category"),
+                    "category": category,
                     "reason": _("Left out: the school does not take part in this scenario."),
                 }
             )
             continue
-        entry: dict[str, Any] = {"id": f"L{index}", "school": key, "category": limit["category"]}
+        entry: dict[str, Any] = {"id": f"L{index}", "school": key, "category": category}
         for bound in ("min", "max"):
             if limit.get(bound) is not None:
                 entry[bound] = _number(limit[bound])

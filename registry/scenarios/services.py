@@ -14,7 +14,8 @@ from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import School, Service, User
 from registry.models.scenario import Scenario, ScenarioRun
-from registry.vocabulary import Category
+from registry.scenarios.problem import category_key, category_label, split_category_key
+from registry.vocabulary import Category, Unit
 
 FIELDS = (
     "name",
@@ -51,11 +52,14 @@ def _check(values: dict[str, Any]) -> None:
         found = set(db.session.scalars(select(School.id).where(School.id.in_(school_ids))))
         if school_ids - found:
             raise ScenarioRefused(_("A limit names a school that no longer exists."))
+    units = {u.value for u in Unit}
     seen = set()
     for limit in values.get("limits") or []:
-        pair = (int(limit["school_id"]), limit["category"])
+        if limit["category"] not in known or (limit.get("unit") or Unit.SEATS) not in units:
+            raise ScenarioRefused(_("A limit names an unknown category or unit."))
+        pair = (int(limit["school_id"]), limit["category"], limit.get("unit") or Unit.SEATS)
         if pair in seen:
-            raise ScenarioRefused(_("Two limits name the same school and category."))
+            raise ScenarioRefused(_("Two limits name the same school, category and unit."))
         seen.add(pair)
 
 
@@ -137,13 +141,18 @@ def read_run(run: ScenarioRun) -> RunView:
     if not view.result:
         return view
     result = view.result
-    units = {key: facts["unit"] for key, facts in services.items()}
-    category_unit: dict[str, str] = {}
-    for facts in services.values():
-        category_unit.setdefault(facts["category"], facts["unit"])
+    # Only keys with a unit: a bare word ("mentoring") may be part of any sentence.
+    categories = [
+        key
+        for key in {
+            *(s["category"] for s in view.problem.get("services", [])),
+            *(limit["category"] for limit in view.problem.get("limits", [])),
+        }
+        if ":" in key
+    ]
     for category, figures in result.get("categories", {}).items():
         view.category_rows.append(
-            {"category": category, "unit": category_unit.get(category, ""), **figures}
+            {"category": category, **_category_fields(category, services), **figures}
         )
     used: dict[str, float] = defaultdict(float)
     for allocation in result.get("allocations", []):
@@ -156,8 +165,7 @@ def read_run(run: ScenarioRun) -> RunView:
                 "line": f"{allocation['service']}:{allocation['school']}",
                 "service_name": service.get("name", allocation["service"]),
                 "partner": service.get("partner", ""),
-                "category": service.get("category", ""),
-                "unit": units.get(allocation["service"], ""),
+                **_service_category(service),
                 "school_name": school.get("name", allocation["school"]),
             }
         )
@@ -167,6 +175,8 @@ def read_run(run: ScenarioRun) -> RunView:
         view.school_rows.append(
             {
                 **row,
+                **_category_fields(row["category"], services),
+                "why": _in_words(row.get("why"), categories),
                 "name": facts.get("name", row["school"]),
                 "school_id": facts.get("id"),
                 "need": facts.get("need"),
@@ -180,15 +190,55 @@ def read_run(run: ScenarioRun) -> RunView:
             {
                 "key": key,
                 **facts,
+                **_service_category(facts),
                 "used": used.get(key, 0),
                 "utilisation": used.get(key, 0) / capacity if capacity else None,
             }
         )
-    view.conflicts = _conflicts(view)
+    view.conflicts = _conflicts(view, categories)
     return view
 
 
-def _conflicts(view: RunView) -> list[dict[str, Any]]:
+def _category_fields(key: str, services: dict[str, Any]) -> dict[str, str]:
+    """A problem category's label, registry category and unit, for tables and exports."""
+    try:
+        category, unit = split_category_key(key)
+    except ValueError:
+        # A run stored before categories carried their unit: the unit of its services.
+        unit_value = next((f["unit"] for f in services.values() if f.get("category") == key), "")
+        return {"category_label": category_label(key), "registry_category": key, "unit": unit_value}
+    return {
+        "category_label": category_label(key),
+        "registry_category": category.value,
+        "unit": unit.value,
+    }
+
+
+def _service_category(facts: dict[str, Any]) -> dict[str, str]:
+    """The label, registry category and unit of a service as the run saw it."""
+    category, unit = facts.get("category", ""), facts.get("unit", "")
+    try:
+        key = category_key(Category(category), Unit(unit))
+    except ValueError:
+        key = category
+    return {
+        "category_label": category_label(key),
+        "registry_category": category,
+        "unit": unit,
+    }
+
+
+def _in_words(text: str | None, categories: list[str]) -> str | None:
+    """The engine's sentences with each category key replaced by its label."""
+    if not text:
+        return text
+    # Longest first, so a key never replaces part of a longer one.
+    for key in sorted(categories, key=len, reverse=True):
+        text = text.replace(key, category_label(key))
+    return text
+
+
+def _conflicts(view: RunView, categories: list[str]) -> list[dict[str, Any]]:
     """The engine's conflicts, with what each names: limit numbers and the locks' MOUs."""
     locks = {note["lock_index"]: note for note in view.report.get("locks", []) if note["kept"]}
     rows = []
@@ -196,7 +246,8 @@ def _conflicts(view: RunView) -> list[dict[str, Any]]:
         rows.append(
             {
                 "category": conflict["category"],
-                "message": conflict["message"],
+                "category_label": category_label(conflict["category"]),
+                "message": _in_words(conflict["message"], categories),
                 "limits": [
                     int(ref["id"][1:])
                     for ref in conflict.get("limits", [])

@@ -17,6 +17,7 @@ from registry.models.scenario import RunStatus, Scenario, ScenarioRun
 from registry.scenarios import adoption, comparison, export, runner
 from registry.scenarios import services as scenario_services
 from registry.scenarios.forms import AdoptForm, ScenarioForm
+from registry.scenarios.problem import category_label, limit_category
 from registry.scenarios.runner import worker_command
 from registry.vocabulary import Category, Role
 
@@ -98,6 +99,8 @@ def detail(scenario_id: int) -> ResponseReturnValue:
         scenario=scenario,
         may_plan=current_user.role in PLANNERS,
         Category=Category,
+        category_label=category_label,
+        limit_category=limit_category,
     )
 
 
