@@ -133,9 +133,11 @@ def run(scenario_id: int) -> ResponseReturnValue:
     scenario = _scenario_or_404(scenario_id)
     scenario_run = runner.start_run(scenario, by=current_user)
     db.session.commit()
+    run_id = scenario_run.id
     # Only after the commit can a worker see the run.
-    runner.dispatch(scenario_run)
-    return redirect(url_for("scenarios.run_page", run_id=scenario_run.id))
+    handle = runner.dispatch(scenario_run)
+    runner.wait_briefly(run_id, handle)
+    return redirect(url_for("scenarios.run_page", run_id=run_id))
 
 
 @bp.get("/runs/<int:run_id>")
