@@ -215,6 +215,7 @@ def test_a_leader_creates_a_scenario_with_a_limit(client, login, definition, dis
             "limits-0-min": "1",
         },
         {"limits-0-category": "academic_support", "limits-0-min": "5", "limits-0-max": "2"},
+        {"limits-0-category": "academic_support", "limits-0-unit": "litres", "limits-0-min": "1"},
     ],
 )
 def test_bad_input_is_refused_with_400_never_500(client, login, definition, district, overrides):

@@ -70,7 +70,7 @@ class LimitForm(Form):
             self.category.errors = [*self.category.errors, _l("Choose a category.")]
             ok = False
         if self.unit.data not in {u.value for u in Unit}:
-            self.unit.errors = [*self.unit.errors, _l("Choose a unit.")]
+            self.unit.errors = [*self.unit.errors, _l("Unknown unit.")]
             ok = False
         if ok and self.min.data is None and self.max.data is None:
             self.min.errors = [*self.min.errors, _l("Give a minimum, a maximum or both.")]

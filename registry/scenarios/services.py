@@ -55,11 +55,14 @@ def _check(values: dict[str, Any]) -> None:
     units = {u.value for u in Unit}
     seen = set()
     for limit in values.get("limits") or []:
-        if limit["category"] not in known or (limit.get("unit") or Unit.SEATS) not in units:
-            raise ScenarioRefused(_("A limit names an unknown category or unit."))
+        if limit["category"] not in known:
+            raise ScenarioRefused(_("Unknown category."))
+        if (limit.get("unit") or Unit.SEATS) not in units:
+            raise ScenarioRefused(_("Unknown unit."))
         pair = (int(limit["school_id"]), limit["category"], limit.get("unit") or Unit.SEATS)
         if pair in seen:
-            raise ScenarioRefused(_("Two limits name the same school, category and unit."))
+            # Same category in two units is fine: they are two allocation categories.
+            raise ScenarioRefused(_("Two limits name the same school and category."))
         seen.add(pair)
 
 
