@@ -71,6 +71,9 @@ def build_config(
         "LANGUAGES": {"en": "English", "es": "Español", "pt": "Português"},
         "SHOW_LANGUAGE_SWITCH": (Path(__file__).parent / "translations").is_dir(),
         "PER_PAGE": 25,
+        # A scenario run is solved in the background; the request waits this long for it.
+        "SCENARIO_WAIT_S": 1.0,
+        "SCENARIO_QUEUE": "scenarios",
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
     }

@@ -89,7 +89,8 @@ class Scenario(db.Model):
     service_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # empty = all in scope
     require_service_area: Mapped[bool] = mapped_column(default=True)
     keep_commitments_as_locks: Mapped[bool] = mapped_column(default=False)
-    # [{"school_id": int, "category": str, "min": float | None, "max": float | None}]
+    # [{"school_id": int, "category": str, "unit": str (seats when absent),
+    #   "min": float | None, "max": float | None}]
     limits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     objective: Mapped[Objective] = mapped_column(
         enum_column(Objective), default=Objective.PROPORTIONAL

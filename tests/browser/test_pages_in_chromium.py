@@ -25,6 +25,13 @@ COORDINATOR_PAGES = [
     "/scenarios/",
 ]
 PARTNER_PAGES = ["/partners/mine", "/services/"]
+LEADER_PAGES = [
+    "/equity/need",
+    "/equity/need/compare",
+    "/equity/need/definitions",
+    "/equity/need/definitions/new",
+    "/scenarios/new",
+]
 
 
 def _violations(page: object) -> list[str]:
@@ -77,6 +84,38 @@ def test_partner_pages_pass_axe(
 ) -> None:
     page = signed_in_page("partner@demo.example")
     _check(page, live_server, path)
+
+
+@pytest.mark.parametrize("path", LEADER_PAGES)
+def test_leader_pages_pass_axe(
+    signed_in_page: Callable[[str], object], live_server: str, path: str
+) -> None:
+    page = signed_in_page("leader@demo.example")
+    _check(page, live_server, path)
+
+
+def test_admin_user_pages_pass_axe(
+    signed_in_page: Callable[[str], object], live_server: str
+) -> None:
+    page = signed_in_page("admin@demo.example")
+    for path in ("/users/", "/users/new"):
+        _check(page, live_server, path)
+
+
+def test_a_leader_runs_a_scenario_and_reads_its_results(
+    signed_in_page: Callable[[str], object], live_server: str
+) -> None:
+    page = signed_in_page("leader@demo.example")
+    page.goto(f"{live_server}/scenarios/new")  # type: ignore[attr-defined]
+    page.fill("input[name=name]", "Share mentoring by need")  # type: ignore[attr-defined]
+    page.click("main form button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+    page.click("main form button:has-text('Run now')")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+    # A demo-district run finishes while the request waits: the results are on the page.
+    page.wait_for_selector("main table", timeout=60_000)  # type: ignore[attr-defined]
+    assert "/scenarios/runs/" in page.url  # type: ignore[attr-defined]
+    _check(page, live_server, page.url.removeprefix(live_server))  # type: ignore[attr-defined]
 
 
 def test_login_page_passes_axe(browser: object, live_server: str) -> None:
