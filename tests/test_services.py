@@ -14,7 +14,7 @@ from sqlalchemy import select
 from registry import audit
 from registry.extensions import db
 from registry.models import AuditEntry, Service
-from registry.services.services import current_school_year
+from registry.schoolyear import school_year_of as current_school_year
 from registry.vocabulary import Category, MOUStatus, Setting, Unit
 
 

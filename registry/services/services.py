@@ -22,8 +22,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import MOU, Commitment, Partner, Service, User
+from registry.mous.services import committed_amount
 from registry.partners.services import json_list_contains
-from registry.vocabulary import Category, MOUStatus, Role, Setting, Unit, sort_grades
+from registry.schoolyear import school_year_of
+from registry.vocabulary import Category, Role, Setting, Unit, sort_grades
 
 FIELDS: frozenset[str] = frozenset(
     {
@@ -71,12 +73,6 @@ class ServiceFilters:
     active: bool | None = None
 
 
-def current_school_year(today: date) -> str:
-    """The school year a day falls in, as "2025-26" (years start on July 1)."""
-    first = today.year if today.month >= 7 else today.year - 1
-    return f"{first}-{(first + 1) % 100:02d}"
-
-
 def service_query(filters: ServiceFilters, only_partner_id: int | None = None) -> Select[Any]:
     """Services (with partner) matching the filters; `only_partner_id` scopes a partner user."""
     stmt = select(Service).join(Service.partner).options(contains_eager(Service.partner))
@@ -97,20 +93,6 @@ def service_query(filters: ServiceFilters, only_partner_id: int | None = None) -
     if filters.active is not None:
         stmt = stmt.where(Service.active.is_(filters.active))
     return stmt
-
-
-def committed_amount(service: Service, school_year: str) -> Decimal:
-    """What MOUs of a school year, other than terminated ones, commit of a service."""
-    total = db.session.scalar(
-        select(func.coalesce(func.sum(Commitment.amount), 0))
-        .join(Commitment.mou)
-        .where(
-            Commitment.service_id == service.id,
-            MOU.school_year == school_year,
-            MOU.status != MOUStatus.TERMINATED,
-        )
-    )
-    return Decimal(str(total or 0))
 
 
 def remaining_capacity(service: Service, school_year: str) -> Decimal:
@@ -202,7 +184,7 @@ def update_service(
         )
     cleaned["partner_id"] = partner_id
     if "capacity" in cleaned:
-        year = current_school_year(today)
+        year = school_year_of(today)
         in_use = committed_amount(service, year)
         if cleaned["capacity"] < in_use:
             raise ServiceRefused(

@@ -14,8 +14,10 @@ from registry.access import EDITORS, READERS, editable_or_404, roles_required, v
 from registry.extensions import db
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import Service
+from registry.mous.services import committed_amount
 from registry.partners.forms import language_options, options
 from registry.partners.services import partner_choices
+from registry.schoolyear import school_year_of
 from registry.services import services as service_services
 from registry.services.forms import ServiceFilterForm, ServiceForm
 from registry.services.services import (
@@ -123,12 +125,12 @@ def index() -> ResponseReturnValue:
 @roles_required(*READERS, Role.PARTNER)
 def detail(service_id: int) -> ResponseReturnValue:
     service = viewable_or_404(Service, service_id)
-    year = service_services.current_school_year(date.today())
+    year = school_year_of(date.today())
     return render_template(
         "services/detail.html",
         service=service,
         school_year=year,
-        committed=service_services.committed_amount(service, year),
+        committed=committed_amount(service, year),
         remaining=service_services.remaining_capacity(service, year),
         commitments=service_services.commitments_of(service),
     )
