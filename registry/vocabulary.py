@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
@@ -188,3 +189,8 @@ _LABELLED: tuple[tuple[enum.Enum, object], ...] = (
 LABELS: dict[tuple[type, str], object] = {
     (type(member), member.value): label for member, label in _LABELLED
 }
+
+
+def add_labels(labelled: Iterable[tuple[enum.Enum, object]]) -> None:
+    """Label the members of LabelledEnums defined in other modules (scenario options, …)."""
+    LABELS.update({(type(member), member.value): label for member, label in labelled})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -15,35 +14,26 @@ from registry.extensions import db
 from registry.models.columns import UTCDateTime, enum_column, utcnow
 from registry.models.need import NeedIndexDefinition
 from registry.models.user import User
+from registry.vocabulary import LabelledEnum, add_labels
 
 
-class _Labelled(enum.StrEnum):
-    @property
-    def label(self) -> str:
-        return str(_LABELS.get(self, self.value))
-
-    @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
-        return [(m.value, m.label) for m in cls]
-
-
-class WeightRule(_Labelled):
+class WeightRule(LabelledEnum):
     ENROLLMENT_X_NEED = "enrollment_x_need"
     NEED = "need"
     ENROLLMENT = "enrollment"
 
 
-class Objective(_Labelled):
+class Objective(LabelledEnum):
     PROPORTIONAL = "proportional"
     MAXMIN = "maxmin"
 
 
-class SolverChoice(_Labelled):
+class SolverChoice(LabelledEnum):
     HIGHS = "highs"
     CBC = "cbc"
 
 
-class RunStatus(_Labelled):
+class RunStatus(LabelledEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
@@ -55,20 +45,22 @@ class RunStatus(_Labelled):
         return self in (RunStatus.DONE, RunStatus.FAILED, RunStatus.TIMED_OUT)
 
 
-_LABELS: dict[enum.Enum, object] = {
-    WeightRule.ENROLLMENT_X_NEED: _l("Enrollment × need"),
-    WeightRule.NEED: _l("Need alone"),
-    WeightRule.ENROLLMENT: _l("Enrollment alone"),
-    Objective.PROPORTIONAL: _l("Share by need (proportional)"),
-    Objective.MAXMIN: _l("Lift the floor (max–min)"),
-    SolverChoice.HIGHS: _l("HiGHS"),
-    SolverChoice.CBC: _l("CBC"),
-    RunStatus.QUEUED: _l("Queued"),
-    RunStatus.RUNNING: _l("Running"),
-    RunStatus.DONE: _l("Done"),
-    RunStatus.FAILED: _l("Failed"),
-    RunStatus.TIMED_OUT: _l("Timed out"),
-}
+add_labels(
+    (
+        (WeightRule.ENROLLMENT_X_NEED, _l("Enrollment × need")),
+        (WeightRule.NEED, _l("Need alone")),
+        (WeightRule.ENROLLMENT, _l("Enrollment alone")),
+        (Objective.PROPORTIONAL, _l("Share by need (proportional)")),
+        (Objective.MAXMIN, _l("Lift the floor (max–min)")),
+        (SolverChoice.HIGHS, _l("HiGHS")),
+        (SolverChoice.CBC, _l("CBC")),
+        (RunStatus.QUEUED, _l("Queued")),
+        (RunStatus.RUNNING, _l("Running")),
+        (RunStatus.DONE, _l("Done")),
+        (RunStatus.FAILED, _l("Failed")),
+        (RunStatus.TIMED_OUT, _l("Timed out")),
+    )
+)
 
 
 class Scenario(db.Model):
