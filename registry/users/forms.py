@@ -6,13 +6,12 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from registry.extensions import db
-from registry.models import Partner
+from registry.fields import options
+from registry.partners.services import partner_choices as partners_by_name
 from registry.users.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from registry.vocabulary import Role
 
@@ -23,8 +22,7 @@ def _strip(value: Any) -> Any:
 
 def partner_choices() -> list[SelectChoice]:
     """Every partner, by name, after a "none" choice."""
-    partners = db.session.execute(select(Partner.id, Partner.name).order_by(Partner.name))
-    return [SelectChoice("", str(_l("— none —"))), *(SelectChoice(str(i), n) for i, n in partners)]
+    return options([("", _l("— none —")), *((str(i), n) for i, n in partners_by_name())])
 
 
 class _AccountFields(FlaskForm):
