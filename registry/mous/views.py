@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.extensions import db
+from registry.fields import add_field_error
 from registry.listing import csv_response, paginate, sort, wants_csv
 from registry.models import MOU, Commitment, Partner, School, Service
 from registry.mous import services as mou_services
@@ -183,9 +184,7 @@ def edit(mou_id: int) -> ResponseReturnValue:
 def _attach(form: MOUForm | CommitmentForm, err: TransitionRefused) -> None:
     """Show a refusal next to its field (or above the form)."""
     db.session.rollback()
-    if err.field and err.field in form:
-        form[err.field].errors = [*form[err.field].errors, err.message]
-    else:
+    if not add_field_error(form, err.field, err.message):
         form.form_errors.append(err.message)
 
 

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.extensions import db
+from registry.fields import add_field_error
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import Partner
 from registry.partners import services as partner_services
@@ -155,9 +156,7 @@ def _values(form: PartnerForm) -> dict[str, Any]:
 
 
 def _refusal_to_form(form: PartnerForm, err: PartnerRefused) -> None:
-    if err.field and err.field in form:
-        form[err.field].errors = [*form[err.field].errors, str(err)]
-    else:
+    if not add_field_error(form, err.field, str(err)):
         form.form_errors.append(str(err))
 
 

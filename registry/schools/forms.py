@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -26,7 +25,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from registry.fields import MultiCheckboxField
+from registry.fields import MultiCheckboxField, strip_text
 from registry.models import INDICATORS
 from registry.schools.services import SchoolData
 from registry.schoolyear import is_school_year
@@ -34,10 +33,6 @@ from registry.vocabulary import GRADES, percent_label
 
 # Far above any real school, far below what an integer column holds.
 MAX_ENROLLMENT = 100_000
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
 
 
 def _at_least_one(form: FlaskForm, field: Field) -> None:
@@ -66,7 +61,7 @@ def _percentage_field(name: str) -> DecimalField:
         percent_label(name),
         places=2,
         validators=[Optional(), _a_percentage],
-        filters=[_strip],
+        filters=[strip_text],
     )
 
 
@@ -77,9 +72,11 @@ class SchoolForm(FlaskForm):
             DataRequired(),
             Regexp(r"^\d{8}\Z", message=_l("Enter the DESE code: exactly 8 digits.")),
         ],
-        filters=[_strip],
+        filters=[strip_text],
     )
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)], filters=[_strip])
+    name = StringField(
+        _l("Name"), validators=[DataRequired(), Length(max=200)], filters=[strip_text]
+    )
     grades = MultiCheckboxField(
         _l("Grades offered"),
         choices=[SelectChoice(g, g) for g in GRADES],
@@ -92,19 +89,19 @@ class SchoolForm(FlaskForm):
             NumberRange(min=0, max=MAX_ENROLLMENT),
         ],
     )
-    address = StringField(_l("Address"), validators=[Length(max=300)], filters=[_strip])
+    address = StringField(_l("Address"), validators=[Length(max=300)], filters=[strip_text])
     zip = StringField(
         _l("Zip code"),
         validators=[
             Optional(),
             Regexp(r"^\d{5}(-\d{4})?\Z", message=_l("Enter a zip code like 01608.")),
         ],
-        filters=[_strip],
+        filters=[strip_text],
     )
     school_year = StringField(
         _l("School year of the indicators"),
         validators=[DataRequired(), _a_school_year],
-        filters=[_strip],
+        filters=[strip_text],
     )
     pct_econ_disadvantaged = _percentage_field("pct_econ_disadvantaged")
     pct_english_learners = _percentage_field("pct_english_learners")

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from registry.access import EDITORS, READERS, roles_required, viewable_or_404
 from registry.extensions import db
+from registry.fields import add_field_error
 from registry.listing import csv_response, paginate, sort, wants_csv
 from registry.models import INDICATORS, School
 from registry.schools import services
@@ -166,10 +167,7 @@ def _fill_indicators(form: SchoolForm, school: School, wanted_year: str | None) 
 
 
 def _attach(form: SchoolForm, err: SchoolError) -> None:
-    target = form[err.field] if err.field and err.field in form else None
-    if target is not None:
-        target.errors = [*target.errors, str(err)]
-    else:
+    if not add_field_error(form, err.field, str(err)):
         flash(str(err), "error")
 
 

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.extensions import db
+from registry.fields import add_field_error
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import Service
 from registry.mous.services import committed_amount
@@ -153,9 +154,7 @@ def _values(form: ServiceForm) -> dict[str, Any]:
 
 
 def _refusal_to_form(form: ServiceForm, err: ServiceRefused) -> None:
-    if err.field and err.field in form:
-        form[err.field].errors = [*form[err.field].errors, str(err)]
-    else:
+    if not add_field_error(form, err.field, str(err)):
         form.form_errors.append(str(err))
 
 

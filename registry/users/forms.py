@@ -10,14 +10,10 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from registry.fields import options
+from registry.fields import options, strip_text
 from registry.partners.services import partner_choices as partners_by_name
 from registry.users.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from registry.vocabulary import Role
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
 
 
 def partner_choices() -> list[SelectChoice]:
@@ -26,7 +22,7 @@ def partner_choices() -> list[SelectChoice]:
 
 
 class _AccountFields(FlaskForm):
-    name = StringField(_l("Name"), validators=[Length(max=200)], filters=[_strip])
+    name = StringField(_l("Name"), validators=[Length(max=200)], filters=[strip_text])
     role = SelectField(
         _l("Role"),
         choices=[SelectChoice(value, label) for value, label in Role.choices()],
@@ -45,7 +41,7 @@ class _AccountFields(FlaskForm):
 
 class UserCreateForm(_AccountFields):
     email = EmailField(
-        _l("Email"), validators=[DataRequired(), Email(), Length(max=254)], filters=[_strip]
+        _l("Email"), validators=[DataRequired(), Email(), Length(max=254)], filters=[strip_text]
     )
     password = PasswordField(
         _l("Password"),

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from registry.access import roles_required
 from registry.extensions import db
+from registry.fields import add_field_error
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import Partner, User
 from registry.users import services
@@ -106,10 +107,7 @@ def edit(user_id: int) -> ResponseReturnValue:
 
 
 def _attach(form: UserCreateForm | UserEditForm, err: UserError) -> None:
-    target = form[err.field] if err.field and err.field in form else None
-    if target is not None:
-        target.errors = [*target.errors, str(err)]
-    else:
+    if not add_field_error(form, err.field, str(err)):
         flash(str(err), "error")
 
 
