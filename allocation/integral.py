@@ -127,12 +127,11 @@ class IntegralFloor:
         h.addVars(n + 1, np.append(self.col_lower, 0.0), np.append(self.col_upper, inf))
         pair_service = data.pair_service
         pair_school = data.pair_school
-        for j, ks in _groups(pair_service):
-            h.addRow(-inf, self.capacity[j], len(ks), ks, np.ones(len(ks)))
+        for j, ks in enumerate(positions_by(pair_service, len(self.capacity))):
+            if len(ks):
+                h.addRow(-inf, self.capacity[j], len(ks), ks, np.ones(len(ks)))
         self.recv_first = h.getNumRow()
-        by_school = [np.zeros(0, dtype=np.int32) for _ in range(m)]
-        for i, ks in _groups(pair_school):
-            by_school[i] = ks
+        by_school = positions_by(pair_school, m)
         for i, ks in enumerate(by_school):
             h.addRow(
                 self.school_lower[i],
@@ -236,18 +235,6 @@ class IntegralFloor:
         exact = z * self.weights
         return np.maximum(np.where(self.school_whole, ceil_noise(exact), exact), 0.0)
 
-    def next_breakpoint(self, z: float) -> float:
-        """The least k / w_s above z (up to float noise)."""
-        return float(np.min((floor_noise(z * self.weights) + 1.0) / self.weights))
-
-    def at_or_below(self, z: float) -> float:
-        """The greatest k / w_s at or below z (up to float noise)."""
-        return float(np.max(floor_noise(z * self.weights) / self.weights))
-
-    def last_breakpoint_below(self, z: float) -> float:
-        """The greatest k / w_s below z (up to float noise)."""
-        return float(np.max((ceil_noise(z * self.weights) - 1.0) / self.weights))
-
     def search(self, start: np.ndarray) -> FloorOutcome | None:
         """Maximise the floor over whole allocations, from the whole allocation `start`."""
         try:
@@ -266,18 +253,18 @@ class IntegralFloor:
         if self.mixed:
             return self._certify(relaxed)
         # The relaxation's optimum, with room for the LP's own tolerance.
-        z_high = self.at_or_below(relaxed * (1.0 + 1e-7) + 1e-9)
+        z_high = at_or_below(self.weights, relaxed * (1.0 + 1e-7) + 1e-9)
         while True:
-            step = self.next_breakpoint(z_low)
+            step = next_breakpoint(self.weights, z_low)
             if step > z_high:
                 return FloorOutcome(best, z_low, proven=True)
             # The greatest breakpoint at or below the middle, but at least the next one.
-            trial = max(step, self.at_or_below(0.5 * (z_low + z_high)))
+            trial = max(step, at_or_below(self.weights, 0.5 * (z_low + z_high)))
             found = self.check(self.floors(trial))
             if found is None:
                 return FloorOutcome(best, z_low, proven=False)
             if found is False:
-                z_high = self.last_breakpoint_below(trial)
+                z_high = last_breakpoint_below(self.weights, trial)
                 continue
             assert isinstance(found, np.ndarray)
             best = found
@@ -294,14 +281,30 @@ class IntegralFloor:
         return FloorOutcome(found, min(self.coverage(found), relaxed), proven=True)
 
 
-def _groups(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(key, positions holding it) for each distinct key, positions ascending."""
+def next_breakpoint(weights: np.ndarray, z: float) -> float:
+    """The least k / w_s above z (up to float noise): the next floor whole amounts can give."""
+    return float(np.min((floor_noise(z * weights) + 1.0) / weights))
+
+
+def at_or_below(weights: np.ndarray, z: float) -> float:
+    """The greatest k / w_s at or below z (up to float noise)."""
+    return float(np.max(floor_noise(z * weights) / weights))
+
+
+def last_breakpoint_below(weights: np.ndarray, z: float) -> float:
+    """The greatest k / w_s below z (up to float noise)."""
+    return float(np.max((ceil_noise(z * weights) - 1.0) / weights))
+
+
+def positions_by(keys: np.ndarray, count: int) -> list[np.ndarray]:
+    """For each key 0..count-1, the positions holding it (ascending; empty if none)."""
+    grouped = [np.zeros(0, dtype=np.int32) for _ in range(count)]
     order = np.argsort(keys, kind="stable").astype(np.int32)
     values, starts = np.unique(keys[order], return_index=True)
-    ends = [*starts[1:].tolist(), len(order)]
-    return [
-        (int(v), order[a:b]) for v, a, b in zip(values.tolist(), starts.tolist(), ends, strict=True)
-    ]
+    ends = [*starts[1:].tolist(), len(order)] if len(starts) else []
+    for v, a, b in zip(values.tolist(), starts.tolist(), ends, strict=True):
+        grouped[int(v)] = order[a:b]
+    return grouped
 
 
 class _NotWhole(Exception):
