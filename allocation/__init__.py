@@ -8,7 +8,9 @@ Pure Python over plain data (no Flask, no database). The public API:
 
 Modules: `problem` (input data and validation), `model` (one category's PuLP
 model), `stages` (the spec's stages and `solve`), `integral` (the exact
-whole-seat maxmin floor by LPs), `solvers` (HiGHS/CBC through
+whole-seat maxmin floor by LPs), `cohorts` (proven optima for whole seats
+with cohort minimums: flow-LP bounds, reachable totals, neighbourhood
+search), `solvers` (HiGHS/CBC through
 PuLP and their statuses), `explain` (why a school falls short, conflicts),
 `result` (output data and JSON), `cli` (the command line).
 """

@@ -14,11 +14,17 @@ retry to ``5e-7`` relative (the spec allows ``1e-6``).
 Whole seats: when every amount is whole, ``D`` gets chord cuts (the convex
 hull of ``|y - tau|`` on whole ``y``); for ``maxmin`` without cohort minimums
 the floor ``z*`` is found by LPs on the flow network (`allocation.integral`,
-HiGHS only), and stage 3 holds it as ``y_s >= ceil(z* w_s)``.
+HiGHS only), and stage 3 holds it as ``y_s >= ceil(z* w_s)``. With cohort
+minimums (whole seats, HiGHS), every stage first goes to `allocation.cohorts`
+(flow-LP bounds, reachable totals, a neighbourhood search); the MILP runs
+only when that cannot prove its answer, and the best allocation found is
+kept when the MILP does not beat it. MILPs run without a MIP start (see
+`_run`).
 
-Time limit: ``options.time_limit_s`` bounds the whole solve; each category
-gets an equal share of the time left when it starts, and each solver run
-what is left of its category's share. A stage stopped with a solution keeps it (status
+Time limit: ``options.time_limit_s`` bounds the whole solve. Categories with
+cohort minimums are solved last; each category may use the time left when it
+starts less a reserve for each category after it (see `solve`), and each
+solver run what is left of its category's share. A stage stopped with a solution keeps it (status
 ``time_limit``); a stage stopped without one falls back to the previous
 stage's solution (still feasible, ``time_limit``); a category whose stage 1
 found nothing is reported as ``no_solution`` with nothing allocated.
@@ -36,6 +42,8 @@ import numpy as np
 import pulp
 
 from allocation import explain
+from allocation.cohorts import CohortSearch
+from allocation.cohorts import applicable as cohorts_apply
 from allocation.integral import IntegralFloor, ceil_noise, integral_flow
 from allocation.model import CategoryData, CategoryModel, category_data, clean_amounts
 from allocation.problem import (
@@ -109,6 +117,13 @@ class _CategorySolver:
         self._placed: tuple[bool, pulp.LpConstraint] | None = None
         self.distance_options: dict[str, Any] | None = None
         self.floor_by_search = False  # stage 2 ran outside PuLP (allocation.integral)
+        # Whether the category's model is a MILP (on/off binaries or whole amounts).
+        self.mip = bool(self.model.binaries) or any(s.integer for s in data.services)
+        # Whole seats with cohort minimums: bounds and allocations by `allocation.cohorts`
+        # first; the MILP only when that cannot prove its answer.
+        self.cohorts = (
+            CohortSearch(data, clock.left) if solver == "highs" and cohorts_apply(data) else None
+        )
 
     def _run(self, lp: pulp.LpProblem, *, highs_options: dict[str, Any] | None = None) -> _Stage:
         if self.clock.expired():
@@ -117,7 +132,10 @@ class _CategorySolver:
             self.solver,
             time_limit_s=self.clock.left(),
             highs_options=highs_options,
-            warm_start=True,
+            # No MIP start: HiGHS 1.16 has been seen to accept a start and then call it
+            # optimal with a far better allocation left unfound; `_better` keeps the
+            # start instead when a run does not beat it.
+            warm_start=False,
             session=self.session,
         )
         outcome = run(lp, solver)
@@ -141,9 +159,33 @@ class _CategorySolver:
             var.varValue = float(value)
 
     def stage1(self) -> _Stage:
+        known = None
+        if self.cohorts is not None:
+            found = self.cohorts.stage1()
+            if found is not None:
+                known = clean_amounts(self.data, found.amounts)
+                if found.proven:
+                    return _Stage(Outcome.OPTIMAL, known)
         lp = self.model.problem("stage1", pulp.LpMaximize)
         lp.setObjective(pulp.LpAffineExpression([(y, 1.0) for y in self.model.y]))
-        return self._run(lp)
+        return self._better(self._run(lp), known, lambda x: float(x.sum()))
+
+    def _better(
+        self, stage: _Stage, start: np.ndarray | None, score: Callable[[np.ndarray], float]
+    ) -> _Stage:
+        """A MILP stage's result, or `start` (a feasible allocation known before it) when
+        the run found nothing or nothing better (higher `score`): then `time_limit`."""
+        if start is None or not self.mip:
+            return stage
+        if stage.amounts is None:
+            if stage.outcome == Outcome.NO_SOLUTION:
+                return _Stage(Outcome.TIME_LIMIT, start)
+            return stage
+        before, after = score(start), score(stage.amounts)
+        # Beyond the solvers' own tolerances (1e-7): noise is no reason to doubt a run.
+        if before > after + 1e-7 * max(1.0, abs(after)):
+            return _Stage(Outcome.TIME_LIMIT, start)
+        return stage
 
     def placed_floor(self, t_star: float) -> float:
         """The least sum of y the later stages must keep."""
@@ -188,6 +230,15 @@ class _CategorySolver:
         The floor is either ``z_star`` (rows ``y_s - w_s z >= 0`` with z fixed) or
         ``floors``: rows ``y_s >= floors_s`` (see `held_floors`).
         """
+        known = None
+        if self.cohorts is not None and z_star is None:
+            self.cohorts.imply(t_star)
+            found = self.cohorts.min_distance(t_star, start, floors)
+            if found is not None:
+                known = clean_amounts(self.data, found.amounts)
+                if found.proven:
+                    return _Stage(Outcome.OPTIMAL, known)
+                start = known
         targets = self.targets(t_star)
         factory = pulp.LpProblem("deviation_vars", pulp.LpMinimize)
         placed = self.placed_by(start)
@@ -244,7 +295,10 @@ class _CategorySolver:
             )
             return lp
 
-        return self._run_keeping_placed(build, highs_options=self.distance_options)
+        stage = self._run_keeping_placed(build, highs_options=self.distance_options)
+        return self._better(
+            stage, start, lambda x: -float(np.abs(self.placed_by(x) - targets).sum())
+        )
 
     def _whole_deviation_cuts(
         self, targets: np.ndarray, deviations: list[tuple[pulp.LpVariable, pulp.LpVariable]]
@@ -277,6 +331,14 @@ class _CategorySolver:
 
     def max_floor(self, t_star: float, start: np.ndarray) -> tuple[_Stage, float]:
         """Maximise z with y_s >= z w_s and sum y = T*; return the stage and z found."""
+        if self.cohorts is not None:
+            self.cohorts.imply(t_star)
+            found = self.cohorts.max_floor(t_star, start)
+            if found is not None:
+                known = clean_amounts(self.data, found.amounts)
+                if found.proven:
+                    return _Stage(Outcome.OPTIMAL, known), found.value
+                return self._max_floor_milp(t_star, known)
         if self.solver == "highs" and integral_flow(self.data, bool(self.model.binaries)):
             found = IntegralFloor(self.data, t_star, self.clock.left).search(start)
             if found is not None:
@@ -293,14 +355,13 @@ class _CategorySolver:
         """
         placed = self.placed_by(amounts)
         if self.data.all_integer:
-            z_star = float(np.min(placed / self.weights))
+            z_star = self.coverage(amounts)
             return np.minimum(ceil_noise(z_star * self.weights), placed)
         return np.minimum(z_star * self.weights, placed)
 
     def _max_floor_milp(self, t_star: float, start: np.ndarray) -> tuple[_Stage, float]:
         factory = pulp.LpProblem("floor_vars", pulp.LpMaximize)
         z = self.z = factory.add_variable("z", 0, None)
-        placed = self.placed_by(start)
         self.floor_rows = [
             pulp.LpConstraint(
                 pulp.LpAffineExpression([(y, 1.0), (z, -float(self.weights[i]))]),
@@ -314,7 +375,7 @@ class _CategorySolver:
         def build() -> pulp.LpProblem:
             lp = self.model.problem("floor", pulp.LpMaximize)
             self._set_start(start)
-            z.varValue = float(np.min(placed / self.weights)) if len(placed) else 0.0
+            z.varValue = self.coverage(start)
             lp.addConstraint(self._placed_constraint(t_star))
             for row in self.floor_rows:
                 lp.addConstraint(row)
@@ -323,12 +384,20 @@ class _CategorySolver:
 
         # Dual simplex crawls on max-min models (and in a MILP's LPs does not even
         # heed the time limit); the interior point method does not.
-        mip = bool(self.model.binaries) or any(s.integer for s in self.data.services)
-        options = {"mip_lp_solver": "ipm"} if mip else {"solver": "ipm"}
+        options = {"mip_lp_solver": "ipm"} if self.mip else {"solver": "ipm"}
         stage = self._run_keeping_placed(build, highs_options=options)
-        if stage.amounts is None:
-            return _Stage(stage.outcome), 0.0
+        kept = self._better(stage, start, self.coverage)
+        if kept.amounts is None:
+            return _Stage(kept.outcome), 0.0
+        if kept is not stage:
+            return kept, self.coverage(kept.amounts)
         return stage, float(z.varValue or 0.0)
+
+    def coverage(self, amounts: np.ndarray) -> float:
+        """min_s y_s / w_s under `amounts` (0 without schools)."""
+        if not len(self.weights):
+            return 0.0
+        return float(np.min(self.placed_by(amounts) / self.weights))
 
     def targets(self, t_star: float) -> np.ndarray:
         """tau_s = T* w_s / W_c for each school of S_c."""
@@ -465,24 +534,42 @@ def solve(
 
     offered = set(problem.categories)
     categories = sorted(offered | {limit.category for limit in problem.limits})
+    # Categories with cohort minimums (MILPs) last: the others take a fraction of a
+    # second, and what they leave of a time limit is then shared among the hard ones.
+    with_cohorts = {
+        service.category
+        for service in problem.services
+        if service.min_viable and service.capacity > 0
+    }
+    order = sorted(categories, key=lambda category: (category in with_cohorts, category))
     solved: dict[str, tuple[CategoryData, _Solved]] = {}
-    conflicts: list[Conflict] = []
-    for position, category in enumerate(categories):
+    found: dict[str, list[Conflict]] = {}
+    for position, category in enumerate(order):
         data = category_data(problem, category)
-        # Each category gets an equal share of the time that is left, so that a
-        # hard first category cannot starve the others of even a first solution.
+        # A category may use what is left of the time limit but a reserve for each
+        # category still to come (5% of it, or half a second, or an equal share if
+        # less), so that a hard one can take the time it needs yet cannot starve the
+        # rest of a first solution.
         left = clock.left()
-        share = _Clock(None if left is None else left / (len(categories) - position))
-        if conflicts and category in offered:
+        remaining = len(order) - position
+        if left is None:
+            share = _Clock(None)
+        else:
+            reserve = max(0.05 * left, min(0.5, left / remaining))
+            share = _Clock(max(left / remaining, left - reserve * (remaining - 1)))
+        if found and category in offered:
             # Already infeasible: only look for more conflicts, cheaply, not for allocations.
             outcome = _solve_category(data, chosen, solver_name, share, feasibility_only=True)
-            conflicts.extend(outcome if isinstance(outcome, list) else [])
+            if isinstance(outcome, list) and outcome:
+                found[category] = outcome
             continue
         outcome = _solve_category(data, chosen, solver_name, share)
         if isinstance(outcome, list):
-            conflicts.extend(outcome)
+            if outcome:
+                found[category] = outcome
         elif category in offered:
             solved[category] = (data, outcome)
+    conflicts = [conflict for category in categories for conflict in found.get(category, [])]
 
     if conflicts:
         return Result(

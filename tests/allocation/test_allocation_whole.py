@@ -153,7 +153,8 @@ def hard_instance(seed: int) -> dict[str, Any]:
                 **({"min_viable": rng.randint(5, 15)} if j % 3 == 0 else {}),
                 **({"max_per_school": rng.randint(10, 80)} if rng.random() < 0.3 else {}),
             )
-            for j in range(100)
+            # One category of 600 services: far more than half a second's work.
+            for j in range(600)
         ],
         "options": {"time_limit_s": 0.5},
     }

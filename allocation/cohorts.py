@@ -1,0 +1,854 @@
+"""Whole-seat categories with cohort minimums: proven optima without a blind MILP.
+
+A ``min_viable`` cohort makes a category a MILP (``x_k = 0`` or
+``v_j <= x_k <= U_k``). Handed to HiGHS as it is, a district-sized category
+of a few thousand such pairs can take minutes: its LP bound is weak where it
+matters and its heuristics rarely find the optimum. This module solves the
+same stages (stage 1, and the ``D``-minimising stage with optional floors) by
+exploiting the structure, and says whether it proved its answer optimal; when
+it cannot, the caller runs the plain MILP starting from what was found.
+
+How:
+
+- Every bound comes from the flow LP (the relaxation without the on/off
+  binaries: ``0 <= x_k <= U_k``). With whole capacities, bounds and locks
+  its vertices are whole.
+- Stage 1: ``T*`` is at most ``floor`` of the LP's maximum. An allocation that
+  reaches it is optimal.
+- Implied bounds: with ``sum y >= T*`` held in the later stages, the reduced
+  cost ``d_k`` of a pair at its upper bound in stage 1's LP gives
+  ``x_k >= U_k - (T_LP - T*) / |d_k|`` (reduced-cost fixing; it cuts off no
+  allocation that places ``T*``). For a cohort pair a positive bound means
+  ``x_k >= v_j``.
+- Reachable totals: what school ``s`` can receive is the sum of what each of
+  its pairs can carry (``{0} U [v, U]``, a lock, the implied bound), capped by
+  its limits and floor. Outside the reachable set (for example 31..34 when a
+  saturated service must give it 30 and every other service has a cohort of
+  5), ``y_s`` cannot lie. ``|y_s - tau_s|`` is bounded below by the chord
+  between the reachable totals on either side of ``tau_s`` (with plain whole
+  seats, ``floor`` and ``ceil``).
+- The ``D`` bound is a small branch and bound on those gaps: each LP whose
+  ``y_s`` falls in a gap is split into ``y_s <= a`` and ``y_s >= b`` (or on
+  ``floor``/``ceil`` if an LP ``y_s`` is fractional), best bound first.
+- Allocations: where an LP solution gives a cohort pair less than its cohort
+  (``0 < x_k < v_j``), a small MILP frees the on/off choice of every pair of
+  the services involved and keeps every other pair on or off as the LP has
+  it (a neighbourhood search); if that fails, also the pairs of the schools
+  involved.
+  At a node the LP's ``y`` is held first (any allocation then has its ``D``).
+- maxmin: the floor ``z*`` is a breakpoint ``k / w_s``. LPs with floors
+  ``ceil(z w_s)``, raised to the next reachable total, rule floors out by
+  bisection; allocations are then sought from the highest floor the LP
+  allows downwards, each repaired from the LP minimising ``D`` above it.
+- Proof: an allocation whose ``D`` (or total, or floor) meets the best bound,
+  to the MILP tolerances the rest of the engine uses, is optimal. Anything
+  not settled is not claimed: the caller's MILP decides.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from allocation.integral import (
+    at_or_below,
+    ceil_noise,
+    last_breakpoint_below,
+    next_breakpoint,
+    positions_by,
+)
+from allocation.model import CategoryData
+from allocation.solvers import (
+    MIP_ABS_GAP,
+    MIP_FEASIBILITY_TOLERANCE,
+    MIP_REL_GAP,
+    silence_highs_banner,
+)
+
+INF = highspy.kHighsInf
+WHOLE = 1e-6  # how far an LP value may sit from a whole number and still count as it
+NODE_LIMIT = 64  # branch-and-bound nodes before handing over to the MILP
+Kinds = highspy.HighsModelStatus
+
+
+@dataclass
+class Found:
+    """An allocation, its objective value, and whether it is proven optimal."""
+
+    amounts: np.ndarray
+    value: float
+    proven: bool
+
+
+def applicable(data: CategoryData) -> bool:
+    """Whether the category is whole seats throughout with at least one cohort pair."""
+    if not len(data.pair_service) or not data.all_integer:
+        return False
+    upper = data.pair_upper
+    if not np.all(upper == np.round(upper)):
+        return False
+    if any(abs(a - round(a)) > 1e-9 for a in data.pair_lock.values()):
+        return False
+    cohorts = [data.services[j].min_viable for j in data.pair_service.tolist()]
+    return any(v is not None and v > 0 for v in cohorts)
+
+
+class _Stopped(Exception):
+    """The time limit ran out."""
+
+
+class CohortSearch:
+    """Bounds and allocations for one whole-seat category with cohort minimums."""
+
+    def __init__(self, data: CategoryData, time_left: Callable[[], float | None]) -> None:
+        self.data = data
+        self.time_left = time_left
+        n, m = len(data.pair_service), len(data.schools)
+        self.n, self.m = n, m
+        self.pair_service = data.pair_service
+        self.pair_school = data.pair_school
+        self.upper = data.pair_upper.astype(np.float64)
+        self.lower = np.zeros(n)
+        for k, amount in data.pair_lock.items():
+            self.lower[k] = self.upper[k] = float(round(amount))
+        locked = np.zeros(n, dtype=bool)
+        locked[list(data.pair_lock)] = True
+        viable = np.asarray(
+            [data.services[j].min_viable or 0.0 for j in data.pair_service.tolist()],
+            dtype=np.float64,
+        )
+        # A cohort of v means at least ceil(v) whole seats.
+        self.viable = np.where(locked, 0.0, np.ceil(viable - 1e-9))
+        self.on_off = np.flatnonzero(self.viable > 0)
+        self.capacity = np.asarray(
+            [math.floor(service.capacity + 1e-9) for service in data.services], dtype=np.float64
+        )
+        self._by_school = positions_by(self.pair_school, m)
+        self._by_service = positions_by(self.pair_service, len(data.services))
+        self.capacity = self._usable(self.capacity)
+        school_lower, school_upper = data.school_bounds()
+        self.school_lower = np.ceil(school_lower - 1e-9)
+        self.school_upper = np.floor(school_upper + 1e-9)
+        self.weights = np.asarray([school.weight for school in data.schools], dtype=np.float64)
+        self.implied = self.lower.copy()  # raised by `imply` after stage 1
+        self._stage1_lp: tuple[float, np.ndarray] | None = None
+        self._reach_cache: dict[int, np.ndarray] = {}  # school -> reachable totals (floors)
+        self._best: Found | None = None  # the running search's best, kept if time runs out
+
+    def _usable(self, capacity: np.ndarray) -> np.ndarray:
+        """Each service's capacity, lowered to what its cohorts let it hand out.
+
+        A service's unlocked cohort pairs each carry 0 or v..U; with F seats left
+        after its locks, at most floor(F / v) of them can be on, so it hands out at
+        most floor(F / v) * U of them (e.g. 84 of 87 seats when v = 13, U = 14).
+        """
+        usable = capacity.copy()
+        for j, ks in enumerate(self._by_service):
+            cohort = ks[self.viable[ks] > 0]
+            if not len(cohort):
+                continue
+            locked = ks[self.lower[ks] == self.upper[ks]]
+            locked = locked[self.viable[locked] == 0]
+            free = capacity[j] - self.lower[locked].sum()
+            if free <= 0:
+                continue
+            v, u = float(self.viable[cohort[0]]), float(self.upper[cohort[0]])
+            others = np.setdiff1d(ks, np.concatenate([cohort, locked]))
+            most = min(free, math.floor(free / v) * u) + self.upper[others].sum()
+            usable[j] = min(capacity[j], self.lower[locked].sum() + most)
+        return usable
+
+    # --- models -----------------------------------------------------------------------
+
+    def _highs(self) -> highspy.Highs:
+        silence_highs_banner()
+        h = highspy.Highs()
+        for key, value in (
+            ("output_flag", False),
+            ("log_to_console", False),
+            ("threads", 1),
+            ("random_seed", 0),
+            ("mip_rel_gap", MIP_REL_GAP),
+            ("mip_abs_gap", MIP_ABS_GAP),
+            ("mip_feasibility_tolerance", MIP_FEASIBILITY_TOLERANCE),
+        ):
+            h.setOptionValue(key, value)
+        return h
+
+    def _build(
+        self,
+        *,
+        integer: bool,
+        x_lower: np.ndarray,
+        y_lower: np.ndarray,
+        y_upper: np.ndarray,
+        placed: float | None,
+        targets: np.ndarray | None,
+        chords: list[tuple[int, float, float]],
+        fixed: dict[int, bool] | None = None,
+    ) -> highspy.Highs:
+        """The category as one HiGHS model.
+
+        Columns: x (n), then with `integer` the on/off binaries b (one per cohort pair),
+        then y (m), then over and under (m each) when there are `targets`. Without
+        `targets` the objective is to maximise sum y (stage 1); with them, to minimise
+        D. `fixed` (with `integer`) holds cohort pairs kept on (True: x >= v) or off
+        (False: x = 0). Without `integer` it is the flow LP, whose y `_y` reads.
+        """
+        n, m = self.n, self.m
+        on_off = self.on_off if integer else np.zeros(0, dtype=np.int64)
+        nb = len(on_off)
+        y0 = n + nb
+        h = self._highs()
+        b_lower = np.zeros(nb)
+        b_upper = np.ones(nb)
+        if integer:
+            must = x_lower[on_off] > 0
+            b_lower[must] = 1.0
+            for t, k in enumerate(on_off.tolist()):
+                choice = (fixed or {}).get(k)
+                if choice is not None:
+                    b_lower[t] = b_upper[t] = 1.0 if choice else 0.0
+        y_up = np.where(np.isinf(y_upper), INF, y_upper)
+        col_lower = np.concatenate([x_lower, b_lower, y_lower])
+        col_upper = np.concatenate([self.upper, b_upper, y_up])
+        cost = np.zeros(n + nb + m)
+        if targets is None:
+            cost[y0:] = -1.0
+        else:
+            col_lower = np.concatenate([col_lower, np.zeros(2 * m)])
+            col_upper = np.concatenate([col_upper, np.full(2 * m, INF)])
+            cost = np.concatenate([cost, np.ones(2 * m)])
+        cols = len(cost)
+        h.addVars(cols, col_lower, col_upper)
+        h.changeColsCost(cols, np.arange(cols, dtype=np.int32), cost)
+        if integer:
+            whole = np.arange(n + nb, dtype=np.int32)
+            h.changeColsIntegrality(
+                len(whole), whole, np.full(len(whole), highspy.HighsVarType.kInteger)
+            )
+
+        starts: list[int] = []
+        index: list[np.ndarray] = []
+        value: list[np.ndarray] = []
+        lower: list[float] = []
+        upper: list[float] = []
+        count = 0
+
+        def row(cols_: np.ndarray, vals: np.ndarray, lo: float, hi: float) -> None:
+            nonlocal count
+            starts.append(count)
+            index.append(cols_.astype(np.int32))
+            value.append(vals.astype(np.float64))
+            lower.append(lo)
+            upper.append(hi)
+            count += len(cols_)
+
+        for j, ks in enumerate(self._by_service):
+            if len(ks):
+                row(ks, np.ones(len(ks)), -INF, float(self.capacity[j]))
+        for i, ks in enumerate(self._by_school):
+            row(np.append(ks, y0 + i), np.append(np.ones(len(ks)), -1.0), 0.0, 0.0)
+        for t, k in enumerate(on_off.tolist()):
+            row(np.asarray([k, n + t]), np.asarray([1.0, -self.upper[k]]), -INF, 0.0)
+            row(np.asarray([k, n + t]), np.asarray([1.0, -self.viable[k]]), 0.0, INF)
+        if placed is not None:
+            row(np.arange(y0, y0 + m), np.ones(m), placed, INF)
+        if targets is not None:
+            over, under = y0 + m, y0 + 2 * m
+            for i in range(m):
+                cols_ = np.asarray([y0 + i, over + i, under + i])
+                row(cols_, np.asarray([1.0, -1.0, 1.0]), float(targets[i]), float(targets[i]))
+            for i, a, b in chords:
+                # |y - tau| >= the chord through (a, tau - a) and (b, b - tau).
+                tau = float(targets[i])
+                slope = ((b - tau) - (tau - a)) / (b - a)
+                cols_ = np.asarray([over + i, under + i, y0 + i])
+                row(cols_, np.asarray([1.0, 1.0, -slope]), (tau - a) - slope * a, INF)
+        h.addRows(
+            len(lower),
+            np.asarray(lower),
+            np.asarray(upper),
+            count,
+            np.asarray(starts, dtype=np.int32),
+            np.concatenate(index) if index else np.zeros(0, dtype=np.int32),
+            np.concatenate(value) if value else np.zeros(0),
+        )
+        return h
+
+    def _run(self, h: highspy.Highs, cap_s: float | None = None) -> highspy.HighsModelStatus:
+        left = self.time_left()
+        if left is not None and left <= 0:
+            raise _Stopped
+        limit = left if cap_s is None else (cap_s if left is None else min(left, cap_s))
+        h.setOptionValue("time_limit", INF if limit is None else float(limit))
+        h.run()
+        return h.getModelStatus()
+
+    def _x(self, h: highspy.Highs) -> np.ndarray:
+        return np.asarray(h.getSolution().col_value[: self.n], dtype=np.float64)
+
+    def _y_columns(self) -> np.ndarray:
+        """y's columns in a flow LP (built without `integer`: no binaries before them)."""
+        return np.arange(self.n, self.n + self.m, dtype=np.int32)
+
+    def _y(self, h: highspy.Highs) -> np.ndarray:
+        """y's values in a solved flow LP."""
+        values = h.getSolution().col_value
+        return np.asarray(values[self.n : self.n + self.m], dtype=np.float64)
+
+    # --- checks -----------------------------------------------------------------------
+
+    def received(self, x: np.ndarray) -> np.ndarray:
+        return np.bincount(self.pair_school, weights=x, minlength=self.m).astype(np.float64)
+
+    def holds(
+        self,
+        x: np.ndarray,
+        y_lower: np.ndarray,
+        placed: float,
+        y_upper: np.ndarray | None = None,
+    ) -> bool:
+        """Whether whole amounts `x` meet every constraint, cohorts included, exactly
+        (y within y_lower and y_upper, by default the school's limits)."""
+        if np.any(x != np.round(x)) or np.any(x < self.lower) or np.any(x > self.upper):
+            return False
+        cohort = x[self.on_off]
+        if np.any((cohort > 0) & (cohort < self.viable[self.on_off])):
+            return False
+        used = np.bincount(self.pair_service, weights=x, minlength=len(self.capacity))
+        if np.any(used > self.capacity):
+            return False
+        y = self.received(x)
+        upper = self.school_upper if y_upper is None else y_upper
+        return bool(np.all(y >= y_lower) and np.all(y <= upper) and y.sum() >= placed)
+
+    def _whole(self, h: highspy.Highs) -> np.ndarray | None:
+        x = self._x(h)
+        rounded = np.round(x)
+        if np.any(np.abs(x - rounded) > WHOLE):
+            return None
+        return rounded
+
+    # --- stage 1 ----------------------------------------------------------------------
+
+    def stage1(self) -> Found | None:
+        """The most that can be placed. None when stopped, infeasible, or nothing found."""
+        try:
+            return self._stage1()
+        except _Stopped:
+            return None
+
+    def _stage1(self) -> Found | None:
+        h = self._build(
+            integer=False,
+            x_lower=self.lower,
+            y_lower=self.school_lower,
+            y_upper=self.school_upper,
+            placed=None,
+            targets=None,
+            chords=[],
+        )
+        h.setOptionValue("solver", "simplex")
+        if self._run(h) != Kinds.kOptimal:
+            return None
+        t_lp = -float(h.getInfo().objective_function_value)
+        duals = np.asarray(h.getSolution().col_dual[: self.n], dtype=np.float64)
+        self._stage1_lp = (t_lp, duals)
+        bound = math.floor(t_lp + 1e-6)
+        x = self._whole(h)
+        if x is None:
+            return None
+        found = self._repair(
+            x,
+            self.school_lower,
+            placed=None,
+            targets=None,
+            chords=[],
+            enough=lambda found: float(found.sum()) >= bound,
+            target=-bound + 0.5,
+        )
+        if found is None:
+            return None
+        total = float(found.sum())
+        return Found(found, total, proven=total >= bound)
+
+    def imply(self, t_star: float) -> None:
+        """Raise x's lower bounds by reduced-cost fixing, given sum y >= T* from now on."""
+        if self._stage1_lp is None:
+            return
+        t_lp, duals = self._stage1_lp
+        room = max(0.0, t_lp - t_star)
+        at_upper = duals < -1e-9  # minimising -sum y: a pair at its upper bound
+        raised = np.zeros(self.n)
+        raised[at_upper] = self.upper[at_upper] - room / -duals[at_upper]
+        # Whole seats; a hair of float noise is given away, never taken.
+        raised = np.clip(np.ceil(raised - 1e-6), 0.0, self.upper)
+        cohort = np.zeros(self.n, dtype=bool)
+        cohort[self.on_off] = True
+        raised = np.where(cohort & (raised > 0), np.maximum(raised, self.viable), raised)
+        self.implied = np.maximum(self.lower, np.minimum(raised, self.upper))
+        self._reach_cache.clear()
+
+    # --- reachable totals -------------------------------------------------------------
+
+    def reachable(self, i: int) -> np.ndarray:
+        """reach[t]: whether school i, seen alone, can receive exactly t (every t it can).
+
+        The sum of what each of its pairs can carry ({0} or v..U, a lock, at least the
+        implied bound), within the school's limits. Each pair adds an interval (and
+        maybe 0), so each step is a sliding-window test on cumulative counts.
+        """
+        cached = self._reach_cache.get(i)
+        if cached is not None:
+            return cached
+        pairs = self._by_school[i].tolist()
+        top = int(self.upper[pairs].sum()) if pairs else 0
+        if not math.isinf(self.school_upper[i]):
+            top = min(top, int(self.school_upper[i]))
+        top = max(top, 0)
+        reach = np.zeros(top + 1, dtype=bool)
+        reach[0] = True
+        for k in pairs:
+            low, high = int(self.implied[k]), int(min(self.upper[k], top))
+            first = max(low, int(self.viable[k]) if self.viable[k] > 0 else 1)
+            counts = np.concatenate([[0], np.cumsum(reach)])  # counts[t] = #reach[:t]
+            moved = np.zeros(top + 1, dtype=bool)
+            if first <= high:
+                # t reachable if some r in [t - high, t - first] was.
+                t = np.arange(top + 1)
+                hi_end = np.clip(t - first + 1, 0, top + 1)
+                lo_end = np.clip(t - high, 0, top + 1)
+                moved = counts[hi_end] > counts[lo_end]
+            reach = moved | (reach if low == 0 else np.zeros(top + 1, dtype=bool))
+        reach[: int(min(self.school_lower[i], top + 1))] = False
+        self._reach_cache[i] = reach
+        return reach
+
+    def _around(self, i: int, value: float, y_lower: np.ndarray) -> tuple[int | None, int | None]:
+        """The reachable totals (at least y_lower) nearest `value`, at or below and at or above.
+
+        None where there is none: nothing at or below, or nothing at or above at all.
+        """
+        reach = self.reachable(i)
+        least = max(0, math.ceil(y_lower[i] - WHOLE))
+        below_end = min(math.floor(value + WHOLE), len(reach) - 1)
+        below = np.flatnonzero(reach[least : below_end + 1]) if below_end >= least else []
+        first = max(least, math.ceil(value - WHOLE))
+        above = np.flatnonzero(reach[first:]) if first < len(reach) else []
+        a = int(below[-1]) + least if len(below) else None
+        b = int(above[0]) + first if len(above) else None
+        return a, b
+
+    # --- the maxmin floor ------------------------------------------------------------
+
+    def max_floor(self, t_star: float, start: np.ndarray) -> Found | None:
+        """Maximise z = min_s y_s / w_s keeping sum y = T*; `value` is z. None: nothing known.
+
+        Like `allocation.integral`, z* is the coverage of a whole allocation, so it
+        lies on a breakpoint k / w_s. The flow LP bounds it from above (with floors
+        ``y_s >= ceil(z w_s)`` raised to the school's next reachable total, an
+        infeasible LP rules z out); a neighbourhood search finds allocations that
+        keep the cohorts (each raises the lower end to its coverage). When the two
+        ends meet, z* is proven.
+        """
+        best = None
+        if self.holds(start, self.school_lower, t_star):
+            best = Found(start, self.coverage(start), proven=False)
+        self._best = best
+        try:
+            return self._max_floor(t_star, best)
+        except _Stopped:
+            return self._best  # the best allocation found before the time ran out
+
+    def coverage(self, x: np.ndarray) -> float:
+        return float(np.min(self.received(x) / self.weights))
+
+    def _floors(self, z: float) -> np.ndarray:
+        """y_s >= ceil(z w_s), raised to the school's next reachable total (inf: none)."""
+        floors = np.maximum(ceil_noise(z * self.weights), self.school_lower)
+        for i in range(self.m):
+            _, b = self._around(i, float(floors[i]), self.school_lower)
+            floors[i] = INF if b is None else max(float(floors[i]), float(b))
+        return floors
+
+    def _max_floor(self, t_star: float, best: Found | None) -> Found | None:
+        w = self.weights
+        h = self._build(
+            integer=False,
+            x_lower=self.implied,
+            y_lower=self.school_lower,
+            y_upper=self.school_upper,
+            placed=t_star,
+            targets=None,
+            chords=[],
+        )
+        # The relaxation's best floor: a column z, rows y_s - w_s z >= 0, maximise z.
+        ys, m = self._y_columns(), self.m
+        z_col = h.getNumCol()
+        h.addVar(0.0, INF)
+        h.changeColsCost(z_col + 1, np.arange(z_col + 1, dtype=np.int32), np.zeros(z_col + 1))
+        h.changeColCost(z_col, -1.0)
+        starts = np.arange(0, 2 * m, 2, dtype=np.int32)
+        index = np.column_stack([ys, np.full(m, z_col)]).ravel().astype(np.int32)
+        values = np.column_stack([np.ones(m), -w]).ravel()
+        h.addRows(m, np.zeros(m), np.full(m, INF), 2 * m, starts, index, values)
+        h.setOptionValue("solver", "ipm")  # dual simplex crawls on max-min models
+        if self._run(h) != Kinds.kOptimal:
+            return best
+        relaxed = float(h.getSolution().col_value[z_col])
+        # From here on, plain feasibility checks with floors as y's bounds.
+        h.changeColCost(z_col, 0.0)
+        h.changeColBounds(z_col, 0.0, 0.0)
+        h.setOptionValue("solver", "simplex")
+        y_up = np.where(np.isinf(self.school_upper), INF, self.school_upper)
+
+        def feasible(z: float) -> np.ndarray | None:
+            """The LP's x with floors for z, or None when the LP rules z out."""
+            floors = self._floors(z)
+            if np.any(floors > self.school_upper):
+                return None
+            h.changeColsBounds(m, ys, floors, y_up)
+            status = self._run(h)
+            if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+                return None
+            if status != Kinds.kOptimal:
+                raise _Stopped
+            return self._x(h)
+
+        z_low = best.value if best is not None else 0.0
+        z_high = at_or_below(w, relaxed * (1.0 + 1e-7) + 1e-9)
+        # First the LP alone (cheap): the greatest breakpoint whose floors it allows.
+        lp_low = z_low
+        while True:
+            step = next_breakpoint(w, lp_low)
+            if step > z_high:
+                break
+            trial = max(step, at_or_below(w, 0.5 * (lp_low + z_high)))
+            if feasible(trial) is None:
+                z_high = last_breakpoint_below(w, trial)
+            else:
+                lp_low = trial
+        if best is not None and best.value >= z_high:
+            return Found(best.amounts, best.value, proven=True)
+        # Then allocations that keep the cohorts: at the top first (usually z*), then
+        # galloping down and bisecting between what is known to hold (z_low) and the
+        # least floor not known to hold (z_open; proven impossible only if z_high).
+        z_open = z_high
+        proven_top = True  # every floor above z_open is ruled out
+        trial = z_high
+        drop = 1e-4
+        secured = False
+        while True:
+            floors = self._floors(trial)
+            found = self._floor_allocation(floors, t_star, lambda z=trial: feasible(z))
+            if found is None:
+                # The whole MILP, as a feasibility question at this floor only.
+                answer = self._whole_feasibility(floors, t_star)
+                if answer is False:
+                    z_open = last_breakpoint_below(w, trial)
+                elif answer is None:
+                    z_open = last_breakpoint_below(w, trial)
+                    proven_top = False  # not known: settle for less, unproven
+                else:
+                    found = answer
+            if found is not None:
+                best = self._best = Found(found, self.coverage(found), proven=False)
+                z_low = best.value
+            step = next_breakpoint(w, z_low)
+            if best is not None and step > z_open:
+                return Found(best.amounts, best.value, proven=proven_top)
+            if step > z_open:
+                return best
+            # z* tends to sit just below what the LP allows: gallop down from the top
+            # (0.01%, 0.04%, 0.16%, ...) until something holds, then bisect. But first,
+            # while nothing near the top is known, secure a floor 10% below it, so
+            # that a search stopped by the time limit still returns a good one.
+            if z_low < 0.9 * z_open and not secured:
+                secured = True
+                trial = max(step, at_or_below(w, 0.9 * z_open))
+                continue
+            near_top = z_open * (1.0 - drop)
+            drop *= 4.0
+            trial = max(step, at_or_below(w, max(0.5 * (z_low + z_open), near_top)))
+
+    def _floor_allocation(
+        self, floors: np.ndarray, t_star: float, plain: Callable[[], np.ndarray | None]
+    ) -> np.ndarray | None:
+        """Whole amounts placing T* with y >= floors and the cohorts kept, or None.
+
+        From the LP that minimises D above the floors (its allocations look like
+        the proportional ones, which the neighbourhood search repairs easily),
+        first holding its y, then letting y move above the floors; failing that,
+        from `plain`'s LP solution (any allocation meeting the floors).
+        """
+        targets = t_star * self.weights / self.weights.sum()
+        h = self._build(
+            integer=False,
+            x_lower=self.implied,
+            y_lower=floors,
+            y_upper=self.school_upper,
+            placed=t_star,
+            targets=targets,
+            chords=[],
+        )
+        h.setOptionValue("solver", "simplex")
+        status = self._run(h)
+        if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+            return None
+        if status != Kinds.kOptimal:
+            raise _Stopped
+        x, y = np.round(self._x(h)), np.round(self._y(h))
+        held = self._repair(x, y, placed=None, targets=None, chords=[], y_upper=y)
+        if held is not None:
+            return held
+        moved = self._repair(
+            x, floors, placed=t_star, targets=None, chords=[], target=-t_star + 0.5
+        )
+        if moved is not None:
+            return moved
+        other = plain()
+        if other is None:
+            return None
+        return self._repair(
+            np.round(other), floors, placed=t_star, targets=None, chords=[], target=-t_star + 0.5
+        )
+
+    def _whole_feasibility(self, floors: np.ndarray, t_star: float) -> np.ndarray | bool | None:
+        """Whole amounts placing T* with y >= floors (cohorts kept); False if there are
+        none; None when that could not be settled in a quarter of the time left."""
+        h = self._build(
+            integer=True,
+            x_lower=self.implied,
+            y_lower=floors,
+            y_upper=self.school_upper,
+            placed=t_star,
+            targets=None,
+            chords=[],
+        )
+        h.setOptionValue("objective_target", -t_star + 0.5)  # any allocation will do
+        left = self.time_left()
+        status = self._run(h, None if left is None else left / 4)
+        if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+            return False
+        if h.getInfo().primal_solution_status != 2:
+            return None
+        found = self._whole(h)
+        if found is None or not self.holds(found, floors, t_star):
+            return None
+        return found
+
+    # --- the D stage ------------------------------------------------------------------
+
+    def min_distance(
+        self, t_star: float, start: np.ndarray, y_lower: np.ndarray | None = None
+    ) -> Found | None:
+        """Minimise D keeping sum y = T* (and y >= y_lower). None when nothing better is known."""
+        floors = self.school_lower if y_lower is None else np.maximum(self.school_lower, y_lower)
+        targets = t_star * self.weights / self.weights.sum()
+        incumbent = None
+        if self.holds(start, floors, t_star):
+            incumbent = Found(start, self.distance(start, targets), proven=False)
+        self._best = incumbent
+        try:
+            return self._min_distance(t_star, targets, floors, incumbent)
+        except _Stopped:
+            return self._best  # the best allocation found before the time ran out
+
+    def distance(self, x: np.ndarray, targets: np.ndarray) -> float:
+        return float(np.abs(self.received(x) - targets).sum())
+
+    def _tolerance(self, value: float) -> float:
+        return MIP_ABS_GAP + MIP_REL_GAP * abs(value)
+
+    def _min_distance(
+        self,
+        t_star: float,
+        targets: np.ndarray,
+        floors: np.ndarray,
+        incumbent: Found | None,
+    ) -> Found | None:
+        chords = []
+        for i in range(self.m):
+            a, b = self._around(i, float(targets[i]), floors)
+            if a is not None and b is not None and b > a:
+                chords.append((i, float(a), float(b)))
+        upper = self.school_upper
+        h = self._build(
+            integer=False,
+            x_lower=self.implied,
+            y_lower=floors,
+            y_upper=upper,
+            placed=t_star,
+            targets=targets,
+            chords=chords,
+        )
+        h.setOptionValue("solver", "simplex")
+        ys = self._y_columns()
+        # Best-first branch and bound on y's bounds; each node is (bound, seq, lower, upper).
+        nodes: list[tuple[float, int, np.ndarray, np.ndarray]] = []
+        seq = 0
+
+        def solve(lo: np.ndarray, hi: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+            h.changeColsBounds(self.m, ys, lo, np.where(np.isinf(hi), INF, hi))
+            status = self._run(h)
+            if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+                return None
+            if status != Kinds.kOptimal:
+                raise _Stopped
+            return float(h.getInfo().objective_function_value), self._x(h), self._y(h)
+
+        root = solve(floors, upper)
+        if root is None:
+            return incumbent
+        solved = {0: root}
+        heapq.heappush(nodes, (root[0], seq, floors.copy(), upper.copy()))
+        explored = 0
+        while nodes:
+            bound, key, lo, hi = heapq.heappop(nodes)
+            if incumbent is not None and incumbent.value <= bound + self._tolerance(bound):
+                return Found(incumbent.amounts, incumbent.value, proven=True)
+            explored += 1
+            if explored > NODE_LIMIT:
+                return incumbent  # too many nodes: the MILP decides
+            value, x, y = solved.pop(key)
+            split = self._split(y, lo)
+            if split is None:
+                # Every y_s reachable: look for an allocation with cohorts kept.
+                found = self._leaf(np.round(x), np.round(y), lo, hi, t_star, targets, chords, value)
+                if found is not None:
+                    d = self.distance(found, targets)
+                    if incumbent is None or d < incumbent.value:
+                        incumbent = self._best = Found(found, d, proven=False)
+                if incumbent is not None and incumbent.value <= value + self._tolerance(value):
+                    heapq.heappush(nodes, (value, key, lo, hi))
+                    solved[key] = (value, x, y)
+                    continue  # proven at the next pop if nothing lower remains
+                return incumbent  # cannot close this node here: the MILP decides
+            i, below, above = split
+            for side in ("down", "up"):
+                child_lo, child_hi = lo.copy(), hi.copy()
+                if side == "down":
+                    child_hi[i] = below
+                else:
+                    child_lo[i] = above
+                if child_lo[i] > child_hi[i]:
+                    continue
+                result = solve(child_lo, child_hi)
+                if result is None:
+                    continue
+                seq += 1
+                solved[seq] = result
+                heapq.heappush(nodes, (result[0], seq, child_lo, child_hi))
+        # Every branch infeasible although an allocation is known: only float noise
+        # could do that, so let the MILP decide.
+        return incumbent
+
+    def _leaf(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        t_star: float,
+        targets: np.ndarray,
+        chords: list[tuple[int, float, float]],
+        value: float,
+    ) -> np.ndarray | None:
+        """An allocation for a node whose LP has every y_s reachable.
+
+        First with y held at the LP's (any allocation then has the node's D); the
+        cohorts usually fit by moving seats between services of the same schools.
+        Failing that, with y free within the node's bounds, minimising D.
+        """
+        held = self._repair(x, y, placed=None, targets=None, chords=[], y_upper=y)
+        if held is not None:
+            return held
+        return self._repair(
+            x,
+            lo,
+            placed=t_star,
+            targets=targets,
+            chords=chords,
+            y_upper=hi,
+            enough=lambda found: self.distance(found, targets) <= value + self._tolerance(value),
+            target=value + self._tolerance(value),
+        )
+
+    def _split(self, y: np.ndarray, floors: np.ndarray) -> tuple[int, float, float] | None:
+        """A school whose y lies off its reachable totals, and the bounds either side."""
+        rounded = np.round(y)
+        fractional = np.abs(y - rounded) > WHOLE
+        if fractional.any():
+            i = int(np.argmax(np.abs(y - rounded) * fractional))
+            return i, float(math.floor(y[i])), float(math.ceil(y[i]))
+        for i in range(self.m):
+            value = int(rounded[i])
+            a, b = self._around(i, float(value), floors)
+            if a == value:
+                continue
+            return i, float(-1 if a is None else a), float(INF if b is None else b)
+        return None
+
+    # --- neighbourhood search ---------------------------------------------------------
+
+    def _repair(
+        self,
+        x: np.ndarray,
+        floors: np.ndarray,
+        *,
+        placed: float | None,
+        targets: np.ndarray | None,
+        chords: list[tuple[int, float, float]],
+        y_upper: np.ndarray | None = None,
+        enough: Callable[[np.ndarray], bool] = lambda _: True,
+        target: float = -INF,
+    ) -> np.ndarray | None:
+        """Whole amounts with every cohort kept, near the LP solution `x`, or None.
+
+        Tries the services' neighbourhood, then also the schools'; stops at the first
+        allocation that is `enough` (meets the bound it is measured against).
+        """
+        hi = self.school_upper if y_upper is None else y_upper
+        need = 0.0 if placed is None else placed
+        cohort = x[self.on_off]
+        bad = self.on_off[(cohort > 0) & (cohort < self.viable[self.on_off])]
+        if not len(bad) and self.holds(x, floors, need, hi):
+            return x
+        services = np.unique(self.pair_service[bad])
+        schools = np.unique(self.pair_school[bad])
+        free_by_service = np.isin(self.pair_service, services)
+        neighbourhoods = [free_by_service, free_by_service | np.isin(self.pair_school, schools)]
+        best: np.ndarray | None = None
+        for free in neighbourhoods:
+            fixed = {k: bool(x[k] > 0) for k in self.on_off.tolist() if not free[k]}
+            h = self._build(
+                integer=True,
+                x_lower=self.implied,
+                y_lower=floors,
+                y_upper=hi,
+                placed=placed,
+                targets=targets,
+                chords=chords,
+                fixed=fixed,
+            )
+            # Stop at the first allocation that meets the bound: nothing can beat it.
+            h.setOptionValue("objective_target", target)
+            # At most half the time left: the MILP after it needs some too.
+            left = self.time_left()
+            status = self._run(h, None if left is None else left / 2)
+            stopped = (Kinds.kTimeLimit, Kinds.kObjectiveTarget)
+            if (status == Kinds.kOptimal or status in stopped) and (
+                h.getInfo().primal_solution_status == 2
+            ):
+                found = self._whole(h)
+                if found is not None and self.holds(found, floors, need, hi):
+                    best = found
+                    if enough(found):
+                        return best
+        return best
