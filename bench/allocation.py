@@ -2,8 +2,8 @@
 
 Usage::
 
-    python bench/allocation.py [--size district|district-int|state|all] [--seed N]
-                               [--objective proportional|maxmin|both] [--skip-floor]
+    python bench/allocation.py [--size district|district-int|district-int-spread|state|all]
+                               [--seed N] [--objective proportional|maxmin|both] [--skip-floor]
 
 Each measured case runs in its own subprocess so that its peak memory
 (``ru_maxrss`` from ``os.wait4``) is its own. For every size and objective it
@@ -17,7 +17,11 @@ Sizes (seeded, synthetic):
 - ``district``: 125 schools, 600 services in 6 categories, each eligible at
   10-40 schools, continuous amounts;
 - ``district-int``: the same, whole seats, with ``min_viable`` on a third of
-  the services (a MILP);
+  the services (a MILP): every third service, which with six categories puts
+  all the cohorts in two of them (``arts`` and ``tutoring``, each then wholly
+  on/off pairs), the harder layout;
+- ``district-int-spread``: the same, with the third drawn at random, so every
+  category has some;
 - ``state``: 1,840 schools, 6,000 services in 12 categories, each eligible at
   20-150 schools (about 510,000 pairs).
 """
@@ -43,6 +47,12 @@ sys.path.insert(0, str(ROOT))
 SIZES = {
     "district": {"schools": 125, "services": 600, "categories": 6, "eligible": (10, 40)},
     "district-int": {"schools": 125, "services": 600, "categories": 6, "eligible": (10, 40)},
+    "district-int-spread": {
+        "schools": 125,
+        "services": 600,
+        "categories": 6,
+        "eligible": (10, 40),
+    },
     "state": {"schools": 1840, "services": 6000, "categories": 12, "eligible": (20, 150)},
 }
 DISTRICT_INT_LIMIT_S = 10.0
@@ -76,7 +86,7 @@ def generate(size: str, seed: int) -> dict[str, Any]:
         }
         for i, school_id in enumerate(school_ids)
     ]
-    integer = size == "district-int"
+    integer = size.startswith("district-int")
     services = []
     low, high = shape["eligible"]
     for j in range(shape["services"]):
@@ -93,9 +103,12 @@ def generate(size: str, seed: int) -> dict[str, Any]:
             service["max_per_school"] = rng.randint(10, 80)
         if integer:
             service["integer"] = True
-            if j % 3 == 0:
+            if size == "district-int" and j % 3 == 0:
                 service["min_viable"] = rng.randint(5, 15)
         services.append(service)
+    if size == "district-int-spread":
+        for service in random.Random(seed + 1).sample(services, len(services) // 3):
+            service["min_viable"] = rng.randint(5, 15)
     problem: dict[str, Any] = {"schools": schools, "services": services}
     if integer:
         # Proving the integer stages optimal can take far longer than the target.
@@ -396,7 +409,7 @@ def main() -> None:
                     f"| {floor['wall_s']:.2f} | {floor['peak_mb']:.0f} | 1.00x |",
                     flush=True,
                 )
-                if size != "district-int":
+                if not size.startswith("district-int"):
                     worst = max(abs(engine["gap"][c] - floor["gap"][c]) for c in floor["gap"])
                     print(
                         f"<!-- {size} {objective}: max |gap engine - gap floor| = {worst:.2e} -->"
