@@ -604,7 +604,9 @@ class CohortSearch:
         if status != Kinds.kOptimal:
             raise _Stopped
         x, y = np.round(self._x(h)), np.round(self._y(h))
-        held = self._repair(x, y, placed=None, targets=None, chords=[], y_upper=y)
+        # T* held too: the LP's y need not be whole (its target rows can cut the flow
+        # polytope's vertices), and rounded it may place less.
+        held = self._repair(x, y, placed=t_star, targets=None, chords=[], y_upper=y)
         if held is not None:
             return held
         moved = self._repair(

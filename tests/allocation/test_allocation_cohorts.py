@@ -175,9 +175,39 @@ GAP_CASE = {
 }
 
 
+# A case the property test drew: F is reached only by J0 (4 seats, cohorts of 2 to 3).
+# Placing all 30 seats needs J0 split 2 + 2, so F gets 2 and z* = 2 / 2.5 = 0.8; giving F
+# 3 lifts the floor to 1.2 only by leaving J0's fourth seat unplaced (29 < T* = 30). The
+# search once rounded an LP's fractional y to such an allocation and kept it.
+FLOOR_CASE = {
+    "schools": [
+        {"id": s, "weight": w} for s, w in zip(SCHOOLS, [0.5, 0.5, 0.5, 0.5, 0.5, 2.5], strict=True)
+    ],
+    "services": [
+        seats("J0", 4, ["A", "B", "F"], min_viable=2, max_per_school=3),
+        seats("J1", 4, ["A"]),
+        seats("J2", 4, ["A"]),
+        seats("J3", 9, ["A"]),
+        seats("J4", 9, ["A", "B", "C", "D"]),
+    ],
+    "locks": [],
+    "limits": [],
+}
+
+
+def test_maxmin_never_lifts_the_floor_by_placing_less() -> None:
+    result = result_to_dict(solve(FLOOR_CASE, objective="maxmin"))
+    assert result["status"] == "optimal"
+    figures = result["categories"]["arts"]
+    assert figures["placed"] == 30
+    assert sum(entry["amount"] for entry in result["allocations"]) == 30
+    assert figures["min_coverage"] == pytest.approx(0.8)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problem=cohort_problems(), objective=st.sampled_from(["proportional", "maxmin"]))
 @example(problem=GAP_CASE, objective="proportional")
+@example(problem=FLOOR_CASE, objective="maxmin")
 def test_cohort_search_agrees_with_the_reference(
     problem: dict[str, Any], objective: str, reference_solver: Any, feasible: Any
 ) -> None:
