@@ -34,7 +34,7 @@ import highspy
 import numpy as np
 
 from allocation.model import CategoryData
-from allocation.solvers import silence_highs_banner
+from allocation.solvers import run_highs, silence_highs_banner
 
 NOISE = 1e-9  # relative float noise allowed in ceil(z w_s)
 WHOLE = 1e-6  # how far a simplex value may sit from a whole number and still count as it
@@ -160,7 +160,7 @@ class IntegralFloor:
         if left is not None and left <= 0:
             return None
         self.highs.setOptionValue("time_limit", highspy.kHighsInf if left is None else left)
-        self.highs.run()
+        run_highs(self.highs)
         return self.highs.getModelStatus()
 
     def relaxation(self) -> float | None:

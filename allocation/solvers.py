@@ -69,6 +69,22 @@ def outcome_of(status: int, sol_status: int) -> Outcome:
     return Outcome.ERROR
 
 
+def run_highs(highs: highspy.Highs) -> None:
+    """`highs.run()`, once more without presolve if HiGHS reports a solve error.
+
+    HiGHS 1.16 with ``mip_feasibility_tolerance`` 1e-9 ends some tiny MILPs that
+    presolve reduces to an LP with ``kSolveError`` (a 3-pair category whose only
+    integer column is fixed at 0); the same model solves without presolve.
+    """
+    highs.run()
+    if highs.getModelStatus() == highspy.HighsModelStatus.kSolveError:
+        highs.setOptionValue("presolve", "off")
+        try:
+            highs.run()
+        finally:
+            highs.setOptionValue("presolve", "choose")
+
+
 _banner_silenced = False
 
 
@@ -183,7 +199,7 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
             session.variables = variables
             session.constraints = constraints
         self._warm_start(lp, variables)
-        lp.solverModel.run()
+        run_highs(lp.solverModel)
         status, sol_status = self._read(lp, variables)
         lp.assignStatus(status, sol_status)
         return status

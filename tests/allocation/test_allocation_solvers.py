@@ -110,3 +110,38 @@ def test_highs_and_cbc_agree(seed: int, objective: str, feasible: Any) -> None:
         )
         for key in keys:
             assert figures[key] == pytest.approx(other[key], rel=1e-6, abs=1e-6), key
+
+
+def test_a_highs_solve_error_is_retried_without_presolve() -> None:
+    # A case the property test drew. J0 is whole seats but locked at 0, J2 has no
+    # capacity: what is left is J1's 3 hours for S0 (weight 0.5) and S2 (weight 1).
+    # maxmin: y0 / 0.5 = y2 / 1 with y0 + y2 = 3 gives y0 = 1, y2 = 2, z* = 2; stage 3
+    # then has D = 0. HiGHS 1.16, at the engine's MIP feasibility tolerance of 1e-9,
+    # ended stage 3 (a MILP only through the fixed J0 column) with kSolveError, and the
+    # result came out `time_limit` with no time limit set.
+    problem = {
+        "schools": [
+            {"id": "S0", "weight": 0.5},
+            {"id": "S1", "weight": 0.5},
+            {"id": "S2", "weight": 1},
+        ],
+        "services": [
+            {
+                "id": "J0",
+                "category": "a",
+                "capacity": 3,
+                "integer": True,
+                "eligible": ["S0"],
+                "min_viable": 2,
+            },
+            {"id": "J1", "category": "a", "capacity": 3, "eligible": ["S2", "S0"]},
+            {"id": "J2", "category": "a", "capacity": 0, "eligible": ["S0"], "min_viable": 2},
+        ],
+        "locks": [{"service": "J0", "school": "S0", "amount": 0}],
+    }
+    result = result_to_dict(solve(problem, objective="maxmin"))
+    assert result["status"] == "optimal"
+    figures = result["categories"]["a"]
+    assert figures["placed"] == pytest.approx(3, rel=1e-6)
+    assert figures["min_coverage"] == pytest.approx(2, rel=1e-6)
+    assert figures["gap"] == pytest.approx(0, abs=1e-6)
