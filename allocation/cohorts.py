@@ -67,6 +67,7 @@ from allocation.solvers import (
     MIP_ABS_GAP,
     MIP_FEASIBILITY_TOLERANCE,
     MIP_REL_GAP,
+    run_highs,
     silence_highs_banner,
 )
 
@@ -287,7 +288,7 @@ class CohortSearch:
             raise _Stopped
         limit = left if cap_s is None else (cap_s if left is None else min(left, cap_s))
         h.setOptionValue("time_limit", INF if limit is None else float(limit))
-        h.run()
+        run_highs(h)
         return h.getModelStatus()
 
     def _x(self, h: highspy.Highs) -> np.ndarray:
@@ -469,12 +470,17 @@ class CohortSearch:
     def coverage(self, x: np.ndarray) -> float:
         return float(np.min(self.received(x) / self.weights))
 
-    def _floors(self, z: float) -> np.ndarray:
-        """y_s >= ceil(z w_s), raised to the school's next reachable total (inf: none)."""
+    def _floors(self, z: float) -> np.ndarray | None:
+        """y_s >= ceil(z w_s), raised to the school's next reachable total; None when
+        some school has none (or none within its limit): no allocation reaches z."""
         floors = np.maximum(ceil_noise(z * self.weights), self.school_lower)
         for i in range(self.m):
             _, b = self._around(i, float(floors[i]), self.school_lower)
-            floors[i] = INF if b is None else max(float(floors[i]), float(b))
+            if b is None:
+                return None
+            floors[i] = max(float(floors[i]), float(b))
+        if np.any(floors > self.school_upper):
+            return None
         return floors
 
     def _max_floor(self, t_star: float, best: Found | None) -> Found | None:
@@ -511,7 +517,7 @@ class CohortSearch:
         def feasible(z: float) -> np.ndarray | None:
             """The LP's x with floors for z, or None when the LP rules z out."""
             floors = self._floors(z)
-            if np.any(floors > self.school_upper):
+            if floors is None:
                 return None
             h.changeColsBounds(m, ys, floors, y_up)
             status = self._run(h)
@@ -546,20 +552,19 @@ class CohortSearch:
         secured = False
         while True:
             floors = self._floors(trial)
-            found = self._floor_allocation(floors, t_star, lambda z=trial: feasible(z))
-            if found is None:
-                # The whole MILP, as a feasibility question at this floor only.
-                answer = self._whole_feasibility(floors, t_star)
-                if answer is False:
-                    z_open = last_breakpoint_below(w, trial)
-                elif answer is None:
-                    z_open = last_breakpoint_below(w, trial)
-                    proven_top = False  # not known: settle for less, unproven
-                else:
-                    found = answer
-            if found is not None:
-                best = self._best = Found(found, self.coverage(found), proven=False)
+            answer: np.ndarray | bool | None = False  # no floors: a school cannot reach it
+            if floors is not None:
+                answer = self._floor_allocation(floors, t_star, lambda z=trial: feasible(z))
+                if answer is None:
+                    # The whole MILP, as a feasibility question at this floor only.
+                    answer = self._whole_feasibility(floors, t_star)
+            if isinstance(answer, np.ndarray):
+                best = self._best = Found(answer, self.coverage(answer), proven=False)
                 z_low = best.value
+            else:
+                z_open = last_breakpoint_below(w, trial)
+                if answer is None:
+                    proven_top = False  # not known: settle for less, unproven
             step = next_breakpoint(w, z_low)
             if best is not None and step > z_open:
                 return Found(best.amounts, best.value, proven=proven_top)
@@ -567,15 +572,41 @@ class CohortSearch:
                 return best
             # z* tends to sit just below what the LP allows: gallop down from the top
             # (0.01%, 0.04%, 0.16%, ...) until something holds, then bisect. But first,
-            # while nothing near the top is known, secure a floor 10% below it, so
-            # that a search stopped by the time limit still returns a good one.
-            if z_low < 0.9 * z_open and not secured:
+            # while nothing near the top is known, secure a good floor cheaply (dives
+            # galloping down from the top, else 10% below it), so that a search
+            # stopped by the time limit still returns a good one.
+            if not secured:
                 secured = True
-                trial = max(step, at_or_below(w, 0.9 * z_open))
-                continue
+                dived = self._dive_down(t_star, z_open, z_low)
+                if dived is not None:
+                    best = self._best = dived
+                    z_low = best.value
+                    step = next_breakpoint(w, z_low)
+                    if step > z_open:
+                        return Found(best.amounts, best.value, proven=proven_top)
+                elif z_low < 0.9 * z_open:
+                    trial = max(step, at_or_below(w, 0.9 * z_open))
+                    continue
             near_top = z_open * (1.0 - drop)
             drop *= 4.0
             trial = max(step, at_or_below(w, max(0.5 * (z_low + z_open), near_top)))
+
+    def _dive_down(self, t_star: float, z_top: float, z_low: float) -> Found | None:
+        """The first floor below z_top (0.01%, 0.04%, ... 10% below) that a dive reaches."""
+        w = self.weights
+        drop = 1e-4
+        while drop <= 0.1:
+            trial = at_or_below(w, z_top * (1.0 - drop))
+            drop *= 4.0
+            if trial <= z_low:
+                return None
+            floors = self._floors(trial)
+            if floors is None:
+                continue
+            found = self._dive(floors, t_star)
+            if found is not None:
+                return Found(found, self.coverage(found), proven=False)
+        return None
 
     def _floor_allocation(
         self, floors: np.ndarray, t_star: float, plain: Callable[[], np.ndarray | None]
@@ -585,7 +616,8 @@ class CohortSearch:
         From the LP that minimises D above the floors (its allocations look like
         the proportional ones, which the neighbourhood search repairs easily),
         first holding its y, then letting y move above the floors; failing that,
-        from `plain`'s LP solution (any allocation meeting the floors).
+        from `plain`'s LP solution (any allocation meeting the floors); last, by
+        an LP dive (`_dive`).
         """
         targets = t_star * self.weights / self.weights.sum()
         h = self._build(
@@ -617,9 +649,58 @@ class CohortSearch:
         other = plain()
         if other is None:
             return None
-        return self._repair(
+        repaired = self._repair(
             np.round(other), floors, placed=t_star, targets=None, chords=[], target=-t_star + 0.5
         )
+        return repaired if repaired is not None else self._dive(floors, t_star)
+
+    def _dive(self, floors: np.ndarray, t_star: float) -> np.ndarray | None:
+        """Whole amounts placing T* with y >= floors (cohorts kept) by LP diving, or None.
+
+        The flow LP with floors has whole vertices, and stays a flow LP when a
+        cohort pair is held off (x = 0) or on (x >= v). While a solution gives a
+        pair less than its cohort, the pair the LP has most nearly decided (its
+        amount nearest 0 or the cohort) is held that way (the other way if that
+        leaves the LP infeasible) and the LP re-solved from its basis. No
+        backtracking beyond that one flip: cheap (a fraction of a second at
+        district scale), and often close to the top floor where the repairs fail.
+        """
+        h = self._build(
+            integer=False,
+            x_lower=self.implied,
+            y_lower=floors,
+            y_upper=self.school_upper,
+            placed=t_star,
+            targets=None,
+            chords=[],
+        )
+        h.setOptionValue("solver", "simplex")
+        viable = self.viable[self.on_off]
+        for _ in range(2 * len(self.on_off) + 1):
+            status = self._run(h)
+            if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+                return None
+            if status != Kinds.kOptimal:
+                raise _Stopped
+            x = self._x(h)
+            cohort = x[self.on_off]
+            bad = np.flatnonzero((cohort > WHOLE) & (cohort < viable - WHOLE))
+            if not len(bad):
+                found = self._whole(h)
+                if found is None or not self.holds(found, floors, t_star):
+                    return None
+                return found
+            # The pair the LP has most nearly decided: nearest 0 or its cohort.
+            share = cohort[bad] / viable[bad]
+            pick = int(np.argmax(np.abs(share - 0.5)))
+            t = int(bad[pick])
+            k = int(self.on_off[t])
+            on, off = (float(viable[t]), float(self.upper[k])), (0.0, 0.0)
+            first, other = (on, off) if share[pick] >= 0.5 else (off, on)
+            h.changeColBounds(k, *first)
+            if self._run(h) != Kinds.kOptimal:
+                h.changeColBounds(k, *other)
+        return None
 
     def _whole_feasibility(self, floors: np.ndarray, t_star: float) -> np.ndarray | bool | None:
         """Whole amounts placing T* with y >= floors (cohorts kept); False if there are

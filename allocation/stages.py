@@ -547,15 +547,16 @@ def solve(
     for position, category in enumerate(order):
         data = category_data(problem, category)
         # A category may use what is left of the time limit but a reserve for each
-        # category still to come (5% of it, or half a second, or an equal share if
-        # less), so that a hard one can take the time it needs yet cannot starve the
-        # rest of a first solution.
+        # category still to come (5% of it, or a second, or an equal share if less),
+        # so that a hard one can take the time it needs yet cannot starve the rest of
+        # a first solution (half a second left district cohort categories with only
+        # their stage-1 allocation, a floor of 0).
         left = clock.left()
         remaining = len(order) - position
         if left is None:
             share = _Clock(None)
         else:
-            reserve = max(0.05 * left, min(0.5, left / remaining))
+            reserve = max(0.05 * left, min(1.0, left / remaining))
             share = _Clock(max(left / remaining, left - reserve * (remaining - 1)))
         if found and category in offered:
             # Already infeasible: only look for more conflicts, cheaply, not for allocations.

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from allocation import load_problem, result_to_dict, solve
 from allocation import stages as stages_module
 from allocation.cohorts import CohortSearch, applicable
+from allocation.integral import at_or_below
 from allocation.model import category_data
 
 
@@ -270,3 +271,30 @@ def test_search_and_plain_milp_reach_the_same_optimum(
     assert ours["gap"] == pytest.approx(theirs["gap"], rel=1e-7, abs=1e-12)
     if objective == "maxmin":  # proportional optima may tie on D and differ in floor
         assert ours["min_coverage"] == pytest.approx(theirs["min_coverage"], rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 7])
+def test_dive_finds_allocations_at_the_optimal_floor_or_says_none(seed: int) -> None:
+    # The dive is a heuristic: at the optimum's own floors it finds an allocation on
+    # seeds 1 and 2 and gives up on 3 and 7; whatever it returns must keep the floors,
+    # the cohorts and T*. Above the relaxation's floor there is nothing to find.
+    problem = district_category(seed)
+    result = result_to_dict(solve(problem, objective="maxmin"))
+    z_star = result["categories"]["arts"]["min_coverage"]
+    search = CohortSearch(category_data(load_problem(problem), "arts"), lambda: None)
+    first = search.stage1()
+    assert first is not None and first.proven
+    search.imply(first.value)
+    # z* is a breakpoint k / w_s; the result gives it to 9 decimals.
+    floors = search._floors(at_or_below(search.weights, z_star * (1 + 1e-9)))
+    assert floors is not None
+    found = search._dive(floors, first.value)
+    if seed in (1, 2):
+        assert found is not None
+    if found is not None:
+        assert search.holds(found, floors, first.value)
+        assert found.sum() == first.value
+        assert search.coverage(found) == pytest.approx(z_star, rel=1e-7)
+    # Half again above z*: some school has no reachable total there, or the LP says no.
+    above = search._floors(z_star * 1.5)
+    assert above is None or search._dive(above, first.value) is None
