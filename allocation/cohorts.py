@@ -291,6 +291,31 @@ class CohortSearch:
         run_highs(h)
         return h.getModelStatus()
 
+    def _solved(self, h: highspy.Highs) -> bool:
+        """Run an LP: True when solved, False when infeasible (stopped: `_Stopped`)."""
+        status = self._run(h)
+        if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+            return False
+        if status != Kinds.kOptimal:
+            raise _Stopped
+        return True
+
+    def _floor_lp(
+        self, floors: np.ndarray, t_star: float, targets: np.ndarray | None = None
+    ) -> highspy.Highs:
+        """The flow LP (dual simplex) placing T* with y >= floors; with `targets`, min D."""
+        h = self._build(
+            integer=False,
+            x_lower=self.implied,
+            y_lower=floors,
+            y_upper=self.school_upper,
+            placed=t_star,
+            targets=targets,
+            chords=[],
+        )
+        h.setOptionValue("solver", "simplex")
+        return h
+
     def _x(self, h: highspy.Highs) -> np.ndarray:
         return np.asarray(h.getSolution().col_value[: self.n], dtype=np.float64)
 
@@ -520,12 +545,7 @@ class CohortSearch:
             if floors is None:
                 return None
             h.changeColsBounds(m, ys, floors, y_up)
-            status = self._run(h)
-            if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
-                return None
-            if status != Kinds.kOptimal:
-                raise _Stopped
-            return self._x(h)
+            return self._x(h) if self._solved(h) else None
 
         z_low = best.value if best is not None else 0.0
         z_high = at_or_below(w, relaxed * (1.0 + 1e-7) + 1e-9)
@@ -619,22 +639,9 @@ class CohortSearch:
         from `plain`'s LP solution (any allocation meeting the floors); last, by
         an LP dive (`_dive`).
         """
-        targets = t_star * self.weights / self.weights.sum()
-        h = self._build(
-            integer=False,
-            x_lower=self.implied,
-            y_lower=floors,
-            y_upper=self.school_upper,
-            placed=t_star,
-            targets=targets,
-            chords=[],
-        )
-        h.setOptionValue("solver", "simplex")
-        status = self._run(h)
-        if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+        h = self._floor_lp(floors, t_star, t_star * self.weights / self.weights.sum())
+        if not self._solved(h):
             return None
-        if status != Kinds.kOptimal:
-            raise _Stopped
         x, y = np.round(self._x(h)), np.round(self._y(h))
         # T* held too: the LP's y need not be whole (its target rows can cut the flow
         # polytope's vertices), and rounded it may place less.
@@ -665,23 +672,11 @@ class CohortSearch:
         backtracking beyond that one flip: cheap (a fraction of a second at
         district scale), and often close to the top floor where the repairs fail.
         """
-        h = self._build(
-            integer=False,
-            x_lower=self.implied,
-            y_lower=floors,
-            y_upper=self.school_upper,
-            placed=t_star,
-            targets=None,
-            chords=[],
-        )
-        h.setOptionValue("solver", "simplex")
+        h = self._floor_lp(floors, t_star)
         viable = self.viable[self.on_off]
         for _ in range(2 * len(self.on_off) + 1):
-            status = self._run(h)
-            if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+            if not self._solved(h):
                 return None
-            if status != Kinds.kOptimal:
-                raise _Stopped
             x = self._x(h)
             cohort = x[self.on_off]
             bad = np.flatnonzero((cohort > WHOLE) & (cohort < viable - WHOLE))
@@ -779,11 +774,8 @@ class CohortSearch:
 
         def solve(lo: np.ndarray, hi: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
             h.changeColsBounds(self.m, ys, lo, np.where(np.isinf(hi), INF, hi))
-            status = self._run(h)
-            if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+            if not self._solved(h):
                 return None
-            if status != Kinds.kOptimal:
-                raise _Stopped
             return float(h.getInfo().objective_function_value), self._x(h), self._y(h)
 
         root = solve(floors, upper)
