@@ -23,7 +23,17 @@ from flask.testing import FlaskClient
 
 from registry import create_app
 from registry.extensions import db
-from registry.models import MOU, Commitment, Partner, School, SchoolIndicators, Service, User
+from registry.models import (
+    MOU,
+    Commitment,
+    NeedIndexDefinition,
+    Partner,
+    School,
+    SchoolIndicators,
+    Service,
+    User,
+)
+from registry.models.need import MissingPolicy, Normalisation
 from registry.vocabulary import (
     Category,
     MOUStatus,
@@ -294,3 +304,18 @@ def login(client: FlaskClient, make_user: Callable[..., User]) -> Callable[..., 
         return user
 
     return do_login
+
+
+@pytest.fixture
+def definition(app: Flask) -> NeedIndexDefinition:
+    """A need index of one indicator, min–max: a school at 90% high needs gets need
+    0.99, one at 10% gets 0.01."""
+    found = NeedIndexDefinition(
+        name="High needs only",
+        weights={"pct_high_needs": 1.0},
+        normalisation=Normalisation.MINMAX,
+        missing_policy=MissingPolicy.EXCLUDE,
+    )
+    db.session.add(found)
+    db.session.commit()
+    return found

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from registry.extensions import db
 from registry.models import MOU, AuditEntry, School, Service
-from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
+from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import RunStatus, Scenario, ScenarioRun
 from registry.scenarios import comparison, runner
 from registry.scenarios.services import read_run
@@ -36,20 +36,6 @@ def english(app: Flask) -> Iterator[None]:
     # Runs started outside a request still write their notes in a language.
     with force_locale("en"):
         yield
-
-
-@pytest.fixture
-def definition(app: Flask) -> NeedIndexDefinition:
-    """High needs only, min–max: 90% → need 0.99, 10% → need 0.01."""
-    found = NeedIndexDefinition(
-        name="High needs only",
-        weights={"pct_high_needs": 1.0},
-        normalisation=Normalisation.MINMAX,
-        missing_policy=MissingPolicy.EXCLUDE,
-    )
-    db.session.add(found)
-    db.session.commit()
-    return found
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from flask import Flask
 import allocation
 from registry.extensions import db
 from registry.models import School, Service
-from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
+from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Scenario, WeightRule
 from registry.scenarios.problem import (
     Conversion,
@@ -32,20 +32,6 @@ def request_context(app: Flask) -> Iterator[None]:
     # The conversion's notes are translated, which needs a request (or a forced locale).
     with app.test_request_context():
         yield
-
-
-@pytest.fixture
-def definition(app: Flask) -> NeedIndexDefinition:
-    """One indicator, min–max: a school at 90% high needs gets 0.99, at 10% gets 0.01."""
-    found = NeedIndexDefinition(
-        name="High needs only",
-        weights={"pct_high_needs": 1.0},
-        normalisation=Normalisation.MINMAX,
-        missing_policy=MissingPolicy.EXCLUDE,
-    )
-    db.session.add(found)
-    db.session.commit()
-    return found
 
 
 @pytest.fixture
