@@ -153,10 +153,13 @@ def hard_instance(seed: int) -> dict[str, Any]:
                 **({"min_viable": rng.randint(5, 15)} if j % 3 == 0 else {}),
                 **({"max_per_school": rng.randint(10, 80)} if rng.random() < 0.3 else {}),
             )
-            # One category of 600 services: far more than half a second's work.
+            # One category of 600 services: far more than 1.5 s of work, while stage 1
+            # takes about 0.2 s (0.5 s with the machine's cores busy elsewhere: with a
+            # 0.5 s limit the category then had no solution at all, which is no test
+            # of "the best found so far").
             for j in range(600)
         ],
-        "options": {"time_limit_s": 0.5},
+        "options": {"time_limit_s": 1.5},
     }
 
 
@@ -171,4 +174,4 @@ def test_tiny_time_limit_gives_a_feasible_time_limit_result(objective: str, feas
     assert result["allocations"]
     feasible(problem, result)
     # HiGHS checks its limit between LP iterations; allow for model building and one LP.
-    assert elapsed < 0.5 + 2.0
+    assert elapsed < 1.5 + 2.0
