@@ -548,3 +548,18 @@ def test_adopting_needs_a_line_of_this_run(client, login, scenario):
         response = client.post(f"/scenarios/runs/{run.id}/adopt", data=data, follow_redirects=True)
         assert response.status_code == 200
     assert db.session.scalars(select(MOU)).first() is None
+
+
+def test_conflicts_name_the_category_without_repeating_its_unit(client, login, scenario, district):
+    scenario.limits = [
+        {"school_id": district["needy"].id, "category": "academic_support", "min": 50, "max": None}
+    ]
+    db.session.commit()
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    assert run.engine_status == "infeasible"
+    page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
+    # The engine's sentence, with its category key in words: the unit once, by the amount.
+    assert "needs at least 50 seats of Academic support (limit)" in page
+    assert "its eligible Academic support services offer 10 seats in all" in page
+    assert "seats of Academic support · seats" not in page

@@ -232,12 +232,21 @@ def _service_category(facts: dict[str, Any]) -> dict[str, str]:
 
 
 def _in_words(text: str | None, categories: list[str]) -> str | None:
-    """The engine's sentences with each category key replaced by its label."""
+    """The engine's sentences with each category key replaced by the category's name.
+
+    The name without the unit: the engine's sentences give every amount with its
+    unit ("50 seats of Academic support"), and the page shows each conflict and
+    school row under the category's full label ("Academic support · seats").
+    """
     if not text:
         return text
     # Longest first, so a key never replaces part of a longer one.
     for key in sorted(categories, key=len, reverse=True):
-        text = text.replace(key, category_label(key))
+        try:
+            name = str(split_category_key(key)[0].label)
+        except ValueError:
+            name = category_label(key)
+        text = text.replace(key, name)
     return text
 
 
