@@ -57,6 +57,7 @@ import numpy as np
 
 from allocation.integral import (
     at_or_below,
+    breakpoints_between,
     ceil_noise,
     last_breakpoint_below,
     next_breakpoint,
@@ -73,6 +74,7 @@ from allocation.solvers import (
 
 INF = highspy.kHighsInf
 WHOLE = 1e-6  # how far an LP value may sit from a whole number and still count as it
+FEW_BREAKPOINTS = 8  # maxmin floors left to try one by one, from the top
 NODE_LIMIT = 64  # branch-and-bound nodes before handing over to the MILP
 Kinds = highspy.HighsModelStatus
 
@@ -607,6 +609,11 @@ class CohortSearch:
                 elif z_low < 0.9 * z_open:
                     trial = max(step, at_or_below(w, 0.9 * z_open))
                     continue
+            if breakpoints_between(w, z_low, z_open) <= FEW_BREAKPOINTS:
+                # Few floors left: from the top down, as each one above z* is usually
+                # ruled out in a tenth of a second and each found below it costs more.
+                trial = z_open
+                continue
             near_top = z_open * (1.0 - drop)
             drop *= 4.0
             trial = max(step, at_or_below(w, max(0.5 * (z_low + z_open), near_top)))
@@ -697,9 +704,12 @@ class CohortSearch:
                 h.changeColBounds(k, *other)
         return None
 
-    def _whole_feasibility(self, floors: np.ndarray, t_star: float) -> np.ndarray | bool | None:
+    def _whole_feasibility(
+        self, floors: np.ndarray, t_star: float, cap_s: float | None = None
+    ) -> np.ndarray | bool | None:
         """Whole amounts placing T* with y >= floors (cohorts kept); False if there are
-        none; None when that could not be settled in a quarter of the time left."""
+        none; None when that could not be settled in `cap_s` (by default a quarter of
+        the time left)."""
         h = self._build(
             integer=True,
             x_lower=self.implied,
@@ -711,7 +721,9 @@ class CohortSearch:
         )
         h.setOptionValue("objective_target", -t_star + 0.5)  # any allocation will do
         left = self.time_left()
-        status = self._run(h, None if left is None else left / 4)
+        if cap_s is None and left is not None:
+            cap_s = left / 4
+        status = self._run(h, cap_s)
         if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
             return False
         if h.getInfo().primal_solution_status != 2:

@@ -296,6 +296,13 @@ def last_breakpoint_below(weights: np.ndarray, z: float) -> float:
     return float(np.max((ceil_noise(z * weights) - 1.0) / weights))
 
 
+def breakpoints_between(weights: np.ndarray, low: float, high: float) -> int:
+    """How many breakpoints k / w_s lie in (low, high] (up to float noise; with repeats)."""
+    if high <= low:
+        return 0
+    return int(np.sum(floor_noise(high * weights) - floor_noise(low * weights)))
+
+
 def positions_by(keys: np.ndarray, count: int) -> list[np.ndarray]:
     """For each key 0..count-1, the positions holding it (ascending; empty if none)."""
     grouped = [np.zeros(0, dtype=np.int32) for _ in range(count)]

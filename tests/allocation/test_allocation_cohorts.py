@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from allocation import load_problem, result_to_dict, solve
 from allocation import stages as stages_module
 from allocation.cohorts import CohortSearch, applicable
-from allocation.integral import at_or_below
+from allocation.integral import at_or_below, breakpoints_between, next_breakpoint
 from allocation.model import category_data
 
 
@@ -284,3 +284,19 @@ def test_dive_finds_allocations_at_the_optimal_floor_or_says_none(seed: int) -> 
     # Half again above z*: some school has no reachable total there, or the LP says no.
     above = search._floors(z_star * 1.5)
     assert above is None or search._dive(above, first.value) is None
+
+
+def test_breakpoints_between_counts_the_floors_whole_seats_can_give() -> None:
+    # Weights 1 and 2.5: floors k / 1 (1, 2, 3, ...) and k / 2.5 (0.4, 0.8, 1.2, ...).
+    # In (0, 1]: 0.4, 0.8 and 1, so 3.
+    weights = np.asarray([1.0, 2.5])
+    assert breakpoints_between(weights, 0.0, 1.0) == 3
+    assert breakpoints_between(weights, 0.4, 0.8) == 1  # (0.4, 0.8]: 0.8 alone
+    assert breakpoints_between(weights, 0.8, 0.8) == 0
+    # In (0, 3]: 3 of the first and 7 of the second (0.4 .. 2.8), counting 2 = 5 / 2.5
+    # twice; stepping through them one by one meets 9 distinct floors.
+    z, steps = 0.0, 0
+    while (z := next_breakpoint(weights, z)) <= 3.0:
+        steps += 1
+    assert breakpoints_between(weights, 0.0, 3.0) == 10
+    assert steps == 9
