@@ -68,8 +68,8 @@ from allocation.solvers import (
     MIP_ABS_GAP,
     MIP_FEASIBILITY_TOLERANCE,
     MIP_REL_GAP,
+    quiet_highs,
     run_highs,
-    silence_highs_banner,
 )
 
 INF = highspy.kHighsInf
@@ -139,6 +139,7 @@ class CohortSearch:
         self.school_upper = np.floor(school_upper + 1e-9)
         self.weights = np.asarray([school.weight for school in data.schools], dtype=np.float64)
         self.implied = self.lower.copy()  # raised by `imply` after stage 1
+        self._implied_at: float | None = None  # the T* `implied` holds for
         self._stage1_lp: tuple[float, np.ndarray] | None = None
         self._reach_cache: dict[int, np.ndarray] = {}  # school -> reachable totals (floors)
         self._best: Found | None = None  # the running search's best, kept if time runs out
@@ -168,21 +169,6 @@ class CohortSearch:
 
     # --- models -----------------------------------------------------------------------
 
-    def _highs(self) -> highspy.Highs:
-        silence_highs_banner()
-        h = highspy.Highs()
-        for key, value in (
-            ("output_flag", False),
-            ("log_to_console", False),
-            ("threads", 1),
-            ("random_seed", 0),
-            ("mip_rel_gap", MIP_REL_GAP),
-            ("mip_abs_gap", MIP_ABS_GAP),
-            ("mip_feasibility_tolerance", MIP_FEASIBILITY_TOLERANCE),
-        ):
-            h.setOptionValue(key, value)
-        return h
-
     def _build(
         self,
         *,
@@ -207,7 +193,11 @@ class CohortSearch:
         on_off = self.on_off if integer else np.zeros(0, dtype=np.int64)
         nb = len(on_off)
         y0 = n + nb
-        h = self._highs()
+        h = quiet_highs(
+            mip_rel_gap=MIP_REL_GAP,
+            mip_abs_gap=MIP_ABS_GAP,
+            mip_feasibility_tolerance=MIP_FEASIBILITY_TOLERANCE,
+        )
         b_lower = np.zeros(nb)
         b_upper = np.ones(nb)
         if integer:
@@ -217,9 +207,8 @@ class CohortSearch:
                 choice = (fixed or {}).get(k)
                 if choice is not None:
                     b_lower[t] = b_upper[t] = 1.0 if choice else 0.0
-        y_up = np.where(np.isinf(y_upper), INF, y_upper)
         col_lower = np.concatenate([x_lower, b_lower, y_lower])
-        col_upper = np.concatenate([self.upper, b_upper, y_up])
+        col_upper = np.concatenate([self.upper, b_upper, y_upper])
         cost = np.zeros(n + nb + m)
         if targets is None:
             cost[y0:] = -1.0
@@ -408,8 +397,9 @@ class CohortSearch:
 
     def imply(self, t_star: float) -> None:
         """Raise x's lower bounds by reduced-cost fixing, given sum y >= T* from now on."""
-        if self._stage1_lp is None:
-            return
+        if self._stage1_lp is None or self._implied_at == t_star:
+            return  # nothing to imply from, or done for this T* (keep the reach cache)
+        self._implied_at = t_star
         t_lp, duals = self._stage1_lp
         room = max(0.0, t_lp - t_star)
         at_upper = duals < -1e-9  # minimising -sum y: a pair at its upper bound
@@ -497,6 +487,10 @@ class CohortSearch:
     def coverage(self, x: np.ndarray) -> float:
         return float(np.min(self.received(x) / self.weights))
 
+    def targets(self, t_star: float) -> np.ndarray:
+        """tau_s = T* w_s / W_c."""
+        return t_star * self.weights / self.weights.sum()
+
     def _floors(self, z: float) -> np.ndarray | None:
         """y_s >= ceil(z w_s), raised to the school's next reachable total; None when
         some school has none (or none within its limit): no allocation reaches z."""
@@ -512,15 +506,7 @@ class CohortSearch:
 
     def _max_floor(self, t_star: float, best: Found | None) -> Found | None:
         w = self.weights
-        h = self._build(
-            integer=False,
-            x_lower=self.implied,
-            y_lower=self.school_lower,
-            y_upper=self.school_upper,
-            placed=t_star,
-            targets=None,
-            chords=[],
-        )
+        h = self._floor_lp(self.school_lower, t_star)
         # The relaxation's best floor: a column z, rows y_s - w_s z >= 0, maximise z.
         ys, m = self._y_columns(), self.m
         z_col = h.getNumCol()
@@ -539,14 +525,13 @@ class CohortSearch:
         h.changeColCost(z_col, 0.0)
         h.changeColBounds(z_col, 0.0, 0.0)
         h.setOptionValue("solver", "simplex")
-        y_up = np.where(np.isinf(self.school_upper), INF, self.school_upper)
 
         def feasible(z: float) -> np.ndarray | None:
             """The LP's x with floors for z, or None when the LP rules z out."""
             floors = self._floors(z)
             if floors is None:
                 return None
-            h.changeColsBounds(m, ys, floors, y_up)
+            h.changeColsBounds(m, ys, floors, self.school_upper)
             return self._x(h) if self._solved(h) else None
 
         z_low = best.value if best is not None else 0.0
@@ -646,7 +631,7 @@ class CohortSearch:
         from `plain`'s LP solution (any allocation meeting the floors); last, by
         an LP dive (`_dive`).
         """
-        h = self._floor_lp(floors, t_star, t_star * self.weights / self.weights.sum())
+        h = self._floor_lp(floors, t_star, self.targets(t_star))
         if not self._solved(h):
             return None
         x, y = np.round(self._x(h)), np.round(self._y(h))
@@ -704,12 +689,9 @@ class CohortSearch:
                 h.changeColBounds(k, *other)
         return None
 
-    def _whole_feasibility(
-        self, floors: np.ndarray, t_star: float, cap_s: float | None = None
-    ) -> np.ndarray | bool | None:
+    def _whole_feasibility(self, floors: np.ndarray, t_star: float) -> np.ndarray | bool | None:
         """Whole amounts placing T* with y >= floors (cohorts kept); False if there are
-        none; None when that could not be settled in `cap_s` (by default a quarter of
-        the time left)."""
+        none; None when that could not be settled in a quarter of the time left."""
         h = self._build(
             integer=True,
             x_lower=self.implied,
@@ -721,9 +703,7 @@ class CohortSearch:
         )
         h.setOptionValue("objective_target", -t_star + 0.5)  # any allocation will do
         left = self.time_left()
-        if cap_s is None and left is not None:
-            cap_s = left / 4
-        status = self._run(h, cap_s)
+        status = self._run(h, None if left is None else left / 4)
         if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
             return False
         if h.getInfo().primal_solution_status != 2:
@@ -740,7 +720,7 @@ class CohortSearch:
     ) -> Found | None:
         """Minimise D keeping sum y = T* (and y >= y_lower). None when nothing better is known."""
         floors = self.school_lower if y_lower is None else np.maximum(self.school_lower, y_lower)
-        targets = t_star * self.weights / self.weights.sum()
+        targets = self.targets(t_star)
         incumbent = None
         if self.holds(start, floors, t_star):
             incumbent = Found(start, self.distance(start, targets), proven=False)
@@ -785,7 +765,7 @@ class CohortSearch:
         seq = 0
 
         def solve(lo: np.ndarray, hi: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
-            h.changeColsBounds(self.m, ys, lo, np.where(np.isinf(hi), INF, hi))
+            h.changeColsBounds(self.m, ys, lo, hi)
             if not self._solved(h):
                 return None
             return float(h.getInfo().objective_function_value), self._x(h), self._y(h)

@@ -34,7 +34,7 @@ import highspy
 import numpy as np
 
 from allocation.model import CategoryData
-from allocation.solvers import run_highs, silence_highs_banner
+from allocation.solvers import quiet_highs, run_highs
 
 NOISE = 1e-9  # relative float noise allowed in ceil(z w_s)
 WHOLE = 1e-6  # how far a simplex value may sit from a whole number and still count as it
@@ -113,16 +113,8 @@ class IntegralFloor:
         self.slack = 1e-7 if self.mixed else 0.0
 
         inf = highspy.kHighsInf
-        silence_highs_banner()
-        h = self.highs = highspy.Highs()
-        for key, value in (
-            ("output_flag", False),
-            ("log_to_console", False),
-            ("threads", 1),
-            ("random_seed", 0),
-            ("presolve", "off"),  # keep the basis between checks; the model is small
-        ):
-            h.setOptionValue(key, value)
+        # Presolve off: keep the basis between checks; the model is small.
+        h = self.highs = quiet_highs(presolve="off")
         # Columns: x_k (n), then z.
         h.addVars(n + 1, np.append(self.col_lower, 0.0), np.append(self.col_upper, inf))
         pair_service = data.pair_service
@@ -135,7 +127,7 @@ class IntegralFloor:
         for i, ks in enumerate(by_school):
             h.addRow(
                 self.school_lower[i],
-                inf if math.isinf(self.school_upper[i]) else self.school_upper[i],
+                self.school_upper[i],
                 len(ks),
                 ks,
                 np.ones(len(ks)),
@@ -181,9 +173,8 @@ class IntegralFloor:
         lower = np.maximum(self.school_lower, floors)
         if np.any(lower > self.school_upper):
             return False
-        upper = np.where(np.isinf(self.school_upper), highspy.kHighsInf, self.school_upper)
         rows = np.arange(self.recv_first, self.recv_first + self.m, dtype=np.int32)
-        self.highs.changeRowsBounds(self.m, rows, lower, upper)
+        self.highs.changeRowsBounds(self.m, rows, lower, self.school_upper)
         status = self._run()
         kinds = highspy.HighsModelStatus
         if status in (kinds.kInfeasible, kinds.kUnboundedOrInfeasible):

@@ -69,6 +69,23 @@ def outcome_of(status: int, sol_status: int) -> Outcome:
     return Outcome.ERROR
 
 
+def quiet_highs(**options: Any) -> highspy.Highs:
+    """A highspy model that prints nothing and runs the same way every time (one
+    thread, random seed 0), with `options` set on top."""
+    silence_highs_banner()
+    highs = highspy.Highs()
+    settings = {
+        "output_flag": False,
+        "log_to_console": False,
+        "threads": 1,
+        "random_seed": 0,
+        **options,
+    }
+    for key, value in settings.items():
+        highs.setOptionValue(key, value)
+    return highs
+
+
 def run_highs(highs: highspy.Highs) -> None:
     """`highs.run()`, once more without presolve if HiGHS reports a solve error.
 
