@@ -552,3 +552,23 @@ def test_adopting_needs_a_line_of_this_run(client, login, scenario):
         response = client.post(f"/scenarios/runs/{run.id}/adopt", data=data, follow_redirects=True)
         assert response.status_code == 200
     assert db.session.scalars(select(MOU)).first() is None
+
+
+def test_limits_are_checked_per_category_and_unit(app, district):
+    # The rules below the form: a stored limit without a unit is in seats, an unknown
+    # unit is refused, and one school may have a seats and an hours limit in a category
+    # (two allocation categories) but not two in the same unit.
+    from registry.scenarios.services import ScenarioRefused, _check
+
+    school = district["needy"].id
+
+    def limit(**extra: Any) -> dict[str, Any]:
+        return {"school_id": school, "category": "academic_support", "min": 1, **extra}
+
+    _check({"limits": [limit(), limit(unit="hours")]})
+    for limits, message in (
+        ([limit(unit="litres")], "Unknown unit."),
+        ([limit(), limit(unit="seats")], "Two limits name the same school and category."),
+    ):
+        with pytest.raises(ScenarioRefused, match=message):
+            _check({"limits": limits})

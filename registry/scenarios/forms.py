@@ -29,6 +29,7 @@ from registry.fields import MultiCheckboxField, options
 from registry.models import Partner, School, SchoolIndicators, Service
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Objective, Scenario, SolverChoice, WeightRule
+from registry.scenarios.problem import limit_unit
 from registry.schoolyear import is_school_year, school_year_of
 from registry.vocabulary import Category, PartnerStatus, Unit
 
@@ -192,7 +193,7 @@ class ScenarioForm(FlaskForm):
                 {
                     "school_id": str(limit["school_id"]),
                     "category": limit["category"],
-                    "unit": limit.get("unit") or Unit.SEATS.value,
+                    "unit": limit_unit(limit).value,
                     "min": limit.get("min"),
                     "max": limit.get("max"),
                 }

@@ -396,9 +396,14 @@ def _locks(
     return locks
 
 
+def limit_unit(limit: dict[str, Any]) -> Unit:
+    """A stored limit's unit (limits stored without one are in seats); ValueError if unknown."""
+    return Unit(limit.get("unit") or Unit.SEATS)
+
+
 def limit_category(limit: dict[str, Any]) -> str:
-    """The problem category a stored limit bounds (limits stored without a unit are in seats)."""
-    return category_key(Category(limit["category"]), Unit(limit.get("unit") or Unit.SEATS))
+    """The problem category a stored limit bounds."""
+    return category_key(Category(limit["category"]), limit_unit(limit))
 
 
 def _limits(scenario: Scenario, conversion: Conversion) -> list[dict[str, Any]]:

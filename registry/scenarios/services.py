@@ -14,7 +14,12 @@ from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import School, Service, User
 from registry.models.scenario import Scenario, ScenarioRun
-from registry.scenarios.problem import category_key, category_label, split_category_key
+from registry.scenarios.problem import (
+    category_key,
+    category_label,
+    limit_unit,
+    split_category_key,
+)
 from registry.vocabulary import Category, Unit
 
 FIELDS = (
@@ -52,14 +57,15 @@ def _check(values: dict[str, Any]) -> None:
         found = set(db.session.scalars(select(School.id).where(School.id.in_(school_ids))))
         if school_ids - found:
             raise ScenarioRefused(_("A limit names a school that no longer exists."))
-    units = {u.value for u in Unit}
     seen = set()
     for limit in values.get("limits") or []:
         if limit["category"] not in known:
             raise ScenarioRefused(_("Unknown category."))
-        if (limit.get("unit") or Unit.SEATS) not in units:
-            raise ScenarioRefused(_("Unknown unit."))
-        pair = (int(limit["school_id"]), limit["category"], limit.get("unit") or Unit.SEATS)
+        try:
+            unit = limit_unit(limit)
+        except ValueError:
+            raise ScenarioRefused(_("Unknown unit.")) from None
+        pair = (int(limit["school_id"]), limit["category"], unit)
         if pair in seen:
             # Same category in two units is fine: they are two allocation categories.
             raise ScenarioRefused(_("Two limits name the same school and category."))
