@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from registry.config import Settings, build_config
 from registry.extensions import babel, csrf, db, login_manager, migrate
+from registry.unit_of_work import RegistryFlask
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ def select_locale() -> str | None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints, CLI commands."""
-    app = Flask(
+    app = RegistryFlask(
         __name__,
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
@@ -45,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from registry import audit, models
 
     db.init_app(app)
+    # unit_of_work.init_app(app)  # the read-only GET guard: enabled once no GET writes
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -1,0 +1,64 @@
+"""One unit of work per request: commit when a state-changing request ends well, else roll back.
+
+Views and services never commit. `RegistryFlask.dispatch_request` ends every
+request here, inside Flask's error handling, so a failed commit (a stale edit,
+a constraint) reaches the error handlers like any other exception. A request
+that is safe (GET, HEAD, OPTIONS) runs read-only: a flush during one raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, has_request_context, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from registry.extensions import db
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class WriteDuringSafeRequest(RuntimeError):
+    """Something tried to write to the database while serving a GET, HEAD or OPTIONS."""
+
+
+def roll_back() -> None:
+    """Discard this request's changes now, and commit nothing when it ends."""
+    db.session.rollback()
+    if has_request_context():
+        g.unit_of_work_refused = True
+
+
+def finish(status_code: int) -> None:
+    """End the request's unit of work: commit a state-changing request that ended well."""
+    ends_well = status_code < 400 and not g.get("unit_of_work_refused", False)
+    if request.method not in SAFE_METHODS and ends_well:
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+
+def _refuse_writes_during_safe_requests(session: Session, *_: Any) -> None:
+    if has_request_context() and request.method in SAFE_METHODS:
+        raise WriteDuringSafeRequest(
+            f"{request.method} {request.path} tried to write to the database; "
+            "a safe request is read-only"
+        )
+
+
+class RegistryFlask(Flask):
+    """Flask, with every view's unit of work ended in one place."""
+
+    def dispatch_request(self) -> ResponseReturnValue:  # type: ignore[override]
+        response = self.make_response(super().dispatch_request())
+        finish(response.status_code)
+        return response
+
+
+def init_app(app: Flask) -> None:
+    """Make safe requests read-only (checked at every flush, whichever session flushes)."""
+    if not getattr(init_app, "_listening", False):
+        event.listen(Session, "before_flush", _refuse_writes_during_safe_requests)
+        init_app._listening = True  # type: ignore[attr-defined]
