@@ -1,14 +1,12 @@
-"""Record lists: search, sort, paginate and export to CSV, the same way on every page."""
+"""Record lists: search, sort and paginate, the same way on every page (downloads: exports)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_
 from sqlalchemy.sql.elements import ColumnElement
@@ -68,28 +66,3 @@ def paginate(stmt: Select[Any]) -> Pagination:
         max_per_page=200,
         error_out=False,
     )
-
-
-def _safe_cell(value: Any) -> Any:
-    # Spreadsheets run cells that start with these as formulas (CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
-def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
-    """A CSV download, with cells a spreadsheet would run as formulas neutralised."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_safe_cell(v) for v in row])
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def wants_csv() -> bool:
-    return request.args.get("format") == "csv"

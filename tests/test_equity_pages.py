@@ -17,6 +17,7 @@ from registry.equity.need_index import compute_need, default_definition
 from registry.extensions import db
 from registry.models import MOU, NeedIndexDefinition
 from registry.vocabulary import Category, MOUStatus, Unit
+from tests.exported import csv_text
 
 
 @pytest.fixture(autouse=True)
@@ -226,8 +227,8 @@ def test_need_page_says_who_was_excluded_or_given_the_median(
     assert "Cedar School" in page and "excluded from the index" in page
     page = client.get(f"/equity/need?definition={median.id}").get_data(as_text=True)
     assert "given the district median" in page
-    csv = client.get(f"/equity/need?definition={median.id}&format=csv").get_data(as_text=True)
-    assert csv.splitlines()[0].startswith("rank,school_id")
+    csv = csv_text(client.get(f"/equity/need?definition={median.id}&format=csv"))
+    assert csv.splitlines()[0].startswith("Rank,School ID,DESE code")
     assert "Birch School" in csv.splitlines()[1]
 
 

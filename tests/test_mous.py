@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import date
 from decimal import Decimal
@@ -17,6 +15,7 @@ from registry.models import MOU, AuditEntry, Commitment
 from registry.mous import services as mou_services
 from registry.mous.services import TransitionRefused
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus, PartnerStatus, Unit
+from tests.exported import csv_records
 
 TODAY = date(2025, 10, 1)
 CURRENT_DPA = {
@@ -642,10 +641,11 @@ def test_csv_export_has_every_matching_row(client, login, make_mou, make_school,
     make_mou(partner=seats.partner, schools=[a, b], commitments=[(seats, a, 10), (seats, b, 5)])
     response = client.get("/mous/?format=csv")
     assert response.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(page(response))))
+    rows = csv_records(response)
     assert len(rows) == 1
     assert rows[0]["Schools"] == "Adams; Burns"
-    assert rows[0]["Commitment lines"] == "2" and rows[0]["Total committed"] == "15 seats"
+    assert rows[0]["Commitment lines"] == "2" and rows[0]["Total committed (seats)"] == "15"
+    assert rows[0]["Total committed (hours)"] == ""
 
 
 def test_dpa_problems_lists_submitted_and_active_mous_without_a_current_agreement(

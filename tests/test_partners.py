@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,6 +13,7 @@ from registry import audit
 from registry.extensions import db
 from registry.models import AuditEntry, Partner
 from registry.vocabulary import PartnerStatus, PartnerType
+from tests.exported import csv_rows
 
 
 @pytest.fixture(autouse=True)
@@ -326,7 +325,7 @@ def test_a_partner_user_sees_no_new_mou_link(client, login):
 
 
 def _names(response) -> list[str]:
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    rows = csv_rows(response)
     return [row[1] for row in rows[1:]]
 
 
@@ -391,12 +390,10 @@ def test_csv_exports_every_filtered_row(client, login, make_partner, app):
     login("leader")
     response = client.get("/partners/?format=csv&status=approved")
     assert response.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0][:4] == ["id", "name", "type", "status"]
+    rows = csv_rows(response)
+    assert rows[0][:4] == ["ID", "Name", "Type", "Status"]
     assert len(rows) == 1 + app.config["PER_PAGE"] + 3
-    everyone = list(
-        csv.reader(io.StringIO(client.get("/partners/?format=csv").get_data(as_text=True)))
-    )
+    everyone = csv_rows(client.get("/partners/?format=csv"))
     assert [r[1] for r in everyone if "HYPERLINK" in r[1]] == ["'=HYPERLINK(evil)"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_babel import force_locale
-from openpyxl import load_workbook
 from sqlalchemy import select
 
 from registry.extensions import db
@@ -26,6 +24,7 @@ from registry.models.scenario import RunStatus, Scenario, ScenarioRun
 from registry.scenarios import comparison, runner
 from registry.scenarios.services import read_run
 from registry.vocabulary import MOUStatus
+from tests.exported import csv_rows, csv_text, xlsx_book
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR = "2025-26"
@@ -455,11 +454,11 @@ def test_results_show_each_category_in_one_unit_by_its_label(
         assert "Academic support · seats" in page and "Academic support · hours" in page
         assert "academic_support:" not in page
     csv = client.get(f"/scenarios/runs/{run.id}/export.csv?table=categories")
-    rows = csv.get_data(as_text=True).splitlines()
-    assert rows[0].startswith("Category,Unit,Placed")
-    assert sorted(r.split(",")[:3] for r in rows[1:]) == [
-        ["Academic support", "hours", "20"],
-        ["Academic support", "seats", "10"],
+    rows = csv_rows(csv)
+    assert rows[0][:3] == ["Category", "Unit", "Placed"]
+    assert sorted(r[:3] for r in rows[1:]) == [
+        ["Academic support", "Hours", "20"],
+        ["Academic support", "Seats", "10"],
     ]
 
 
@@ -516,12 +515,12 @@ def test_results_export_as_csv_and_xlsx(client, login, scenario, district):
     login("coordinator")
     csv = client.get(f"/scenarios/runs/{run.id}/export.csv?table=schools")
     assert csv.mimetype == "text/csv"
-    assert "Needy Elementary" in csv.get_data(as_text=True)
+    assert "Needy Elementary" in csv_text(csv)
     assert client.get(f"/scenarios/runs/{run.id}/export.csv?table=nope").status_code == 404
     xlsx = client.get(f"/scenarios/runs/{run.id}/export.xlsx")
-    book = load_workbook(io.BytesIO(xlsx.get_data()))
-    assert book.sheetnames == ["categories", "schools", "allocations"]
-    rows = list(book["allocations"].values)
+    book = xlsx_book(xlsx)
+    assert book.sheetnames == ["Categories", "Schools", "Allocations"]
+    rows = list(book["Allocations"].values)
     assert rows[1][1] == "Reading club" and rows[1][6] == 10
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from decimal import Decimal
 
 import pytest
@@ -14,6 +12,7 @@ from registry.extensions import db
 from registry.models import AuditEntry, School
 from registry.schools.services import SchoolData, SchoolError, create_school, current_school_year
 from registry.vocabulary import MOUStatus
+from tests.exported import csv_rows, csv_text
 
 THIS_YEAR = current_school_year()
 
@@ -166,11 +165,11 @@ def test_csv_export_has_every_filtered_row(client, login, make_school):
     login("leader")
     response = client.get("/schools/?level=elementary&format=csv")
     assert response.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    rows = csv_rows(response)
     assert rows[0][:2] == ["DESE code", "Name"]
     assert len(rows) == 31
-    assert "12.50" in rows[1]
-    everything = client.get("/schools/?format=csv&q=HYPERLINK").get_data(as_text=True)
+    assert "12.5%" in rows[1]
+    everything = csv_text(client.get("/schools/?format=csv&q=HYPERLINK"))
     assert "'=HYPERLINK(evil)" in everything
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,6 +14,7 @@ from registry.extensions import db
 from registry.models import AuditEntry, Service
 from registry.schoolyear import school_year_of as current_school_year
 from registry.vocabulary import Category, MOUStatus, Setting, Unit
+from tests.exported import csv_rows
 
 
 @pytest.fixture(autouse=True)
@@ -299,7 +298,7 @@ def test_school_year_starts_in_july():
 
 
 def _names(response) -> list[str]:
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    rows = csv_rows(response)
     return [row[1] for row in rows[1:]]
 
 
@@ -388,8 +387,8 @@ def test_csv_export_content(client, login, make_service, app):
     login("coordinator")
     response = client.get("/services/?format=csv")
     assert response.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0][:4] == ["id", "name", "partner_id", "partner"]
+    rows = csv_rows(response)
+    assert rows[0][:4] == ["ID", "Name", "Partner ID", "Partner"]
     assert len(rows) == 1 + 1 + app.config["PER_PAGE"]
     row = next(r for r in rows if r[0] == str(service.id))
     assert row[1] == "'+cmd|calc"

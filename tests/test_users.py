@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
 from sqlalchemy import func, select
 
@@ -14,6 +11,7 @@ from registry.models import User
 from registry.users.services import UserError, create_user, update_user
 from registry.vocabulary import Role
 from tests.conftest import PASSWORD
+from tests.exported import csv_rows
 
 NEW_PASSWORD = "a much longer passphrase"
 
@@ -80,7 +78,7 @@ def test_list_shows_filters_and_exports(client, login, make_user, make_partner):
     assert "Lee Leader" in inactive and "Pat Partner" not in inactive
     assert "Lee Leader" in client.get("/users/?q=lee").get_data(as_text=True)
     assert client.get("/users/?role=wizard&sort=-partner&page=x").status_code == 200
-    rows = list(csv.reader(io.StringIO(client.get("/users/?format=csv").get_data(as_text=True))))
+    rows = csv_rows(client.get("/users/?format=csv"))
     assert rows[0] == ["Email", "Name", "Role", "Partner", "Active"]
     assert len(rows) == 4
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import LazyString
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -23,8 +26,8 @@ from registry.equity.forms import (
     year_choices,
 )
 from registry.equity.need_index import INDICATOR_LABELS
+from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
-from registry.listing import csv_response, wants_csv
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
 from registry.vocabulary import Category, Role, Unit
 
@@ -149,6 +152,35 @@ def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]
 # ---- need ranking -------------------------------------------------------------------------
 
 
+def _indicator_labels(names: list[str]) -> str:
+    return "; ".join(str(INDICATOR_LABELS.get(n, n)) for n in names)
+
+
+def _need_columns(indicators: list[str]) -> list[Column[Any]]:
+    """The need ranking's export: a school's rank, need and each indicator's contribution."""
+
+    def contribution(name: str) -> Column[Any]:
+        return Column(
+            LazyString(lambda: _("Contribution: %(indicator)s", indicator=INDICATOR_LABELS[name])),
+            lambda r: r.need.contributions.get(name),
+            Kind.DECIMAL,
+            places=4,
+        )
+
+    return [
+        Column(_l("Rank"), lambda r: r.need.rank, Kind.INT),
+        Column(_l("School ID"), lambda r: r.school.id, Kind.INT),
+        Column(_l("DESE code"), lambda r: r.school.dese_code),
+        Column(_l("School"), lambda r: r.school.name),
+        Column(_l("Enrollment"), lambda r: r.school.enrollment, Kind.INT),
+        Column(_l("Need index"), lambda r: r.need.value, Kind.DECIMAL, places=4),
+        *(contribution(name) for name in indicators),
+        Column(_l("Missing indicators"), lambda r: _indicator_labels(r.need.missing)),
+        Column(_l("Median used for"), lambda r: _indicator_labels(r.need.imputed)),
+        Column(_l("Excluded"), lambda r: r.need.excluded, Kind.YES_NO),
+    ]
+
+
 @bp.get("/need")
 @roles_required(*READERS)
 def need() -> ResponseReturnValue:
@@ -163,40 +195,9 @@ def need() -> ResponseReturnValue:
         return render_template("equity/need.html", form=form, ranking=None), 400
     definition = db.session.get(NeedIndexDefinition, form.definition.data)
     ranking = equity_services.need_ranking(definition, form.year.data)  # type: ignore[arg-type]
-    if wants_csv():
-        return csv_response(
-            f"need-{definition.name}-v{definition.version}-{ranking.year}.csv",  # type: ignore[union-attr]
-            [
-                "rank",
-                "school_id",
-                "dese_code",
-                "school",
-                "enrollment",
-                "need",
-                *[f"contribution_{n}" for n in ranking.indicators],
-                "missing",
-                "imputed",
-                "excluded",
-            ],
-            [
-                [
-                    r.need.rank or "",
-                    r.school.id,
-                    r.school.dese_code,
-                    r.school.name,
-                    r.school.enrollment,
-                    f"{r.need.value:.4f}" if r.need.value is not None else "",
-                    *[
-                        f"{r.need.contributions[n]:.4f}" if n in r.need.contributions else ""
-                        for n in ranking.indicators
-                    ],
-                    " ".join(r.need.missing),
-                    " ".join(r.need.imputed),
-                    "yes" if r.need.excluded else "no",
-                ]
-                for r in ranking.rows
-            ],
-        )
+    if fmt := export_format():
+        filename = f"need-{definition.name}-v{definition.version}-{ranking.year}"  # type: ignore[union-attr]
+        return export_response(fmt, filename, _need_columns(ranking.indicators), ranking.rows)
     return render_template("equity/need.html", form=form, ranking=ranking, labels=INDICATOR_LABELS)
 
 

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
+from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.fields import add_field_error
-from registry.listing import csv_response, paginate, sort, wants_csv
+from registry.listing import paginate, sort
 from registry.models import MOU, Commitment, Partner, School, Service
 from registry.mous import services as mou_services
 from registry.mous.forms import CommitmentForm, MOUForm, NewMOUForm
 from registry.mous.services import MOUFilters, TransitionRefused
 from registry.schoolyear import is_school_year
-from registry.vocabulary import MOUStatus, Role
+from registry.vocabulary import MOUStatus, Role, Unit
 
 bp = Blueprint("mous", __name__, url_prefix="/mous")
 
@@ -67,8 +70,8 @@ def index() -> ResponseReturnValue:
     stmt = stmt.order_by(MOU.id).options(
         selectinload(MOU.partner), selectinload(MOU.schools), selectinload(MOU.commitments)
     )
-    if wants_csv():
-        return _csv(list(db.session.scalars(stmt)))
+    if fmt := export_format():
+        return export_response(fmt, "mous", EXPORT_COLUMNS, list(db.session.scalars(stmt)))
     partners_shown = current_user.role != Role.PARTNER
     return render_template(
         "mous/list.html",
@@ -90,45 +93,31 @@ def index() -> ResponseReturnValue:
     )
 
 
-def _csv(mous: list[MOU]) -> ResponseReturnValue:
-    header = [
-        _("ID"),
-        _("Partner"),
-        _("School year"),
-        _("Start"),
-        _("End"),
-        _("Status"),
-        _("Schools"),
-        _("Signed on"),
-        _("Signatories"),
-        _("Shares student data"),
-        _("DPA type"),
-        _("DPA status"),
-        _("DPA expires"),
-        _("Commitment lines"),
-        _("Total committed"),
-    ]
-    rows = (
-        [
-            m.id,
-            m.partner.name,
-            m.school_year,
-            m.start_date.isoformat(),
-            m.end_date.isoformat(),
-            m.status.value,
-            "; ".join(s.name for s in m.schools),
-            m.signed_date.isoformat() if m.signed_date else "",
-            m.signatories,
-            "yes" if m.shares_student_data else "no",
-            m.dpa_type.value if m.dpa_type else "",
-            m.dpa_status.value if m.dpa_status else "",
-            m.dpa_expiry.isoformat() if m.dpa_expiry else "",
-            len(m.commitments),
-            mou_services.totals_by_unit(m),
-        ]
-        for m in mous
-    )
-    return csv_response("mous.csv", header, rows)
+def _committed(mou: MOU, unit: Unit) -> Decimal | None:
+    """The MOU's commitments in one unit, summed; None when it has none in that unit."""
+    amounts = [Decimal(c.amount) for c in mou.commitments if c.service.unit == unit]
+    return sum(amounts, Decimal(0)) if amounts else None
+
+
+EXPORT_COLUMNS: list[Column[MOU]] = [
+    Column(_l("ID"), lambda m: m.id, Kind.INT),
+    Column(_l("Partner"), lambda m: m.partner.name),
+    Column(_l("School year"), lambda m: m.school_year),
+    Column(_l("Start"), lambda m: m.start_date, Kind.DATE),
+    Column(_l("End"), lambda m: m.end_date, Kind.DATE),
+    Column(_l("Status"), lambda m: m.status, Kind.LABEL),
+    Column(_l("Schools"), lambda m: "; ".join(s.name for s in m.schools)),
+    Column(_l("Signed on"), lambda m: m.signed_date, Kind.DATE),
+    Column(_l("Signatories"), lambda m: m.signatories),
+    Column(_l("Shares student data"), lambda m: m.shares_student_data, Kind.YES_NO),
+    Column(_l("DPA type"), lambda m: m.dpa_type, Kind.LABEL),
+    Column(_l("DPA status"), lambda m: m.dpa_status, Kind.LABEL),
+    Column(_l("DPA expires"), lambda m: m.dpa_expiry, Kind.DATE),
+    Column(_l("Commitment lines"), lambda m: len(m.commitments), Kind.INT),
+    Column(_l("Total committed (seats)"), lambda m: _committed(m, Unit.SEATS), Kind.AMOUNT),
+    Column(_l("Total committed (hours)"), lambda m: _committed(m, Unit.HOURS), Kind.AMOUNT),
+    Column(_l("Total committed (dollars)"), lambda m: _committed(m, Unit.DOLLARS), Kind.AMOUNT),
+]
 
 
 @bp.route("/new", methods=["GET", "POST"])

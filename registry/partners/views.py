@@ -8,15 +8,22 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
+from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.fields import add_field_error
-from registry.listing import csv_response, paginate, search, sort, wants_csv
+from registry.listing import paginate, search, sort
 from registry.models import Partner
 from registry.partners import services as partner_services
-from registry.partners.forms import PartnerFilterForm, PartnerForm, language_options
+from registry.partners.forms import (
+    LANGUAGE_LABELS,
+    PartnerFilterForm,
+    PartnerForm,
+    language_options,
+)
 from registry.partners.services import (
     DISTRICT_ONLY_FIELDS,
     PARTNER_SORTS,
@@ -28,28 +35,6 @@ from registry.partners.services import (
 from registry.vocabulary import PartnerStatus, PartnerType, Role
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
-
-CSV_HEADER = (
-    "id",
-    "name",
-    "type",
-    "status",
-    "contact_person",
-    "email",
-    "phone",
-    "address",
-    "zip",
-    "website",
-    "languages",
-    "district_wide",
-    "service_zips",
-    "background_check_policy",
-    "background_check_verified",
-    "insurance_expiry",
-    "insurance_liability",
-    "services",
-    "compliance_problems",
-)
 
 
 def _valid(field: Any) -> Any:
@@ -69,27 +54,45 @@ def _filters(form: PartnerFilterForm) -> PartnerFilters:
     )
 
 
-def _csv_row(partner: Partner, today: date) -> list[Any]:
+# What the compliance filter calls each problem, in the export too.
+COMPLIANCE_LABELS = {
+    "background_check": _l("Background check missing"),
+    "insurance_missing": _l("Insurance missing"),
+    "insurance_expired": _l("Insurance expired"),
+}
+
+
+def _export_columns(today: date) -> list[Column[Partner]]:
     return [
-        partner.id,
-        partner.name,
-        partner.partner_type.value,
-        partner.status.value,
-        partner.contact_name,
-        partner.email,
-        partner.phone,
-        partner.address,
-        partner.zip,
-        partner.website,
-        "; ".join(partner.languages or []),
-        "yes" if partner.district_wide else "no",
-        " ".join(partner.service_zips or []),
-        "yes" if partner.background_check_policy else "no",
-        partner.background_check_verified,
-        partner.insurance_expiry,
-        partner.insurance_liability,
-        len(partner.services),
-        " ".join(partner.compliance_problems(today)),
+        Column(_l("ID"), lambda p: p.id, Kind.INT),
+        Column(_l("Name"), lambda p: p.name),
+        Column(_l("Type"), lambda p: p.partner_type, Kind.LABEL),
+        Column(_l("Status"), lambda p: p.status, Kind.LABEL),
+        Column(_l("Contact person"), lambda p: p.contact_name),
+        Column(_l("Email"), lambda p: p.email),
+        Column(_l("Phone"), lambda p: p.phone),
+        Column(_l("Address"), lambda p: p.address),
+        Column(_l("Zip code"), lambda p: p.zip),
+        Column(_l("Website"), lambda p: p.website),
+        Column(
+            _l("Languages served"),
+            lambda p: "; ".join(str(LANGUAGE_LABELS.get(n, n)) for n in p.languages or []),
+        ),
+        Column(_l("Serves the whole district"), lambda p: p.district_wide, Kind.YES_NO),
+        Column(_l("Zip codes served"), lambda p: " ".join(p.service_zips or [])),
+        Column(
+            _l("Background check policy on file"), lambda p: p.background_check_policy, Kind.YES_NO
+        ),
+        Column(
+            _l("Background check verified on"), lambda p: p.background_check_verified, Kind.DATE
+        ),
+        Column(_l("Insurance expiry"), lambda p: p.insurance_expiry, Kind.DATE),
+        Column(_l("Insurance liability ($)"), lambda p: p.insurance_liability, Kind.AMOUNT),
+        Column(_l("Services"), lambda p: len(p.services), Kind.INT),
+        Column(
+            _l("Compliance problems"),
+            lambda p: "; ".join(str(COMPLIANCE_LABELS[c]) for c in p.compliance_problems(today)),
+        ),
     ]
 
 
@@ -105,9 +108,9 @@ def index() -> ResponseReturnValue:
     stmt = partner_services.partner_query(filters, today)
     stmt = search(stmt, filters.text, *SEARCHED_COLUMNS)
     stmt, sorting = sort(stmt, PARTNER_SORTS, "name")
-    if wants_csv():
+    if fmt := export_format():
         partners = db.session.scalars(stmt).all()
-        return csv_response("partners.csv", CSV_HEADER, (_csv_row(p, today) for p in partners))
+        return export_response(fmt, "partners", _export_columns(today), partners)
     return render_template(
         "partners/list.html",
         pagination=paginate(stmt),

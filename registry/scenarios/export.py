@@ -5,116 +5,88 @@ A category is written as its label with its unit in a column of its own.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
 from typing import Any
 
-from flask_babel import gettext as _
-from openpyxl import Workbook
+from flask_babel import lazy_gettext as _l
 
+from registry.exports import Column, Kind, Sheet
 from registry.scenarios.problem import category_label
 from registry.scenarios.services import RunView
+from registry.vocabulary import Unit
 
 TABLES = ("categories", "schools", "allocations")
 
+Row = dict[str, Any]
 
-def _category(row: dict[str, Any]) -> str:
+
+def _category(row: Row) -> str:
     # The registry category's label; its unit has a column of its own.
     return category_label(row["registry_category"])
 
 
-def table(view: RunView, name: str) -> tuple[list[str], list[list[Any]]]:
-    """One results table: its header and rows."""
+def _unit(row: Row) -> Any:
+    try:
+        return Unit(row["unit"]).label
+    except ValueError:
+        return row["unit"]
+
+
+def _amount(header: Any, key: str) -> Column[Row]:
+    return Column(header, lambda r: r[key], Kind.AMOUNT)
+
+
+CATEGORY_COLUMNS: list[Column[Row]] = [
+    Column(_l("Category"), _category),
+    Column(_l("Unit"), _unit),
+    _amount(_l("Placed"), "placed"),
+    _amount(_l("Capacity"), "capacity"),
+    Column(_l("Gap"), lambda r: r["gap"], Kind.PCT, places=1),
+    Column(_l("Min coverage"), lambda r: r["min_coverage"], Kind.DECIMAL, places=4),
+]
+
+SCHOOL_COLUMNS: list[Column[Row]] = [
+    Column(_l("School ID"), lambda r: r["school_id"], Kind.INT),
+    Column(_l("School"), lambda r: r["name"]),
+    Column(_l("Category"), _category),
+    Column(_l("Unit"), _unit),
+    Column(_l("Need"), lambda r: r["need"], Kind.DECIMAL, places=2),
+    Column(_l("Enrollment"), lambda r: r["enrollment"], Kind.INT),
+    Column(_l("Weight"), lambda r: r["weight"], Kind.DECIMAL, places=2),
+    _amount(_l("Target"), "target"),
+    _amount(_l("Allocated"), "allocated"),
+    Column(_l("Per student"), lambda r: r["per_student"], Kind.DECIMAL, places=4),
+    Column(_l("Why"), lambda r: r["why"]),
+]
+
+ALLOCATION_COLUMNS: list[Column[Row]] = [
+    Column(_l("Service ID"), lambda r: r["service"]),
+    Column(_l("Service"), lambda r: r["service_name"]),
+    Column(_l("Partner"), lambda r: r["partner"]),
+    Column(_l("Category"), _category),
+    Column(_l("School ID"), lambda r: r["school"]),
+    Column(_l("School"), lambda r: r["school_name"]),
+    _amount(_l("Amount"), "amount"),
+    Column(_l("Unit"), _unit),
+]
+
+SHEET_TITLES = {
+    "categories": _l("Categories"),
+    "schools": _l("Schools"),
+    "allocations": _l("Allocations"),
+}
+
+
+def table(view: RunView, name: str) -> Sheet[Row]:
+    """One results table: its sheet title, columns and rows."""
     if name == "categories":
-        return (
-            [_("Category"), _("Unit"), _("Placed"), _("Capacity"), _("Gap"), _("Min coverage")],
-            [
-                [_category(r), r["unit"], r["placed"], r["capacity"], r["gap"], r["min_coverage"]]
-                for r in view.category_rows
-            ],
-        )
-    if name == "schools":
-        return (
-            [
-                _("School id"),
-                _("School"),
-                _("Category"),
-                _("Unit"),
-                _("Need"),
-                _("Enrollment"),
-                _("Weight"),
-                _("Target"),
-                _("Allocated"),
-                _("Per student"),
-                _("Why"),
-            ],
-            [
-                [
-                    r["school_id"],
-                    r["name"],
-                    _category(r),
-                    r["unit"],
-                    r["need"],
-                    r["enrollment"],
-                    r["weight"],
-                    r["target"],
-                    r["allocated"],
-                    round(r["per_student"], 6) if r["per_student"] is not None else None,
-                    r["why"] or "",
-                ]
-                for r in view.school_rows
-            ],
-        )
-    return (
-        [
-            _("Service id"),
-            _("Service"),
-            _("Partner"),
-            _("Category"),
-            _("School id"),
-            _("School"),
-            _("Amount"),
-            _("Unit"),
-        ],
-        [
-            [
-                r["service"],
-                r["service_name"],
-                r["partner"],
-                _category(r),
-                r["school"],
-                r["school_name"],
-                r["amount"],
-                r["unit"],
-            ]
-            for r in view.allocation_rows
-        ],
-    )
+        columns, rows = CATEGORY_COLUMNS, view.category_rows
+    elif name == "schools":
+        columns, rows = SCHOOL_COLUMNS, view.school_rows
+    else:
+        columns, rows = ALLOCATION_COLUMNS, view.allocation_rows
+    return Sheet(str(SHEET_TITLES[name]), columns, rows)
 
 
-def _cell(value: Any) -> Any:
-    return "" if value is None else value
-
-
-def xlsx_bytes(view: RunView) -> bytes:
-    """The three tables as sheets of one workbook."""
-    book = Workbook()
-    book.remove(book.active)
-    for name in TABLES:
-        header, rows = table(view, name)
-        sheet = book.create_sheet(title=name)
-        _write(sheet, header, rows)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def _write(sheet: Any, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    sheet.append(list(header))
-    for row in rows:
-        sheet.append([_cell(v) for v in row])
-    # openpyxl stores a text starting with "=" as a formula; names are data, never formulas.
-    for cells in sheet.iter_rows(min_row=2):
-        for cell in cells:
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"
+def sheets(view: RunView) -> list[Sheet[Row]]:
+    """The three tables, as the sheets of one workbook."""
+    return [table(view, name) for name in TABLES]

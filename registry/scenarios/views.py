@@ -5,13 +5,22 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
 from registry.access import EDITORS, READERS, roles_required
 from registry.equity.charts import bar_chart
+from registry.exports import (
+    Column,
+    Kind,
+    csv_response,
+    export_format,
+    export_response,
+    xlsx_response,
+)
 from registry.extensions import db
-from registry.listing import csv_response, paginate, search, sort, wants_csv
+from registry.listing import paginate, search, sort
 from registry.models import MOU
 from registry.models.scenario import RunStatus, Scenario, ScenarioRun
 from registry.scenarios import adoption, comparison, export, runner
@@ -26,6 +35,15 @@ bp.cli.add_command(worker_command)
 
 # Leaders and admins ask the questions; coordinators read the answers and act on them.
 PLANNERS = (Role.ADMIN, Role.LEADER)
+
+
+EXPORT_COLUMNS: list[Column[Scenario]] = [
+    Column(_l("Name"), lambda s: s.name),
+    Column(_l("School year"), lambda s: s.school_year),
+    Column(_l("Objective"), lambda s: s.objective, Kind.LABEL),
+    Column(_l("Runs"), lambda s: len(s.runs), Kind.INT),
+    Column(_l("Created"), lambda s: s.created_at, Kind.DATE),
+]
 
 
 def _scenario_or_404(scenario_id: int) -> Scenario:
@@ -48,16 +66,8 @@ def index() -> ResponseReturnValue:
         {"name": Scenario.name, "year": Scenario.school_year, "created": Scenario.created_at},
         "-created",
     )
-    if wants_csv():
-        scenarios = db.session.scalars(stmt)
-        return csv_response(
-            "scenarios.csv",
-            [_("Name"), _("School year"), _("Objective"), _("Runs"), _("Created")],
-            (
-                [s.name, s.school_year, s.objective.label, len(s.runs), s.created_at.date()]
-                for s in scenarios
-            ),
-        )
+    if fmt := export_format():
+        return export_response(fmt, "scenarios", EXPORT_COLUMNS, db.session.scalars(stmt))
     years = db.session.scalars(
         select(Scenario.school_year).distinct().order_by(Scenario.school_year.desc())
     ).all()
@@ -191,8 +201,8 @@ def export_csv(run_id: int) -> ResponseReturnValue:
     name = request.args.get("table", "allocations")
     if name not in export.TABLES or view.result is None:
         abort(404)
-    header, rows = export.table(view, name)
-    return csv_response(f"scenario-run-{run_id}-{name}.csv", header, rows)
+    sheet = export.table(view, name)
+    return csv_response(f"scenario-run-{run_id}-{name}", sheet.columns, sheet.records)
 
 
 @bp.get("/runs/<int:run_id>/export.xlsx")
@@ -201,11 +211,7 @@ def export_xlsx(run_id: int) -> ResponseReturnValue:
     view = scenario_services.read_run(_run_or_404(run_id))
     if view.result is None:
         abort(404)
-    return Response(
-        export.xlsx_bytes(view),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="scenario-run-{run_id}.xlsx"'},
-    )
+    return xlsx_response(f"scenario-run-{run_id}", export.sheets(view))
 
 
 @bp.get("/runs/<int:run_id>/compare")

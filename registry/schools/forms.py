@@ -129,9 +129,9 @@ class SchoolForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     file = FileField(
-        _l("CSV file"),
+        _l("CSV or XLSX file"),
         validators=[
-            FileRequired(message=_l("Choose a CSV file.")),
-            FileAllowed(["csv"], message=_l("Only .csv files can be imported.")),
+            FileRequired(message=_l("Choose a CSV or XLSX file.")),
+            FileAllowed(["csv", "xlsx"], message=_l("Only .csv and .xlsx files can be imported.")),
         ],
     )

@@ -9,11 +9,21 @@ Accepted headers (case, spacing and punctuation ignored; first match wins):
   spaces between items; ``KG``/``KF`` read as K; DESE's ``SP`` is ignored)
 - enrollment (required): ``Total Enrollment``, ``Enrollment``, ``Total``
 - ``Address`` (or ``Street``), ``Zip`` (or ``Zip Code``, ``Postal Code``) — optional
-- ``School Year`` (``SY``, ``Year``) — required when any indicator column is present
-- indicators, optional, each a percentage 0–100, blank = missing (stored as NULL, never 0):
+- ``School Year`` (``SY``, ``Year``, ``Indicators Year``) — required when any indicator
+  column is present and the row has an indicator; a row with every indicator blank and no
+  year leaves the school's indicators as they are
+- indicators, optional, each a percentage 0–100 (``59.4`` or ``59.4%``; in an XLSX, a cell
+  formatted as a percentage holds the fraction, 0.594), blank = missing (stored as NULL,
+  never 0):
   ``% Economically Disadvantaged``, ``% English Learners`` / ``% English Language Learner``,
   ``% Students With Disabilities``, ``% High Needs``, ``% Chronically Absent``
   (the ``%`` may be written ``Pct``/``Percent``, or left off)
+
+The headers the schools export writes, in the language it was downloaded in, are
+accepted too: what the export writes, the import reads back unchanged.
+
+A file is a CSV (UTF-8, with or without a byte-order mark, or what Excel on Windows
+saves) or an XLSX workbook, whose first sheet is read.
 
 DESE codes are 8 digits. Spreadsheets drop leading zeros, so a code of 1 to 7
 digits is left-padded with zeros (``3480505`` → ``03480505``); more than 8
@@ -28,17 +38,22 @@ bump), so importing the same file twice changes nothing.
 from __future__ import annotations
 
 import csv
+import io
 import re
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from registry.extensions import db
 from registry.models import INDICATORS, School
+from registry.schools.export import COLUMNS as EXPORT_COLUMNS
 from registry.schools.services import SchoolData, apply_school_data, percentage
 from registry.schoolyear import is_school_year
 from registry.vocabulary import GRADES, sort_grades
@@ -55,7 +70,8 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "enrollment": ("totalenrollment", "enrollment", "total"),
     "address": ("address", "street", "streetaddress"),
     "zip": ("zip", "zipcode", "postalcode"),
-    "school_year": ("schoolyear", "sy", "year"),
+    # "Indicators year": what the schools export called the column before it said "School year".
+    "school_year": ("schoolyear", "sy", "year", "indicatorsyear"),
     "pct_econ_disadvantaged": ("economicallydisadvantaged", "econdisadvantaged"),
     "pct_english_learners": (
         "englishlearners",
@@ -130,6 +146,10 @@ def _key(header: str) -> str:
 
 def _map_headers(headers: list[str]) -> dict[str, int]:
     wanted = {alias: name for name, aliases in HEADERS.items() for alias in aliases}
+    # The export's own headers, in the language of the request (a Spanish export reads back).
+    for name, column in EXPORT_COLUMNS.items():
+        if name in HEADERS:
+            wanted.setdefault(_key(str(column.header)), name)
     columns: dict[str, int] = {}
     for index, header in enumerate(headers):
         name = wanted.get(_key(header))
@@ -236,11 +256,12 @@ def _parse_row(cells: list[str], columns: dict[str, int]) -> SchoolData:
     zip_code = attempt(_text, "zip", cell("zip")) if "zip" in columns else None
     indicator_names = [n for n in INDICATORS if n in columns]
     indicators = {n: attempt(parse_percentage, n, cell(n)) for n in indicator_names}
-    school_year = None
-    if indicator_names:
-        school_year = cell("school_year").strip()
-        if not is_school_year(school_year):
-            problems.append(f"school year '{school_year}' is not like 2025-26")
+    school_year = cell("school_year").strip() if indicator_names else None
+    if school_year == "" and not any(cell(n).strip() for n in indicator_names):
+        # No year and no indicator (as the export writes a school without indicators).
+        indicator_names, school_year = [], None
+    elif school_year is not None and not is_school_year(school_year):
+        problems.append(f"school year '{school_year}' is not like 2025-26")
     if problems:
         raise _RowError(", ".join(problems))
     return SchoolData(
@@ -263,13 +284,73 @@ class ParsedFile:
     rows: list[SchoolData]
 
 
-def read_rows(handle: TextIO) -> ParsedFile:
-    """Every row, validated; SchoolImportError listing each bad row if any is."""
+class _Unreadable(Exception):
+    """The file stops being readable at a row."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+
+
+def _csv_lines(handle: TextIO) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(handle)
+    line = 0
     try:
-        headers = next(reader, None)
+        for cells in reader:
+            line = reader.line_num
+            yield line, cells
     except csv.Error as err:
-        raise SchoolImportError([f"row 1: not a readable CSV file ({err})"]) from None
+        raise _Unreadable(line + 1, f"not readable as CSV ({err})") from None
+
+
+def _xlsx_text(value: Any, number_format: str) -> str:
+    """A cell as the text a CSV would hold; a percentage-formatted fraction in points."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        number = Decimal(repr(value))  # repr: the shortest text that is the float (0.594)
+        if "%" in (number_format or ""):
+            number *= 100
+        if number == number.to_integral_value():
+            return str(int(number))
+        return f"{number.normalize():f}"
+    return str(value)
+
+
+def _xlsx_lines(raw: bytes) -> Iterator[tuple[int, list[str]]]:
+    try:
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
+        raise _Unreadable(1, f"not a readable XLSX file ({err})") from None
+    try:
+        sheet = book.worksheets[0] if book.worksheets else None
+        if sheet is None:
+            return
+        for line, cells in enumerate(sheet.iter_rows(), start=1):
+            yield line, [_xlsx_text(c.value, getattr(c, "number_format", "")) for c in cells]
+    finally:
+        book.close()
+
+
+def read_rows(handle: TextIO) -> ParsedFile:
+    """Every row of a CSV, validated; SchoolImportError listing each bad row if any is."""
+    return read_lines(_csv_lines(handle))
+
+
+def read_lines(lines: Iterable[tuple[int, list[str]]]) -> ParsedFile:
+    """Every numbered row, validated; SchoolImportError listing each bad row if any is."""
+    numbered = iter(lines)
+    try:
+        first = next(numbered, None)
+    except _Unreadable as err:
+        raise SchoolImportError([f"row 1: {err}"]) from None
+    headers = first[1] if first else None
     if headers is None or not any(h.strip() for h in headers):
         raise SchoolImportError(["the file is empty"])
     columns = _map_headers(headers)
@@ -282,10 +363,8 @@ def read_rows(handle: TextIO) -> ParsedFile:
     rows: list[SchoolData] = []
     problems: list[str] = []
     first_seen: dict[str, int] = {}
-    line = 1
     try:
-        for cells in reader:
-            line = reader.line_num
+        for line, cells in numbered:
             if not any(c.strip() for c in cells):
                 continue  # blank lines at the end of a spreadsheet export
             try:
@@ -301,8 +380,8 @@ def read_rows(handle: TextIO) -> ParsedFile:
                 continue
             first_seen[data.dese_code] = line
             rows.append(data)
-    except csv.Error as err:
-        problems.append(f"row {line + 1}: not readable as CSV ({err})")
+    except _Unreadable as err:
+        problems.append(f"row {err.line}: {err}")
     if problems:
         shown = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:
@@ -313,9 +392,28 @@ def read_rows(handle: TextIO) -> ParsedFile:
     return ParsedFile(set(columns), rows)
 
 
+def is_xlsx(raw: bytes) -> bool:
+    """Whether an upload is an XLSX workbook (a zip archive) rather than a CSV."""
+    return raw[:4] == b"PK\x03\x04"
+
+
+def import_upload(raw: bytes) -> ImportReport:
+    """Upsert every school in an uploaded CSV or XLSX file; any bad row: nothing written."""
+    if is_xlsx(raw):
+        return _upsert(read_lines(_xlsx_lines(raw)))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")  # what Excel on Windows saves
+    return import_schools(io.StringIO(text, newline=""))
+
+
 def import_schools(handle: TextIO) -> ImportReport:
     """Upsert every school in a DESE-style CSV on its DESE code; any bad row: nothing written."""
-    parsed = read_rows(handle)
+    return _upsert(read_rows(handle))
+
+
+def _upsert(parsed: ParsedFile) -> ImportReport:
     existing = {
         school.dese_code: school
         for school in db.session.scalars(

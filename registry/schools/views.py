@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import io
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from registry.access import EDITORS, READERS, roles_required, viewable_or_404
+from registry.exports import export_format, export_response
 from registry.extensions import db
 from registry.fields import add_field_error
-from registry.listing import csv_response, paginate, sort, wants_csv
+from registry.listing import paginate, sort
 from registry.models import INDICATORS, School
 from registry.schools import services
+from registry.schools.export import COLUMNS as EXPORT_COLUMNS
+from registry.schools.export import SchoolRow
 from registry.schools.forms import ImportForm, SchoolForm
-from registry.schools.importer import SchoolImportError, import_schools
+from registry.schools.importer import SchoolImportError, import_upload
 from registry.schools.services import Level, SchoolError, levels_of
 from registry.schoolyear import is_school_year
-from registry.vocabulary import INDICATOR_LABELS, percent_label
+from registry.vocabulary import INDICATOR_LABELS
 
 bp = Blueprint("schools", __name__, url_prefix="/schools")
 
@@ -45,9 +46,9 @@ def index() -> ResponseReturnValue:
     )
     stmt, sorting = sort(stmt, services.sort_columns(year), "name")
     stmt = stmt.order_by(School.id)  # a stable order between pages when sort keys tie
-    if wants_csv():
-        schools = list(db.session.scalars(stmt))
-        return csv_response("schools.csv", _csv_header(), _csv_rows(schools, year))
+    if fmt := export_format():
+        rows = _export_rows(list(db.session.scalars(stmt)), year)
+        return export_response(fmt, "schools", list(EXPORT_COLUMNS.values()), rows)
     pagination = paginate(stmt)
     return render_template(
         "schools/list.html",
@@ -61,39 +62,9 @@ def index() -> ResponseReturnValue:
     )
 
 
-def _csv_header() -> list[str]:
-    return [
-        _("DESE code"),
-        _("Name"),
-        _("Grades"),
-        _("Enrollment"),
-        _("Address"),
-        _("Zip code"),
-        _("Indicators year"),
-        *(str(percent_label(name)) for name in INDICATORS),
-        _("Active partners"),
-    ]
-
-
-def _csv_rows(schools: list[School], year: str) -> list[list[object]]:
+def _export_rows(schools: list[School], year: str) -> list[SchoolRow]:
     counts = services.partner_counts(schools, year)
-    rows = []
-    for school in schools:
-        latest = school.latest_indicators
-        rows.append(
-            [
-                school.dese_code,
-                school.name,
-                " ".join(school.grades or []),
-                school.enrollment,
-                school.address,
-                school.zip,
-                latest.school_year if latest else "",
-                *(getattr(latest, name) if latest else None for name in INDICATORS),
-                counts[school.id],
-            ]
-        )
-    return rows
+    return [SchoolRow(school, counts[school.id]) for school in schools]
 
 
 @bp.get("/<int:school_id>")
@@ -185,13 +156,8 @@ def import_csv() -> ResponseReturnValue:
         return render_template("schools/import.html", form=form, report=None, problems=None), status
     upload = form.file.data
     # Parsed in memory and never saved: MAX_CONTENT_LENGTH bounds its size.
-    raw = upload.read()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")  # what Excel on Windows saves
-    try:
-        report = import_schools(io.StringIO(text, newline=""))
+        report = import_upload(upload.read())
     except SchoolImportError as err:
         db.session.rollback()
         return render_template(

@@ -8,15 +8,17 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
+from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.fields import add_field_error
-from registry.listing import csv_response, paginate, search, sort, wants_csv
+from registry.listing import paginate, search, sort
 from registry.models import Service
 from registry.mous.services import committed_amount
-from registry.partners.forms import language_options, options
+from registry.partners.forms import LANGUAGE_LABELS, language_options, options
 from registry.partners.services import partner_choices
 from registry.schoolyear import school_year_of
 from registry.services import services as service_services
@@ -31,22 +33,6 @@ from registry.services.services import (
 from registry.vocabulary import Category, Role, Setting, Unit
 
 bp = Blueprint("services", __name__, url_prefix="/services")
-
-CSV_HEADER = (
-    "id",
-    "name",
-    "partner_id",
-    "partner",
-    "category",
-    "setting",
-    "grades",
-    "languages",
-    "unit",
-    "annual_capacity",
-    "cost",
-    "active",
-    "description",
-)
 
 
 def _valid(field: Any) -> Any:
@@ -70,22 +56,24 @@ def _filters(form: ServiceFilterForm) -> ServiceFilters:
     )
 
 
-def _csv_row(service: Service) -> list[Any]:
-    return [
-        service.id,
-        service.name,
-        service.partner_id,
-        service.partner.name,
-        service.category.value,
-        service.setting.value,
-        " ".join(service.grades or []),
-        "; ".join(service.languages or []),
-        service.unit.value,
-        service.capacity,
-        service.cost,
-        "yes" if service.active else "no",
-        service.description,
-    ]
+EXPORT_COLUMNS: list[Column[Service]] = [
+    Column(_l("ID"), lambda s: s.id, Kind.INT),
+    Column(_l("Name"), lambda s: s.name),
+    Column(_l("Partner ID"), lambda s: s.partner_id, Kind.INT),
+    Column(_l("Partner"), lambda s: s.partner.name),
+    Column(_l("Category"), lambda s: s.category, Kind.LABEL),
+    Column(_l("Setting"), lambda s: s.setting, Kind.LABEL),
+    Column(_l("Grades"), lambda s: " ".join(s.grades or [])),
+    Column(
+        _l("Languages"),
+        lambda s: "; ".join(str(LANGUAGE_LABELS.get(n, n)) for n in s.languages or []),
+    ),
+    Column(_l("Unit"), lambda s: s.unit, Kind.LABEL),
+    Column(_l("Annual capacity"), lambda s: s.capacity, Kind.AMOUNT),
+    Column(_l("Cost ($)"), lambda s: s.cost, Kind.AMOUNT),
+    Column(_l("Active"), lambda s: s.active, Kind.YES_NO),
+    Column(_l("Description"), lambda s: s.description),
+]
 
 
 def _own_partner_id() -> int | None:
@@ -110,9 +98,9 @@ def index() -> ResponseReturnValue:
     stmt = service_services.service_query(filters, only_partner_id=own)
     stmt = search(stmt, filters.text, *SEARCHED_COLUMNS)
     stmt, sorting = sort(stmt, SERVICE_SORTS, "name")
-    if wants_csv():
+    if fmt := export_format():
         services = db.session.scalars(stmt).all()
-        return csv_response("services.csv", CSV_HEADER, (_csv_row(s) for s in services))
+        return export_response(fmt, "services", EXPORT_COLUMNS, services)
     return render_template(
         "services/list.html",
         pagination=paginate(stmt),

@@ -5,14 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from registry.access import roles_required
+from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.fields import add_field_error
-from registry.listing import csv_response, paginate, search, sort, wants_csv
+from registry.listing import paginate, search, sort
 from registry.models import Partner, User
 from registry.users import services
 from registry.users.forms import UserCreateForm, UserEditForm
@@ -23,6 +25,14 @@ bp = Blueprint("users", __name__, url_prefix="/users")
 
 # The largest id an INTEGER column holds; PostgreSQL errors (a 500) on a larger one.
 MAX_ID = 2**31 - 1
+
+EXPORT_COLUMNS: list[Column[User]] = [
+    Column(_l("Email"), lambda u: u.email),
+    Column(_l("Name"), lambda u: u.name),
+    Column(_l("Role"), lambda u: u.role, Kind.LABEL),
+    Column(_l("Partner"), lambda u: u.partner.name if u.partner else None),
+    Column(_l("Active"), lambda u: u.active, Kind.YES_NO),
+]
 
 SORTS = {"email": User.email, "name": User.name, "role": User.role, "partner": Partner.name}
 
@@ -41,16 +51,8 @@ def index() -> ResponseReturnValue:
         stmt = stmt.where(User.active.is_(active == "yes"))
     stmt, sorting = sort(stmt, SORTS, "email")
     stmt = stmt.order_by(User.id)
-    if wants_csv():
-        users = db.session.scalars(stmt)
-        return csv_response(
-            "users.csv",
-            [_("Email"), _("Name"), _("Role"), _("Partner"), _("Active")],
-            (
-                [u.email, u.name, u.role.value, u.partner.name if u.partner else "", u.active]
-                for u in users
-            ),
-        )
+    if fmt := export_format():
+        return export_response(fmt, "users", EXPORT_COLUMNS, db.session.scalars(stmt))
     return render_template(
         "users/list.html", pagination=paginate(stmt), sorting=sorting, roles=Role
     )

@@ -1,0 +1,248 @@
+"""Lists as downloads: one description of a list's columns gives both its CSV and its XLSX.
+
+A column says what its header is, how to get its value from a record, and what kind of
+value it is. The kind decides how the value is written: a CSV for Excel (UTF-8 with a
+byte-order mark, labels not codes, dates as ISO dates, numbers without float noise) and
+an XLSX whose numbers are numbers with a number format (percentages as %, whole seats
+without decimals). Cells a spreadsheet would run as formulas are neutralised in both.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Generic, TypeVar
+
+from flask import Response, request
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+T = TypeVar("T")
+
+FORMATS = ("csv", "xlsx")
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BOM = "\ufeff"
+
+# An amount (seats, hours, dollars) is kept to the hundredth, as the registry stores it.
+AMOUNT_PLACES = 2
+
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class Kind(enum.Enum):
+    TEXT = "text"
+    LABEL = "label"  # a LabelledEnum member, written as the label the pages show
+    YES_NO = "yes_no"
+    INT = "int"  # a whole number (seats, students, ids): rounded, no decimals
+    DECIMAL = "decimal"  # rounded to the column's places, shown with them all
+    AMOUNT = "amount"  # seats, hours or dollars: to the hundredth, decimals shown only if any
+    PCT = "pct"  # a fraction (0.594), written as a percentage (59.4%)
+    DATE = "date"
+
+
+@dataclass(frozen=True)
+class Column(Generic[T]):
+    """One exported column: its header, its value from a record, its kind.
+
+    `places` is how many decimals a DECIMAL keeps and shows, or how many decimals of a
+    percentage a PCT keeps and shows (1: 59.4%).
+    """
+
+    header: Any  # a string or a lazy string, read in the language of the request
+    value: Callable[[T], Any]
+    kind: Kind = Kind.TEXT
+    places: int = 2
+
+
+def export_format() -> str | None:
+    """The download the `format` argument asks for ("csv" or "xlsx"), or None for the page."""
+    wanted = request.args.get("format")
+    return wanted if wanted in FORMATS else None
+
+
+# ---- values -------------------------------------------------------------------------------
+
+
+def _rounded(value: Any, places: int) -> Decimal | None:
+    """The number rounded half up to `places` decimals (5600.000000001 → 5600)."""
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return None
+    if not number.is_finite():
+        return None
+    return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _plain(number: Decimal) -> int | Decimal:
+    """An integral number as an int; otherwise the Decimal without trailing zeros."""
+    if number == number.to_integral_value():
+        return int(number)
+    return number.normalize()
+
+
+def _label(value: Any) -> str:
+    label = getattr(value, "label", None)
+    return str(label) if label is not None else str(value)
+
+
+def typed_value(column: Column[T], record: T) -> Any:
+    """The record's value for the column, as the kind wants it: str, int, Decimal, date, None.
+
+    A PCT comes back as the rounded fraction (0.594), a DECIMAL as the rounded number.
+    """
+    raw = column.value(record)
+    if raw is None or raw == "":
+        return None
+    kind = column.kind
+    if kind is Kind.LABEL:
+        return _label(raw)
+    if kind is Kind.YES_NO:
+        return _("Yes") if raw else _("No")
+    if kind is Kind.INT:
+        number = _rounded(raw, 0)
+        return None if number is None else int(number)
+    if kind is Kind.DECIMAL:
+        number = _rounded(raw, column.places)
+        return None if number is None else _plain(number)
+    if kind is Kind.AMOUNT:
+        number = _rounded(raw, AMOUNT_PLACES)
+        return None if number is None else _plain(number)
+    if kind is Kind.PCT:
+        number = _rounded(raw, column.places + 2)
+        return None if number is None else _plain(number)
+    if kind is Kind.DATE:
+        return raw.date() if isinstance(raw, datetime) else raw
+    return str(raw)
+
+
+def neutralised(text: str) -> str:
+    """Text a spreadsheet shows as written, never runs as a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_text(column: Column[T], record: T) -> str:
+    """The cell as a CSV writes it."""
+    value = typed_value(column, record)
+    if value is None:
+        return ""
+    if column.kind is Kind.PCT:
+        percent = _plain(Decimal(value) * 100)
+        return f"{percent:f}%" if isinstance(percent, Decimal) else f"{percent}%"
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return neutralised(value)
+    return str(value)
+
+
+def number_format(column: Column[Any], value: Any) -> str | None:
+    """The XLSX number format of the cell (None: text, no format)."""
+    kind = column.kind
+    if kind is Kind.INT or (kind is Kind.AMOUNT and isinstance(value, int)):
+        return "#,##0"
+    if kind is Kind.AMOUNT:
+        return "#,##0." + "0" * AMOUNT_PLACES
+    if kind is Kind.DECIMAL:
+        places = column.places
+        return "#,##0" + ("." + "0" * places if places else "")
+    if kind is Kind.PCT:
+        places = column.places
+        return "0" + ("." + "0" * places if places else "") + "%"
+    if kind is Kind.DATE:
+        return "yyyy-mm-dd"
+    return None
+
+
+# ---- files --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sheet(Generic[T]):
+    """A table to export: its name (the XLSX sheet's title), columns and records."""
+
+    title: str
+    columns: Sequence[Column[T]]
+    records: Iterable[T]
+
+
+def csv_bytes(columns: Sequence[Column[T]], records: Iterable[T]) -> bytes:
+    """A CSV that Excel opens as UTF-8: a byte-order mark, then the header and rows."""
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    writer = csv.writer(buffer)
+    writer.writerow([str(c.header) for c in columns])
+    for record in records:
+        writer.writerow([csv_text(c, record) for c in columns])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _xlsx_cell(sheet: Any, column: Column[T], record: T) -> Any:
+    value = typed_value(column, record)
+    if isinstance(value, Decimal):
+        value = float(value)  # already rounded: no float noise survives the conversion
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        # Stored as text, and marked so Excel keeps it text when someone edits the cell.
+        cell.data_type = "s"
+        if value.startswith(FORMULA_STARTS):
+            cell.quotePrefix = True
+    elif value is not None:
+        cell.number_format = number_format(column, value) or "General"
+    return cell
+
+
+def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
+    """A workbook with one sheet per table, written in openpyxl's streaming write-only mode."""
+    book = Workbook(write_only=True)
+    bold = Font(bold=True)
+    for table in sheets:
+        sheet = book.create_sheet(title=table.title[:31])
+        sheet.freeze_panes = "A2"
+        header = []
+        for column in table.columns:
+            cell = WriteOnlyCell(sheet, value=str(column.header))
+            cell.data_type = "s"
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        for record in table.records:
+            sheet.append([_xlsx_cell(sheet, c, record) for c in table.columns])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _download(content: bytes, mimetype: str, filename: str) -> Response:
+    return Response(
+        content,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def csv_response(filename: str, columns: Sequence[Column[T]], records: Iterable[T]) -> Response:
+    return _download(csv_bytes(columns, records), "text/csv", f"{filename}.csv")
+
+
+def xlsx_response(filename: str, sheets: Sequence[Sheet[Any]]) -> Response:
+    return _download(xlsx_bytes(sheets), XLSX_MIMETYPE, f"{filename}.xlsx")
+
+
+def export_response(
+    fmt: str, filename: str, columns: Sequence[Column[T]], records: Iterable[T]
+) -> Response:
+    """The list as the download asked for: `filename`.csv or `filename`.xlsx."""
+    if fmt == "xlsx":
+        return xlsx_response(filename, [Sheet(filename, columns, records)])
+    return csv_response(filename, columns, records)
