@@ -129,6 +129,13 @@ def neutralised(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def unneutralised(text: str) -> str:
+    """The text `neutralised` was given: what a file written by an export reads back as."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
 def csv_text(column: Column[T], record: T) -> str:
     """The cell as a CSV writes it."""
     value = typed_value(column, record)

@@ -51,6 +51,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from registry.exports import unneutralised
 from registry.extensions import db
 from registry.models import INDICATORS, School
 from registry.schools.export import COLUMNS as EXPORT_COLUMNS
@@ -235,7 +236,8 @@ def _text(name: str, text: str) -> str:
 def _parse_row(cells: list[str], columns: dict[str, int]) -> SchoolData:
     def cell(name: str) -> str:
         index = columns.get(name)
-        return cells[index] if index is not None and index < len(cells) else ""
+        # A cell the export neutralised ("'=…") reads back as the text it was given.
+        return unneutralised(cells[index]) if index is not None and index < len(cells) else ""
 
     problems: list[str] = []
 
