@@ -522,6 +522,17 @@ def test_results_export_as_csv_and_xlsx(client, login, scenario, district):
     assert book.sheetnames == ["Categories", "Schools", "Allocations"]
     rows = list(book["Allocations"].values)
     assert rows[1][1] == "Reading club" and rows[1][6] == 10
+    assert book["Allocations"]["G2"].number_format == "#,##0" and rows[1][7] == "Seats"
+    categories = book["Categories"]
+    assert [c.value for c in categories[1]] == csv_rows(
+        client.get(f"/scenarios/runs/{run.id}/export.csv?table=categories")
+    )[0]
+    gap = categories["E2"]
+    assert gap.number_format == "0.0%" and 0 <= gap.value <= 1
+    schools = book["Schools"]
+    header = [c.value for c in schools[1]]
+    per_student = schools[2][header.index("Per student")]
+    assert per_student.data_type == "n" and per_student.number_format == "#,##0.0000"
 
 
 def test_chosen_lines_become_one_draft_mou_per_partner(

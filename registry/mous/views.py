@@ -71,7 +71,8 @@ def index() -> ResponseReturnValue:
         selectinload(MOU.partner), selectinload(MOU.schools), selectinload(MOU.commitments)
     )
     if fmt := export_format():
-        return export_response(fmt, "mous", EXPORT_COLUMNS, list(db.session.scalars(stmt)))
+        mous: list[MOU] = list(db.session.scalars(stmt))
+        return export_response(fmt, "mous", EXPORT_COLUMNS, mous)
     partners_shown = current_user.role != Role.PARTNER
     return render_template(
         "mous/list.html",

@@ -148,9 +148,9 @@ def _key(header: str) -> str:
 def _map_headers(headers: list[str]) -> dict[str, int]:
     wanted = {alias: name for name, aliases in HEADERS.items() for alias in aliases}
     # The export's own headers, in the language of the request (a Spanish export reads back).
-    for name, column in EXPORT_COLUMNS.items():
-        if name in HEADERS:
-            wanted.setdefault(_key(str(column.header)), name)
+    for field_name, column in EXPORT_COLUMNS.items():
+        if field_name in HEADERS:
+            wanted.setdefault(_key(str(column.header)), field_name)
     columns: dict[str, int] = {}
     for index, header in enumerate(headers):
         name = wanted.get(_key(header))
