@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_time as babel_format_time
+from babel.numbers import format_currency as babel_format_currency
 from babel.numbers import format_decimal as babel_format_decimal
 from flask import Flask
 from flask_babel import get_locale, get_timezone
@@ -38,8 +39,8 @@ def _locale() -> Locale:
         return FALLBACK_LOCALE
 
 
-def _pattern(integer: str, digits: int, signed: bool) -> str:
-    pattern = integer + ("." + "0" * digits if digits > 0 else "")
+def _pattern(integer: str, digits: int, signed: bool, trim: bool = False) -> str:
+    pattern = integer + ("." + ("#" if trim else "0") * digits if digits > 0 else "")
     return f"+{pattern};-{pattern}" if signed else pattern
 
 
@@ -64,12 +65,28 @@ def amount(value: Number | None) -> str:
     )
 
 
-def number(value: Number | None, digits: int = 2, signed: bool = False) -> str:
-    """A measure shown to a fixed number of decimals (a need index, a ratio): 0.53 / 0,53."""
+def dollars(value: Number | None) -> str:
+    """US dollars the locale's way: $12,717 / 12.717 US$ / US$ 12.717 (cents only if any)."""
+    if value is None:
+        return ""
+    locale = _locale()
+    pattern = str(locale.currency_formats["standard"].pattern)
+    if _is_whole(value):
+        pattern = pattern.replace("0.00", "0")
+    return babel_format_currency(
+        Decimal(str(value)), "USD", format=pattern, locale=locale, currency_digits=False
+    )
+
+
+def number(value: Number | None, digits: int = 2, signed: bool = False, trim: bool = False) -> str:
+    """A measure to a fixed number of decimals (a need index, a ratio): 0.53 / 0,53.
+
+    With `trim`, at most that many: trailing zeros go (0.25, not 0.250).
+    """
     if value is None:
         return ""
     return babel_format_decimal(
-        Decimal(str(value)), format=_pattern("#,##0", digits, signed), locale=_locale()
+        Decimal(str(value)), format=_pattern("#,##0", digits, signed, trim), locale=_locale()
     )
 
 
@@ -134,6 +151,7 @@ def _in_district_zone(value: DateTime) -> DateTime:
 
 FILTERS: dict[str, Callable[..., str]] = {
     "amount": amount,
+    "dollars": dollars,
     "integer": integer,
     "number": number,
     "pct": pct,
