@@ -262,3 +262,10 @@ def test_the_import_reads_the_old_indicators_year_header(app, schools):
         assert report.created == ["00000099"]
         assert created.indicators_for("2025-26").pct_high_needs == Decimal("42.50")
         db.session.rollback()
+
+
+def test_an_unreadable_workbook_is_refused_not_a_500(client, login):
+    login("coordinator")
+    response = _upload(client, b"PK\x03\x04 not really a workbook", "schools.xlsx")
+    assert response.status_code == 400
+    assert "not a readable XLSX file" in response.get_data(as_text=True)
