@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from flask import Response, request
 from flask_babel import gettext as _
+from flask_babel import to_user_timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -120,7 +121,8 @@ def typed_value(column: Column[T], record: T) -> Any:
         number = _rounded(raw, column.places + 2)
         return None if number is None else _plain(number)
     if kind is Kind.DATE:
-        return raw.date() if isinstance(raw, datetime) else raw
+        # A stored moment is UTC; its day is the day in the district's time zone.
+        return to_user_timezone(raw).date() if isinstance(raw, datetime) else raw
     return str(raw)
 
 

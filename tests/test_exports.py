@@ -6,7 +6,7 @@ import csv
 import io
 import re
 import zipfile
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -65,6 +65,9 @@ def test_dates_are_dates_and_yes_no_and_labels_are_words(app):
     assert cell.is_date and cell.value.date() == date(2026, 9, 1)
     assert cell.number_format == "yyyy-mm-dd"
     assert _one_cell(app, Column("Active", lambda v: v, Kind.YES_NO), False)[0] == "No"
+    # 02:30 UTC on 2 September is still 1 September in the district (America/New_York).
+    late = datetime(2026, 9, 2, 2, 30, tzinfo=UTC)
+    assert _one_cell(app, Column("Created", lambda v: v, Kind.DATE), late)[0] == "2026-09-01"
     text, cell = _one_cell(app, Column("Status", lambda v: v, Kind.LABEL), MOUStatus.ACTIVE)
     assert text == "Active" and cell.value == "Active"
 
