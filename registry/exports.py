@@ -24,6 +24,7 @@ from flask_babel import to_user_timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 T = TypeVar("T")
 
@@ -219,7 +220,10 @@ def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
         sheet = book.create_sheet(title=table.title[:31])
         sheet.freeze_panes = "A2"
         header = []
-        for column in table.columns:
+        for index, column in enumerate(table.columns, start=1):
+            # Wide enough for the header: a write-only sheet can't measure its cells later.
+            width = min(max(len(str(column.header)) + 2, 10), 40)
+            sheet.column_dimensions[get_column_letter(index)].width = width
             cell = WriteOnlyCell(sheet, value=str(column.header))
             cell.data_type = "s"
             cell.font = bold

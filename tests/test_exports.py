@@ -86,7 +86,15 @@ def test_text_never_becomes_a_formula(app, text):
 # ---- every list -----------------------------------------------------------------------------
 
 
-LISTS = ["/partners/", "/services/", "/mous/", "/schools/", "/users/", "/scenarios/"]
+LISTS = [
+    "/partners/",
+    "/services/",
+    "/mous/",
+    "/schools/",
+    "/users/",
+    "/scenarios/",
+    "/equity/need",
+]
 
 
 @pytest.fixture

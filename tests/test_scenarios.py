@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -527,6 +528,8 @@ def test_results_export_as_csv_and_xlsx(client, login, scenario, district):
     assert [c.value for c in categories[1]] == csv_rows(
         client.get(f"/scenarios/runs/{run.id}/export.csv?table=categories")
     )[0]
+    for sheet in book.worksheets:
+        assert all(re.fullmatch(r"[A-Z][^_]*", c.value) for c in sheet[1])
     gap = categories["E2"]
     assert gap.number_format == "0.0%" and 0 <= gap.value <= 1
     schools = book["Schools"]
