@@ -12,11 +12,14 @@ from __future__ import annotations
 import csv
 import enum
 import io
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 from flask import Response, request
 from flask_babel import gettext as _
@@ -212,12 +215,17 @@ def _xlsx_cell(sheet: Any, column: Column[T], record: T) -> Any:
     return cell
 
 
+def sheet_title(title: str) -> str:
+    """A title Excel accepts for a sheet: at most 31 characters, none of []:*?/\\."""
+    return re.sub(r"[\[\]:*?/\\]", "-", title)[:31] or "Sheet"
+
+
 def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
     """A workbook with one sheet per table, written in openpyxl's streaming write-only mode."""
     book = Workbook(write_only=True)
     bold = Font(bold=True)
     for table in sheets:
-        sheet = book.create_sheet(title=table.title[:31])
+        sheet = book.create_sheet(title=sheet_title(table.title))
         sheet.freeze_panes = "A2"
         header = []
         for index, column in enumerate(table.columns, start=1):
@@ -237,11 +245,14 @@ def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
 
 
 def _download(content: bytes, mimetype: str, filename: str) -> Response:
-    return Response(
-        content,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    response = Response(content, mimetype=mimetype)
+    # As Werkzeug's send_file: an ASCII name, and the real one RFC 5987-encoded if it isn't.
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    names = {"filename": ascii_name}
+    if ascii_name != filename:
+        names["filename*"] = "UTF-8''" + quote(filename, safe="!#$&+^`|~")
+    response.headers.set("Content-Disposition", "attachment", **names)
+    return response
 
 
 def csv_response(filename: str, columns: Sequence[Column[T]], records: Iterable[T]) -> Response:

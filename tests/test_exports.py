@@ -14,7 +14,7 @@ import pytest
 from flask_babel import refresh
 from sqlalchemy import func, select
 
-from registry.exports import Column, Kind, csv_bytes, xlsx_bytes
+from registry.exports import Column, Kind, csv_bytes, sheet_title, xlsx_bytes, xlsx_response
 from registry.exports import Sheet as ExportSheet
 from registry.extensions import db
 from registry.models import AuditEntry, School
@@ -280,3 +280,11 @@ def test_an_unreadable_workbook_is_refused_not_a_500(client, login):
     response = _upload(client, b"PK\x03\x04 not really a workbook", "schools.xlsx")
     assert response.status_code == 400
     assert "not a readable XLSX file" in response.get_data(as_text=True)
+
+
+def test_a_name_that_excel_would_refuse_is_made_safe(app):
+    assert sheet_title("need-A/B: [draft]?-v1-2025-26") == "need-A-B- -draft---v1-2025-26"
+    with app.test_request_context():
+        response = xlsx_response('need-Índice "A/B"', [ExportSheet("x/y", [], [])])
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
