@@ -523,6 +523,8 @@ def test_results_export_as_csv_and_xlsx(client, login, scenario, district):
     assert book.sheetnames == ["Categories", "Schools", "Allocations"]
     rows = list(book["Allocations"].values)
     assert rows[1][1] == "Reading club" and rows[1][6] == 10
+    reading_club = db.session.scalar(select(Service).where(Service.name == "Reading club"))
+    assert rows[1][0] == reading_club.id and isinstance(rows[1][4], int)
     assert book["Allocations"]["G2"].number_format == "#,##0" and rows[1][7] == "Seats"
     categories = book["Categories"]
     assert [c.value for c in categories[1]] == csv_rows(

@@ -59,11 +59,11 @@ SCHOOL_COLUMNS: list[Column[Row]] = [
 ]
 
 ALLOCATION_COLUMNS: list[Column[Row]] = [
-    Column(_l("Service ID"), lambda r: r["service"]),
+    Column(_l("Service ID"), lambda r: r["service_id"], Kind.INT),
     Column(_l("Service"), lambda r: r["service_name"]),
     Column(_l("Partner"), lambda r: r["partner"]),
     Column(_l("Category"), _category),
-    Column(_l("School ID"), lambda r: r["school"]),
+    Column(_l("School ID"), lambda r: r["school_id"], Kind.INT),
     Column(_l("School"), lambda r: r["school_name"]),
     _amount(_l("Amount"), "amount"),
     Column(_l("Unit"), _unit),
@@ -76,6 +76,18 @@ SHEET_TITLES = {
 }
 
 
+def _with_registry_ids(view: RunView) -> list[Row]:
+    # The run's keys ("J4", "S12") as the registry's ids, as the schools table gives them.
+    return [
+        {
+            **row,
+            "service_id": view.services.get(row["service"], {}).get("id"),
+            "school_id": view.schools.get(row["school"], {}).get("id"),
+        }
+        for row in view.allocation_rows
+    ]
+
+
 def table(view: RunView, name: str) -> Sheet[Row]:
     """One results table: its sheet title, columns and rows."""
     if name == "categories":
@@ -83,7 +95,7 @@ def table(view: RunView, name: str) -> Sheet[Row]:
     elif name == "schools":
         columns, rows = SCHOOL_COLUMNS, view.school_rows
     else:
-        columns, rows = ALLOCATION_COLUMNS, view.allocation_rows
+        columns, rows = ALLOCATION_COLUMNS, _with_registry_ids(view)
     return Sheet(str(SHEET_TITLES[name]), columns, rows)
 
 
