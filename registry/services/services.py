@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, SQLColumnExpression, func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
+from registry import formats
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import MOU, Commitment, Partner, Service, User
@@ -190,7 +191,7 @@ def update_service(
                 _(
                     "MOUs for %(year)s already commit %(amount)s; capacity cannot be lower.",
                     year=year,
-                    amount=f"{in_use:,}",
+                    amount=formats.amount(in_use),
                 ),
                 field="capacity",
             )
