@@ -22,10 +22,10 @@ from sqlalchemy import select
 from registry.extensions import db
 from registry.models import MOU, AuditEntry, School, Service
 from registry.models.need import NeedIndexDefinition
-from registry.models.scenario import RunStatus, Scenario, ScenarioRun
+from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
 from registry.scenarios import comparison, runner
 from registry.scenarios.services import read_run
-from registry.vocabulary import MOUStatus
+from registry.vocabulary import Category, MOUStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR = "2025-26"
@@ -239,7 +239,7 @@ def test_a_quick_run_redirects_to_its_results(client, login, scenario, district)
     run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
     assert run.status == RunStatus.DONE and run.engine_status == "optimal"
     page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
-    for heading in ("By category", "By school", "By service", "Proposal lines"):
+    for heading in ("Summary", "By school", "By service", "Proposal lines"):
         assert heading in page
     assert "Needy Elementary" in page and 'http-equiv="refresh"' not in page
     result = json.loads(client.get(f"/scenarios/runs/{run.id}/result.json").get_data())
@@ -284,24 +284,49 @@ def test_a_demo_district_run_redirects_to_its_results_and_is_re_solvable(client,
 
 
 @pytest.mark.parametrize("app_config", [{"SCENARIO_WAIT_S": 0.05}])
-def test_a_run_longer_than_the_wait_shows_its_progress_then_its_results(
-    client, login, scenario, monkeypatch, app_config
+def test_a_run_longer_than_the_wait_records_and_shows_its_progress_then_its_results(
+    client, login, scenario, district, make_service, monkeypatch, app_config
 ):
-    gate = threading.Event()
+    make_service(name="Mentors", category=Category.MENTORING, capacity=Decimal(4))
+    scenario.categories = ["academic_support", "mentoring"]
+    db.session.commit()
+    first_done, gate = threading.Event(), threading.Event()
     real_solve = runner.solve
 
-    def held(*args: Any, **kwargs: Any) -> Any:
-        gate.wait(60)  # the solve lasts until the test has seen the page in progress
-        return real_solve(*args, **kwargs)
+    def held(*args: Any, on_progress: Any = None, **kwargs: Any) -> Any:
+        def report(done: int, total: int, category: str) -> None:
+            on_progress(done, total, category)  # committed by the worker, then held
+            if done == 1:
+                first_done.set()
+                gate.wait(60)
+
+        return real_solve(*args, on_progress=report, **kwargs)
 
     monkeypatch.setattr(runner, "solve", held)
     login("leader")
     response = client.post(f"/scenarios/{scenario.id}/run")
     run_id = int(response.headers["Location"].split("/")[-1])
     try:
+        assert first_done.wait(60)
+        status = client.get(f"/scenarios/runs/{run_id}/status.json")
+        assert status.headers["Cache-Control"] == "no-store"
+        figures = status.get_json()
+        assert figures["status"] == "running" and not figures["finished"]
+        assert (figures["stage"], figures["categories_done"], figures["categories_total"]) == (
+            "solving",
+            1,
+            2,
+        )
+        assert figures["elapsed_s"] >= 0
+        assert figures["text"].startswith("Solving the categories: 1 of 2 categories done.")
         page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
-        assert 'http-equiv="refresh"' in page
-        assert "Running" in page or "Queued" in page
+        assert "http-equiv" not in page  # never a self-reloading page (WCAG 2.2.1)
+        live = page.split('id="run-progress-live"')[1].split("</p>")[0]
+        assert 'role="status"' in live and 'aria-live="polite"' in live
+        assert "1 of 2 categories done" in live and "Time so far" in live
+        assert f'href="/scenarios/runs/{run_id}"' in page and "Refresh status" in page
+        assert f'data-status-url="/scenarios/runs/{run_id}/status.json"' in page
+        assert "run-progress.js" in page
         assert "By school" not in page
     finally:
         gate.set()
@@ -309,17 +334,51 @@ def test_a_run_longer_than_the_wait_shows_its_progress_then_its_results(
     db.session.expire_all()
     run = db.session.get(ScenarioRun, run_id)
     assert run.status == RunStatus.DONE and run.result_json
+    assert (run.stage, run.categories_done, run.categories_total) == (RunStage.FINISHED, 2, 2)
+    assert run.started_at is not None
+    figures = client.get(f"/scenarios/runs/{run_id}/status.json").get_json()
+    assert figures["finished"] and figures["text"] == "Results ready."
     page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
-    assert "By school" in page and 'http-equiv="refresh"' not in page
+    assert "By school" in page and "http-equiv" not in page and "run-progress.js" not in page
 
 
-def test_a_queued_run_shows_its_progress_and_refreshes(client, login, scenario):
-    run = ScenarioRun(scenario=scenario, status=RunStatus.QUEUED, progress="Waiting for a worker")
+def test_a_queued_run_shows_its_progress_with_a_refresh_button(client, login, scenario):
+    run = ScenarioRun(scenario=scenario, status=RunStatus.QUEUED, categories_total=3)
     db.session.add(run)
     db.session.commit()
     login("coordinator")
     page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
-    assert 'http-equiv="refresh"' in page and "Waiting for a worker" in page
+    assert "http-equiv" not in page and "Waiting for a worker" in page
+    assert "Refresh status" in page
+    figures = client.get(f"/scenarios/runs/{run.id}/status.json").get_json()
+    assert figures["stage"] == "waiting" and figures["categories_total"] == 3
+
+
+def test_reading_a_runs_status_never_writes(client, login, scenario, app):
+    run = ScenarioRun(scenario=scenario, status=RunStatus.QUEUED)
+    db.session.add(run)
+    db.session.commit()
+    login("leader")
+    writes: list[str] = []
+
+    def count(session: Any, *args: Any) -> None:
+        writes.append(str(session.new | session.dirty | session.deleted))
+
+    from sqlalchemy import event
+
+    event.listen(db.session, "before_flush", count)
+    try:
+        assert client.get(f"/scenarios/runs/{run.id}/status.json").status_code == 200
+        assert client.get(f"/scenarios/runs/{run.id}").status_code == 200
+    finally:
+        event.remove(db.session, "before_flush", count)
+    assert writes == []
+    assert client.get("/scenarios/runs/999999/status.json").status_code == 404
+
+
+def test_no_scenario_page_reloads_itself():
+    for template in (ROOT / "templates" / "scenarios").glob("*.html"):
+        assert "http-equiv" not in template.read_text(), template.name
 
 
 def _redis_url() -> str | None:

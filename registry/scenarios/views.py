@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,7 +24,7 @@ from registry.extensions import db
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import MOU
 from registry.models.scenario import RunStatus, Scenario, ScenarioRun
-from registry.scenarios import adoption, comparison, export, runner
+from registry.scenarios import adoption, comparison, export, messages, runner
 from registry.scenarios import services as scenario_services
 from registry.scenarios.forms import AdoptForm, ScenarioForm
 from registry.scenarios.problem import category_label, limit_category
@@ -148,10 +158,18 @@ def run_page(run_id: int) -> ResponseReturnValue:
     others = [r for r in scenario_run.scenario.runs if r.id != run_id and r.result_json]
     drafted_ids = [int(p) for p in request.args.get("drafted", "").split(",") if p.isdigit()][:100]
     drafted = db.session.scalars(select(MOU).where(MOU.id.in_(drafted_ids))).all()
+    school_page, sorting = scenario_services.school_page(
+        view, request.args.get("sort"), request.args.get("page", type=int)
+    )
     return render_template(
         "scenarios/run.html",
         run=scenario_run,
         view=view,
+        progress=scenario_services.progress_of(scenario_run),
+        summary=scenario_services.category_summary(view),
+        school_page=school_page,
+        sorting=sorting,
+        in_words=messages.in_words,
         others=others,
         stalled=runner.stalled(scenario_run),
         drafted=drafted,
@@ -160,6 +178,15 @@ def run_page(run_id: int) -> ResponseReturnValue:
         RunStatus=RunStatus,
         Category=Category,
     )
+
+
+@bp.get("/runs/<int:run_id>/status.json")
+@roles_required(*READERS)
+def run_status(run_id: int) -> ResponseReturnValue:
+    """How far a run has come, for the run page's progress line (read-only, never cached)."""
+    response = jsonify(scenario_services.progress_of(_run_or_404(run_id)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/runs/<int:run_id>/problem.json")
