@@ -8,14 +8,13 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from flask_babel import force_locale
+from flask_babel import force_locale, refresh
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -24,18 +23,12 @@ from registry.models import MOU, AuditEntry, School, Service
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
 from registry.scenarios import comparison, runner
+from registry.scenarios import services as scenario_services
 from registry.scenarios.services import read_run
-from registry.vocabulary import Category, MOUStatus
+from registry.vocabulary import Category, MOUStatus, PartnerStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR = "2025-26"
-
-
-@pytest.fixture(autouse=True)
-def english(app: Flask) -> Iterator[None]:
-    # Runs started outside a request still write their notes in a language.
-    with force_locale("en"):
-        yield
 
 
 @pytest.fixture
@@ -631,3 +624,173 @@ def test_limits_are_checked_per_category_and_unit(app, district):
     ):
         with pytest.raises(ScenarioRefused, match=message):
             _check({"limits": limits})
+
+
+# --- who a background run acts for ------------------------------------------------------------
+
+
+def test_a_background_run_is_audited_for_the_user_who_started_it(client, login, scenario):
+    leader = login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    assert run.status == RunStatus.DONE
+    entries = db.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.entity == "scenario_run", AuditEntry.entity_id == run.id
+        )
+    ).all()
+    # Created in the request, then started and finished by the worker thread.
+    assert entries[0].action == "create" and len(entries) >= 3
+    assert {(e.user_id, e.user_email) for e in entries} == {(leader.id, leader.email)}
+    assert entries[-1].after["status"] == "done"
+    assert not db.session.scalars(
+        select(AuditEntry).where(AuditEntry.user_email == "scenario-worker")
+    ).first()
+
+
+def test_a_run_whose_starter_is_gone_is_audited_for_the_worker(app, scenario):
+    run = runner.start_run(scenario, by=None)
+    db.session.commit()
+    runner.execute_run(run.id)
+    entry = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity == "scenario_run", AuditEntry.entity_id == run.id)
+        .order_by(AuditEntry.id.desc())
+    ).first()
+    assert entry.user_email == "scenario-worker" and entry.user_id is None
+
+
+# --- stored texts in the reader's language ----------------------------------------------------
+
+
+def test_stored_texts_are_codes_worded_in_the_readers_language(
+    client, login, scenario, make_school, make_partner, make_service
+):
+    applicant = make_partner(status=PartnerStatus.APPLICANT)
+    make_service(name="Chess club", partner=applicant)
+    make_school(name="Halfway Elementary", indicators={"pct_econ_disadvantaged": 50})
+    scenario.categories = []
+    db.session.commit()
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))  # clicked in English
+    report = json.loads(run.report_json)
+    skipped = next(s for s in report["skipped_services"] if s["name"] == "Chess club")
+    assert skipped["reason"] == {"code": "partner_not_approved", "params": {"status": "applicant"}}
+    halfway = next(s for s in report["schools"].values() if s["name"] == "Halfway Elementary")
+    assert halfway["excluded"] == {
+        "code": "need_indicators_missing",
+        "params": {"names": ["pct_high_needs"]},
+    }
+
+    refresh()  # the test's app context outlives each request: forget the language chosen
+    spanish = client.get(f"/scenarios/runs/{run.id}?lang=es").get_data(as_text=True)
+    assert "El socio no está aprobado (Solicitante)." in spanish
+    assert "faltan indicadores para el año (Con altas necesidades)" in spanish
+    assert "pct_high_needs" not in spanish and "is not approved" not in spanish
+    refresh()
+    english = client.get(f"/scenarios/runs/{run.id}?lang=en").get_data(as_text=True)
+    assert "The partner is not approved (Applicant)." in english
+    assert "indicators missing for the year (High needs)" in english
+
+
+def test_stored_messages_word_nested_codes_and_keep_older_plain_texts(app):
+    from registry.scenarios.messages import dumps, in_words, message
+
+    nested = message(
+        "lock_school_not_taking_part",
+        reason=message("need_below_threshold", need=0.2, threshold=0.5),
+    )
+    with force_locale("es"):
+        assert in_words(nested) == (
+            "No se mantuvo: la escuela no participa. "
+            + in_words(message("need_below_threshold", need=0.2, threshold=0.5))
+        )
+    assert in_words(dumps("weight_zero")) == "Its weight is zero (no enrollment)."
+    assert in_words("Solver crashed: stored as words before codes") == (
+        "Solver crashed: stored as words before codes"
+    )
+    assert in_words(None) == ""
+    with pytest.raises(KeyError):
+        message("no_such_code")
+
+
+# --- the run page's summary and school table --------------------------------------------------
+
+
+def test_the_summary_gives_each_category_and_its_schools_furthest_below_target(
+    client, login, scenario, district
+):
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    (row,) = scenario_services.category_summary(read_run(run))
+    assert (row["placed"], row["capacity"]) == (10, 10)
+    assert row["gap"] == pytest.approx(0.01) and row["min_coverage"] == 0
+    assert [(s["name"], s["allocated"]) for s in row["furthest_below"]] == [
+        ("Comfortable Elementary", 0)
+    ]
+    page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
+    summary = page.split('id="summary-head"')[1].split("</section>")[0]
+    assert "Academic support · seats" in summary and "Furthest below target" in summary
+    assert "Comfortable Elementary: 0 of 0.10" in summary
+    assert "1.0%" in summary  # the gap
+
+
+def test_at_most_five_schools_are_named_furthest_below_target():
+    rows = [
+        {"category": "c", "name": f"S{i}", "target": 10.0, "allocated": float(i)} for i in range(9)
+    ]
+    view = scenario_services.RunView(run=None, problem={}, result={}, report={})
+    view.school_rows = rows
+    view.category_rows = [{"category": "c", "category_label": "C"}]
+    (row,) = scenario_services.category_summary(view)
+    assert [s["name"] for s in row["furthest_below"]] == ["S0", "S1", "S2", "S3", "S4"]
+
+
+ENROLLMENTS = [1, 2, 10, 11, 100, 5, 3, 20, 7, 9, 30, 4]
+
+
+def _school_table(page: str) -> list[str]:
+    table = page.split('id="schools-head"')[1].split("</tbody>")[0]
+    return [cell.split("</th>")[0] for cell in table.split('<tr><th scope="row">')[1:]]
+
+
+@pytest.mark.parametrize("app_config", [{"SCENARIO_WAIT_S": 30, "SCENARIO_SCHOOLS_PER_PAGE": 5}])
+def test_the_school_table_is_paged_and_sorted_by_number(
+    client, login, definition, make_school, make_service, app_config
+):
+    for enrollment in ENROLLMENTS:
+        make_school(
+            name=f"E{enrollment}",
+            enrollment=enrollment,
+            indicators={"pct_high_needs": 50 + enrollment % 7},
+        )
+    make_service(capacity=Decimal(30))
+    scenario = Scenario(
+        name="Many", school_year=YEAR, need_definition_id=definition.id, categories=[]
+    )
+    db.session.add(scenario)
+    db.session.commit()
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    url = f"/scenarios/runs/{run.id}"
+
+    ascending = sorted(ENROLLMENTS)
+    page = client.get(f"{url}?sort=enrollment").get_data(as_text=True)
+    assert _school_table(page) == [f"E{n}" for n in ascending[:5]]  # 1, 2, 3, 4, 5: not 1, 10, 100
+    assert "Page 1 of 3" in page and "12 records" in page
+    page = client.get(f"{url}?sort=enrollment&page=3").get_data(as_text=True)
+    assert _school_table(page) == [f"E{n}" for n in ascending[10:]]
+    page = client.get(f"{url}?sort=-enrollment").get_data(as_text=True)
+    assert _school_table(page) == [f"E{n}" for n in sorted(ENROLLMENTS, reverse=True)[:5]]
+    # By name: text order, case-folded.
+    page = client.get(f"{url}?sort=school").get_data(as_text=True)
+    assert _school_table(page) == sorted(f"E{n}" for n in ENROLLMENTS)[:5]
+    # An unknown sort or page out of range falls back, never a 500.
+    assert client.get(f"{url}?sort=nonsense&page=99").status_code == 200
+
+    # Sort links keep the page's other arguments and start again at page 1.
+    page = client.get(f"{url}?sort=enrollment&page=2&drafted=7").get_data(as_text=True)
+    header = page.split('id="schools-head"')[1].split("</thead>")[0]
+    link = next(a for a in header.split('href="')[1:] if "sort=-enrollment" in a).split('"')[0]
+    assert "drafted=7" in link and "page=1" in link and link.endswith("#schools-head")
+    pager = page.split('aria-label="Pages of the school table"')[1].split("</nav>")[0]
+    assert "page=3" in pager and "sort=enrollment" in pager and "drafted=7" in pager

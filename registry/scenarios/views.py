@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -29,6 +30,7 @@ from registry.scenarios import services as scenario_services
 from registry.scenarios.forms import AdoptForm, ScenarioForm
 from registry.scenarios.problem import category_label, limit_category
 from registry.scenarios.runner import worker_command
+from registry.scenarios.services import SCHOOLS_PER_PAGE
 from registry.vocabulary import Category, Role
 
 bp = Blueprint("scenarios", __name__, url_prefix="/scenarios")
@@ -159,7 +161,10 @@ def run_page(run_id: int) -> ResponseReturnValue:
     drafted_ids = [int(p) for p in request.args.get("drafted", "").split(",") if p.isdigit()][:100]
     drafted = db.session.scalars(select(MOU).where(MOU.id.in_(drafted_ids))).all()
     school_page, sorting = scenario_services.school_page(
-        view, request.args.get("sort"), request.args.get("page", type=int)
+        view,
+        request.args.get("sort"),
+        request.args.get("page", type=int),
+        per_page=current_app.config.get("SCENARIO_SCHOOLS_PER_PAGE", SCHOOLS_PER_PAGE),
     )
     return render_template(
         "scenarios/run.html",
