@@ -290,7 +290,7 @@ def _conflicts(view: RunView, categories: list[str]) -> list[dict[str, Any]]:
 # --- the run page: progress, summary and the school table -------------------------------------
 
 SHORT_SCHOOLS = 5  # schools furthest below target named in each category's summary
-SCHOOLS_PER_PAGE = 50
+ROWS_PER_PAGE = 50  # rows of each results table on one page
 
 # The school table's sorts: text by its lower case, numbers as numbers, empty values last.
 SCHOOL_SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -394,7 +394,7 @@ class RowPage:
 
 
 def school_page(
-    view: RunView, sort: str | None, page: int | None, per_page: int = SCHOOLS_PER_PAGE
+    view: RunView, sort: str | None, page: int | None, per_page: int = ROWS_PER_PAGE
 ) -> tuple[RowPage, Sorting]:
     """One page of the school table, sorted by the `sort` argument ("-need": descending)."""
     raw = sort or DEFAULT_SCHOOL_SORT
@@ -409,10 +409,12 @@ def school_page(
     present.sort(key=lambda r: (str(r["name"]).casefold(), r["category"]))
     present.sort(key=value, reverse=descending)
     rows = present + missing  # empty values last either way
+    return page_of(rows, page, per_page), Sorting(key, descending)
+
+
+def page_of(rows: list[dict[str, Any]], page: int | None, per_page: int) -> RowPage:
+    """One page of rows (a page out of range: the nearest one)."""
     pages = max(1, -(-len(rows) // per_page))
     number = min(max(page or 1, 1), pages)
     start = (number - 1) * per_page
-    return (
-        RowPage(rows[start : start + per_page], number, per_page, len(rows)),
-        Sorting(key, descending),
-    )
+    return RowPage(rows[start : start + per_page], number, per_page, len(rows))

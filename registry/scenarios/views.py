@@ -30,7 +30,7 @@ from registry.scenarios import services as scenario_services
 from registry.scenarios.forms import AdoptForm, ScenarioForm
 from registry.scenarios.problem import category_label, limit_category
 from registry.scenarios.runner import worker_command
-from registry.scenarios.services import SCHOOLS_PER_PAGE
+from registry.scenarios.services import ROWS_PER_PAGE
 from registry.vocabulary import Category, Role
 
 bp = Blueprint("scenarios", __name__, url_prefix="/scenarios")
@@ -160,11 +160,16 @@ def run_page(run_id: int) -> ResponseReturnValue:
     others = [r for r in scenario_run.scenario.runs if r.id != run_id and r.result_json]
     drafted_ids = [int(p) for p in request.args.get("drafted", "").split(",") if p.isdigit()][:100]
     drafted = db.session.scalars(select(MOU).where(MOU.id.in_(drafted_ids))).all()
+    # Big runs have thousands of rows: each table shows one page of them.
+    per_page = current_app.config.get("SCENARIO_ROWS_PER_PAGE", ROWS_PER_PAGE)
     school_page, sorting = scenario_services.school_page(
-        view,
-        request.args.get("sort"),
-        request.args.get("page", type=int),
-        per_page=current_app.config.get("SCENARIO_SCHOOLS_PER_PAGE", SCHOOLS_PER_PAGE),
+        view, request.args.get("sort"), request.args.get("page", type=int), per_page
+    )
+    service_page = scenario_services.page_of(
+        view.service_rows, request.args.get("services_page", type=int), per_page
+    )
+    line_page = scenario_services.page_of(
+        view.allocation_rows, request.args.get("lines_page", type=int), per_page
     )
     return render_template(
         "scenarios/run.html",
@@ -174,6 +179,8 @@ def run_page(run_id: int) -> ResponseReturnValue:
         summary=scenario_services.category_summary(view),
         school_page=school_page,
         sorting=sorting,
+        service_page=service_page,
+        line_page=line_page,
         in_words=messages.in_words,
         others=others,
         stalled=runner.stalled(scenario_run),
