@@ -507,7 +507,8 @@ def _figures_and_rows(
             weight=school.weight,
             target=float(targets[i]),
             allocated=float(received[i]),
-            why=whys[i],
+            why=explained.text if (explained := whys[i]) else None,
+            why_clauses=explained.clauses if explained else (),
         )
         for i, school in enumerate(data.schools)
     ]

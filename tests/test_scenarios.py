@@ -794,3 +794,133 @@ def test_the_school_table_is_paged_and_sorted_by_number(
     assert "drafted=7" in link and "page=1" in link and link.endswith("#schools-head")
     pager = page.split('aria-label="Pages of the school table"')[1].split("</nav>")[0]
     assert "page=3" in pager and "sort=enrollment" in pager and "drafted=7" in pager
+
+
+# --- the engine's sentences, worded by the registry from the engine's clauses ------------------
+
+
+def _why_problem(**service: Any) -> dict[str, Any]:
+    return {
+        "schools": [
+            {"id": "S1", "name": "Lincoln Elementary", "weight": 10},
+            {"id": "S2", "name": "Washington Middle", "weight": 1},
+        ],
+        "services": [
+            {
+                "id": "J1",
+                "name": "Reading club",
+                "category": "tutoring",
+                "unit": "seats",
+                "capacity": 30,
+                "integer": True,
+                "eligible": ["S1", "S2"],
+                **service,
+            }
+        ],
+    }
+
+
+def _english_problems() -> list[dict[str, Any]]:
+    from tests.allocation.test_allocation_conflicts import base
+
+    below_cohort = base(
+        locks=[
+            {"service": "J1", "school": "S1", "amount": 3},
+            {"service": "J1", "school": "S2", "amount": 5.5},
+        ]
+    )
+    below_cohort["services"][0].update(min_viable=5, integer=True)
+    return [
+        _why_problem(capacity=1, eligible=["S2"]) | {"schools": _why_problem()["schools"]},
+        _why_problem(max_per_school=5),
+        _why_problem() | {"limits": [{"school": "S1", "category": "tutoring", "max": 2}]},
+        _why_problem() | {"locks": [{"service": "J1", "school": "S1", "amount": 1}]},
+        _why_problem(capacity=1),
+        base(limits=[{"school": "S1", "category": "tutoring", "min": 40}]),
+        base(
+            locks=[
+                {"service": "J1", "school": "S1", "amount": 10},
+                {"service": "J1", "school": "S2", "amount": 6},
+            ]
+        ),
+        base(locks=[{"service": "J2", "school": "S2", "amount": 9}]),
+        below_cohort,
+        base(
+            locks=[{"service": "J1", "school": "S1", "amount": 12}],
+            limits=[{"school": "S1", "category": "tutoring", "max": 10}],
+        ),
+        base(
+            limits=[
+                {"school": "S2", "category": "tutoring", "min": 5},
+                {"school": "S2", "category": "tutoring", "max": 3},
+            ]
+        ),
+        base(limits=[{"school": "S2", "category": "arts", "min": 1}]),
+        base(
+            limits=[
+                {"school": "S1", "category": "tutoring", "min": 23},
+                {"school": "S2", "category": "tutoring", "min": 20},
+            ]
+        ),
+        base(
+            locks=[{"service": "J1", "school": "S1", "amount": 15}],
+            limits=[{"school": "S2", "category": "tutoring", "min": 12}],
+        ),
+    ]
+
+
+def test_the_registry_words_the_engines_clauses_as_the_engine_does_in_english(app):
+    from allocation import result_to_dict, solve
+    from registry.scenarios.messages import Names, engine_conflict, engine_why
+
+    codes: set[str] = set()
+    compared = 0
+    for problem in _english_problems():
+        result = result_to_dict(solve(problem))
+        names = Names(
+            schools={s["id"]: s.get("name", s["id"]) for s in problem["schools"]},
+            services={s["id"]: s.get("name", s["id"]) for s in problem["services"]},
+        )
+        for row in result["schools"]:
+            assert bool(row["why"]) == bool(row["why_codes"])
+            if row["why"]:
+                assert engine_why(row["why_codes"], names) == row["why"]
+                codes.update(c["code"] for c in row["why_codes"])
+                compared += 1
+        for conflict in result["conflicts"]:
+            assert engine_conflict(conflict["code"], names) == conflict["message"]
+            codes.add(conflict["code"]["code"])
+            compared += 1
+    assert compared >= 14
+    assert {
+        "full",
+        "capped",
+        "limit_at_most",
+        "locks_fix",
+        "limit_unreachable",
+        "locks_over_capacity",
+        "lock_above_max",
+        "lock_below_cohort",
+        "lock_not_whole",
+        "locks_over_limit",
+        "limits_contradict",
+        "limit_short",
+    } <= codes
+
+
+def test_an_infeasible_run_states_its_conflicts_in_the_readers_language(
+    client, login, scenario, district
+):
+    scenario.limits = [
+        {"school_id": district["needy"].id, "category": "academic_support", "min": 50, "max": None}
+    ]
+    db.session.commit()
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    [conflict] = json.loads(run.result_json)["conflicts"]
+    assert conflict["code"]["code"] == "limit_unreachable"
+    refresh()
+    page = client.get(f"/scenarios/runs/{run.id}?lang=es").get_data(as_text=True)
+    # The category and unit in Spanish (the sentence itself once the catalog has it).
+    assert "50 cupos" in page
+    assert "Apoyo académico" in page and "academic_support" not in page

@@ -19,7 +19,7 @@ from registry.listing import Sorting
 from registry.models import School, Service, User
 from registry.models.columns import utcnow
 from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
-from registry.scenarios.messages import in_words
+from registry.scenarios.messages import Names, engine_conflict, engine_why, in_words
 from registry.scenarios.problem import (
     category_key,
     category_label,
@@ -169,6 +169,10 @@ def read_run(run: ScenarioRun) -> RunView:
         view.category_rows.append(
             {"category": category, **_category_fields(category, services), **figures}
         )
+    names = Names(
+        schools={k: f.get("name", k) for k, f in schools.items()},
+        services={k: f.get("name", k) for k, f in services.items()},
+    )
     used: dict[str, float] = defaultdict(float)
     for allocation in result.get("allocations", []):
         used[allocation["service"]] += allocation["amount"]
@@ -191,7 +195,10 @@ def read_run(run: ScenarioRun) -> RunView:
             {
                 **row,
                 **_category_fields(row["category"], services),
-                "why": _in_words(row.get("why"), categories),
+                # Worded in the reader's language from the engine's clauses (older runs
+                # have only its English sentence).
+                "why": engine_why(row.get("why_codes") or [], names)
+                or _in_words(row.get("why"), categories),
                 "name": facts.get("name", row["school"]),
                 "school_id": facts.get("id"),
                 "need": facts.get("need"),
@@ -210,7 +217,7 @@ def read_run(run: ScenarioRun) -> RunView:
                 "utilisation": used.get(key, 0) / capacity if capacity else None,
             }
         )
-    view.conflicts = _conflicts(view, categories)
+    view.conflicts = _conflicts(view, categories, names)
     return view
 
 
@@ -262,7 +269,7 @@ def _in_words(text: str | None, categories: list[str]) -> str | None:
     return text
 
 
-def _conflicts(view: RunView, categories: list[str]) -> list[dict[str, Any]]:
+def _conflicts(view: RunView, categories: list[str], names: Names) -> list[dict[str, Any]]:
     """The engine's conflicts, with what each names: limit numbers and the locks' MOUs."""
     locks = {note["lock_index"]: note for note in view.report.get("locks", []) if note["kept"]}
     rows = []
@@ -271,7 +278,8 @@ def _conflicts(view: RunView, categories: list[str]) -> list[dict[str, Any]]:
             {
                 "category": conflict["category"],
                 "category_label": category_label(conflict["category"]),
-                "message": _in_words(conflict["message"], categories),
+                "message": (conflict.get("code") and engine_conflict(conflict["code"], names))
+                or _in_words(conflict["message"], categories),
                 "limits": [
                     int(ref["id"][1:])
                     for ref in conflict.get("limits", [])
