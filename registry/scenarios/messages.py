@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from babel.lists import format_list
-from flask_babel import format_decimal, get_locale, ngettext
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
+from registry import formats
 from registry.vocabulary import INDICATOR_LABELS, Category, PartnerStatus, Unit
 
 Message = dict[str, Any]
@@ -71,11 +72,11 @@ def _status(value: str) -> str:
 
 
 def _number(value: Any) -> str:
-    return format_decimal(value, format="#,##0.######")
+    return formats.number(value, digits=6, trim=True)
 
 
 def _need(value: Any) -> str:
-    return format_decimal(value, format="0.00")
+    return formats.number(value)
 
 
 # Each code and its wording: literal strings, so extraction sees every one.
