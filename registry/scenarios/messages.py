@@ -49,11 +49,12 @@ def in_words(stored: Message | str | None) -> str:
         if not stored.startswith("{"):
             return stored
         try:
-            stored = json.loads(stored)
+            parsed = json.loads(stored)
         except ValueError:
             return stored
-        if not isinstance(stored, dict):
-            return str(stored)
+        if not isinstance(parsed, dict):
+            return stored
+        stored = parsed
     wording = TEXTS.get(str(stored.get("code")))
     if wording is None:
         return str(stored.get("code", ""))
