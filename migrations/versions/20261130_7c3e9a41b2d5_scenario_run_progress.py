@@ -20,7 +20,7 @@ def upgrade():
     # Runs stored before this have finished (or never will): they count as finished,
     # with no categories counted.
     with op.batch_alter_table('scenario_run', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('stage', sa.Enum('waiting', 'solving', 'saving', 'finished', name='runstage', native_enum=False, length=40), nullable=False, server_default='finished'))
+        batch_op.add_column(sa.Column('stage', sa.Enum('waiting', 'solving', 'finished', name='runstage', native_enum=False, length=40), nullable=False, server_default='finished'))
         batch_op.add_column(sa.Column('categories_done', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('categories_total', sa.Integer(), nullable=False, server_default='0'))
     with op.batch_alter_table('scenario_run', schema=None) as batch_op:

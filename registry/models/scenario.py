@@ -50,7 +50,6 @@ class RunStage(LabelledEnum):
 
     WAITING = "waiting"
     SOLVING = "solving"
-    SAVING = "saving"
     FINISHED = "finished"
 
 
@@ -67,7 +66,6 @@ add_labels(
     (
         (RunStage.WAITING, _l("Waiting for a worker")),
         (RunStage.SOLVING, _l("Solving the categories")),
-        (RunStage.SAVING, _l("Saving the results")),
         (RunStage.FINISHED, _l("Finished")),
         (WeightRule.ENROLLMENT_X_NEED, _l("Enrollment × need")),
         (WeightRule.NEED, _l("Need alone")),

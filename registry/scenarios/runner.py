@@ -140,7 +140,6 @@ def solve_run(run: ScenarioRun, on_progress: ProgressCallback | None = None) -> 
     except Exception as err:  # a run that breaks must say so on its page, whatever broke
         _finish(run, RunStatus.FAILED, dumps("run_crashed", error=f"{type(err).__name__}: {err}"))
         return
-    run.stage = RunStage.SAVING
     run.categories_done = run.categories_total
     run.result_json = result_to_json(result)
     run.engine_status = result.status
