@@ -4,7 +4,8 @@ A column says what its header is, how to get its value from a record, and what k
 value it is. The kind decides how the value is written: a CSV for Excel (UTF-8 with a
 byte-order mark, labels not codes, dates as ISO dates, numbers without float noise) and
 an XLSX whose numbers are numbers with a number format (percentages as %, whole seats
-and dollars without decimals, dates as dates). Cells a spreadsheet would run as formulas are neutralised in both.
+and dollars without decimals, dates as dates). Cells a spreadsheet would run as formulas
+are neutralised in both.
 """
 
 from __future__ import annotations

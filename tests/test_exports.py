@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask_babel import refresh
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from registry.exports import Column, Kind, csv_bytes, sheet_title, xlsx_bytes, xlsx_response
@@ -33,8 +34,6 @@ def _one_cell(app, column: Column[Any], value: Any) -> tuple[str, Any]:
 
 
 def xlsx_book_from(content: bytes) -> Any:
-    from openpyxl import load_workbook
-
     return load_workbook(io.BytesIO(content))
 
 
