@@ -71,6 +71,8 @@ def index() -> ResponseReturnValue:
         selectinload(MOU.partner), selectinload(MOU.schools), selectinload(MOU.commitments)
     )
     if fmt := export_format():
+        # Each line's unit sorts it into a total: its service, loaded with the rest.
+        stmt = stmt.options(selectinload(MOU.commitments).selectinload(Commitment.service))
         mous: list[MOU] = list(db.session.scalars(stmt))
         return export_response(fmt, "mous", EXPORT_COLUMNS, mous)
     partners_shown = current_user.role != Role.PARTNER
