@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,69 +24,21 @@ from tests.browser.test_pages_in_chromium import (
 )
 
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
+
+
+def _script(name: str) -> str:
+    return (Path(__file__).parent / name).read_text(encoding="utf-8")
+
+
 NARROW = {"width": 320, "height": 640}
 
 # The focused element, whether it shows in the viewport, and the best contrast of its
 # focus indicator (outline or box-shadow ring) against the background around it.
-FOCUS_JS = """() => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return {what: 'nothing', inView: false, contrast: 0};
-  const rgba = (text) => {
-    const m = /rgba?\\(([^)]*)\\)/.exec(text || '');
-    if (!m) return null;
-    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
-    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
-  };
-  const luminance = (c) => {
-    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
-  };
-  const ratio = (x, y) => {
-    const [hi, lo] = [luminance(x), luminance(y)].sort((p, q) => q - p);
-    return (hi + 0.05) / (lo + 0.05);
-  };
-  let around = null;
-  for (let node = el.parentElement; node && !around; node = node.parentElement) {
-    const c = rgba(getComputedStyle(node).backgroundColor);
-    if (c && c.a > 0.5) around = c;
-  }
-  around = around || {r: 255, g: 255, b: 255, a: 1};
-  const style = getComputedStyle(el);
-  const rings = [];
-  if (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2) rings.push(rgba(style.outlineColor));
-  for (const m of (style.boxShadow || '').matchAll(/(rgba?\\([^)]*\\))\\s+([^,]+)/g)) {
-    const lengths = m[2].trim().split(/\\s+/).map(parseFloat);
-    if (!m[2].includes('inset') && (lengths[3] || 0) >= 2) rings.push(rgba(m[1]));
-  }
-  const contrast = Math.max(0, ...rings.filter((c) => c && c.a > 0.5).map((c) => ratio(c, around)));
-  const box = el.getBoundingClientRect();
-  const inView = box.width > 0 && box.height > 0 && box.bottom > 0 && box.right > 0
-    && box.top < window.innerHeight && box.left < window.innerWidth;
-  const name = (el.getAttribute('aria-label') || el.textContent || el.name || '').trim().slice(0, 40);
-  return {what: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' ' + name, inView, contrast};
-}"""
+FOCUS_JS = _script("focus.js")
 
 # How far the page reaches past the viewport, and the widest culprits outside a
 # horizontally scrolling table region.
-REFLOW_JS = """() => {
-  const width = document.documentElement.clientWidth;
-  const clipped = (el) => {
-    for (let node = el.parentElement; node && node !== document.body; node = node.parentElement) {
-      if (getComputedStyle(node).overflowX !== 'visible') return true;
-    }
-    return false;
-  };
-  const culprits = [];
-  for (const el of document.querySelectorAll('body *')) {
-    const box = el.getBoundingClientRect();
-    const parent = el.parentElement.getBoundingClientRect();
-    if (box.right > width + 1 && parent.right <= width + 1 && !clipped(el)) {
-      const classes = typeof el.className === 'string' && el.className ? '.' + el.className.trim().split(/\\s+/).join('.') : '';
-      culprits.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + classes + ' (' + Math.round(box.right) + 'px)');
-    }
-  }
-  return {overflow: document.documentElement.scrollWidth - width, culprits: culprits.slice(0, 6)};
-}"""
+REFLOW_JS = _script("reflow.js")
 
 
 def _focus_is_visible(page: object) -> dict[str, object]:
@@ -281,9 +234,9 @@ def _record_links(page: object, live_server: str) -> list[str]:
     [
         (
             "coordinator@demo.example",
-            COORDINATOR_PAGES + ["/mous/?status=active", "/schools/import"],
+            [*COORDINATOR_PAGES, "/mous/?status=active", "/schools/import"],
         ),
-        ("leader@demo.example", LEADER_PAGES + ["/equity/need?year=2024-25"]),
+        ("leader@demo.example", [*LEADER_PAGES, "/equity/need?year=2024-25"]),
         ("partner@demo.example", PARTNER_PAGES),
         ("admin@demo.example", ["/users/", "/users/new"]),
     ],
