@@ -65,10 +65,29 @@
     });
   }
 
+  // A closed <details> prints as its summary alone: open them all for paper (the data
+  // behind each chart included), and close again the ones the reader had closed.
+  function printDetailsOpen() {
+    var opened = [];
+    window.addEventListener("beforeprint", function () {
+      document.querySelectorAll("details:not([open])").forEach(function (details) {
+        details.open = true;
+        opened.push(details);
+      });
+    });
+    window.addEventListener("afterprint", function () {
+      opened.forEach(function (details) {
+        details.open = false;
+      });
+      opened = [];
+    });
+  }
+
   function start() {
     focusErrorSummary();
     followSummaryLinks();
     switchLanguageWithTheLiveForm();
+    printDetailsOpen();
   }
 
   if (document.readyState === "loading") {
