@@ -31,6 +31,7 @@ def _script(name: str) -> str:
 
 
 NARROW = {"width": 320, "height": 640}
+MISSING = "/no-such-page"  # the error page
 
 # The focused element, whether it shows in the viewport, and the best contrast of its
 # focus indicator (outline or box-shadow ring) against the background around it.
@@ -201,13 +202,39 @@ def test_a_scenario_run_to_its_results_by_keyboard(
     stops = _tab_through(page)
     assert any(stop.startswith("main ") for stop in stops), stops
     assert _violations(page) == []
+    # The run page and its scenario's page reflow at 320 px too.
+    run_page = page.url.removeprefix(live_server)  # type: ignore[attr-defined]
+    scenario_page = page.get_attribute("main a[href^='/scenarios/']:not([href*='runs'])", "href")  # type: ignore[attr-defined]
+    page.set_viewport_size(NARROW)  # type: ignore[attr-defined]
+    assert _reflow_problems(page, live_server, [run_page, scenario_page]) == []
+
+
+def test_switching_language_after_a_failed_submit_keeps_what_was_typed_since(
+    signed_in_page: Callable[[str], object], live_server: str
+) -> None:
+    page = signed_in_page("coordinator@demo.example")
+    page.goto(f"{live_server}/partners/new")  # type: ignore[attr-defined]
+    page.fill("main input[name=name]", "Typed Before Org")  # type: ignore[attr-defined]
+    page.fill("main input[name=email]", "not-an-email")  # type: ignore[attr-defined]
+    with page.expect_navigation():  # type: ignore[attr-defined]
+        page.click("main form button[type=submit]")  # type: ignore[attr-defined]
+    page.fill("main input[name=email]", "fixed@example.org")  # type: ignore[attr-defined]
+    with page.expect_navigation():  # type: ignore[attr-defined]
+        page.click(".langs button[lang=es]")  # type: ignore[attr-defined]
+    assert page.get_attribute("html", "lang") == "es"  # type: ignore[attr-defined]
+    assert page.input_value("main input[name=email]") == "fixed@example.org"  # type: ignore[attr-defined]
+    assert page.input_value("main input[name=name]") == "Typed Before Org"  # type: ignore[attr-defined]
+    assert page.locator(".error-summary").count() == 0  # type: ignore[attr-defined]
+    # A valid form sent only to switch language is shown again, not saved.
+    page.goto(f"{live_server}/partners/?q=Typed+Before&lang=en")  # type: ignore[attr-defined]
+    assert "Typed Before Org" not in page.inner_text("main")  # type: ignore[attr-defined]
 
 
 def _reflow_problems(page: object, live_server: str, paths: list[str]) -> list[str]:
     problems = []
     for path in paths:
         response = page.goto(f"{live_server}{path}")  # type: ignore[attr-defined]
-        assert response is not None and response.status == 200, path
+        assert response is not None and response.status == (404 if path == MISSING else 200), path
         if SCREENSHOTS:
             name = "320_" + (path.strip("/").replace("/", "_") or "dashboard")
             page.screenshot(path=f"{SCREENSHOTS}/{name}.png", full_page=True)  # type: ignore[attr-defined]
@@ -238,7 +265,7 @@ def _record_links(page: object, live_server: str) -> list[str]:
         ),
         ("leader@demo.example", [*LEADER_PAGES, "/equity/need?year=2024-25"]),
         ("partner@demo.example", PARTNER_PAGES),
-        ("admin@demo.example", ["/users/", "/users/new"]),
+        ("admin@demo.example", ["/users/", "/users/new", MISSING]),
     ],
 )
 def test_every_page_type_reflows_at_320_px(
