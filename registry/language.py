@@ -13,6 +13,8 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from flask import Flask, has_request_context, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 
 from registry import unit_of_work
 
@@ -23,9 +25,17 @@ LANGUAGE_ONLY = "_lang_only"
 _NOT_RESENT = frozenset({"csrf_token", LANGUAGE_ONLY, "confirm"})
 
 
+def _posted() -> MultiDict[str, str]:
+    # A body that cannot be read (too large: 413) has no fields to switch or send again.
+    try:
+        return request.form
+    except HTTPException:
+        return MultiDict()
+
+
 def is_language_switch() -> bool:
     """Whether this request only asks to show the posted form in another language."""
-    return has_request_context() and request.method == "POST" and LANGUAGE_ONLY in request.form
+    return has_request_context() and request.method == "POST" and LANGUAGE_ONLY in _posted()
 
 
 def language_url(code: str) -> str:
@@ -39,7 +49,7 @@ def resent_fields() -> list[tuple[str, str]]:
     """The posted fields that the language buttons send again (a fallback without scripts)."""
     return [
         (name, value)
-        for name, value in request.form.items(multi=True)
+        for name, value in _posted().items(multi=True)
         if name not in _NOT_RESENT and "password" not in name
     ]
 
