@@ -205,8 +205,9 @@ def test_a_scenario_run_to_its_results_by_keyboard(
     # The run page and its scenario's page reflow at 320 px too.
     run_page = page.url.removeprefix(live_server)  # type: ignore[attr-defined]
     scenario_page = page.get_attribute("main a[href^='/scenarios/']:not([href*='runs'])", "href")  # type: ignore[attr-defined]
+    compare_page = page.get_attribute("main a[href$='/compare']", "href")  # type: ignore[attr-defined]
     page.set_viewport_size(NARROW)  # type: ignore[attr-defined]
-    assert _reflow_problems(page, live_server, [run_page, scenario_page]) == []
+    assert _reflow_problems(page, live_server, [run_page, scenario_page, compare_page]) == []
 
 
 def test_switching_language_after_a_failed_submit_keeps_what_was_typed_since(
