@@ -15,11 +15,22 @@
     const [hi, lo] = [luminance(x), luminance(y)].sort((p, q) => q - p);
     return (hi + 0.05) / (lo + 0.05);
   };
-  let around = null;
-  for (let node = el.parentElement; node && !around; node = node.parentElement) {
+  // The background around the ring: what is painted just outside the element's box
+  // (an absolutely placed element, like the skip link, sits over other parts of the page).
+  const box = el.getBoundingClientRect();
+  const opaque = (node) => {
     const c = rgba(getComputedStyle(node).backgroundColor);
-    if (c && c.a > 0.5) around = c;
+    return c && c.a > 0.5 ? c : null;
+  };
+  let around = null;
+  const x = box.left >= 10 ? box.left - 9 : Math.min(box.right + 9, window.innerWidth - 1);
+  const y = Math.min(Math.max(box.top + box.height / 2, 0), window.innerHeight - 1);
+  for (const node of document.elementsFromPoint(x, y)) {
+    if (node === el || el.contains(node)) continue;
+    around = opaque(node);
+    if (around) break;
   }
+  for (let node = el.parentElement; node && !around; node = node.parentElement) around = opaque(node);
   around = around || {r: 255, g: 255, b: 255, a: 1};
   const style = getComputedStyle(el);
   const rings = [];
@@ -29,9 +40,9 @@
     if (!m[2].includes('inset') && (lengths[3] || 0) >= 2) rings.push(rgba(m[1]));
   }
   const contrast = Math.max(0, ...rings.filter((c) => c && c.a > 0.5).map((c) => ratio(c, around)));
-  const box = el.getBoundingClientRect();
   const inView = box.width > 0 && box.height > 0 && box.bottom > 0 && box.right > 0
     && box.top < window.innerHeight && box.left < window.innerWidth;
   const name = (el.getAttribute('aria-label') || el.textContent || el.name || '').trim().slice(0, 40);
-  return {what: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' ' + name, inView, contrast};
+  const what = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.classList[0] ? '.' + el.classList[0] : '');
+  return {what: what + ' ' + name, inView, contrast};
 }

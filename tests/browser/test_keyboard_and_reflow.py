@@ -71,6 +71,8 @@ def _tab_through(page: object, limit: int = 300) -> list[str]:
         if page.evaluate("() => document.activeElement === document.body"):  # type: ignore[attr-defined]
             return stops
         where = "main " if _focused(page, "main *") else ""
+        if _focused(page, "th *"):
+            where += "th "
         stops.append(where + str(_focus_is_visible(page)["what"]))
     raise AssertionError(f"Tab never left the page: {stops}")
 
@@ -134,6 +136,11 @@ def test_signing_in_by_keyboard_with_one_mistake(
     # Shift+Tab walks back through the header with the focus in sight.
     _tab_to(page, "a[href='/mous/']")
     _tab_to(page, ".brand", backwards=True)
+    # A whole list page: filters, the checkbox, sort links, the table's scroll region, the pager.
+    page.goto(f"{live_server}/mous/")  # type: ignore[attr-defined]
+    stops = _tab_through(page)
+    for kind in ("main select", "main input#expiring", "main th a", "main div.table-scroll"):
+        assert any(stop.startswith(kind) for stop in stops), (kind, stops)
 
 
 def test_a_new_mou_with_one_commitment_by_keyboard(
