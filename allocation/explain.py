@@ -16,7 +16,7 @@ import math
 from collections import defaultdict
 
 import numpy as np
-import pulp
+import pulp  # type: ignore[import-untyped, unused-ignore]  # pulp ships no types
 
 from allocation.model import CategoryData, CategoryModel
 from allocation.problem import Limit, Lock, Service
