@@ -13,7 +13,13 @@ from registry.config import Settings, build_config
 from registry.extensions import babel, csrf, db, login_manager, migrate
 from registry.unit_of_work import RegistryFlask
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+
+
+def bundled_folder(name: str) -> Path:
+    """The `templates` or `migrations` folder: in the package if installed, else the source's."""
+    installed = PACKAGE / name
+    return installed if installed.is_dir() else PACKAGE.parent / name
 
 
 def select_locale() -> str | None:
@@ -37,7 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = RegistryFlask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(bundled_folder("templates")),
         static_folder="static",
     )
     app.config.update(build_config(app.instance_path, Settings.from_environ(), config))
@@ -47,7 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     # unit_of_work.init_app(app)  # the read-only GET guard: enabled once no GET writes
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(bundled_folder("migrations")))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
@@ -129,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
+    from registry import formats
     from registry.access import can_edit, can_view
     from registry.vocabulary import Role
 
@@ -136,13 +143,4 @@ def _register_template_helpers(app: Flask) -> None:
     def inject() -> dict[str, Any]:
         return {"can_edit": can_edit, "can_view": can_view, "Role": Role, "get_locale": get_locale}
 
-    @app.template_filter("amount")
-    def format_amount(value: Any) -> str:
-        if value is None:
-            return ""
-        number = float(value)
-        return f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
-
-    @app.template_filter("pct")
-    def format_pct(value: Any) -> str:
-        return "" if value is None else f"{float(value):.1f}%"
+    formats.init_app(app)

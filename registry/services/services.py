@@ -15,10 +15,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, SQLColumnExpression, func, select
 from sqlalchemy.orm import contains_eager, joinedload
-from sqlalchemy.sql.elements import ColumnElement
 
+from registry import formats
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import MOU, Commitment, Partner, Service, User
@@ -43,7 +43,7 @@ FIELDS: frozenset[str] = frozenset(
     }
 )
 
-SERVICE_SORTS: dict[str, ColumnElement[Any]] = {
+SERVICE_SORTS: dict[str, SQLColumnExpression[Any]] = {
     "name": func.lower(Service.name),
     "partner": func.lower(Partner.name),
     "category": Service.category,
@@ -191,7 +191,7 @@ def update_service(
                 _(
                     "MOUs for %(year)s already commit %(amount)s; capacity cannot be lower.",
                     year=year,
-                    amount=f"{in_use:,}",
+                    amount=formats.amount(in_use),
                 ),
                 field="capacity",
             )
