@@ -758,7 +758,7 @@ def _school_table(page: str) -> list[str]:
     return [cell.split("</th>")[0] for cell in table.split('<tr><th scope="row">')[1:]]
 
 
-@pytest.mark.parametrize("app_config", [{"SCENARIO_WAIT_S": 30, "SCENARIO_ROWS_PER_PAGE": 5}])
+@pytest.mark.parametrize("app_config", [{"SCENARIO_WAIT_S": None, "SCENARIO_ROWS_PER_PAGE": 5}])
 def test_the_school_table_is_paged_and_sorted_by_number(
     client, login, definition, make_school, make_service, app_config
 ):
