@@ -49,13 +49,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(build_config(app.instance_path, Settings.from_environ(), config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from registry import audit, models
+    from registry import audit, language, models
 
     db.init_app(app)
     # unit_of_work.init_app(app)  # the read-only GET guard: enabled once no GET writes
     migrate.init_app(app, db, directory=str(bundled_folder("migrations")))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    language.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
