@@ -17,6 +17,7 @@ from registry.extensions import db
 from registry.fields import add_field_error
 from registry.listing import csv_response, paginate, sort, wants_csv
 from registry.models import MOU, Commitment, Partner, School, Service
+from registry.mous import history
 from registry.mous import services as mou_services
 from registry.mous.forms import CommitmentForm, MOUForm, NewMOUForm
 from registry.mous.services import MOUFilters, TransitionRefused
@@ -207,6 +208,7 @@ def _detail_page(mou: MOU, form: CommitmentForm, status: int = 200) -> ResponseR
             renewal=mou_services.renewal_of(mou),
             # Partners see their agreements, not who at the district changed them.
             trail=mou_services.audit_trail(mou) if reader else None,
+            history=history,
         ),
         status,
     )
