@@ -44,38 +44,53 @@ def _pattern(integer: str, digits: int, signed: bool, trim: bool = False) -> str
     return f"+{pattern};-{pattern}" if signed else pattern
 
 
-def _is_whole(value: Number) -> bool:
-    return Decimal(str(value)) == Decimal(str(value)).to_integral_value()
+# What a page shows for a number that is not one (NaN, infinity): never "nan".
+NOT_A_NUMBER = "—"
+
+
+def _decimal(value: Number) -> Decimal | None:
+    """The value as an exact Decimal (floats by their shortest repr), or None if not finite."""
+    exact = Decimal(str(value))
+    return exact if exact.is_finite() else None
+
+
+def _is_whole(value: Decimal) -> bool:
+    return value == value.to_integral_value()
 
 
 def integer(value: Number | None) -> str:
     """A whole number with the locale's grouping: 12,717 (en), 12.717 (es, pt)."""
     if value is None:
         return ""
-    return babel_format_decimal(round(Decimal(str(value))), format="#,##0", locale=_locale())
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
+    return babel_format_decimal(round(exact), format="#,##0", locale=_locale())
 
 
 def amount(value: Number | None) -> str:
     """A quantity (seats, hours, dollars): no decimals when whole, else two: 1,234.50 / 1.234,50."""
     if value is None:
         return ""
-    digits = 0 if _is_whole(value) else 2
-    return babel_format_decimal(
-        Decimal(str(value)), format=_pattern("#,##0", digits, False), locale=_locale()
-    )
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
+    digits = 0 if _is_whole(exact) else 2
+    return babel_format_decimal(exact, format=_pattern("#,##0", digits, False), locale=_locale())
 
 
 def dollars(value: Number | None) -> str:
     """US dollars the locale's way: $12,717 / 12.717 US$ / US$ 12.717 (cents only if any)."""
     if value is None:
         return ""
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
     locale = _locale()
     pattern = str(locale.currency_formats["standard"].pattern)
-    if _is_whole(value):
+    if _is_whole(exact):
         pattern = pattern.replace("0.00", "0")
-    return babel_format_currency(
-        Decimal(str(value)), "USD", format=pattern, locale=locale, currency_digits=False
-    )
+    return babel_format_currency(exact, "USD", format=pattern, locale=locale, currency_digits=False)
 
 
 def number(value: Number | None, digits: int = 2, signed: bool = False, trim: bool = False) -> str:
@@ -85,8 +100,11 @@ def number(value: Number | None, digits: int = 2, signed: bool = False, trim: bo
     """
     if value is None:
         return ""
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
     return babel_format_decimal(
-        Decimal(str(value)), format=_pattern("#,##0", digits, signed, trim), locale=_locale()
+        exact, format=_pattern("#,##0", digits, signed, trim), locale=_locale()
     )
 
 
@@ -94,13 +112,16 @@ def pct(value: Number | None, digits: int = 1, signed: bool = False) -> str:
     """A value in percentage points (45.3 is 45.3 %), with the locale's percent sign and spacing."""
     if value is None:
         return ""
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
     locale = _locale()
     # The locale's percent pattern ("#,##0%" in en, "#,##0 %" in es) with the decimals asked for.
     positive = str(locale.percent_formats[None].pattern).split(";")[0]
     body = _with_decimals(positive, digits)
     pattern = f"+{body};-{body}" if signed else body
     # Babel's percent patterns scale by 100; this value is already in points.
-    return babel_format_decimal(Decimal(str(value)) / 100, format=pattern, locale=locale)
+    return babel_format_decimal(exact / 100, format=pattern, locale=locale)
 
 
 def _with_decimals(positive: str, digits: int) -> str:
@@ -114,7 +135,10 @@ def share(value: Number | None, digits: int = 0, signed: bool = False) -> str:
     """A fraction shown as a percentage: 0.25 is 25 %."""
     if value is None:
         return ""
-    return pct(Decimal(str(value)) * 100, digits, signed)
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
+    return pct(exact * 100, digits, signed)
 
 
 def date(value: Date | DateTime | None, form: str = "medium") -> str:

@@ -163,3 +163,30 @@ def test_an_mou_page_shows_amounts_dates_and_new_york_times_the_readers_way(
     assert start in page
     assert f"<td>{audited}</td>" in page
     assert "17:05" not in page and "5:05" not in page
+
+
+@pytest.mark.parametrize("name", ["amount", "integer", "number", "pct", "share", "dollars"])
+def test_a_number_that_is_not_one_shows_as_a_dash_never_nan(app, name):
+    with in_locale(app, "es"):
+        assert formats.FILTERS[name](float("nan")) == "—"
+        assert formats.FILTERS[name](float("inf")) == "—"
+
+
+@pytest.mark.parametrize(
+    "lang, whole, cents",
+    [
+        ("en", "$12,717", "$12,717.50"),
+        ("es", f"12.717{NBSP}US$", f"12.717,50{NBSP}US$"),
+        ("pt", f"US${NBSP}12.717", f"US${NBSP}12.717,50"),
+    ],
+)
+def test_dollars_follow_the_locale(app, lang, whole, cents):
+    with in_locale(app, lang):
+        assert formats.dollars(Decimal("12717.00")) == whole
+        assert formats.dollars(Decimal("12717.5")) == cents
+
+
+def test_a_float_is_shown_to_its_decimals_never_with_its_binary_noise(app):
+    with in_locale(app, "en"):
+        assert formats.amount(5600.000000001) == "5,600.00"
+        assert formats.number(0.1 + 0.2, 3) == "0.300"
