@@ -164,10 +164,12 @@ class ScenarioRun(db.Model):
     @property
     def engine_status_label(self) -> str:
         """The engine's status in the page's language ("optimal"), not its code."""
+        if self.engine_status is None:
+            return ""
         try:
             return EngineStatus(self.engine_status).label
-        except ValueError:  # none yet, or a status this version does not know
-            return self.engine_status or ""
+        except ValueError:  # a status this version does not know
+            return self.engine_status
 
     def __repr__(self) -> str:
         return f"<ScenarioRun {self.id} {self.status.value}>"
