@@ -168,3 +168,13 @@ def test_the_mou_history_names_fields_and_values_in_the_readers_language(client,
     assert "<strong>dpa_status</strong>" not in page and "→ signed" not in page
     assert "30 jun 2026" in page  # the ISO date in the audit row, shown as a local date
     assert system in page and ">system<" not in page
+
+
+@pytest.mark.parametrize("code", ["optimal", "time_limit", "no_solution", "infeasible"])
+def test_an_engine_status_has_a_label_not_its_code(app, code):
+    from registry.models.scenario import ScenarioRun
+
+    with app.test_request_context("/?lang=es"):
+        label = ScenarioRun(engine_status=code).engine_status_label
+    assert label and label != code and "_" not in label
+    assert ScenarioRun(engine_status=None).engine_status_label == ""
