@@ -10,7 +10,7 @@ zone (`DISTRICT_TIMEZONE`, Flask-Babel's `BABEL_DEFAULT_TIMEZONE`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, tzinfo
 from datetime import date as Date
 from datetime import datetime as DateTime
 from decimal import Decimal
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_time as babel_format_time
+from babel.dates import get_timezone_name
 from babel.numbers import format_currency as babel_format_currency
 from babel.numbers import format_decimal as babel_format_decimal
 from flask import Flask
@@ -162,15 +163,24 @@ def datetime(value: DateTime | None) -> str:
     return joined.replace("{1}", day).replace("{0}", time)
 
 
-def _in_district_zone(value: DateTime) -> DateTime:
-    """A stored time (UTC; a naive one is taken as UTC) moved into the district's zone."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+def time_zone_name() -> str:
+    """The district's time zone in the reader's words: Eastern Time / hora oriental."""
+    return str(get_timezone_name(_district_zone(), locale=_locale()))
+
+
+def _district_zone() -> tzinfo:
     try:
         zone = get_timezone()
     except RuntimeError:  # no app: a script or a unit test
         zone = None
-    return value.astimezone(zone or ZoneInfo(DEFAULT_DISTRICT_TIMEZONE))
+    return zone or ZoneInfo(DEFAULT_DISTRICT_TIMEZONE)
+
+
+def _in_district_zone(value: DateTime) -> DateTime:
+    """A stored time (UTC; a naive one is taken as UTC) moved into the district's zone."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(_district_zone())
 
 
 FILTERS: dict[str, Callable[..., str]] = {
@@ -189,3 +199,4 @@ def init_app(app: Flask) -> None:
     """Register them as template filters: {{ n|amount }}, {{ day|date }}, {{ at|datetime }}."""
     for name, function in FILTERS.items():
         app.add_template_filter(function, name)
+    app.add_template_global(time_zone_name, "district_time_zone")

@@ -162,6 +162,8 @@ def test_an_mou_page_shows_amounts_dates_and_new_york_times_the_readers_way(
     assert f'<td class="num">{amount} ' in page
     assert start in page
     assert f"<td>{audited}</td>" in page
+    with client.application.test_request_context(f"/?lang={lang}"):
+        assert formats.time_zone_name() in page  # the column says which zone
     assert "17:05" not in page and "5:05" not in page
 
 
@@ -190,3 +192,11 @@ def test_a_float_is_shown_to_its_decimals_never_with_its_binary_noise(app):
     with in_locale(app, "en"):
         assert formats.amount(5600.000000001) == "5,600.00"
         assert formats.number(0.1 + 0.2, 3) == "0.300"
+
+
+@pytest.mark.parametrize(
+    "lang, zone", [("en", "Eastern Time"), ("es", "hora oriental"), ("pt", "Horário do Leste")]
+)
+def test_the_district_time_zone_is_named_in_the_readers_words(app, lang, zone):
+    with in_locale(app, lang):
+        assert formats.time_zone_name() == zone
