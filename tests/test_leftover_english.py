@@ -1,7 +1,7 @@
-"""Spanish pages carry no English the catalog could have translated, and no raw codes.
+"""Spanish and Portuguese pages carry no English the catalog could have translated, nor codes.
 
-The main pages are crawled as a coordinator and as a leader in Spanish. A text that
-equals a message id the Spanish catalog translates differently was shown without
+The main pages are crawled in each language as a coordinator, a leader and an admin. A
+text that equals a message id the catalog translates differently was shown without
 passing through gettext at request time (evaluated at import, or never marked but
 equal to a marked string); a snake_case word is a stored code shown as it is.
 """
@@ -33,8 +33,9 @@ class TextNodes(HTMLParser):
     left out: it is meant to be in that language.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lang: str) -> None:
         super().__init__()
+        self.lang = lang
         self.texts: list[str] = []
         self._hidden = 0
         self._foreign_tag: str | None = None
@@ -43,7 +44,7 @@ class TextNodes(HTMLParser):
         if tag in ("script", "style"):
             self._hidden += 1
         language = dict(attrs).get("lang")
-        if tag != "html" and language and language != "es":
+        if tag != "html" and language and language != self.lang:
             self._foreign_tag = tag
         for name, value in attrs:
             if name in ("title", "aria-label", "placeholder", "alt") and value:
@@ -60,10 +61,10 @@ class TextNodes(HTMLParser):
             self.texts.append(" ".join(data.split()))
 
 
-def spanish_differs() -> set[str]:
-    """The message ids the Spanish catalog translates into something else."""
-    with open(ROOT / "registry/translations/es/LC_MESSAGES/messages.po", "rb") as fh:
-        catalog = read_po(fh, locale="es")
+def translated_differently(lang: str) -> set[str]:
+    """The message ids the language's catalog translates into something else."""
+    with open(ROOT / f"registry/translations/{lang}/LC_MESSAGES/messages.po", "rb") as fh:
+        catalog = read_po(fh, locale=lang)
     return {
         m.id
         for m in catalog
@@ -134,20 +135,21 @@ PAGES = {
 }
 
 
+@pytest.mark.parametrize("lang", ["es", "pt"])
 @pytest.mark.parametrize("role", list(PAGES))
-def test_spanish_pages_show_no_translatable_english_and_no_codes(client, login, district, role):
+def test_pages_show_no_translatable_english_and_no_codes(client, login, district, role, lang):
     login(role)
-    translated = spanish_differs()
+    translated = translated_differently(lang)
     ids = {name: obj.id for name, obj in district.items()}
     found: dict[str, list[str]] = {}
     for pattern in PAGES[role]:
         url = pattern.format(**ids)
         refresh()  # the locale is cached on the `g` the app fixture shares between requests
-        response = client.get(url + "?lang=es")
+        response = client.get(f"{url}?lang={lang}")
         assert response.status_code == 200, url
         page = response.get_data(as_text=True)
-        assert '<html lang="es">' in page, url
-        parser = TextNodes()
+        assert f'<html lang="{lang}">' in page, url
+        parser = TextNodes(lang)
         parser.feed(page)
         leftovers = [t for t in parser.texts if t in translated or CODE.match(t)]
         if leftovers:
