@@ -45,6 +45,14 @@ class RunStatus(LabelledEnum):
         return self in (RunStatus.DONE, RunStatus.FAILED, RunStatus.TIMED_OUT)
 
 
+class RunStage(LabelledEnum):
+    """How far a run has come, for its progress line."""
+
+    WAITING = "waiting"
+    SOLVING = "solving"
+    FINISHED = "finished"
+
+
 class EngineStatus(LabelledEnum):
     """What the allocation engine said about its answer (its result file's `status`)."""
 
@@ -56,6 +64,9 @@ class EngineStatus(LabelledEnum):
 
 add_labels(
     (
+        (RunStage.WAITING, _l("Waiting for a worker")),
+        (RunStage.SOLVING, _l("Solving the categories")),
+        (RunStage.FINISHED, _l("Finished")),
         (WeightRule.ENROLLMENT_X_NEED, _l("Enrollment × need")),
         (WeightRule.NEED, _l("Need alone")),
         (WeightRule.ENROLLMENT, _l("Enrollment alone")),
@@ -138,14 +149,19 @@ class ScenarioRun(db.Model):
         enum_column(RunStatus), default=RunStatus.QUEUED, index=True
     )
     engine_status: Mapped[str | None] = mapped_column(String(20))  # optimal, time_limit, ...
+    # A note on the run's way (a stored message: code and parameters, see
+    # registry.scenarios.messages), and how far it has come.
     progress: Mapped[str] = mapped_column(String(300), default="")
+    stage: Mapped[RunStage] = mapped_column(enum_column(RunStage), default=RunStage.WAITING)
+    categories_done: Mapped[int] = mapped_column(default=0)
+    categories_total: Mapped[int] = mapped_column(default=0)
     problem_json: Mapped[str | None] = mapped_column(Text)
     result_json: Mapped[str | None] = mapped_column(Text)
     # What the conversion decided beside the problem file: facts per school and
     # service at run time, schools left out and why, commitments not kept as locks.
     report_json: Mapped[str | None] = mapped_column(Text)
     eligible_pairs: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")  # a stored message, like `progress`
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
