@@ -13,7 +13,13 @@ from registry.config import Settings, build_config
 from registry.extensions import babel, csrf, db, login_manager, migrate
 from registry.unit_of_work import RegistryFlask
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+
+
+def bundled_folder(name: str) -> Path:
+    """The `templates` or `migrations` folder: in the package if installed, else the source's."""
+    installed = PACKAGE / name
+    return installed if installed.is_dir() else PACKAGE.parent / name
 
 
 def select_locale() -> str | None:
@@ -37,19 +43,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = RegistryFlask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(bundled_folder("templates")),
         static_folder="static",
     )
     app.config.update(build_config(app.instance_path, Settings.from_environ(), config))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from registry import audit, models
+    from registry import audit, language, models
 
     db.init_app(app)
     # unit_of_work.init_app(app)  # the read-only GET guard: enabled once no GET writes
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(bundled_folder("migrations")))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    language.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.models.columns import UTCDateTime, enum_column, utcnow
 from registry.models.need import NeedIndexDefinition
 from registry.models.user import User
@@ -87,7 +87,7 @@ add_labels(
 )
 
 
-class Scenario(db.Model):
+class Scenario(Model):
     """A named allocation question: which schools, services and rules, solved how."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,7 +136,7 @@ class Scenario(db.Model):
         return f"<Scenario {self.id} {self.name!r}>"
 
 
-class ScenarioRun(db.Model):
+class ScenarioRun(Model):
     """One solve of a scenario: the problem and result files, and how it went."""
 
     __tablename__ = "scenario_run"
@@ -180,7 +180,7 @@ class ScenarioRun(db.Model):
     @property
     def engine_status_label(self) -> str:
         """The engine's status in the page's language ("optimal"), not its code."""
-        if self.engine_status is None:
+        if self.engine_status is None:  # none yet
             return ""
         try:
             return EngineStatus(self.engine_status).label

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -19,17 +18,17 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from registry.extensions import db
-from registry.fields import MultiCheckboxField, options
+from registry.fields import MultiCheckboxField, RegistryForm, options
 from registry.models import MOU, Partner, School, Service
 from registry.mous.services import MOUDetails, school_year_problem, term_problems
 from registry.vocabulary import DPAStatus, DPAType
 
 
-def _blank(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _blank(choices: list[tuple[str, object]]) -> list[tuple[str, object]]:
     return [("", str(_l("— not set —"))), *choices]
 
 
-class MOUForm(FlaskForm):
+class MOUForm(RegistryForm):
     """Edit an MOU (its partner is fixed once it exists)."""
 
     school_ids = MultiCheckboxField(
@@ -84,8 +83,8 @@ class MOUForm(FlaskForm):
         return MOUDetails(
             school_ids=list(self.school_ids.data or []),
             school_year=(self.school_year.data or "").strip(),
-            start_date=self.start_date.data,  # type: ignore[arg-type]
-            end_date=self.end_date.data,  # type: ignore[arg-type]
+            start_date=self.start_date.data,
+            end_date=self.end_date.data,
             signed_date=self.signed_date.data,
             signatories=self.signatories.data or "",
             notes=self.notes.data or "",
@@ -108,7 +107,7 @@ class NewMOUForm(MOUForm):
         ]
 
 
-class CommitmentForm(FlaskForm):
+class CommitmentForm(RegistryForm):
     """Add a commitment line: one of the partner's active services at one of the MOU's schools."""
 
     service_id = SelectField(_l("Service"), coerce=int, validators=[InputRequired()])
