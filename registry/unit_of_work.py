@@ -8,6 +8,7 @@ that is safe (GET, HEAD, OPTIONS) runs read-only: a flush during one raises.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
@@ -31,11 +32,21 @@ def roll_back() -> None:
         g.unit_of_work_refused = True
 
 
+def after_commit(action: Callable[[], None]) -> None:
+    """Do something once this request's changes are committed (never, if they are not).
+
+    For work that others must see committed first, e.g. handing a new run to a worker.
+    """
+    g.setdefault("unit_of_work_after_commit", []).append(action)
+
+
 def finish(status_code: int) -> None:
     """End the request's unit of work: commit a state-changing request that ended well."""
     ends_well = status_code < 400 and not g.get("unit_of_work_refused", False)
     if request.method not in SAFE_METHODS and ends_well:
         db.session.commit()
+        for action in g.pop("unit_of_work_after_commit", []):
+            action()
     else:
         db.session.rollback()
 
@@ -52,8 +63,13 @@ class RegistryFlask(Flask):
     """Flask, with every view's unit of work ended in one place."""
 
     def dispatch_request(self) -> ResponseReturnValue:  # type: ignore[override]
-        response = self.make_response(super().dispatch_request())
-        finish(response.status_code)
+        try:
+            response = self.make_response(super().dispatch_request())
+            finish(response.status_code)
+        except BaseException:
+            # An abort, a failed commit or a bug: nothing of this request is kept.
+            db.session.rollback()
+            raise
         return response
 
 

@@ -558,7 +558,8 @@ def test_limits_are_checked_per_category_and_unit(app, district):
     # The rules below the form: a stored limit without a unit is in seats, an unknown
     # unit is refused, and one school may have a seats and an hours limit in a category
     # (two allocation categories) but not two in the same unit.
-    from registry.scenarios.services import ScenarioRefused, _check
+    from registry.refusals import Refused
+    from registry.scenarios.services import _check
 
     school = district["needy"].id
 
@@ -570,5 +571,5 @@ def test_limits_are_checked_per_category_and_unit(app, district):
         ([limit(unit="litres")], "Unknown unit."),
         ([limit(), limit(unit="seats")], "Two limits name the same school and category."),
     ):
-        with pytest.raises(ScenarioRefused, match=message):
+        with pytest.raises(Refused, match=message):
             _check({"limits": limits})

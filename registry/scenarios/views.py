@@ -8,12 +8,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from registry import unit_of_work
 from registry.access import EDITORS, READERS, roles_required
 from registry.equity.charts import bar_chart
 from registry.extensions import db
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import MOU
 from registry.models.scenario import RunStatus, Scenario, ScenarioRun
+from registry.refusals import Refused, show_refusal
 from registry.scenarios import adoption, comparison, export, runner
 from registry.scenarios import services as scenario_services
 from registry.scenarios.forms import AdoptForm, ScenarioForm
@@ -77,10 +79,9 @@ def new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             scenario = scenario_services.create_scenario(form.values(), by=current_user)
-        except scenario_services.ScenarioRefused as err:
-            flash(str(err), "error")
+        except Refused as err:
+            show_refusal(err)
         else:
-            db.session.commit()
             flash(_("Scenario created."), "success")
             return redirect(url_for("scenarios.detail", scenario_id=scenario.id))
     elif request.method == "GET":
@@ -112,10 +113,9 @@ def edit(scenario_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             scenario_services.update_scenario(scenario, form.values(), form.version.data)
-        except scenario_services.ScenarioRefused as err:
-            flash(str(err), "error")
+        except Refused as err:
+            show_refusal(err)
         else:
-            db.session.commit()
             flash(
                 _("Scenario saved. Earlier runs keep the files they were solved with."), "success"
             )
@@ -132,11 +132,9 @@ def edit(scenario_id: int) -> ResponseReturnValue:
 def run(scenario_id: int) -> ResponseReturnValue:
     scenario = _scenario_or_404(scenario_id)
     scenario_run = runner.start_run(scenario, by=current_user)
-    db.session.commit()
     run_id = scenario_run.id
     # Only after the commit can a worker see the run.
-    handle = runner.dispatch(scenario_run)
-    runner.wait_briefly(run_id, handle)
+    unit_of_work.after_commit(lambda: runner.wait_briefly(run_id, runner.dispatch(scenario_run)))
     return redirect(url_for("scenarios.run_page", run_id=run_id))
 
 
@@ -250,11 +248,9 @@ def adopt(run_id: int) -> ResponseReturnValue:
         abort(400)
     try:
         result = adoption.adopt_lines(scenario_run, form.lines.data or [])
-    except adoption.AdoptionRefused as err:
-        db.session.rollback()
-        flash(str(err), "error")
+    except Refused as err:
+        show_refusal(err)
         return redirect(url_for("scenarios.run_page", run_id=run_id))
-    db.session.commit()
     for skipped in result.skipped:
         flash(skipped, "info")
     if result.mous:

@@ -12,12 +12,12 @@ from flask_login import current_user
 
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.extensions import db
-from registry.fields import add_field_error
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import Service
 from registry.mous.services import committed_amount
 from registry.partners.forms import language_options, options
 from registry.partners.services import partner_choices
+from registry.refusals import Refused, show_refusal
 from registry.schoolyear import school_year_of
 from registry.services import services as service_services
 from registry.services.forms import ServiceFilterForm, ServiceForm
@@ -26,7 +26,6 @@ from registry.services.services import (
     SEARCHED_COLUMNS,
     SERVICE_SORTS,
     ServiceFilters,
-    ServiceRefused,
 )
 from registry.vocabulary import Category, Role, Setting, Unit
 
@@ -153,11 +152,6 @@ def _values(form: ServiceForm) -> dict[str, Any]:
     return {name: form[name].data for name in FIELDS if name in form}
 
 
-def _refusal_to_form(form: ServiceForm, err: ServiceRefused) -> None:
-    if not add_field_error(form, err.field, str(err)):
-        form.form_errors.append(str(err))
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*EDITORS, Role.PARTNER)
 def new() -> ResponseReturnValue:
@@ -170,10 +164,9 @@ def new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             service = service_services.create_service(_values(form), actor=current_user)
-        except ServiceRefused as err:
-            _refusal_to_form(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Service %(name)s added.", name=service.name), "success")
             return redirect(url_for("services.detail", service_id=service.id))
     status = 400 if request.method == "POST" else 200
@@ -191,10 +184,9 @@ def edit(service_id: int) -> ResponseReturnValue:
             service_services.update_service(
                 service, _values(form), form.version.data, actor=current_user, today=date.today()
             )
-        except ServiceRefused as err:
-            _refusal_to_form(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Service %(name)s saved.", name=service.name), "success")
             return redirect(url_for("services.detail", service_id=service.id))
     status = 400 if request.method == "POST" else 200
