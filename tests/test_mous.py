@@ -323,6 +323,36 @@ def test_capacity_used_by_another_mou_that_year_counts(
     assert len(db.session.get(MOU, mou.id).commitments) == 0
 
 
+def test_over_committed_capacity_is_shown_below_zero_and_nothing_more_is_committed(
+    client, login, make_mou, make_school, seats
+) -> None:
+    """One rule: remaining capacity is reported honestly below zero; it never goes further."""
+    school = make_school()
+    # Older data: 130 seats of a 100-seat service, committed before the checks existed.
+    active = make_mou(
+        partner=seats.partner,
+        schools=[school],
+        status=MOUStatus.ACTIVE,
+        commitments=[(seats, school, 130)],
+    )
+    assert mou_services.remaining_capacity(seats, "2025-26") == Decimal(-30)
+    assert mou_services.remaining_capacity(seats, "2025-26", capacity=Decimal(200)) == 70
+    draft = make_mou(partner=seats.partner, schools=[school])
+    assert mou_services.capacity_left(draft) == {}
+    with pytest.raises(Refused, match="already commit 30 seats more than"):
+        mou_services.add_commitment(draft, seats, school, Decimal(1))
+    db.session.rollback()
+    login("coordinator")
+    response = client.post(
+        f"/mous/{draft.id}/commitments",
+        data={"service_id": seats.id, "school_id": school.id, "amount": "1"},
+    )
+    assert response.status_code == 400
+    assert "already commit 30 seats more than" in page(response)
+    assert db.session.get(MOU, draft.id).commitments == []
+    assert "-30 of 100" in page(client.get(f"/mous/{active.id}"))
+
+
 def test_terminated_mous_and_other_years_use_no_capacity(make_mou, make_school, seats) -> None:
     school = make_school()
     make_mou(

@@ -296,9 +296,17 @@ def committed_amount(service: Service, school_year: str, excluding: Sequence[int
     return Decimal(str(db.session.scalar(stmt) or 0))
 
 
-def remaining_capacity(service: Service, school_year: str) -> Decimal:
-    """What is left of a service's annual capacity in a school year (never below zero)."""
-    return max(Decimal(service.capacity) - committed_amount(service, school_year), Decimal(0))
+def remaining_capacity(
+    service: Service, school_year: str, capacity: Decimal | None = None
+) -> Decimal:
+    """A service's annual capacity (or a proposed one) less what a school year's MOUs commit.
+
+    The one capacity rule: this is below zero when MOUs already commit more than the
+    capacity (older data, or a capacity lowered in another year), and it is shown so;
+    no new commitment, renewal or capacity change may take it below zero.
+    """
+    total = Decimal(service.capacity if capacity is None else capacity)
+    return total - committed_amount(service, school_year)
 
 
 def amount_problem(service: Service, amount: Decimal) -> str | None:
@@ -339,6 +347,17 @@ def add_commitment(mou: MOU, service: Service, school: School, amount: Decimal) 
         raise Refused(problem, "amount")
     if mou.status in CAPACITY_STATUSES:
         remaining = remaining_capacity(service, mou.school_year)
+        if remaining < 0:
+            raise Refused(
+                _(
+                    "exceeds capacity: MOUs for %(year)s already commit %(over)s %(unit)s "
+                    "more than this service's capacity",
+                    year=mou.school_year,
+                    over=_plain_number(-remaining),
+                    unit=service.unit.label.lower(),
+                ),
+                "amount",
+            )
         if amount > remaining:
             raise Refused(
                 _(

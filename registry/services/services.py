@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import MOU, Commitment, Partner, Service, User
-from registry.mous.services import committed_amount
+from registry.mous.services import committed_amount, remaining_capacity
 from registry.partners.services import json_list_contains
 from registry.refusals import Refused
 from registry.schoolyear import school_year_of
@@ -86,11 +86,6 @@ def service_query(filters: ServiceFilters, only_partner_id: int | None = None) -
     if filters.active is not None:
         stmt = stmt.where(Service.active.is_(filters.active))
     return stmt
-
-
-def remaining_capacity(service: Service, school_year: str) -> Decimal:
-    """The service's annual capacity less what a school year's live MOUs commit (may be < 0)."""
-    return service.capacity - committed_amount(service, school_year)
 
 
 def commitments_of(service: Service) -> list[Commitment]:
@@ -178,13 +173,12 @@ def update_service(
     cleaned["partner_id"] = partner_id
     if "capacity" in cleaned:
         year = school_year_of(today)
-        in_use = committed_amount(service, year)
-        if cleaned["capacity"] < in_use:
+        if remaining_capacity(service, year, capacity=cleaned["capacity"]) < 0:
             raise Refused(
                 _(
                     "MOUs for %(year)s already commit %(amount)s; capacity cannot be lower.",
                     year=year,
-                    amount=f"{in_use:,}",
+                    amount=f"{committed_amount(service, year):,}",
                 ),
                 field="capacity",
             )

@@ -12,9 +12,10 @@ from flask_login import current_user
 
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.extensions import db
+from registry.ids import id_arg
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import Service
-from registry.mous.services import committed_amount
+from registry.mous.services import committed_amount, remaining_capacity
 from registry.partners.forms import language_options, options
 from registry.partners.services import partner_choices
 from registry.refusals import Refused, show_refusal
@@ -131,7 +132,7 @@ def detail(service_id: int) -> ResponseReturnValue:
         service=service,
         school_year=year,
         committed=committed_amount(service, year),
-        remaining=service_services.remaining_capacity(service, year),
+        remaining=remaining_capacity(service, year),
         commitments=service_services.commitments_of(service),
     )
 
@@ -160,7 +161,7 @@ def new() -> ResponseReturnValue:
     if request.method == "GET":
         form.active.data = True
         if own is None:
-            form.partner_id.data = request.args.get("partner_id", 0, type=int)
+            form.partner_id.data = id_arg("partner_id") or 0
     if form.validate_on_submit():
         try:
             service = service_services.create_service(_values(form), actor=current_user)
