@@ -3,14 +3,15 @@
 Every primary key is an INTEGER column, so an id above 2**31 - 1 cannot name a
 row. Asked for one, PostgreSQL raises "integer out of range" (a 500), where
 SQLite just finds nothing; ids are bounded here, before any query, so both
-answer the same: no such record.
+answer the same: no such record (a 404 in a path or a query string, a field
+error in a form).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import abort, request
 from werkzeug.routing import IntegerConverter, Map
 
 # The largest value of a (signed, 32-bit) INTEGER column.
@@ -51,8 +52,18 @@ def to_id(value: Any) -> int | None:
 
 
 def id_arg(name: str) -> int | None:
-    """A query-string argument as an id (None when missing or not a possible id)."""
-    return to_id(request.args.get(name))
+    """A query-string argument naming a record, like `type=int` but bounded.
+
+    None when it is absent, blank, 0 or not a whole number (the filter is not set);
+    a number no row could have names nothing that exists: a 404.
+    """
+    text = (request.args.get(name) or "").strip()
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        return None
+    found = to_id(text)
+    if found is None:
+        abort(404)
+    return found
 
 
 def coerce_id(value: Any) -> int:

@@ -12,6 +12,7 @@ from registry import unit_of_work
 from registry.access import EDITORS, READERS, roles_required
 from registry.equity.charts import bar_chart
 from registry.extensions import db
+from registry.ids import id_arg, to_id
 from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import MOU
 from registry.models.scenario import RunStatus, Scenario, ScenarioRun
@@ -144,7 +145,7 @@ def run_page(run_id: int) -> ResponseReturnValue:
     scenario_run = _run_or_404(run_id)
     view = scenario_services.read_run(scenario_run)
     others = [r for r in scenario_run.scenario.runs if r.id != run_id and r.result_json]
-    drafted_ids = [int(p) for p in request.args.get("drafted", "").split(",") if p.isdigit()][:100]
+    drafted_ids = [i for p in request.args.get("drafted", "").split(",") if (i := to_id(p))][:100]
     drafted = db.session.scalars(select(MOU).where(MOU.id.in_(drafted_ids))).all()
     return render_template(
         "scenarios/run.html",
@@ -211,7 +212,7 @@ def export_xlsx(run_id: int) -> ResponseReturnValue:
 def compare(run_id: int) -> ResponseReturnValue:
     scenario_run = _run_or_404(run_id)
     view = scenario_services.read_run(scenario_run)
-    other_id = request.args.get("with", type=int)
+    other_id = id_arg("with")
     other_run = db.session.get(ScenarioRun, other_id) if other_id else None
     other = scenario_services.read_run(other_run) if other_run is not None else None
     labels = {
