@@ -132,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
+    from registry import formats
     from registry.access import can_edit, can_view
     from registry.vocabulary import Role
 
@@ -139,13 +140,4 @@ def _register_template_helpers(app: Flask) -> None:
     def inject() -> dict[str, Any]:
         return {"can_edit": can_edit, "can_view": can_view, "Role": Role, "get_locale": get_locale}
 
-    @app.template_filter("amount")
-    def format_amount(value: Any) -> str:
-        if value is None:
-            return ""
-        number = float(value)
-        return f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
-
-    @app.template_filter("pct")
-    def format_pct(value: Any) -> str:
-        return "" if value is None else f"{float(value):.1f}%"
+    formats.init_app(app)

@@ -6,6 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Where the district is: pages show stored (UTC) times in this zone.
+DEFAULT_DISTRICT_TIMEZONE = "America/New_York"
 
 
 class ConfigError(RuntimeError):
@@ -20,6 +24,7 @@ class Settings:
     secret_key: str | None
     redis_url: str | None
     secure_cookies: bool = False
+    district_timezone: str = DEFAULT_DISTRICT_TIMEZONE
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -28,6 +33,7 @@ class Settings:
             secret_key=os.environ.get("SECRET_KEY") or None,
             redis_url=os.environ.get("REDIS_URL") or None,
             secure_cookies=os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true"},
+            district_timezone=os.environ.get("DISTRICT_TIMEZONE") or DEFAULT_DISTRICT_TIMEZONE,
         )
 
 
@@ -55,6 +61,14 @@ def build_config(
     url = overrides.pop("SQLALCHEMY_DATABASE_URI", None) or settings.database_url
     if not url:
         url = sqlite_default(instance_path)
+    zone = overrides.pop("DISTRICT_TIMEZONE", None) or settings.district_timezone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ConfigError(
+            f"DISTRICT_TIMEZONE {zone!r} is not a known time zone "
+            "(use an IANA name such as America/New_York)."
+        ) from err
     config: dict[str, Any] = {
         "SECRET_KEY": secret,
         "SQLALCHEMY_DATABASE_URI": url,
@@ -67,6 +81,8 @@ def build_config(
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "BABEL_DEFAULT_LOCALE": "en",
+        "DISTRICT_TIMEZONE": zone,
+        "BABEL_DEFAULT_TIMEZONE": zone,
         # Every string is marked for translation; the switch appears once catalogs exist.
         "LANGUAGES": {"en": "English", "es": "Español", "pt": "Português"},
         "SHOW_LANGUAGE_SWITCH": (Path(__file__).parent / "translations").is_dir(),

@@ -60,9 +60,20 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_refused(err: CSRFError) -> tuple[str, int]:
-        return render_template("errors/error.html", code=400, reason=err.description), 400
+        reason = _(
+            "The form had expired or did not come from this registry, so nothing was saved. "
+            "Go back, reload the page and send the form again."
+        )
+        return render_template("errors/error.html", code=400, reason=reason), 400
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> tuple[str, int]:
         code = err.code or 500
-        return render_template("errors/error.html", code=code, reason=err.description), code
+        reason = _own_description(err)
+        return render_template("errors/error.html", code=code, reason=reason), code
+
+
+def _own_description(err: HTTPException) -> str | None:
+    """The reason the app gave (translated where it refused); None for Werkzeug's English one."""
+    default = type(err).description
+    return err.description if err.description and err.description != default else None

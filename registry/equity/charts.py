@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from registry import formats
+
 Series = Sequence[tuple[str, Sequence[tuple[str, float]]]]
 Point = tuple[str, float, float]
 
@@ -41,19 +43,17 @@ PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#8a6d00", "#56b4e9")
 def format_value(value: float) -> str:
     """A value as the charts and their tables print it."""
     if value == 0:
-        return "0"
-    if value == int(value) and abs(value) >= 1:
-        return f"{value:,.0f}"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
+        return formats.integer(0)
+    if (value == int(value) and abs(value) >= 1) or abs(value) >= 100:
+        return formats.integer(value)
     if abs(value) >= 1:
-        return f"{value:,.2f}"
-    return f"{value:.3f}"
+        return formats.number(value, 2)
+    return formats.number(value, 3)
 
 
 def _tick_label(value: float) -> str:
     """An axis label: as short as the value allows (0.25, not 0.250)."""
-    return f"{value:,.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:,.0f}"
+    return formats.number(value, 3, trim=True)
 
 
 def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -79,6 +79,7 @@ def _chart_id(*parts: object) -> str:
 def _figure(
     chart_id: str, title: str, summary: str, svg_body: str, table: str, legend: str = ""
 ) -> Markup:
+    data_label = _("Data for this chart")
     return Markup(
         f'<figure class="chart" id="{chart_id}">'
         f'<svg role="img" aria-labelledby="{chart_id}-t {chart_id}-d" '
@@ -89,7 +90,7 @@ def _figure(
         f"{svg_body}</svg>"
         f"{legend}"
         f"<figcaption><strong>{escape(title)}.</strong> {escape(summary)}</figcaption>"
-        f"<details><summary>{escape(_('Data for this chart'))}</summary>"
+        f"<details><summary>{escape(data_label)}</summary>"
         f'<div class="table-wrap">{table}</div></details>'
         "</figure>"
     )

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from registry import formats
 from registry.access import READERS, roles_required
 from registry.equity import charts
 from registry.equity import services as equity_services
@@ -103,7 +104,11 @@ def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]
         title=_("%(measure)s against need", measure=per_student.capitalize()),
         x_label=_("Need index"),
         y_label=per_student,
-        summary=_("Concentration index %(ci)s: %(lean)s.", ci=f"{ci:+.3f}", lean=lean),
+        summary=_(
+            "Concentration index %(ci)s: %(lean)s.",
+            ci=formats.number(ci, 3, signed=True),
+            lean=lean,
+        ),
     )
     q1, q4 = report.quartiles[0], report.quartiles[3]
     shares = charts.bar_chart(
@@ -122,10 +127,10 @@ def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]
         summary=_(
             "The least needy quarter of schools (Q1) has %(e1)s of students and %(r1)s of "
             "units; the neediest (Q4) has %(e4)s of students and %(r4)s of units.",
-            e1=f"{q1.enrollment_share:.0%}",
-            r1=f"{q1.resource_share:.0%}",
-            e4=f"{q4.enrollment_share:.0%}",
-            r4=f"{q4.resource_share:.0%}",
+            e1=formats.share(q1.enrollment_share),
+            r1=formats.share(q1.resource_share),
+            e4=formats.share(q4.enrollment_share),
+            r4=formats.share(q4.resource_share),
         ),
     )
     trend = report.trend
@@ -140,9 +145,11 @@ def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]
         unit=_("count"),
         summary=_(
             "%(count)s MOUs in force in %(year)s; %(growth)s on the year before.",
-            count=trend.counts.get(report.selection.year, 0),
+            count=formats.integer(trend.counts.get(report.selection.year, 0)),
             year=report.selection.year,
-            growth=f"{growth:+.1f}%" if growth is not None else _("no earlier year to compare"),
+            growth=formats.pct(growth, signed=True)
+            if growth is not None
+            else _("no earlier year to compare"),
         ),
     )
     return {"scatter": scatter, "shares": shares, "trend": trend_chart}

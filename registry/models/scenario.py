@@ -45,6 +45,15 @@ class RunStatus(LabelledEnum):
         return self in (RunStatus.DONE, RunStatus.FAILED, RunStatus.TIMED_OUT)
 
 
+class EngineStatus(LabelledEnum):
+    """What the allocation engine said about its answer (its result file's `status`)."""
+
+    OPTIMAL = "optimal"
+    TIME_LIMIT = "time_limit"
+    NO_SOLUTION = "no_solution"
+    INFEASIBLE = "infeasible"
+
+
 add_labels(
     (
         (WeightRule.ENROLLMENT_X_NEED, _l("Enrollment × need")),
@@ -59,6 +68,10 @@ add_labels(
         (RunStatus.DONE, _l("Done")),
         (RunStatus.FAILED, _l("Failed")),
         (RunStatus.TIMED_OUT, _l("Timed out")),
+        (EngineStatus.OPTIMAL, _l("optimal")),
+        (EngineStatus.TIME_LIMIT, _l("best found within the time limit")),
+        (EngineStatus.NO_SOLUTION, _l("no solution within the time limit")),
+        (EngineStatus.INFEASIBLE, _l("no allocation meets every rule")),
     )
 )
 
@@ -147,6 +160,14 @@ class ScenarioRun(db.Model):
     @property
     def label(self) -> str:
         return f"{self.scenario.name} · run {self.id}"
+
+    @property
+    def engine_status_label(self) -> str:
+        """The engine's status in the page's language ("optimal"), not its code."""
+        try:
+            return EngineStatus(self.engine_status).label
+        except ValueError:  # none yet, or a status this version does not know
+            return self.engine_status or ""
 
     def __repr__(self) -> str:
         return f"<ScenarioRun {self.id} {self.status.value}>"

@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from registry import formats
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.listing import search
@@ -109,8 +110,8 @@ def term_problems(school_year: str, start: date, end: date) -> dict[str, str]:
             problems["start_date"] = _(
                 "The term does not overlap the %(year)s school year (%(first)s to %(last)s).",
                 year=school_year,
-                first=first.isoformat(),
-                last=last.isoformat(),
+                first=formats.date(first),
+                last=formats.date(last),
             )
     return problems
 
@@ -217,7 +218,7 @@ def dpa_gaps(mou: MOU, today: date) -> list[str]:
         gaps.append(_("the data-privacy agreement has no expiry date"))
     elif mou.dpa_expiry < today:
         gaps.append(
-            _("the data-privacy agreement expired on %(day)s", day=mou.dpa_expiry.isoformat())
+            _("the data-privacy agreement expired on %(day)s", day=formats.date(mou.dpa_expiry))
         )
     return gaps
 
@@ -362,7 +363,7 @@ def add_commitment(mou: MOU, service: Service, school: School, amount: Decimal) 
             raise Refused(
                 _(
                     "exceeds remaining capacity: %(left)s %(unit)s left",
-                    left=_plain_number(remaining),
+                    left=formats.amount(remaining),
                     unit=service.unit.label.lower(),
                 ),
                 "amount",
@@ -380,10 +381,6 @@ def remove_commitment(mou: MOU, commitment: Commitment) -> None:
         raise Refused(_("That commitment is not part of this MOU."))
     mou.commitments.remove(commitment)
     db.session.flush()
-
-
-def _plain_number(value: Decimal) -> str:
-    return f"{value.normalize():f}"
 
 
 # ---- renewal -------------------------------------------------------------------------
@@ -466,8 +463,8 @@ def renew(mou: MOU) -> Renewal:
                     "to fit the capacity left in %(year)s.",
                     service=service.name,
                     school=line.school.name,
-                    old=_plain_number(Decimal(line.amount)),
-                    new=_plain_number(amount),
+                    old=formats.amount(Decimal(line.amount)),
+                    new=formats.amount(amount),
                     year=renewal.school_year,
                 )
             )
@@ -578,6 +575,10 @@ def totals_by_unit(mou: MOU) -> str:
         unit = line.service.unit
         sums[unit] = sums.get(unit, Decimal(0)) + Decimal(line.amount)
     return "; ".join(f"{_plain_number(sums[u])} {u.label.lower()}" for u in Unit if u in sums)
+
+
+def _plain_number(value: Decimal) -> str:
+    return f"{value.normalize():f}"
 
 
 def audit_trail(mou: MOU) -> list[AuditEntry]:

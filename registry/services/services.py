@@ -19,6 +19,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
+from registry import formats
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import MOU, Commitment, Partner, Service, User
@@ -178,7 +179,7 @@ def update_service(
                 _(
                     "MOUs for %(year)s already commit %(amount)s; capacity cannot be lower.",
                     year=year,
-                    amount=f"{committed_amount(service, year):,}",
+                    amount=formats.amount(committed_amount(service, year)),
                 ),
                 field="capacity",
             )

@@ -1,0 +1,167 @@
+"""How numbers and dates are shown: in the reader's locale, times in the district's zone.
+
+One place for every number or date a page SHOWS (templates through the filters
+registered by `init_app`, Python code that builds sentences or charts by calling
+these functions). Exports and the `value=` of form inputs stay machine-readable
+and do not come here. Stored times are UTC; they are shown in the district's time
+zone (`DISTRICT_TIMEZONE`, Flask-Babel's `BABEL_DEFAULT_TIMEZONE`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+from datetime import date as Date
+from datetime import datetime as DateTime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_time as babel_format_time
+from babel.numbers import format_currency as babel_format_currency
+from babel.numbers import format_decimal as babel_format_decimal
+from flask import Flask
+from flask_babel import get_locale, get_timezone
+
+from registry.config import DEFAULT_DISTRICT_TIMEZONE
+
+Number = int | float | Decimal
+
+FALLBACK_LOCALE = Locale("en")
+
+
+def _locale() -> Locale:
+    # Outside a request and an app context (a script, a test of a chart) the default is English.
+    try:
+        return get_locale() or FALLBACK_LOCALE
+    except RuntimeError:
+        return FALLBACK_LOCALE
+
+
+def _pattern(integer: str, digits: int, signed: bool, trim: bool = False) -> str:
+    pattern = integer + ("." + ("#" if trim else "0") * digits if digits > 0 else "")
+    return f"+{pattern};-{pattern}" if signed else pattern
+
+
+def _is_whole(value: Number) -> bool:
+    return Decimal(str(value)) == Decimal(str(value)).to_integral_value()
+
+
+def integer(value: Number | None) -> str:
+    """A whole number with the locale's grouping: 12,717 (en), 12.717 (es, pt)."""
+    if value is None:
+        return ""
+    return babel_format_decimal(round(Decimal(str(value))), format="#,##0", locale=_locale())
+
+
+def amount(value: Number | None) -> str:
+    """A quantity (seats, hours, dollars): no decimals when whole, else two: 1,234.50 / 1.234,50."""
+    if value is None:
+        return ""
+    digits = 0 if _is_whole(value) else 2
+    return babel_format_decimal(
+        Decimal(str(value)), format=_pattern("#,##0", digits, False), locale=_locale()
+    )
+
+
+def dollars(value: Number | None) -> str:
+    """US dollars the locale's way: $12,717 / 12.717 US$ / US$ 12.717 (cents only if any)."""
+    if value is None:
+        return ""
+    locale = _locale()
+    pattern = str(locale.currency_formats["standard"].pattern)
+    if _is_whole(value):
+        pattern = pattern.replace("0.00", "0")
+    return babel_format_currency(
+        Decimal(str(value)), "USD", format=pattern, locale=locale, currency_digits=False
+    )
+
+
+def number(value: Number | None, digits: int = 2, signed: bool = False, trim: bool = False) -> str:
+    """A measure to a fixed number of decimals (a need index, a ratio): 0.53 / 0,53.
+
+    With `trim`, at most that many: trailing zeros go (0.25, not 0.250).
+    """
+    if value is None:
+        return ""
+    return babel_format_decimal(
+        Decimal(str(value)), format=_pattern("#,##0", digits, signed, trim), locale=_locale()
+    )
+
+
+def pct(value: Number | None, digits: int = 1, signed: bool = False) -> str:
+    """A value in percentage points (45.3 is 45.3 %), with the locale's percent sign and spacing."""
+    if value is None:
+        return ""
+    locale = _locale()
+    # The locale's percent pattern ("#,##0%" in en, "#,##0 %" in es) with the decimals asked for.
+    positive = str(locale.percent_formats[None].pattern).split(";")[0]
+    body = _with_decimals(positive, digits)
+    pattern = f"+{body};-{body}" if signed else body
+    # Babel's percent patterns scale by 100; this value is already in points.
+    return babel_format_decimal(Decimal(str(value)) / 100, format=pattern, locale=locale)
+
+
+def _with_decimals(positive: str, digits: int) -> str:
+    """The locale's positive percent pattern with exactly `digits` decimals after its last 0."""
+    last_zero = positive.rfind("0")
+    decimals = "." + "0" * digits if digits > 0 else ""
+    return positive[: last_zero + 1] + decimals + positive[last_zero + 1 :]
+
+
+def share(value: Number | None, digits: int = 0, signed: bool = False) -> str:
+    """A fraction shown as a percentage: 0.25 is 25 %."""
+    if value is None:
+        return ""
+    return pct(Decimal(str(value)) * 100, digits, signed)
+
+
+def date(value: Date | DateTime | None, form: str = "medium") -> str:
+    """A calendar day in the locale's words: Mar 5, 2026 / 5 mar 2026 / 5 de mar. de 2026."""
+    if value is None:
+        return ""
+    if isinstance(value, DateTime):
+        value = _in_district_zone(value).date()
+    return babel_format_date(value, format=form, locale=_locale())
+
+
+def datetime(value: DateTime | None) -> str:
+    """A moment in the district's zone, to the minute: 14:30 UTC is shown Mar 5, 2026, 9:30 AM."""
+    if value is None:
+        return ""
+    locale = _locale()
+    local = _in_district_zone(value)
+    day = babel_format_date(local.date(), format="medium", locale=locale)
+    time = babel_format_time(local, format="short", locale=locale)
+    joined: str = locale.datetime_formats["medium"]
+    return joined.replace("{1}", day).replace("{0}", time)
+
+
+def _in_district_zone(value: DateTime) -> DateTime:
+    """A stored time (UTC; a naive one is taken as UTC) moved into the district's zone."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        zone = get_timezone()
+    except RuntimeError:  # no app: a script or a unit test
+        zone = None
+    return value.astimezone(zone or ZoneInfo(DEFAULT_DISTRICT_TIMEZONE))
+
+
+FILTERS: dict[str, Callable[..., str]] = {
+    "amount": amount,
+    "dollars": dollars,
+    "integer": integer,
+    "number": number,
+    "pct": pct,
+    "share": share,
+    "date": date,
+    "datetime": datetime,
+}
+
+
+def init_app(app: Flask) -> None:
+    """Register them as template filters: {{ n|amount }}, {{ day|date }}, {{ at|datetime }}."""
+    for name, function in FILTERS.items():
+        app.add_template_filter(function, name)
