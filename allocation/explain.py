@@ -1,5 +1,14 @@
 """Plain-language explanations: why a school falls short, and which locks and limits clash.
 
+Every sentence is also given as data (`Clause`: a code and its parameters,
+ids and amounts, never words), so that the registry can word it in the
+reader's language. The codes of `why`: ``no_solution``, ``limit_at_most``,
+``locks_fix``, ``capped``, ``cohort``, ``full``, ``needed_elsewhere``; of
+conflicts: ``lock_twice``, ``lock_above_max``, ``lock_below_cohort``,
+``lock_not_whole``, ``locks_over_capacity``, ``limits_contradict``,
+``locks_over_limit``, ``limit_unreachable``, ``lock_cannot_hold``,
+``limit_short``, ``limit_excess``, ``unexplained``.
+
 Conflicts are found in two ways. Cheap pre-checks catch the common cases
 with precise wording (a lock above a per-school maximum or below a cohort
 minimum or not whole, locks over a service's capacity, two locks on one pair,
@@ -14,13 +23,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 import pulp
 
 from allocation.model import CategoryData, CategoryModel
 from allocation.problem import Limit, Lock, Service
-from allocation.result import Conflict, LimitRef, LockRef
+from allocation.result import Clause, Conflict, LimitRef, LockRef
 from allocation.solvers import Outcome, make_solver, run
 
 WELL_BELOW_SHARE = 0.9  # "well below" target: less than 90% of it ...
@@ -40,6 +50,20 @@ def fmt(value: float) -> str:
     if rounded.is_integer():
         return str(int(rounded))
     return f"{rounded:.6f}".rstrip("0").rstrip(".")
+
+
+def _n(value: float) -> int | float:
+    """An amount for a clause's parameters: rounded as `fmt` rounds it."""
+    rounded = round(float(value), 6)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why a school falls well below its target: the sentence, and its clauses as data."""
+
+    text: str
+    clauses: tuple[Clause, ...]
 
 
 def _close(a: float, b: float) -> bool:
@@ -71,9 +95,11 @@ class _Words:
         self.data = data
         self.services = {service.id: service for service in data.services}
 
+    def unit(self, service: Service | None = None) -> str:
+        return (service.unit if service and service.unit else None) or self.data.unit
+
     def amount(self, value: float, service: Service | None = None) -> str:
-        unit = (service.unit if service and service.unit else None) or self.data.unit
-        return f"{fmt(value)} {unit}"
+        return f"{fmt(value)} {self.unit(service)}"
 
     def of_category(self, value: float) -> str:
         return f"{self.amount(value)} of {self.data.category}"
@@ -115,6 +141,15 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
                     f"{service.label} at {words.school(school_id)} is locked more than once "
                     f"with different amounts ({listed}).",
                     locks=tuple(words.lock_ref(i, lock) for i, lock in locks),
+                    clause=Clause(
+                        "lock_twice",
+                        {
+                            "service": service_id,
+                            "school": school_id,
+                            "amounts": [_n(a) for a in amounts],
+                            "unit": words.unit(service),
+                        },
+                    ),
                 )
             )
 
@@ -122,11 +157,18 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
         service = words.services[lock.service]
         ref = (words.lock_ref(index, lock),)
         problem_with = None
+        params: dict[str, object] = {
+            "service": lock.service,
+            "school": lock.school,
+            "amount": _n(lock.amount),
+            "unit": words.unit(service),
+        }
         if service.max_per_school is not None and _above(lock.amount, service.max_per_school):
             problem_with = (
                 f"is above that service's maximum of "
                 f"{words.amount(service.max_per_school, service)} per school"
             )
+            clause = Clause("lock_above_max", {**params, "max": _n(service.max_per_school)})
         elif (
             service.min_viable is not None
             and lock.amount > 0
@@ -136,12 +178,14 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
                 f"is below that service's minimum cohort of "
                 f"{words.amount(service.min_viable, service)}; it must be 0 or at least that"
             )
+            clause = Clause("lock_below_cohort", {**params, "min": _n(service.min_viable)})
         elif service.integer and not _close(lock.amount, round(lock.amount)):
             unit = service.unit or words.data.unit
             problem_with = f"is not a whole number, but {service.label} comes in whole {unit}"
+            clause = Clause("lock_not_whole", params)
         if problem_with:
             message = _sentence(f"{words.lock(lock)} {problem_with}.")
-            conflicts.append(Conflict(category, message, ref))
+            conflicts.append(Conflict(category, message, ref, clause=clause))
 
     by_service: dict[str, list[tuple[int, Lock]]] = defaultdict(list)
     for index, lock in data.locks:
@@ -160,6 +204,19 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
                     f"Locks commit {words.amount(total, service)} of {service.label} ({parts}), "
                     f"but it has only {words.amount(service.capacity, service)}.",
                     locks=tuple(words.lock_ref(i, lock) for i, lock in locks),
+                    clause=Clause(
+                        "locks_over_capacity",
+                        {
+                            "service": service_id,
+                            "total": _n(total),
+                            "capacity": _n(service.capacity),
+                            "unit": words.unit(service),
+                            "locks": [
+                                [lock.school, _n(lock.amount)]
+                                for _, lock in sorted(locks, key=lambda item: item[1].school)
+                            ],
+                        },
+                    ),
                 )
             )
     if conflicts:
@@ -187,6 +244,16 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
                         f"{name} needs at least {words.of_category(low.min)} (limit), but "
                         f"another limit allows at most {words.amount(high.max)}.",
                         limits=(words.limit_ref(low_index, low), words.limit_ref(high_index, high)),
+                        clause=Clause(
+                            "limits_contradict",
+                            {
+                                "school": school_id,
+                                "min": _n(low.min),
+                                "max": _n(high.max),
+                                "unit": words.unit(),
+                                "category": category,
+                            },
+                        ),
                     )
                 )
                 continue
@@ -202,6 +269,16 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
                         f"allows at most {words.amount(limit.max)}.",
                         locks=tuple(words.lock_ref(i, lock) for i, lock in locks_here),
                         limits=(words.limit_ref(index, limit),),
+                        clause=Clause(
+                            "locks_over_limit",
+                            {
+                                "school": school_id,
+                                "locked": _n(locked_total),
+                                "max": _n(limit.max),
+                                "unit": words.unit(),
+                                "category": category,
+                            },
+                        ),
                     )
                 )
         for index, limit in with_min:
@@ -212,9 +289,12 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
             if _above(limit.min, reach):
                 if reach <= 0 and not any(school_id in s.eligible for s in data.services):
                     tail = f"no {data.category} service is eligible there."
+                    reach_code = "no_service"
                 elif reach <= 0:
                     tail = f"its eligible {data.category} services can give it nothing."
+                    reach_code = "nothing"
                 else:
+                    reach_code = "offer"
                     tail = (
                         f"its eligible {data.category} services offer "
                         f"{words.amount(reach)} in all"
@@ -228,6 +308,18 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
                             words.lock_ref(i, lock) for i, lock in sorted(involved.items())
                         ),
                         limits=(words.limit_ref(index, limit),),
+                        clause=Clause(
+                            "limit_unreachable",
+                            {
+                                "school": school_id,
+                                "min": _n(limit.min),
+                                "unit": words.unit(),
+                                "category": category,
+                                "reach": _n(reach),
+                                "why": reach_code,
+                                "with_locks": bool(involved),
+                            },
+                        ),
                     )
                 )
     return conflicts
@@ -302,6 +394,17 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                         f"{words.amount(moved)}."
                     ),
                     locks=(words.lock_ref(index, lock),),
+                    clause=Clause(
+                        "lock_cannot_hold",
+                        {
+                            "service": lock.service,
+                            "school": lock.school,
+                            "amount": _n(lock.amount),
+                            "unit": words.unit(words.services[lock.service]),
+                            "category": category,
+                            "change": _n(moved),
+                        },
+                    ),
                 )
             )
     received = {school.id: model.y[i].varValue or 0.0 for i, school in enumerate(data.schools)}
@@ -333,6 +436,18 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                         words.limit_ref(index, limit),
                         *(words.limit_ref(i, other) for i, other in rivals),
                     ),
+                    clause=Clause(
+                        "limit_short",
+                        {
+                            "school": limit.school,
+                            "min": _n(limit.min),
+                            "unit": words.unit(),
+                            "category": category,
+                            "short": _n(short.varValue or 0.0),
+                            "rival_schools": sorted({other.school for _, other in rivals}),
+                            "rival_locks": bool(rival_locks),
+                        },
+                    ),
                 )
             )
         if excess is not None and (excess.varValue or 0.0) > 1e-6 * max(1.0, limit.max or 0.0):
@@ -344,6 +459,16 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                     f"other locks and limits of {category} need "
                     f"{words.amount(excess.varValue or 0.0)} more there.",
                     limits=(words.limit_ref(index, limit),),
+                    clause=Clause(
+                        "limit_excess",
+                        {
+                            "school": limit.school,
+                            "max": _n(limit.max),
+                            "unit": words.unit(),
+                            "category": category,
+                            "excess": _n(excess.varValue or 0.0),
+                        },
+                    ),
                 )
             )
     return conflicts
@@ -377,6 +502,7 @@ def unexplained(data: CategoryData) -> Conflict:
         f"The locks and limits of {data.category} cannot all hold together.",
         locks=tuple(words.lock_ref(i, lock) for i, lock in data.locks),
         limits=tuple(words.limit_ref(i, limit) for i, limit in data.limits),
+        clause=Clause("unexplained", {"category": data.category}),
     )
 
 
@@ -387,26 +513,45 @@ def why(
     targets: np.ndarray,
     t_star: float,
     status: str,
-) -> list[str | None]:
-    """Per school of S_c, None or a short sentence on why it is well below its target."""
+) -> list[Why | None]:
+    """Per school of S_c, None or a short sentence (and its clauses) on why it is well below
+    its target."""
     if status == "no_solution":
-        return ["No allocation was found for this category within the time limit."] * len(
-            data.schools
-        )
+        return [
+            Why(
+                "No allocation was found for this category within the time limit.",
+                (Clause("no_solution", {}),),
+            )
+        ] * len(data.schools)
     words = _Words(data)
     _, upper = data.school_bounds()
     used = np.bincount(data.pair_service, weights=amounts, minlength=len(data.services))
     locked_pairs = {(lock.service, lock.school) for _, lock in data.locks}
-    reasons: list[str | None] = []
+    reasons: list[Why | None] = []
     for i, school in enumerate(data.schools):
         if not well_below(float(received[i]), float(targets[i]), t_star):
             reasons.append(None)
             continue
         if math.isfinite(upper[i]) and received[i] >= upper[i] - 1e-6 * max(1.0, upper[i]):
             # The limit alone decides: whatever else holds, it could not get more.
-            reasons.append(f"Its limit allows at most {words.of_category(float(upper[i]))}.")
+            reasons.append(
+                Why(
+                    f"Its limit allows at most {words.of_category(float(upper[i]))}.",
+                    (
+                        Clause(
+                            "limit_at_most",
+                            {
+                                "amount": _n(float(upper[i])),
+                                "unit": words.unit(),
+                                "category": data.category,
+                            },
+                        ),
+                    ),
+                )
+            )
             continue
         clauses: list[str] = []
+        parts: list[Clause] = []
         groups: dict[str, list[Service]] = defaultdict(list)
         for j, service in enumerate(data.services):
             if service.capacity <= 0 or school.id not in service.eligible:
@@ -416,26 +561,49 @@ def why(
             )
         if groups.get("lock"):
             clauses.append(f"locks fix what it gets from {_names(groups['lock'])}")
+            parts.append(Clause("locks_fix", {"services": [s.id for s in groups["lock"]]}))
         for service in groups.get("cap", []):
             clauses.append(
                 f"{service.label} is capped at "
                 f"{words.amount(service.max_per_school or 0.0, service)} per school"
+            )
+            parts.append(
+                Clause(
+                    "capped",
+                    {
+                        "service": service.id,
+                        "amount": _n(service.max_per_school or 0.0),
+                        "unit": words.unit(service),
+                    },
+                )
             )
         for service in groups.get("cohort", []):
             clauses.append(
                 f"{service.label} needs a cohort of at least "
                 f"{words.amount(service.min_viable or 0.0, service)}, more than it has left"
             )
+            parts.append(
+                Clause(
+                    "cohort",
+                    {
+                        "service": service.id,
+                        "amount": _n(service.min_viable or 0.0),
+                        "unit": words.unit(service),
+                    },
+                )
+            )
         if groups.get("full"):
             full = groups["full"]
             verb = "has" if len(full) == 1 else "have"
             clauses.append(f"{_names(full)} {verb} no capacity left")
+            parts.append(Clause("full", {"services": [s.id for s in full]}))
         if groups.get("open") and not clauses:
             clauses.append(
                 f"the rest of its eligible {data.category} capacity is needed to keep "
                 f"other schools' locks, limits or cohorts"
             )
-        reasons.append(_sentence("; ".join(clauses)) + "." if clauses else None)
+            parts.append(Clause("needed_elsewhere", {"category": data.category}))
+        reasons.append(Why(_sentence("; ".join(clauses)) + ".", tuple(parts)) if clauses else None)
     return reasons
 
 

@@ -12,8 +12,9 @@ and printed as integers when whole, so the same input gives the same bytes)::
       },
       "allocations": [{"service": "J1", "school": "S1", "amount": 30}],
       "schools": [{"school": "S1", "category": "tutoring", "weight": 312.5,
-                   "target": 28.8, "allocated": 30, "why": null}],
+                   "target": 28.8, "allocated": 30, "why": null, "why_codes": []}],
       "conflicts": [{"category": "tutoring", "message": "...",
+                     "code": {"code": "limit_unreachable", "params": {...}},
                      "locks": [{"index": 0, "id": null, "service": "J1", "school": "S1"}],
                      "limits": [{"index": 1, "id": "L2", "school": "S2",
                                  "category": "tutoring"}]}]
@@ -26,7 +27,10 @@ and printed as integers when whole, so the same input gives the same bytes)::
 - ``allocations`` lists every non-zero amount, sorted by (service, school).
 - ``schools`` has a row for every school of ``S_c`` of every category, sorted
   by (category, school). ``why`` is null unless the school falls well short
-  of its target (see `allocation.explain.well_below`), then a short sentence.
+  of its target (see `allocation.explain.well_below`), then a short sentence;
+  ``why_codes`` says the same as data (each clause's code and parameters, see
+  `allocation.explain`), and a conflict's ``code`` its ``message``, so that a
+  program can word them in another language.
 - ``conflicts`` is empty unless ``status`` is ``infeasible``; each names the
   locks and limits (by 0-based ``index`` in the problem's ``locks`` and
   ``limits`` lists, and by their ``id`` when the problem gave one) that
@@ -66,6 +70,18 @@ class Allocation:
 
 
 @dataclass(frozen=True)
+class Clause:
+    """A `why` or conflict as data, for wording in any language: a code and its parameters.
+
+    Parameters hold ids ("J1", "S2"), amounts, units and the category, never
+    words; `allocation.explain` lists the codes beside the English it writes.
+    """
+
+    code: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class SchoolRow:
     """What one school of S_c gets in one category, against its need-based target."""
 
@@ -75,6 +91,7 @@ class SchoolRow:
     target: float
     allocated: float
     why: str | None
+    why_clauses: tuple[Clause, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +122,7 @@ class Conflict:
     message: str
     locks: tuple[LockRef, ...] = ()
     limits: tuple[LimitRef, ...] = ()
+    clause: Clause | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +154,10 @@ def number(value: float) -> int | float:
     return rounded
 
 
+def _clause(clause: Clause) -> dict[str, Any]:
+    return {"code": clause.code, "params": clause.params}
+
+
 def result_to_dict(result: Result) -> dict[str, Any]:
     """The result as plain JSON-ready data, in the documented shape and order."""
     return {
@@ -163,6 +185,7 @@ def result_to_dict(result: Result) -> dict[str, Any]:
                 "target": number(row.target),
                 "allocated": number(row.allocated),
                 "why": row.why,
+                "why_codes": [_clause(c) for c in row.why_clauses],
             }
             for row in sorted(result.schools, key=lambda r: (r.category, r.school))
         ],
@@ -170,6 +193,7 @@ def result_to_dict(result: Result) -> dict[str, Any]:
             {
                 "category": conflict.category,
                 "message": conflict.message,
+                "code": _clause(conflict.clause) if conflict.clause else None,
                 "locks": [
                     {"index": r.index, "id": r.id, "service": r.service, "school": r.school}
                     for r in conflict.locks

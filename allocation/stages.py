@@ -507,7 +507,8 @@ def _figures_and_rows(
             weight=school.weight,
             target=float(targets[i]),
             allocated=float(received[i]),
-            why=whys[i],
+            why=explained.text if (explained := whys[i]) else None,
+            why_clauses=explained.clauses if explained else (),
         )
         for i, school in enumerate(data.schools)
     ]
@@ -518,12 +519,15 @@ def solve(
     problem: Problem | Mapping[str, Any] | str | bytes,
     objective: str | None = None,
     solver: str | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> Result:
     """Solve `problem` (a Problem, or anything `load_problem` reads) per the spec.
 
     `objective` overrides the problem's own (default ``proportional``);
-    `solver` is ``"highs"`` (default) or ``"cbc"``. Raises ProblemError for an
-    invalid problem or objective, ValueError for an unknown solver.
+    `solver` is ``"highs"`` (default) or ``"cbc"``. `on_progress`, if given, is
+    called with (categories done, categories in all, the category just done)
+    after each category. Raises ProblemError for an invalid problem or
+    objective, ValueError for an unknown solver.
     """
     problem = load_problem(problem)
     chosen = parse_objective(objective or problem.objective or DEFAULT_OBJECTIVE)
@@ -563,6 +567,8 @@ def solve(
             outcome = _solve_category(data, chosen, solver_name, share, feasibility_only=True)
             if isinstance(outcome, list) and outcome:
                 found[category] = outcome
+            if on_progress is not None:
+                on_progress(position + 1, len(order), category)
             continue
         outcome = _solve_category(data, chosen, solver_name, share)
         if isinstance(outcome, list):
@@ -570,6 +576,8 @@ def solve(
                 found[category] = outcome
         elif category in offered:
             solved[category] = (data, outcome)
+        if on_progress is not None:
+            on_progress(position + 1, len(order), category)
     conflicts = [conflict for category in categories for conflict in found.get(category, [])]
 
     if conflicts:

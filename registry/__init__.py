@@ -15,7 +15,13 @@ from registry.extensions import babel, csrf, db, login_manager, migrate
 from registry.ids import IdConverter
 from registry.unit_of_work import RegistryFlask
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+
+
+def bundled_folder(name: str) -> Path:
+    """The `templates` or `migrations` folder: in the package if installed, else the source's."""
+    installed = PACKAGE / name
+    return installed if installed.is_dir() else PACKAGE.parent / name
 
 
 def select_locale() -> str | None:
@@ -39,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = RegistryFlask(
         __name__,
         instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(bundled_folder("templates")),
         static_folder="static",
     )
     app.config.update(build_config(app.instance_path, Settings.from_environ(), config))
@@ -50,7 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     unit_of_work.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(bundled_folder("migrations")))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)

@@ -36,7 +36,7 @@ def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 abort(404)
             return view(*args, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return wrapped
 
     return decorator
 

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Table, event, insert, inspect
 from sqlalchemy.orm import Mapper, Session, UOWTransaction
 from sqlalchemy.orm.attributes import NO_VALUE
 
@@ -174,4 +174,6 @@ def _keep_old_values(mapper: Mapper[Any], class_: type) -> None:
 def _write_audit_rows(session: Session, flush_context: UOWTransaction) -> None:
     rows = _rows(session)
     if rows:
-        session.connection().execute(insert(AuditEntry.__table__), rows)
+        table = AuditEntry.__table__
+        assert isinstance(table, Table)  # typed as any FromClause; a mapped class's is a Table
+        session.connection().execute(insert(table), rows)

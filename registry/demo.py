@@ -680,7 +680,9 @@ def _end_a_few_soon(
     for mou in rng.sample(active, min(4, len(active))):
         end = min(year_end, today + timedelta(days=rng.randint(7, 55)))
         mou.values["end_date"] = end
-        mou.values["start_date"] = min(mou.values["start_date"], end)  # type: ignore[type-var]
+        start = mou.values["start_date"]
+        assert isinstance(start, date)
+        mou.values["start_date"] = min(start, end)
         mou.values["notes"] = "A one-semester agreement."
 
 

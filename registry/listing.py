@@ -10,8 +10,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, func, or_
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Select, SQLColumnExpression, func, or_
 
 from registry.extensions import db
 
@@ -31,7 +30,7 @@ class Sorting:
         return key
 
 
-def search(stmt: Select[Any], text: str | None, *columns: ColumnElement[Any]) -> Select[Any]:
+def search(stmt: Select[Any], text: str | None, *columns: SQLColumnExpression[Any]) -> Select[Any]:
     """Keep rows where any column contains the text, case-insensitively."""
     text = (text or "").strip()
     if not text:
@@ -42,7 +41,7 @@ def search(stmt: Select[Any], text: str | None, *columns: ColumnElement[Any]) ->
 
 def sort(
     stmt: Select[Any],
-    columns: Mapping[str, ColumnElement[Any]],
+    columns: Mapping[str, SQLColumnExpression[Any]],
     default: str,
     argument: str | None = None,
 ) -> tuple[Select[Any], Sorting]:

@@ -62,7 +62,7 @@ def _refuse_writes_during_safe_requests(session: Session, *_: Any) -> None:
 class RegistryFlask(Flask):
     """Flask, with every view's unit of work ended in one place."""
 
-    def dispatch_request(self) -> ResponseReturnValue:  # type: ignore[override]
+    def dispatch_request(self) -> ResponseReturnValue:
         try:
             response = self.make_response(super().dispatch_request())
             finish(response.status_code)

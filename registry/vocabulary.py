@@ -19,7 +19,7 @@ class LabelledEnum(enum.StrEnum):
         return str(LABELS.get((type(self), self.value), self.value))
 
     @classmethod
-    def choices(cls) -> list[tuple[str, str]]:
+    def choices(cls) -> list[tuple[str, object]]:
         """(value, label) pairs, for building form options."""
         # The lazy label, not its text: forms are defined before any language is chosen.
         return [(m.value, LABELS.get((cls, m.value), m.value)) for m in cls]

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+from typing import Any
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2 import FileSystemLoader
 
+import registry
 from registry import create_app
 from registry.config import ConfigError
 from tests.conftest import PASSWORD, ScratchDatabase, make_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_refuses_to_start_without_secret_key_outside_debug(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,4 +91,62 @@ def test_post_without_csrf_token_is_refused(
     client = csrf_app.test_client()
     response = client.post("/login", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 400
-    assert "CSRF" in response.get_data(as_text=True)
+    assert "The form had expired" in response.get_data(as_text=True)
+
+
+def _setuptools_config() -> dict[str, Any]:
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        config: dict[str, Any] = tomllib.load(fh)["tool"]["setuptools"]
+    return config
+
+
+def _folders_of(app: Flask) -> tuple[str, str]:
+    assert isinstance(app.jinja_loader, FileSystemLoader)
+    return app.jinja_loader.searchpath[0], app.extensions["migrate"].directory
+
+
+@pytest.mark.nodb
+def test_a_regular_install_ships_every_package_template_and_migration() -> None:
+    config = _setuptools_config()
+    packages = [
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("registry", "allocation")
+        for init in (ROOT / top).rglob("__init__.py")
+    ]
+    assert set(packages) <= set(config["packages"]), "a package is missing from pyproject.toml"
+
+    # registry/__init__.py's bundled_folder looks for registry/templates and registry/migrations.
+    mapped = {"registry.templates": "templates", "registry.migrations": "migrations"}
+    assert config["package-dir"] == mapped
+    for package, folder in mapped.items():
+        source = ROOT / folder
+        patterns = config["package-data"][package]
+        shipped = {path for pattern in patterns for path in source.glob(pattern)}
+        files = [
+            path
+            for path in source.rglob("*")
+            if path.is_file()
+            and "__pycache__" not in path.parts
+            and not (path.suffix == ".py" and path.parent == source)  # modules: always shipped
+        ]
+        assert len(files) > 3, folder
+        missing = [path.relative_to(ROOT).as_posix() for path in files if path not in shipped]
+        assert not missing, f"pyproject.toml's package-data leaves out {missing}"
+
+
+@pytest.mark.nodb
+def test_the_app_uses_the_templates_and_migrations_inside_an_installed_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    installed = tmp_path / "site-packages" / "registry"
+    (installed / "templates").mkdir(parents=True)
+    (installed / "migrations").mkdir()
+    monkeypatch.setattr(registry, "PACKAGE", installed)
+    app = make_app("sqlite://")
+    assert _folders_of(app) == (str(installed / "templates"), str(installed / "migrations"))
+
+
+@pytest.mark.nodb
+def test_a_source_checkout_uses_its_top_level_templates_and_migrations() -> None:
+    app = make_app("sqlite://")
+    assert _folders_of(app) == (str(ROOT / "templates"), str(ROOT / "migrations"))

@@ -67,7 +67,7 @@ def test_the_default_need_index_is_made_by_a_migration_with_a_real_downgrade(
         upgrade()
         assert _definitions() == [("District need index", 1, True)]
 
-        downgrade(revision="32038f3a1664")
+        downgrade(revision="7c3e9a41b2d5")
         assert _definitions() == []
 
         # A database that already has a default (someone saved one) keeps it as it is.
@@ -82,6 +82,6 @@ def test_the_default_need_index_is_made_by_a_migration_with_a_real_downgrade(
             )
         upgrade()
         assert _definitions() == [("Ours", 1, True)]
-        downgrade(revision="32038f3a1664")
+        downgrade(revision="7c3e9a41b2d5")
         assert _definitions() == [("Ours", 1, True)]  # someone's data, never removed
         db.engine.dispose()

@@ -8,34 +8,27 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from flask_babel import force_locale
+from flask_babel import force_locale, refresh
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from registry.extensions import db
 from registry.models import MOU, AuditEntry, School, Service
 from registry.models.need import NeedIndexDefinition
-from registry.models.scenario import RunStatus, Scenario, ScenarioRun
+from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
 from registry.scenarios import comparison, runner
+from registry.scenarios import services as scenario_services
 from registry.scenarios.services import read_run
-from registry.vocabulary import MOUStatus
+from registry.vocabulary import Category, MOUStatus, PartnerStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR = "2025-26"
-
-
-@pytest.fixture(autouse=True)
-def english(app: Flask) -> Iterator[None]:
-    # Runs started outside a request still write their notes in a language.
-    with force_locale("en"):
-        yield
 
 
 @pytest.fixture
@@ -239,7 +232,7 @@ def test_a_quick_run_redirects_to_its_results(client, login, scenario, district)
     run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
     assert run.status == RunStatus.DONE and run.engine_status == "optimal"
     page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
-    for heading in ("By category", "By school", "By service", "Proposal lines"):
+    for heading in ("Summary", "By school", "By service", "Proposal lines"):
         assert heading in page
     assert "Needy Elementary" in page and 'http-equiv="refresh"' not in page
     result = json.loads(client.get(f"/scenarios/runs/{run.id}/result.json").get_data())
@@ -284,24 +277,49 @@ def test_a_demo_district_run_redirects_to_its_results_and_is_re_solvable(client,
 
 
 @pytest.mark.parametrize("app_config", [{"SCENARIO_WAIT_S": 0.05}])
-def test_a_run_longer_than_the_wait_shows_its_progress_then_its_results(
-    client, login, scenario, monkeypatch, app_config
+def test_a_run_longer_than_the_wait_records_and_shows_its_progress_then_its_results(
+    client, login, scenario, district, make_service, monkeypatch, app_config
 ):
-    gate = threading.Event()
+    make_service(name="Mentors", category=Category.MENTORING, capacity=Decimal(4))
+    scenario.categories = ["academic_support", "mentoring"]
+    db.session.commit()
+    first_done, gate = threading.Event(), threading.Event()
     real_solve = runner.solve
 
-    def held(*args: Any, **kwargs: Any) -> Any:
-        gate.wait(60)  # the solve lasts until the test has seen the page in progress
-        return real_solve(*args, **kwargs)
+    def held(*args: Any, on_progress: Any = None, **kwargs: Any) -> Any:
+        def report(done: int, total: int, category: str) -> None:
+            on_progress(done, total, category)  # committed by the worker, then held
+            if done == 1:
+                first_done.set()
+                gate.wait(60)
+
+        return real_solve(*args, on_progress=report, **kwargs)
 
     monkeypatch.setattr(runner, "solve", held)
     login("leader")
     response = client.post(f"/scenarios/{scenario.id}/run")
     run_id = int(response.headers["Location"].split("/")[-1])
     try:
+        assert first_done.wait(60)
+        status = client.get(f"/scenarios/runs/{run_id}/status.json")
+        assert status.headers["Cache-Control"] == "no-store"
+        figures = status.get_json()
+        assert figures["status"] == "running" and not figures["finished"]
+        assert (figures["stage"], figures["categories_done"], figures["categories_total"]) == (
+            "solving",
+            1,
+            2,
+        )
+        assert figures["elapsed_s"] >= 0
+        assert figures["text"].startswith("Solving the categories: 1 of 2 categories done.")
         page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
-        assert 'http-equiv="refresh"' in page
-        assert "Running" in page or "Queued" in page
+        assert "http-equiv" not in page  # never a self-reloading page (WCAG 2.2.1)
+        live = page.split('id="run-progress-live"')[1].split("</p>")[0]
+        assert 'role="status"' in live and 'aria-live="polite"' in live
+        assert "1 of 2 categories done" in live and "Time so far" in live
+        assert f'href="/scenarios/runs/{run_id}"' in page and "Refresh status" in page
+        assert f'data-status-url="/scenarios/runs/{run_id}/status.json"' in page
+        assert "run-progress.js" in page
         assert "By school" not in page
     finally:
         gate.set()
@@ -309,17 +327,56 @@ def test_a_run_longer_than_the_wait_shows_its_progress_then_its_results(
     db.session.expire_all()
     run = db.session.get(ScenarioRun, run_id)
     assert run.status == RunStatus.DONE and run.result_json
+    assert (run.stage, run.categories_done, run.categories_total) == (RunStage.FINISHED, 2, 2)
+    assert run.started_at is not None
+    figures = client.get(f"/scenarios/runs/{run_id}/status.json").get_json()
+    assert figures["finished"] and figures["text"] == "Results ready."
     page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
-    assert "By school" in page and 'http-equiv="refresh"' not in page
+    assert "By school" in page and "http-equiv" not in page and "run-progress.js" not in page
 
 
-def test_a_queued_run_shows_its_progress_and_refreshes(client, login, scenario):
-    run = ScenarioRun(scenario=scenario, status=RunStatus.QUEUED, progress="Waiting for a worker")
+def test_a_queued_run_shows_its_progress_with_a_refresh_button(client, login, scenario):
+    run = ScenarioRun(scenario=scenario, status=RunStatus.QUEUED, categories_total=3)
     db.session.add(run)
     db.session.commit()
     login("coordinator")
     page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
-    assert 'http-equiv="refresh"' in page and "Waiting for a worker" in page
+    assert "http-equiv" not in page and "Waiting for a worker" in page
+    assert "Refresh status" in page
+    figures = client.get(f"/scenarios/runs/{run.id}/status.json").get_json()
+    assert figures["stage"] == "waiting" and figures["categories_total"] == 3
+
+
+def test_reading_a_runs_status_never_writes(client, login, scenario, app):
+    run = ScenarioRun(scenario=scenario, status=RunStatus.QUEUED)
+    db.session.add(run)
+    db.session.commit()
+    login("leader")
+    writes: list[str] = []
+
+    def count(session: Any, *args: Any) -> None:
+        writes.append(str(session.new | session.dirty | session.deleted))
+
+    from sqlalchemy import event
+
+    event.listen(db.session, "before_flush", count)
+    try:
+        assert client.get(f"/scenarios/runs/{run.id}/status.json").status_code == 200
+        assert client.get(f"/scenarios/runs/{run.id}").status_code == 200
+    finally:
+        event.remove(db.session, "before_flush", count)
+    assert writes == []
+    assert client.get("/scenarios/runs/999999/status.json").status_code == 404
+
+
+def test_no_page_reloads_itself():
+    templates = list((ROOT / "templates").rglob("*.html"))
+    assert len(templates) > 20
+    for template in templates:
+        assert "http-equiv" not in template.read_text(), template.name
+    # The run page's progress is polled by a script of our own (CSP: script-src 'self').
+    script = (ROOT / "registry" / "static" / "run-progress.js").read_text()
+    assert 'getAttribute("data-status-url")' in script and "location.reload" not in script
 
 
 def _redis_url() -> str | None:
@@ -573,3 +630,303 @@ def test_limits_are_checked_per_category_and_unit(app, district):
     ):
         with pytest.raises(Refused, match=message):
             _check({"limits": limits})
+
+
+# --- who a background run acts for ------------------------------------------------------------
+
+
+def test_a_background_run_is_audited_for_the_user_who_started_it(client, login, scenario):
+    leader = login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    assert run.status == RunStatus.DONE
+    entries = db.session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.entity == "scenario_run", AuditEntry.entity_id == run.id
+        )
+    ).all()
+    # Created in the request, then started and finished by the worker thread.
+    assert entries[0].action == "create" and len(entries) >= 3
+    assert {(e.user_id, e.user_email) for e in entries} == {(leader.id, leader.email)}
+    assert entries[-1].after["status"] == "done"
+    assert not db.session.scalars(
+        select(AuditEntry).where(AuditEntry.user_email == "scenario-worker")
+    ).first()
+
+
+def test_a_run_whose_starter_is_gone_is_audited_for_the_worker(app, scenario):
+    run = runner.start_run(scenario, by=None)
+    db.session.commit()
+    runner.execute_run(run.id)
+    entry = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity == "scenario_run", AuditEntry.entity_id == run.id)
+        .order_by(AuditEntry.id.desc())
+    ).first()
+    assert entry.user_email == "scenario-worker" and entry.user_id is None
+
+
+# --- stored texts in the reader's language ----------------------------------------------------
+
+
+def test_stored_texts_are_codes_worded_in_the_readers_language(
+    client, login, scenario, make_school, make_partner, make_service
+):
+    applicant = make_partner(status=PartnerStatus.APPLICANT)
+    make_service(name="Chess club", partner=applicant)
+    make_school(name="Halfway Elementary", indicators={"pct_econ_disadvantaged": 50})
+    scenario.categories = []
+    db.session.commit()
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))  # clicked in English
+    report = json.loads(run.report_json)
+    skipped = next(s for s in report["skipped_services"] if s["name"] == "Chess club")
+    assert skipped["reason"] == {"code": "partner_not_approved", "params": {"status": "applicant"}}
+    halfway = next(s for s in report["schools"].values() if s["name"] == "Halfway Elementary")
+    assert halfway["excluded"] == {
+        "code": "need_indicators_missing",
+        "params": {"names": ["pct_high_needs"]},
+    }
+
+    refresh()  # the test's app context outlives each request: forget the language chosen
+    spanish = client.get(f"/scenarios/runs/{run.id}?lang=es").get_data(as_text=True)
+    assert "El socio no está aprobado (Solicitante)." in spanish
+    assert "faltan indicadores para el año (Con altas necesidades)" in spanish
+    assert "pct_high_needs" not in spanish and "is not approved" not in spanish
+    refresh()
+    english = client.get(f"/scenarios/runs/{run.id}?lang=en").get_data(as_text=True)
+    assert "The partner is not approved (Applicant)." in english
+    assert "indicators missing for the year (High needs)" in english
+
+
+def test_stored_messages_word_nested_codes_and_keep_older_plain_texts(app):
+    from registry.scenarios.messages import dumps, in_words, message
+
+    nested = message(
+        "lock_school_not_taking_part",
+        reason=message("need_below_threshold", need=0.2, threshold=0.5),
+    )
+    with force_locale("es"):
+        assert in_words(nested) == (
+            "No se mantuvo: la escuela no participa. "
+            + in_words(message("need_below_threshold", need=0.2, threshold=0.5))
+        )
+    assert in_words(dumps("weight_zero")) == "Its weight is zero (no enrollment)."
+    assert in_words("Solver crashed: stored as words before codes") == (
+        "Solver crashed: stored as words before codes"
+    )
+    assert in_words(None) == ""
+    with pytest.raises(KeyError):
+        message("no_such_code")
+
+
+# --- the run page's summary and school table --------------------------------------------------
+
+
+def test_the_summary_gives_each_category_and_its_schools_furthest_below_target(
+    client, login, scenario, district
+):
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    (row,) = scenario_services.category_summary(read_run(run))
+    assert (row["placed"], row["capacity"]) == (10, 10)
+    assert row["gap"] == pytest.approx(0.01) and row["min_coverage"] == 0
+    assert [(s["name"], s["allocated"]) for s in row["furthest_below"]] == [
+        ("Comfortable Elementary", 0)
+    ]
+    page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
+    summary = page.split('id="summary-head"')[1].split("</section>")[0]
+    assert "Academic support · seats" in summary and "Furthest below target" in summary
+    assert "Comfortable Elementary: 0 of 0.10" in summary
+    assert "1.0%" in summary  # the gap
+
+
+def test_at_most_five_schools_are_named_furthest_below_target():
+    rows = [
+        {"category": "c", "name": f"S{i}", "target": 10.0, "allocated": float(i)} for i in range(9)
+    ]
+    view = scenario_services.RunView(run=None, problem={}, result={}, report={})
+    view.school_rows = rows
+    view.category_rows = [{"category": "c", "category_label": "C"}]
+    (row,) = scenario_services.category_summary(view)
+    assert [s["name"] for s in row["furthest_below"]] == ["S0", "S1", "S2", "S3", "S4"]
+
+
+ENROLLMENTS = [1, 2, 10, 11, 100, 5, 3, 20, 7, 9, 30, 4]
+
+
+def _school_table(page: str) -> list[str]:
+    table = page.split('id="schools-head"')[1].split("</tbody>")[0]
+    return [cell.split("</th>")[0] for cell in table.split('<tr><th scope="row">')[1:]]
+
+
+@pytest.mark.parametrize("app_config", [{"SCENARIO_WAIT_S": 30, "SCENARIO_ROWS_PER_PAGE": 5}])
+def test_the_school_table_is_paged_and_sorted_by_number(
+    client, login, definition, make_school, make_service, app_config
+):
+    for enrollment in ENROLLMENTS:
+        make_school(
+            name=f"E{enrollment}",
+            enrollment=enrollment,
+            indicators={"pct_high_needs": 50 + enrollment % 7},
+        )
+    make_service(capacity=Decimal(30))
+    scenario = Scenario(
+        name="Many", school_year=YEAR, need_definition_id=definition.id, categories=[]
+    )
+    db.session.add(scenario)
+    db.session.commit()
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    url = f"/scenarios/runs/{run.id}"
+
+    ascending = sorted(ENROLLMENTS)
+    page = client.get(f"{url}?sort=enrollment").get_data(as_text=True)
+    assert _school_table(page) == [f"E{n}" for n in ascending[:5]]  # 1, 2, 3, 4, 5: not 1, 10, 100
+    assert "Page 1 of 3" in page and "12 records" in page
+    page = client.get(f"{url}?sort=enrollment&page=3").get_data(as_text=True)
+    assert _school_table(page) == [f"E{n}" for n in ascending[10:]]
+    page = client.get(f"{url}?sort=-enrollment").get_data(as_text=True)
+    assert _school_table(page) == [f"E{n}" for n in sorted(ENROLLMENTS, reverse=True)[:5]]
+    # By name: text order, case-folded.
+    page = client.get(f"{url}?sort=school").get_data(as_text=True)
+    assert _school_table(page) == sorted(f"E{n}" for n in ENROLLMENTS)[:5]
+    # An unknown sort or page out of range falls back, never a 500.
+    assert client.get(f"{url}?sort=nonsense&page=99").status_code == 200
+
+    # Sort links keep the page's other arguments and start again at page 1.
+    page = client.get(f"{url}?sort=enrollment&page=2&drafted=7").get_data(as_text=True)
+    header = page.split('id="schools-head"')[1].split("</thead>")[0]
+    link = next(a for a in header.split('href="')[1:] if "sort=-enrollment" in a).split('"')[0]
+    assert "drafted=7" in link and "page=1" in link and link.endswith("#schools-head")
+    pager = page.split('aria-label="Pages of the school table"')[1].split("</nav>")[0]
+    assert "page=3" in pager and "sort=enrollment" in pager and "drafted=7" in pager
+
+
+# --- the engine's sentences, worded by the registry from the engine's clauses ------------------
+
+
+def _why_problem(**service: Any) -> dict[str, Any]:
+    return {
+        "schools": [
+            {"id": "S1", "name": "Lincoln Elementary", "weight": 10},
+            {"id": "S2", "name": "Washington Middle", "weight": 1},
+        ],
+        "services": [
+            {
+                "id": "J1",
+                "name": "Reading club",
+                "category": "tutoring",
+                "unit": "seats",
+                "capacity": 30,
+                "integer": True,
+                "eligible": ["S1", "S2"],
+                **service,
+            }
+        ],
+    }
+
+
+def _english_problems() -> list[dict[str, Any]]:
+    from tests.allocation.test_allocation_conflicts import base
+
+    below_cohort = base(
+        locks=[
+            {"service": "J1", "school": "S1", "amount": 3},
+            {"service": "J1", "school": "S2", "amount": 5.5},
+        ]
+    )
+    below_cohort["services"][0].update(min_viable=5, integer=True)
+    return [
+        _why_problem(capacity=1, eligible=["S2"]) | {"schools": _why_problem()["schools"]},
+        _why_problem(max_per_school=5),
+        _why_problem() | {"limits": [{"school": "S1", "category": "tutoring", "max": 2}]},
+        _why_problem() | {"locks": [{"service": "J1", "school": "S1", "amount": 1}]},
+        _why_problem(capacity=1),
+        base(limits=[{"school": "S1", "category": "tutoring", "min": 40}]),
+        base(
+            locks=[
+                {"service": "J1", "school": "S1", "amount": 10},
+                {"service": "J1", "school": "S2", "amount": 6},
+            ]
+        ),
+        base(locks=[{"service": "J2", "school": "S2", "amount": 9}]),
+        below_cohort,
+        base(
+            locks=[{"service": "J1", "school": "S1", "amount": 12}],
+            limits=[{"school": "S1", "category": "tutoring", "max": 10}],
+        ),
+        base(
+            limits=[
+                {"school": "S2", "category": "tutoring", "min": 5},
+                {"school": "S2", "category": "tutoring", "max": 3},
+            ]
+        ),
+        base(limits=[{"school": "S2", "category": "arts", "min": 1}]),
+        base(
+            limits=[
+                {"school": "S1", "category": "tutoring", "min": 23},
+                {"school": "S2", "category": "tutoring", "min": 20},
+            ]
+        ),
+        base(
+            locks=[{"service": "J1", "school": "S1", "amount": 15}],
+            limits=[{"school": "S2", "category": "tutoring", "min": 12}],
+        ),
+    ]
+
+
+def test_the_registry_words_the_engines_clauses_as_the_engine_does_in_english(app):
+    from allocation import result_to_dict, solve
+    from registry.scenarios.messages import Names, engine_conflict, engine_why
+
+    codes: set[str] = set()
+    compared = 0
+    for problem in _english_problems():
+        result = result_to_dict(solve(problem))
+        names = Names(
+            schools={s["id"]: s.get("name", s["id"]) for s in problem["schools"]},
+            services={s["id"]: s.get("name", s["id"]) for s in problem["services"]},
+        )
+        for row in result["schools"]:
+            assert bool(row["why"]) == bool(row["why_codes"])
+            if row["why"]:
+                assert engine_why(row["why_codes"], names) == row["why"]
+                codes.update(c["code"] for c in row["why_codes"])
+                compared += 1
+        for conflict in result["conflicts"]:
+            assert engine_conflict(conflict["code"], names) == conflict["message"]
+            codes.add(conflict["code"]["code"])
+            compared += 1
+    assert compared >= 14
+    assert {
+        "full",
+        "capped",
+        "limit_at_most",
+        "locks_fix",
+        "limit_unreachable",
+        "locks_over_capacity",
+        "lock_above_max",
+        "lock_below_cohort",
+        "lock_not_whole",
+        "locks_over_limit",
+        "limits_contradict",
+        "limit_short",
+    } <= codes
+
+
+def test_an_infeasible_run_states_its_conflicts_in_the_readers_language(
+    client, login, scenario, district
+):
+    scenario.limits = [
+        {"school_id": district["needy"].id, "category": "academic_support", "min": 50, "max": None}
+    ]
+    db.session.commit()
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    [conflict] = json.loads(run.result_json)["conflicts"]
+    assert conflict["code"]["code"] == "limit_unreachable"
+    refresh()
+    page = client.get(f"/scenarios/runs/{run.id}?lang=es").get_data(as_text=True)
+    # The category and unit in Spanish (the sentence itself once the catalog has it).
+    assert "50 cupos" in page
+    assert "Apoyo académico" in page and "academic_support" not in page

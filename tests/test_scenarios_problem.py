@@ -15,6 +15,7 @@ from registry.extensions import db
 from registry.models import School, Service
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Scenario, WeightRule
+from registry.scenarios.messages import in_words
 from registry.scenarios.problem import (
     Conversion,
     build_problem,
@@ -135,7 +136,7 @@ def test_schools_below_the_threshold_are_not_eligible_and_say_why(needy, make_se
     make_service()
     conversion = valid(build_problem(scenario(need_threshold=Decimal("0.50"))))
     assert [s["id"] for s in conversion.problem["schools"]] == [f"S{high.id}"]
-    assert "below the threshold" in conversion.schools[f"S{low.id}"].excluded
+    assert "below the threshold" in in_words(conversion.schools[f"S{low.id}"].excluded)
 
 
 def test_a_school_at_the_threshold_is_eligible(needy, make_service, scenario):
@@ -155,7 +156,7 @@ def test_schools_missing_need_data_are_not_eligible_and_say_why(
     make_service()
     conversion = valid(build_problem(scenario()))
     assert f"S{unknown.id}" not in [s["id"] for s in conversion.problem["schools"]]
-    assert "No need index" in conversion.schools[f"S{unknown.id}"].excluded
+    assert "No need index" in in_words(conversion.schools[f"S{unknown.id}"].excluded)
 
 
 def test_schools_without_enrollment_are_not_eligible(needy, make_service, scenario):
@@ -163,7 +164,7 @@ def test_schools_without_enrollment_are_not_eligible(needy, make_service, scenar
     empty = needy(10, enrollment=0)
     make_service()
     conversion = valid(build_problem(scenario()))
-    assert "weight is zero" in conversion.schools[f"S{empty.id}"].excluded
+    assert "weight is zero" in in_words(conversion.schools[f"S{empty.id}"].excluded)
 
 
 def test_inactive_services_are_left_out(needy, make_service, scenario):
@@ -330,7 +331,7 @@ def test_a_locked_pair_outside_the_service_area_is_made_eligible(
     conversion = valid(build_problem(scenario(keep_commitments_as_locks=True)))
     assert f"S{school.id}" in eligible(conversion, service)
     assert conversion.problem["locks"][0]["amount"] == 4
-    assert "made eligible" in conversion.locks[0].note
+    assert "made eligible" in in_words(conversion.locks[0].note)
 
 
 def test_commitments_that_cannot_be_locks_are_reported_not_kept(
@@ -367,7 +368,7 @@ def test_commitments_that_cannot_be_locks_are_reported_not_kept(
     )
     assert conversion.problem["locks"] == []
     notes = {(n.service, n.school): n for n in conversion.locks}
-    assert "does not take part" in notes[(f"J{service.id}", f"S{low.id}")].note
-    assert "out of scope" in notes[(f"J{retired.id}", f"S{high.id}")].note
-    assert "above the service's capacity" in notes[(f"J{service.id}", f"S{high.id}")].note
+    assert "does not take part" in in_words(notes[(f"J{service.id}", f"S{low.id}")].note)
+    assert "out of scope" in in_words(notes[(f"J{retired.id}", f"S{high.id}")].note)
+    assert "above the service's capacity" in in_words(notes[(f"J{service.id}", f"S{high.id}")].note)
     assert not any(n.kept for n in conversion.locks)

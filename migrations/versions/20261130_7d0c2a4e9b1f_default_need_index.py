@@ -1,7 +1,7 @@
 """the default need index: made here, no longer by the first reader of an equity page
 
 Revision ID: 7d0c2a4e9b1f
-Revises: 32038f3a1664
+Revises: 7c3e9a41b2d5
 Create Date: 2026-11-30 12:30:00
 
 Until now the first GET of /equity/ or /api/v1/kpis created the default need
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "7d0c2a4e9b1f"
-down_revision = "32038f3a1664"
+down_revision = "7c3e9a41b2d5"
 branch_labels = None
 depends_on = None
 

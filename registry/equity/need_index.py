@@ -89,8 +89,8 @@ class NeedSpec:
             indicators={
                 name: float(w) for name, w in (definition.weights or {}).items() if float(w) > 0
             },
-            normalisation=Normalisation(definition.normalisation).value,  # type: ignore[arg-type]
-            missing=MissingPolicy(definition.missing_policy).value,  # type: ignore[arg-type]
+            normalisation=Normalisation(definition.normalisation).value,
+            missing=MissingPolicy(definition.missing_policy).value,
         )
 
 

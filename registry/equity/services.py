@@ -367,12 +367,10 @@ def equity_report(selection: Selection, definition: NeedIndexDefinition) -> Equi
     """Every figure of the equity dashboard for a year, a category or all, and a unit."""
     ranking = need_ranking(definition, selection.year)
     units = _units_by_school(selection)
-    scored = [r for r in ranking.rows if r.need.value is not None]
+    scored = [(r, r.need.value) for r in ranking.rows if r.need.value is not None]
     rows = [
-        kpis.SchoolUnits(
-            r.school.id, r.school.enrollment, r.need.value, units.get(r.school.id, 0.0)
-        )  # type: ignore[arg-type]
-        for r in scored
+        kpis.SchoolUnits(r.school.id, r.school.enrollment, need, units.get(r.school.id, 0.0))
+        for r, need in scored
     ]
     target = kpis.targets(rows)
     quartile_of = {
@@ -381,12 +379,12 @@ def equity_report(selection: Selection, definition: NeedIndexDefinition) -> Equi
     schools = [
         SchoolEquity(
             r.school,
-            r.need.value,  # type: ignore[arg-type]
+            need,
             units.get(r.school.id, 0.0),
             target.get(r.school.id, 0.0),
             quartile_of[r.school.id],
         )
-        for r in scored
+        for r, need in scored
     ]
     trend = mou_trend(selection.year)
     without = [r.school for r in ranking.rows if r.school.id not in trend.with_partner]

@@ -91,15 +91,15 @@ def counts(today: date) -> Counts:
         select(func.count(School.id), func.coalesce(func.sum(School.enrollment), 0))
     ).one()
     partners = dict.fromkeys(PartnerStatus, 0)
-    for status, n in db.session.execute(
+    for partner_status, n in db.session.execute(
         select(Partner.status, func.count(Partner.id)).group_by(Partner.status)
     ):
-        partners[status] = n
+        partners[partner_status] = n
     mous = dict.fromkeys(MOUStatus, 0)
-    for status, n in db.session.execute(
+    for mou_status, n in db.session.execute(
         select(MOU.status, func.count(MOU.id)).where(MOU.school_year == year).group_by(MOU.status)
     ):
-        mous[status] = n
+        mous[mou_status] = n
     active_services = db.session.scalar(
         select(func.count(Service.id)).where(Service.active.is_(True))
     )

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model, db
 from registry.models.columns import enum_column
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus
 
@@ -35,7 +35,7 @@ mou_school = Table(
 )
 
 
-class MOU(db.Model):
+class MOU(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("partner.id", ondelete="CASCADE"), index=True
@@ -89,7 +89,7 @@ class MOU(db.Model):
         return f"<MOU {self.id} {self.school_year} {self.status.value}>"
 
 
-class Commitment(db.Model):
+class Commitment(Model):
     """What an MOU actually promises: an amount of one service at one school."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

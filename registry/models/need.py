@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.models.columns import UTCDateTime, enum_column, utcnow
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class MissingPolicy(enum.StrEnum):
     MEDIAN = "median"
 
 
-class NeedIndexDefinition(db.Model):
+class NeedIndexDefinition(Model):
     """One version of a named need index.
 
     Versions are immutable: editing a definition adds a row with the next

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.models.columns import enum_column
 from registry.vocabulary import PartnerStatus, PartnerType
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from registry.models.service import Service
 
 
-class Partner(db.Model):
+class Partner(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     partner_type: Mapped[PartnerType] = mapped_column(enum_column(PartnerType))

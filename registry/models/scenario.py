@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.models.columns import UTCDateTime, enum_column, utcnow
 from registry.models.need import NeedIndexDefinition
 from registry.models.user import User
@@ -45,6 +45,14 @@ class RunStatus(LabelledEnum):
         return self in (RunStatus.DONE, RunStatus.FAILED, RunStatus.TIMED_OUT)
 
 
+class RunStage(LabelledEnum):
+    """How far a run has come, for its progress line."""
+
+    WAITING = "waiting"
+    SOLVING = "solving"
+    FINISHED = "finished"
+
+
 class EngineStatus(LabelledEnum):
     """What the allocation engine said about its answer (its result file's `status`)."""
 
@@ -56,6 +64,9 @@ class EngineStatus(LabelledEnum):
 
 add_labels(
     (
+        (RunStage.WAITING, _l("Waiting for a worker")),
+        (RunStage.SOLVING, _l("Solving the categories")),
+        (RunStage.FINISHED, _l("Finished")),
         (WeightRule.ENROLLMENT_X_NEED, _l("Enrollment × need")),
         (WeightRule.NEED, _l("Need alone")),
         (WeightRule.ENROLLMENT, _l("Enrollment alone")),
@@ -76,7 +87,7 @@ add_labels(
 )
 
 
-class Scenario(db.Model):
+class Scenario(Model):
     """A named allocation question: which schools, services and rules, solved how."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -125,7 +136,7 @@ class Scenario(db.Model):
         return f"<Scenario {self.id} {self.name!r}>"
 
 
-class ScenarioRun(db.Model):
+class ScenarioRun(Model):
     """One solve of a scenario: the problem and result files, and how it went."""
 
     __tablename__ = "scenario_run"
@@ -138,14 +149,19 @@ class ScenarioRun(db.Model):
         enum_column(RunStatus), default=RunStatus.QUEUED, index=True
     )
     engine_status: Mapped[str | None] = mapped_column(String(20))  # optimal, time_limit, ...
+    # A note on the run's way (a stored message: code and parameters, see
+    # registry.scenarios.messages), and how far it has come.
     progress: Mapped[str] = mapped_column(String(300), default="")
+    stage: Mapped[RunStage] = mapped_column(enum_column(RunStage), default=RunStage.WAITING)
+    categories_done: Mapped[int] = mapped_column(default=0)
+    categories_total: Mapped[int] = mapped_column(default=0)
     problem_json: Mapped[str | None] = mapped_column(Text)
     result_json: Mapped[str | None] = mapped_column(Text)
     # What the conversion decided beside the problem file: facts per school and
     # service at run time, schools left out and why, commitments not kept as locks.
     report_json: Mapped[str | None] = mapped_column(Text)
     eligible_pairs: Mapped[int] = mapped_column(default=0)
-    error: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")  # a stored message, like `progress`
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
@@ -164,10 +180,12 @@ class ScenarioRun(db.Model):
     @property
     def engine_status_label(self) -> str:
         """The engine's status in the page's language ("optimal"), not its code."""
+        if self.engine_status is None:  # none yet
+            return ""
         try:
             return EngineStatus(self.engine_status).label
-        except ValueError:  # none yet, or a status this version does not know
-            return self.engine_status or ""
+        except ValueError:  # a status this version does not know
+            return self.engine_status
 
     def __repr__(self) -> str:
         return f"<ScenarioRun {self.id} {self.status.value}>"

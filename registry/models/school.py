@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.vocabulary import grade_span
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ INDICATORS: tuple[str, ...] = (
 )
 
 
-class School(db.Model):
+class School(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     dese_code: Mapped[str] = mapped_column(String(8), unique=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
@@ -59,7 +59,7 @@ class School(db.Model):
         return f"<School {self.dese_code} {self.name!r}>"
 
 
-class SchoolIndicators(db.Model):
+class SchoolIndicators(Model):
     """One school's need indicators for one school year (percentages, 0–100; None = missing)."""
 
     __tablename__ = "school_indicators"

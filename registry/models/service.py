@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.models.columns import enum_column
 from registry.vocabulary import Category, Setting, Unit, grade_span
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from registry.models.partner import Partner
 
 
-class Service(db.Model):
+class Service(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("partner.id", ondelete="CASCADE"), index=True

@@ -11,7 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.extensions import db
+from registry.extensions import Model
 from registry.models.columns import UTCDateTime, enum_column, utcnow
 from registry.vocabulary import Role
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _hasher = PasswordHasher()
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "user_account"  # "user" is reserved in PostgreSQL
 
     id: Mapped[int] = mapped_column(primary_key=True)

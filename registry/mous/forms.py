@@ -25,7 +25,7 @@ from registry.mous.services import MOUDetails, school_year_problem, term_problem
 from registry.vocabulary import DPAStatus, DPAType
 
 
-def _blank(choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _blank(choices: list[tuple[str, object]]) -> list[tuple[str, object]]:
     return [("", str(_l("— not set —"))), *choices]
 
 
@@ -84,8 +84,8 @@ class MOUForm(FlaskForm):
         return MOUDetails(
             school_ids=list(self.school_ids.data or []),
             school_year=(self.school_year.data or "").strip(),
-            start_date=self.start_date.data,  # type: ignore[arg-type]
-            end_date=self.end_date.data,  # type: ignore[arg-type]
+            start_date=self.start_date.data,
+            end_date=self.end_date.data,
             signed_date=self.signed_date.data,
             signatories=self.signatories.data or "",
             notes=self.notes.data or "",

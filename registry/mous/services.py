@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
@@ -529,7 +530,7 @@ class MOUFilters:
     expiring_days: int | None = None
 
 
-def filtered(filters: MOUFilters, today: date) -> Select[tuple[MOU]]:
+def filtered(filters: MOUFilters, today: date) -> Select[Any]:
     """MOUs matching the filters, with their partner joined (for searching and sorting)."""
     stmt = select(MOU).join(Partner, MOU.partner_id == Partner.id)
     if filters.status is not None:

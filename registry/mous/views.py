@@ -279,7 +279,7 @@ def add_commitment(mou_id: int) -> ResponseReturnValue:
         if service is None or school is None:
             abort(404)
         try:
-            mou_services.add_commitment(mou, service, school, form.amount.data)  # type: ignore[arg-type]
+            mou_services.add_commitment(mou, service, school, form.amount.data)
         except Refused as err:
             show_refusal(err, form)
         else:

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy import Select, SQLColumnExpression, String, cast, func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -75,7 +75,7 @@ def service_count_column() -> ColumnElement[int]:
     )
 
 
-PARTNER_SORTS: dict[str, ColumnElement[Any]] = {
+PARTNER_SORTS: dict[str, SQLColumnExpression[Any]] = {
     "name": func.lower(Partner.name),
     "type": Partner.partner_type,
     "status": Partner.status,

@@ -99,7 +99,7 @@ def _cell(value: Any) -> Any:
 def xlsx_bytes(view: RunView) -> bytes:
     """The three tables as sheets of one workbook."""
     book = Workbook()
-    book.remove(book.active)
+    book.remove(book.worksheets[0])  # the empty sheet a new workbook starts with
     for name in TABLES:
         header, rows = table(view, name)
         sheet = book.create_sheet(title=name)

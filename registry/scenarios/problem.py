@@ -37,7 +37,6 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -46,6 +45,7 @@ from registry.extensions import db
 from registry.models import MOU, Commitment, School, Service
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Scenario, WeightRule
+from registry.scenarios.messages import Message, message
 from registry.vocabulary import Category, MOUStatus, PartnerStatus, Unit
 
 
@@ -106,7 +106,7 @@ class SchoolFacts:
     enrollment: int
     need: float | None
     weight: float | None = None  # None: not taking part
-    excluded: str | None = None  # why it does not take part, in words
+    excluded: Message | None = None  # why it does not take part (registry.scenarios.messages)
 
 
 @dataclass
@@ -131,7 +131,7 @@ class LockNote:
     mou_ids: list[int]
     commitment_ids: list[int]
     kept: bool
-    note: str = ""
+    note: Message | None = None
     lock_index: int | None = None
 
 
@@ -191,20 +191,15 @@ def _definition(scenario: Scenario) -> NeedIndexDefinition:
     return default_definition()
 
 
-def _exclusion(need: SchoolNeed | None, weight: float | None, threshold: float) -> str | None:
+def _exclusion(need: SchoolNeed | None, weight: float | None, threshold: float) -> Message | None:
     if need is None or need.value is None:
-        missing = ", ".join(need.missing) if need and need.missing else ""
-        if missing:
-            return _("No need index: indicators missing for the year (%(names)s).", names=missing)
-        return _("No need index: no indicators for the year.")
+        if need and need.missing:
+            return message("need_indicators_missing", names=list(need.missing))
+        return message("need_no_indicators")
     if threshold > 0 and need.value < threshold:
-        return _(
-            "Need %(need).2f is below the threshold %(threshold).2f.",
-            need=need.value,
-            threshold=threshold,
-        )
+        return message("need_below_threshold", need=round(need.value, 6), threshold=threshold)
     if not weight or weight <= 0:
-        return _("Its weight is zero (no enrollment).")
+        return message("weight_zero")
     return None
 
 
@@ -221,11 +216,9 @@ def _services_in_scope(scenario: Scenario) -> tuple[list[Service], list[dict[str
             continue
         reason = None
         if not service.active:
-            reason = _("The service is not active.")
+            reason = message("service_inactive")
         elif service.partner.status != PartnerStatus.APPROVED:
-            reason = _(
-                "The partner is not approved (%(status)s).", status=service.partner.status.label
-            )
+            reason = message("partner_not_approved", status=service.partner.status.value)
         if reason:
             skipped.append({"id": service.id, "name": service.name, "reason": reason})
             continue
@@ -362,27 +355,20 @@ def _locks(
         service = services.get(service_id)
         school_facts = conversion.schools.get(school_key(school_id))
         if service is None:
-            note.note = _(
-                "Not kept: the service is out of scope (inactive, unapproved partner, not chosen)."
-            )
+            note.note = message("lock_service_out_of_scope")
             continue
         if school_id not in taking_part:
-            reason = school_facts.excluded if school_facts else ""
-            note.note = _("Not kept: the school does not take part. %(reason)s", reason=reason)
+            reason = school_facts.excluded if school_facts else None
+            note.note = message("lock_school_not_taking_part", reason=reason)
             continue
         if amount > float(service.capacity) + 1e-9:
-            note.note = _(
-                "Not kept: %(amount)s committed is above the service's capacity of %(capacity)s.",
-                amount=_number(amount),
-                capacity=_number(service.capacity),
+            note.note = message(
+                "lock_above_capacity", amount=_number(amount), capacity=_number(service.capacity)
             )
             continue
         if school_id not in eligible[service_id]:
             eligible[service_id].append(school_id)
-            note.note = _(
-                "Kept; the pair was made eligible although the service's grades or area rule "
-                "excludes it, because an active MOU commits it."
-            )
+            note.note = message("lock_made_eligible")
         note.kept = True
         note.lock_index = len(locks)
         locks.append(
@@ -418,7 +404,7 @@ def _limits(scenario: Scenario, conversion: Conversion) -> list[dict[str, Any]]:
                     "index": index,
                     "school": key,
                     "category": category,
-                    "reason": _("Left out: the school does not take part in this scenario."),
+                    "reason": message("limit_school_not_taking_part"),
                 }
             )
             continue

@@ -10,8 +10,13 @@ thread, and the run says so. The request then waits at most
 `SCENARIO_WAIT_S` seconds (default 1.0) for the run to finish — joining the
 thread, or polling the run's status in the database every 50 ms for RQ —
 and sends the browser to the run page, which shows the results when the run
-finished in time and otherwise its progress, refreshing itself. No request
-is held longer than that, however large the district.
+finished in time and otherwise its progress: the stage reached, the
+categories done of all and the time taken so far, which the background
+commits after each category (`record_progress`) and the page polls
+(`status.json`) without reloading itself. No request is held longer than
+that, however large the district.
+
+A background run is audited in the name of the user who started it.
 
 Measured on the seeded demo district (all categories, whole seats, HiGHS):
 proportional solves in about 0.2–0.3 s and maxmin in about 0.4–0.6 s, so
@@ -25,33 +30,34 @@ from __future__ import annotations
 import json
 import threading
 import weakref
+from collections.abc import Callable
+from functools import partial
 from time import monotonic, perf_counter, sleep
 from typing import Any
 
 import click
 from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
-from flask_babel import force_locale
-from flask_babel import gettext as _
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from allocation import ProblemError, result_to_json, solve
 from registry.audit import Actor, acting_as
 from registry.extensions import db
 from registry.models import ScenarioRun, User
 from registry.models.columns import utcnow
-from registry.models.scenario import RunStatus, Scenario
+from registry.models.scenario import RunStage, RunStatus, Scenario
+from registry.scenarios.messages import dumps
 from registry.scenarios.problem import build_problem
 
 DEFAULT_WAIT_S = 1.0
 POLL_S = 0.05
 DEFAULT_QUEUE = "scenarios"
-WORKER_ACTOR = Actor(None, "scenario-worker")
+WORKER_ACTOR = Actor(None, "scenario-worker")  # a run nobody (still on record) started
 
 # Background threads by run id, so tests (and shutdown) can wait for them.
 _threads: weakref.WeakValueDictionary[int, threading.Thread] = weakref.WeakValueDictionary()
@@ -67,78 +73,114 @@ def queue_name() -> str:
 
 def start_run(scenario: Scenario, by: User | None) -> ScenarioRun:
     """A new queued run of the scenario with its problem built; `dispatch` solves it (no commit)."""
-    run = ScenarioRun(scenario=scenario, created_by=by, status=RunStatus.QUEUED)
+    run = ScenarioRun(
+        scenario=scenario, created_by=by, status=RunStatus.QUEUED, stage=RunStage.WAITING
+    )
     db.session.add(run)
     try:
         conversion = build_problem(scenario)
     except (ValueError, LookupError) as err:
-        _finish(run, RunStatus.FAILED, error=_("The problem could not be built: %(e)s", e=err))
+        _finish(run, RunStatus.FAILED, error=dumps("build_failed", error=str(err)))
         db.session.flush()
         return run
     run.problem_json = json.dumps(conversion.problem, indent=1, ensure_ascii=False)
     run.report_json = json.dumps(conversion.report(), ensure_ascii=False)
     run.eligible_pairs = conversion.eligible_pairs
-    run.progress = _("Waiting for a worker (%(n)s eligible pairs).", n=run.eligible_pairs)
+    # The engine's categories: every one a service offers or a limit names.
+    run.categories_total = len(
+        {s["category"] for s in conversion.problem["services"]}
+        | {limit["category"] for limit in conversion.problem["limits"]}
+    )
+    run.progress = ""
     db.session.flush()
     return run
 
 
 def _finish(run: ScenarioRun, status: RunStatus, error: str = "") -> None:
     run.status = status
+    run.stage = RunStage.FINISHED
     run.error = error
     run.finished_at = utcnow()
     if run.started_at is not None:
         run.duration_ms = int((run.finished_at - run.started_at).total_seconds() * 1000)
 
 
-def solve_run(run: ScenarioRun) -> None:
-    """Solve the run's stored problem with the scenario's objective and solver (no commit)."""
+ProgressCallback = Callable[[int, int, str], None]
+
+
+def _count_on(run: ScenarioRun, done: int, total: int, category: str) -> None:
+    run.categories_done, run.categories_total = done, total
+
+
+def solve_run(run: ScenarioRun, on_progress: ProgressCallback | None = None) -> None:
+    """Solve the run's stored problem with the scenario's objective and solver (no commit).
+
+    `on_progress` is called after each category (by default it counts them on the run).
+    """
     scenario = run.scenario
-    run.status = RunStatus.RUNNING
+    if run.status != RunStatus.RUNNING:
+        run.status = RunStatus.RUNNING
+    if run.stage != RunStage.SOLVING:
+        run.stage = RunStage.SOLVING
     run.started_at = run.started_at or utcnow()
-    run.progress = _("Solving.")
     started = perf_counter()
     try:
         result = solve(
             run.problem_json or "{}",
             objective=scenario.objective.value,
             solver=scenario.solver.value,
+            on_progress=on_progress or partial(_count_on, run),
         )
     except JobTimeoutException:
-        _finish(
-            run,
-            RunStatus.TIMED_OUT,
-            _("The worker stopped the run after its time limit; no result was kept."),
-        )
-        run.progress = ""
+        _finish(run, RunStatus.TIMED_OUT, dumps("run_timed_out"))
         return
     except ProblemError as err:
-        _finish(run, RunStatus.FAILED, _("The problem file is not valid: %(e)s", e=err))
-        run.progress = ""
+        _finish(run, RunStatus.FAILED, dumps("problem_invalid", error=str(err)))
         return
     except Exception as err:  # a run that breaks must say so on its page, whatever broke
-        _finish(run, RunStatus.FAILED, f"{type(err).__name__}: {err}")
-        run.progress = ""
+        _finish(run, RunStatus.FAILED, dumps("run_crashed", error=f"{type(err).__name__}: {err}"))
         return
+    run.categories_done = run.categories_total
     run.result_json = result_to_json(result)
     run.engine_status = result.status
-    run.progress = ""
     _finish(run, RunStatus.TIMED_OUT if result.status == "time_limit" else RunStatus.DONE)
     run.duration_ms = int((perf_counter() - started) * 1000)
 
 
+def record_progress(run_id: int, done: int, total: int, category: str = "") -> None:
+    """Commit how many categories a running run has done (its own unit of work).
+
+    A plain UPDATE of the counts alone: nothing else of the run is flushed, and
+    the counts are not audited (the run's start and end are).
+    """
+    db.session.execute(
+        update(ScenarioRun)
+        .where(ScenarioRun.id == run_id)
+        .values(categories_done=done, categories_total=total)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def run_actor(run: ScenarioRun) -> Actor:
+    """Whom a background run's changes are audited for: the user who started it."""
+    if run.created_by is not None:
+        return Actor(run.created_by.id, run.created_by.email)
+    return WORKER_ACTOR
+
+
 def execute_run(run_id: int) -> None:
     """Solve a queued run, committing its progress (the worker's entry point)."""
-    # No request here to choose a language from: the run's words are in the default one.
-    with acting_as(WORKER_ACTOR), force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        run = db.session.get(ScenarioRun, run_id)
-        if run is None or run.status != RunStatus.QUEUED:
-            return
+    run = db.session.get(ScenarioRun, run_id)
+    if run is None or run.status != RunStatus.QUEUED:
+        return
+    # Stored texts are codes (registry.scenarios.messages): no language is needed here.
+    with acting_as(run_actor(run)):
         run.status = RunStatus.RUNNING
+        run.stage = RunStage.SOLVING
         run.started_at = utcnow()
-        run.progress = _("Solving (%(n)s eligible pairs).", n=run.eligible_pairs)
         db.session.commit()
-        solve_run(run)
+        solve_run(run, on_progress=partial(record_progress, run_id))
         db.session.commit()
 
 
@@ -178,7 +220,7 @@ def dispatch(run: ScenarioRun) -> Job | threading.Thread | None:
             )
         except RedisError:
             # Better slower on this process than never: say so on the run page.
-            run.progress = _("The job queue could not be reached; solving on the web server.")
+            run.progress = dumps("queue_unreachable")
             db.session.commit()
     thread = threading.Thread(
         target=_in_thread,

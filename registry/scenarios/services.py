@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry.concurrency import check_version
 from registry.extensions import db
+from registry.listing import Sorting
 from registry.models import School, Service, User
-from registry.models.scenario import Scenario, ScenarioRun
+from registry.models.columns import utcnow
+from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
 from registry.refusals import Refused
+from registry.scenarios.messages import Names, engine_conflict, engine_why, in_words
 from registry.scenarios.problem import (
     category_key,
     category_label,
@@ -160,6 +166,10 @@ def read_run(run: ScenarioRun) -> RunView:
         view.category_rows.append(
             {"category": category, **_category_fields(category, services), **figures}
         )
+    names = Names(
+        schools={k: f.get("name", k) for k, f in schools.items()},
+        services={k: f.get("name", k) for k, f in services.items()},
+    )
     used: dict[str, float] = defaultdict(float)
     for allocation in result.get("allocations", []):
         used[allocation["service"]] += allocation["amount"]
@@ -182,7 +192,10 @@ def read_run(run: ScenarioRun) -> RunView:
             {
                 **row,
                 **_category_fields(row["category"], services),
-                "why": _in_words(row.get("why"), categories),
+                # Worded in the reader's language from the engine's clauses (older runs
+                # have only its English sentence).
+                "why": engine_why(row.get("why_codes") or [], names)
+                or _in_words(row.get("why"), categories),
                 "name": facts.get("name", row["school"]),
                 "school_id": facts.get("id"),
                 "need": facts.get("need"),
@@ -201,7 +214,7 @@ def read_run(run: ScenarioRun) -> RunView:
                 "utilisation": used.get(key, 0) / capacity if capacity else None,
             }
         )
-    view.conflicts = _conflicts(view, categories)
+    view.conflicts = _conflicts(view, categories, names)
     return view
 
 
@@ -253,7 +266,7 @@ def _in_words(text: str | None, categories: list[str]) -> str | None:
     return text
 
 
-def _conflicts(view: RunView, categories: list[str]) -> list[dict[str, Any]]:
+def _conflicts(view: RunView, categories: list[str], names: Names) -> list[dict[str, Any]]:
     """The engine's conflicts, with what each names: limit numbers and the locks' MOUs."""
     locks = {note["lock_index"]: note for note in view.report.get("locks", []) if note["kept"]}
     rows = []
@@ -262,7 +275,8 @@ def _conflicts(view: RunView, categories: list[str]) -> list[dict[str, Any]]:
             {
                 "category": conflict["category"],
                 "category_label": category_label(conflict["category"]),
-                "message": _in_words(conflict["message"], categories),
+                "message": (conflict.get("code") and engine_conflict(conflict["code"], names))
+                or _in_words(conflict["message"], categories),
                 "limits": [
                     int(ref["id"][1:])
                     for ref in conflict.get("limits", [])
@@ -276,3 +290,136 @@ def _conflicts(view: RunView, categories: list[str]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# --- the run page: progress, summary and the school table -------------------------------------
+
+SHORT_SCHOOLS = 5  # schools furthest below target named in each category's summary
+ROWS_PER_PAGE = 50  # rows of each results table on one page
+
+# The school table's sorts: text by its lower case, numbers as numbers, empty values last.
+SCHOOL_SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "school": lambda r: str(r["name"]).casefold(),
+    "category": lambda r: str(r["category_label"]).casefold(),
+    "need": lambda r: r["need"],
+    "enrollment": lambda r: r["enrollment"],
+    "weight": lambda r: r["weight"],
+    "target": lambda r: r["target"],
+    "allocated": lambda r: r["allocated"],
+    "per_student": lambda r: r["per_student"],
+    "short": lambda r: r["target"] - r["allocated"],
+}
+DEFAULT_SCHOOL_SORT = "school"
+
+
+def progress_of(run: ScenarioRun, now: datetime | None = None) -> dict[str, Any]:
+    """How far a run has come, in words and figures (the run page and its status.json)."""
+    since = run.started_at or run.created_at
+    end = run.finished_at or now or utcnow()
+    elapsed = max(0, int((end - since).total_seconds())) if since else 0
+    took = format_timedelta(timedelta(seconds=elapsed), granularity="second", threshold=1.5)
+    if run.status.finished:
+        if run.result_json:
+            text = _("Results ready.")
+        elif run.status == RunStatus.FAILED:
+            text = _("The run failed.")
+        else:
+            text = _("The run timed out.")
+    elif run.stage == RunStage.WAITING or run.status == RunStatus.QUEUED:
+        text = _("Waiting for a worker. Time so far: %(took)s.", took=took)
+    else:
+        text = _(
+            "%(stage)s: %(done)s of %(total)s categories done. Time so far: %(took)s.",
+            stage=run.stage.label,
+            done=run.categories_done,
+            total=run.categories_total,
+            took=took,
+        )
+    return {
+        "status": run.status.value,
+        "status_label": str(run.status.label),
+        "finished": run.status.finished,
+        "stage": run.stage.value,
+        "stage_label": str(run.stage.label),
+        "categories_done": run.categories_done,
+        "categories_total": run.categories_total,
+        "elapsed_s": elapsed,
+        "took": took,
+        "text": text,
+        "note": in_words(run.progress),
+    }
+
+
+def category_summary(view: RunView, short: int = SHORT_SCHOOLS) -> list[dict[str, Any]]:
+    """Per category: placed of capacity, gap, floor and the schools furthest below target."""
+    below: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in view.school_rows:
+        if row["target"] - row["allocated"] > 1e-9:
+            below[row["category"]].append(row)
+    return [
+        {
+            **row,
+            "furthest_below": sorted(
+                below.get(row["category"], []),
+                key=lambda r: (r["allocated"] - r["target"], str(r["name"]).casefold()),
+            )[:short],
+        }
+        for row in sorted(view.category_rows, key=lambda r: str(r["category_label"]).casefold())
+    ]
+
+
+@dataclass(frozen=True)
+class RowPage:
+    """One page of an in-memory table, shaped like a Flask-SQLAlchemy pagination."""
+
+    items: list[dict[str, Any]]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def school_page(
+    view: RunView, sort: str | None, page: int | None, per_page: int = ROWS_PER_PAGE
+) -> tuple[RowPage, Sorting]:
+    """One page of the school table, sorted by the `sort` argument ("-need": descending)."""
+    raw = sort or DEFAULT_SCHOOL_SORT
+    descending = raw.startswith("-")
+    key = raw.lstrip("-")
+    if key not in SCHOOL_SORTS:
+        key, descending = DEFAULT_SCHOOL_SORT, False
+    value = SCHOOL_SORTS[key]
+    present = [r for r in view.school_rows if value(r) is not None]
+    missing = [r for r in view.school_rows if value(r) is None]
+    # A stable sort by name first, so equal values list their schools in one order.
+    present.sort(key=lambda r: (str(r["name"]).casefold(), r["category"]))
+    present.sort(key=value, reverse=descending)
+    rows = present + missing  # empty values last either way
+    return page_of(rows, page, per_page), Sorting(key, descending)
+
+
+def page_of(rows: list[dict[str, Any]], page: int | None, per_page: int) -> RowPage:
+    """One page of rows (a page out of range: the nearest one)."""
+    pages = max(1, -(-len(rows) // per_page))
+    number = min(max(page or 1, 1), pages)
+    start = (number - 1) * per_page
+    return RowPage(rows[start : start + per_page], number, per_page, len(rows))

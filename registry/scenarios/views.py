@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -17,11 +28,12 @@ from registry.listing import csv_response, paginate, search, sort, wants_csv
 from registry.models import MOU
 from registry.models.scenario import RunStatus, Scenario, ScenarioRun
 from registry.refusals import Refused, show_refusal
-from registry.scenarios import adoption, comparison, export, runner
+from registry.scenarios import adoption, comparison, export, messages, runner
 from registry.scenarios import services as scenario_services
 from registry.scenarios.forms import AdoptForm, ScenarioForm
 from registry.scenarios.problem import category_label, limit_category
 from registry.scenarios.runner import worker_command
+from registry.scenarios.services import ROWS_PER_PAGE
 from registry.vocabulary import Category, Role
 
 bp = Blueprint("scenarios", __name__, url_prefix="/scenarios")
@@ -147,10 +159,28 @@ def run_page(run_id: int) -> ResponseReturnValue:
     others = [r for r in scenario_run.scenario.runs if r.id != run_id and r.result_json]
     drafted_ids = [i for p in request.args.get("drafted", "").split(",") if (i := to_id(p))][:100]
     drafted = db.session.scalars(select(MOU).where(MOU.id.in_(drafted_ids))).all()
+    # Big runs have thousands of rows: each table shows one page of them.
+    per_page = current_app.config.get("SCENARIO_ROWS_PER_PAGE", ROWS_PER_PAGE)
+    school_page, sorting = scenario_services.school_page(
+        view, request.args.get("sort"), request.args.get("page", type=int), per_page
+    )
+    service_page = scenario_services.page_of(
+        view.service_rows, request.args.get("services_page", type=int), per_page
+    )
+    line_page = scenario_services.page_of(
+        view.allocation_rows, request.args.get("lines_page", type=int), per_page
+    )
     return render_template(
         "scenarios/run.html",
         run=scenario_run,
         view=view,
+        progress=scenario_services.progress_of(scenario_run),
+        summary=scenario_services.category_summary(view),
+        school_page=school_page,
+        sorting=sorting,
+        service_page=service_page,
+        line_page=line_page,
+        in_words=messages.in_words,
         others=others,
         stalled=runner.stalled(scenario_run),
         drafted=drafted,
@@ -159,6 +189,15 @@ def run_page(run_id: int) -> ResponseReturnValue:
         RunStatus=RunStatus,
         Category=Category,
     )
+
+
+@bp.get("/runs/<int:run_id>/status.json")
+@roles_required(*READERS)
+def run_status(run_id: int) -> ResponseReturnValue:
+    """How far a run has come, for the run page's progress line (read-only, never cached)."""
+    response = jsonify(scenario_services.progress_of(_run_or_404(run_id)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/runs/<int:run_id>/problem.json")

@@ -244,6 +244,8 @@ def _parse_row(cells: list[str], columns: dict[str, int]) -> SchoolData:
             problems.append(f"school year '{school_year}' is not like 2025-26")
     if problems:
         raise _RowError(", ".join(problems))
+    # attempt() gives None only after noting a problem, and there is none.
+    assert code is not None and name is not None and grades is not None and enrollment is not None
     return SchoolData(
         dese_code=code,
         name=name,

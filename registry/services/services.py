@@ -15,9 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, SQLColumnExpression, func, select
 from sqlalchemy.orm import contains_eager, joinedload
-from sqlalchemy.sql.elements import ColumnElement
 
 from registry import formats
 from registry.concurrency import check_version
@@ -45,7 +44,7 @@ FIELDS: frozenset[str] = frozenset(
     }
 )
 
-SERVICE_SORTS: dict[str, ColumnElement[Any]] = {
+SERVICE_SORTS: dict[str, SQLColumnExpression[Any]] = {
     "name": func.lower(Service.name),
     "partner": func.lower(Partner.name),
     "category": Service.category,

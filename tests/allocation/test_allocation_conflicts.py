@@ -53,6 +53,19 @@ def test_limit_min_out_of_reach() -> None:
         "category": "tutoring",
         "message": "Lincoln Elementary needs at least 40 seats of tutoring (limit), "
         "but its eligible tutoring services offer 23 seats in all.",
+        # The same as data, for wording in other languages.
+        "code": {
+            "code": "limit_unreachable",
+            "params": {
+                "school": "S1",
+                "min": 40,
+                "unit": "seats",
+                "category": "tutoring",
+                "reach": 23,
+                "why": "offer",
+                "with_locks": False,
+            },
+        },
         "locks": [],
         "limits": [{"index": 0, "id": "L9", "school": "S1", "category": "tutoring"}],
     }

@@ -1,0 +1,394 @@
+"""A run's stored texts as codes and parameters, put in words in the reader's language.
+
+The engine's sentences (a school's `why`, a conflict) are worded here too,
+from the clauses the engine gives beside its English (`allocation.explain`):
+`engine_why` and `engine_conflict`.
+
+A run is solved in the background, in no one's language: what it has to say
+(why a school or service is left out, a lock's note, why the run failed) is
+stored as ``{"code": ..., "params": {...}}`` and worded when a page or an
+export shows it (`in_words`). Parameters hold data, never words: statuses,
+indicator names and categories by their codes, numbers as numbers. Runs
+stored before this kept plain English sentences; those are shown as stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from babel.lists import format_list
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+
+from registry import formats
+from registry.vocabulary import INDICATOR_LABELS, Category, PartnerStatus, Unit
+
+Message = dict[str, Any]
+
+
+def message(code: str, **params: Any) -> Message:
+    """A text to store: its code and parameters (`code` must be one of `TEXTS`)."""
+    if code not in TEXTS:
+        raise KeyError(f"unknown scenario message: {code!r}")
+    return {"code": code, "params": params}
+
+
+def dumps(code: str, **params: Any) -> str:
+    """A message as JSON, for a text column."""
+    return json.dumps(message(code, **params), ensure_ascii=False)
+
+
+def in_words(stored: Message | str | None) -> str:
+    """A stored message in the current language; a plain text (older runs) as it is."""
+    if not stored:
+        return ""
+    if isinstance(stored, str):
+        if not stored.startswith("{"):
+            return stored
+        try:
+            parsed = json.loads(stored)
+        except ValueError:
+            return stored
+        if not isinstance(parsed, dict):
+            return stored
+        stored = parsed
+    wording = TEXTS.get(str(stored.get("code")))
+    if wording is None:
+        return str(stored.get("code", ""))
+    return wording(stored.get("params") or {})
+
+
+def _indicator(name: str) -> str:
+    return str(INDICATOR_LABELS.get(name, name))
+
+
+def _status(value: str) -> str:
+    try:
+        return str(PartnerStatus(value).label)
+    except ValueError:
+        return value
+
+
+def _number(value: Any) -> str:
+    return formats.number(value, digits=6, trim=True)
+
+
+def _need(value: Any) -> str:
+    return formats.number(value)
+
+
+# Each code and its wording: literal strings, so extraction sees every one.
+TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "build_failed": lambda p: _("The problem could not be built: %(e)s", e=p.get("error", "")),
+    "problem_invalid": lambda p: _("The problem file is not valid: %(e)s", e=p.get("error", "")),
+    "run_timed_out": lambda p: _(
+        "The worker stopped the run after its time limit; no result was kept."
+    ),
+    "run_crashed": lambda p: _("The solve stopped with an error: %(e)s", e=p.get("error", "")),
+    "queue_unreachable": lambda p: _(
+        "The job queue could not be reached; solving on the web server."
+    ),
+    "need_indicators_missing": lambda p: _(
+        "No need index: indicators missing for the year (%(names)s).",
+        names=", ".join(_indicator(n) for n in p.get("names", [])),
+    ),
+    "need_no_indicators": lambda p: _("No need index: no indicators for the year."),
+    "need_below_threshold": lambda p: _(
+        "Need %(need)s is below the threshold %(threshold)s.",
+        need=_need(p["need"]),
+        threshold=_need(p["threshold"]),
+    ),
+    "weight_zero": lambda p: _("Its weight is zero (no enrollment)."),
+    "service_inactive": lambda p: _("The service is not active."),
+    "partner_not_approved": lambda p: _(
+        "The partner is not approved (%(status)s).", status=_status(p.get("status", ""))
+    ),
+    "lock_service_out_of_scope": lambda p: _(
+        "Not kept: the service is out of scope (inactive, unapproved partner, not chosen)."
+    ),
+    "lock_school_not_taking_part": lambda p: _(
+        "Not kept: the school does not take part. %(reason)s", reason=in_words(p.get("reason"))
+    ),
+    "lock_above_capacity": lambda p: _(
+        "Not kept: %(amount)s committed is above the service's capacity of %(capacity)s.",
+        amount=_number(p["amount"]),
+        capacity=_number(p["capacity"]),
+    ),
+    "lock_made_eligible": lambda p: _(
+        "Kept; the pair was made eligible although the service's grades or area rule "
+        "excludes it, because an active MOU commits it."
+    ),
+    "limit_school_not_taking_part": lambda p: _(
+        "Left out: the school does not take part in this scenario."
+    ),
+}
+
+
+# --- the engine's sentences, from the clauses it gives beside them (allocation.explain) --------
+
+LISTED_SERVICES = 3  # name at most this many services in one clause, as the engine does
+
+
+@dataclass(frozen=True)
+class Names:
+    """How a run names its schools, services and categories (from its report)."""
+
+    schools: dict[str, str]
+    services: dict[str, str]
+
+    def school(self, key: str) -> str:
+        return self.schools.get(key, key)
+
+    def service(self, key: str) -> str:
+        return self.services.get(key, key)
+
+
+def _category(key: str) -> str:
+    # The registry category's name: the unit is said with each amount.
+    try:
+        return str(Category(key.partition(":")[0]).label)
+    except ValueError:
+        return key
+
+
+def _unit(unit: str) -> str:
+    try:
+        return str(Unit(unit).label).lower()
+    except ValueError:
+        return unit
+
+
+def _amount(value: Any, unit: str) -> str:
+    return f"{_number(value)} {_unit(unit)}"
+
+
+def _listed(names: list[str]) -> str:
+    if len(names) > LISTED_SERVICES:
+        more = _("%(n)s more", n=len(names) - LISTED_SERVICES)
+        names = [*names[:LISTED_SERVICES], more]
+    return format_list(names, locale=str(get_locale() or "en"))
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _why_clause(code: str, p: dict[str, Any], names: Names) -> str | None:
+    unit = p.get("unit", "")
+    if code == "locks_fix":
+        return _(
+            "locks fix what it gets from %(services)s",
+            services=_listed([names.service(s) for s in p["services"]]),
+        )
+    if code == "capped":
+        return _(
+            "%(service)s is capped at %(amount)s per school",
+            service=names.service(p["service"]),
+            amount=_amount(p["amount"], unit),
+        )
+    if code == "cohort":
+        return _(
+            "%(service)s needs a cohort of at least %(amount)s, more than it has left",
+            service=names.service(p["service"]),
+            amount=_amount(p["amount"], unit),
+        )
+    if code == "full":
+        return ngettext(
+            "%(services)s has no capacity left",
+            "%(services)s have no capacity left",
+            len(p["services"]),
+            services=_listed([names.service(s) for s in p["services"]]),
+        )
+    if code == "needed_elsewhere":
+        return _(
+            "the rest of its eligible %(category)s capacity is needed to keep other schools' "
+            "locks, limits or cohorts",
+            category=_category(p["category"]),
+        )
+    return None
+
+
+def engine_why(clauses: list[dict[str, Any]], names: Names) -> str | None:
+    """The engine's `why` of a school row, worded from its clauses; None if it has none."""
+    if not clauses:
+        return None
+    first = clauses[0]
+    if first["code"] == "no_solution":
+        return _("No allocation was found for this category within the time limit.")
+    if first["code"] == "limit_at_most":
+        p = first["params"]
+        return _(
+            "Its limit allows at most %(amount)s of %(category)s.",
+            amount=_amount(p["amount"], p["unit"]),
+            category=_category(p["category"]),
+        )
+    parts = [_why_clause(c["code"], c.get("params") or {}, names) for c in clauses]
+    if any(part is None for part in parts):
+        return None  # a code this registry does not know: the engine's own sentence
+    return _sentence("; ".join(part for part in parts if part)) + "."
+
+
+def engine_conflict(clause: dict[str, Any], names: Names) -> str | None:
+    """An engine conflict worded from its clause; None for a code this registry doesn't know."""
+    code, p = clause.get("code"), clause.get("params") or {}
+    unit = p.get("unit", "")
+    school = names.school(p.get("school", ""))
+    service = names.service(p.get("service", ""))
+    category = _category(p.get("category", ""))
+
+    def amount(key: str) -> str:
+        return _amount(p[key], unit)
+
+    if code == "lock_twice":
+        return _(
+            "%(service)s at %(school)s is locked more than once with different amounts "
+            "(%(amounts)s).",
+            service=service,
+            school=school,
+            amounts=format_list(
+                [_amount(a, unit) for a in p["amounts"]], locale=str(get_locale() or "en")
+            ),
+        )
+    if code == "lock_above_max":
+        return _(
+            "The lock of %(amount)s of %(service)s at %(school)s is above that service's "
+            "maximum of %(max)s per school.",
+            amount=amount("amount"),
+            service=service,
+            school=school,
+            max=amount("max"),
+        )
+    if code == "lock_below_cohort":
+        return _(
+            "The lock of %(amount)s of %(service)s at %(school)s is below that service's "
+            "minimum cohort of %(min)s; it must be 0 or at least that.",
+            amount=amount("amount"),
+            service=service,
+            school=school,
+            min=amount("min"),
+        )
+    if code == "lock_not_whole":
+        return _(
+            "The lock of %(amount)s of %(service)s at %(school)s is not a whole number, but "
+            "%(service)s comes in whole %(unit)s.",
+            amount=amount("amount"),
+            service=service,
+            school=school,
+            unit=_unit(unit),
+        )
+    if code == "locks_over_capacity":
+        return _(
+            "Locks commit %(total)s of %(service)s (%(locks)s), but it has only %(capacity)s.",
+            total=amount("total"),
+            service=service,
+            locks=", ".join(f"{names.school(s)} {_number(a)}" for s, a in p["locks"]),
+            capacity=amount("capacity"),
+        )
+    if code == "limits_contradict":
+        return _(
+            "%(school)s needs at least %(min)s of %(category)s (limit), but another limit "
+            "allows at most %(max)s.",
+            school=school,
+            min=amount("min"),
+            category=category,
+            max=amount("max"),
+        )
+    if code == "locks_over_limit":
+        return _(
+            "Locks give %(school)s %(locked)s of %(category)s, but its limit allows at most "
+            "%(max)s.",
+            school=school,
+            locked=amount("locked"),
+            category=category,
+            max=amount("max"),
+        )
+    if code == "limit_unreachable":
+        values = {"school": school, "min": amount("min"), "category": category}
+        if p.get("why") == "no_service":
+            return _(
+                "%(school)s needs at least %(min)s of %(category)s (limit), but no %(category)s "
+                "service is eligible there.",
+                **values,
+            )
+        if p.get("why") == "nothing":
+            return _(
+                "%(school)s needs at least %(min)s of %(category)s (limit), but its eligible "
+                "%(category)s services can give it nothing.",
+                **values,
+            )
+        if p.get("with_locks"):
+            return _(
+                "%(school)s needs at least %(min)s of %(category)s (limit), but its eligible "
+                "%(category)s services offer %(reach)s in all once the locks are kept.",
+                reach=amount("reach"),
+                **values,
+            )
+        return _(
+            "%(school)s needs at least %(min)s of %(category)s (limit), but its eligible "
+            "%(category)s services offer %(reach)s in all.",
+            reach=amount("reach"),
+            **values,
+        )
+    if code == "lock_cannot_hold":
+        return _(
+            "The lock of %(amount)s of %(service)s at %(school)s cannot be kept together with "
+            "the other locks and limits of %(category)s; it would have to change by %(change)s.",
+            amount=amount("amount"),
+            service=service,
+            school=school,
+            category=category,
+            change=amount("change"),
+        )
+    if code == "limit_short":
+        values = {
+            "school": school,
+            "min": amount("min"),
+            "category": category,
+            "short": amount("short"),
+        }
+        rivals = [names.school(s) for s in p.get("rival_schools", [])]
+        if rivals and p.get("rival_locks"):
+            return _(
+                "%(school)s needs at least %(min)s of %(category)s (limit), but with the other "
+                "locks and limits of %(category)s kept it falls %(short)s short, competing for "
+                "the same services with the limits of %(schools)s and locks.",
+                schools=", ".join(rivals),
+                **values,
+            )
+        if rivals:
+            return _(
+                "%(school)s needs at least %(min)s of %(category)s (limit), but with the other "
+                "locks and limits of %(category)s kept it falls %(short)s short, competing for "
+                "the same services with the limits of %(schools)s.",
+                schools=", ".join(rivals),
+                **values,
+            )
+        if p.get("rival_locks"):
+            return _(
+                "%(school)s needs at least %(min)s of %(category)s (limit), but with the other "
+                "locks and limits of %(category)s kept it falls %(short)s short, competing for "
+                "the same services with locks.",
+                **values,
+            )
+        return _(
+            "%(school)s needs at least %(min)s of %(category)s (limit), but with the other "
+            "locks and limits of %(category)s kept it falls %(short)s short.",
+            **values,
+        )
+    if code == "limit_excess":
+        return _(
+            "%(school)s may get at most %(max)s of %(category)s (limit), but the other locks "
+            "and limits of %(category)s need %(excess)s more there.",
+            school=school,
+            max=amount("max"),
+            category=category,
+            excess=amount("excess"),
+        )
+    if code == "unexplained":
+        return _(
+            "The locks and limits of %(category)s cannot all hold together.", category=category
+        )
+    return None
