@@ -52,13 +52,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter  # before any route: ids out of range are 404s
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from registry import audit, models
+    from registry import audit, language, models
 
     db.init_app(app)
     unit_of_work.init_app(app)
     migrate.init_app(app, db, directory=str(bundled_folder("migrations")))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    language.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"

@@ -5,13 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flask_wtf import FlaskForm
 from wtforms import Form, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from registry.language import is_language_switch
+
+
+class RegistryForm(FlaskForm):
+    """The base of every form: a submit that only switches the language is never acted on."""
+
+    def validate_on_submit(self, extra_validators: Any = None) -> bool:
+        # Validated all the same, so the page shows its errors again in the new language.
+        valid = super().validate_on_submit(extra_validators)
+        return valid and not is_language_switch()
+
 
 class MultiCheckboxField(SelectMultipleField):
-    """A multiple choice shown as a group of checkboxes (the field macro renders a fieldset)."""
+    """A multiple choice shown as a group of checkboxes (the field macro renders a fieldset).
+
+    The group has no element of its own with the field's id: an error links to the first box.
+    """
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -18,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from registry.equity.need_index import INDICATOR_LABELS
-from registry.fields import options
+from registry.fields import RegistryForm, options
 from registry.models.need import MissingPolicy, Normalisation
 from registry.vocabulary import Category, Unit
 
@@ -36,7 +35,7 @@ def weight_field_name(indicator: str) -> str:
     return f"weight_{indicator}"
 
 
-class DefinitionForm(FlaskForm):
+class DefinitionForm(RegistryForm):
     """A need index definition; the weight fields are added below, one per indicator."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
@@ -89,7 +88,7 @@ def year_choices(years: list[str]) -> list[SelectChoice]:
     return options((y, y) for y in reversed(years))
 
 
-class NeedSelectionForm(FlaskForm):
+class NeedSelectionForm(RegistryForm):
     """Which definition and school year the need ranking shows (a GET form)."""
 
     class Meta:
@@ -99,7 +98,7 @@ class NeedSelectionForm(FlaskForm):
     year = SelectField(_l("School year"))
 
 
-class CompareForm(FlaskForm):
+class CompareForm(RegistryForm):
     class Meta:
         csrf = False
 
@@ -117,7 +116,7 @@ class CompareForm(FlaskForm):
     )
 
 
-class DashboardForm(FlaskForm):
+class DashboardForm(RegistryForm):
     """The equity dashboard's selection (a GET form)."""
 
     class Meta:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -19,7 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from registry.extensions import db
-from registry.fields import MultiCheckboxField, options
+from registry.fields import MultiCheckboxField, RegistryForm, options
 from registry.models import MOU, Partner, School, Service
 from registry.mous.services import MOUDetails, school_year_problem, term_problems
 from registry.vocabulary import DPAStatus, DPAType
@@ -29,7 +28,7 @@ def _blank(choices: list[tuple[str, object]]) -> list[tuple[str, object]]:
     return [("", str(_l("— not set —"))), *choices]
 
 
-class MOUForm(FlaskForm):
+class MOUForm(RegistryForm):
     """Edit an MOU (its partner is fixed once it exists)."""
 
     school_ids = MultiCheckboxField(
@@ -108,7 +107,7 @@ class NewMOUForm(MOUForm):
         ]
 
 
-class CommitmentForm(FlaskForm):
+class CommitmentForm(RegistryForm):
     """Add a commitment line: one of the partner's active services at one of the MOU's schools."""
 
     service_id = SelectField(_l("Service"), coerce=int, validators=[InputRequired()])

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -22,7 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, ValidationError
 
-from registry.fields import MultiCheckboxField, options
+from registry.fields import MultiCheckboxField, RegistryForm, options
 from registry.vocabulary import PartnerStatus, PartnerType
 
 # Languages families are served in, stored by their English name.
@@ -129,7 +128,7 @@ def zip_code(form: Any, field: Field) -> None:
         raise ValidationError(_l("Enter a zip code of 5 digits, or ZIP+4 (01602-1234)."))
 
 
-class PartnerForm(FlaskForm):
+class PartnerForm(RegistryForm):
     """Everything about a partner; views remove the fields a partner user may not change."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
@@ -175,7 +174,7 @@ class PartnerForm(FlaskForm):
             )
 
 
-class PartnerFilterForm(FlaskForm):
+class PartnerFilterForm(RegistryForm):
     """The partner list's filters, read from the query string."""
 
     class Meta:

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -25,7 +24,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from registry.extensions import db
-from registry.fields import MultiCheckboxField, options
+from registry.fields import MultiCheckboxField, RegistryForm, options
 from registry.models import Partner, School, SchoolIndicators, Service
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Objective, Scenario, SolverChoice, WeightRule
@@ -117,7 +116,7 @@ def _schools() -> list[SelectChoice]:
     return options([("", str(_l("— choose —"))), *((str(i), n) for i, n in rows)])
 
 
-class ScenarioForm(FlaskForm):
+class ScenarioForm(RegistryForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     school_year = SelectField(_l("School year"), choices=[])
     need_definition_id = SelectField(_l("Need index"), coerce=int, choices=[])
@@ -233,7 +232,7 @@ class ScenarioForm(FlaskForm):
         }
 
 
-class AdoptForm(FlaskForm):
+class AdoptForm(RegistryForm):
     """Chosen proposal lines ("J<id>:S<id>") to turn into draft MOUs."""
 
     lines = MultiCheckboxField(_l("Proposal lines"), choices=[], validate_choice=False)

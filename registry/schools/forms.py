@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     DecimalField,
@@ -25,7 +24,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from registry.fields import MultiCheckboxField, strip_text
+from registry.fields import MultiCheckboxField, RegistryForm, strip_text
 from registry.models import INDICATORS
 from registry.schools.services import SchoolData
 from registry.schoolyear import is_school_year
@@ -35,19 +34,19 @@ from registry.vocabulary import GRADES, percent_label
 MAX_ENROLLMENT = 100_000
 
 
-def _at_least_one(form: FlaskForm, field: Field) -> None:
+def _at_least_one(form: RegistryForm, field: Field) -> None:
     if not field.data:
         raise ValidationError(_l("Choose at least one grade."))
 
 
-def _a_school_year(form: FlaskForm, field: Field) -> None:
+def _a_school_year(form: RegistryForm, field: Field) -> None:
     if not is_school_year(field.data or ""):
         raise ValidationError(
             _l("Enter a school year like 2025-26 (the second year follows the first).")
         )
 
 
-def _a_percentage(form: FlaskForm, field: Field) -> None:
+def _a_percentage(form: RegistryForm, field: Field) -> None:
     # NaN and infinities parse as decimals but compare badly: refuse them first.
     value = field.data
     if value is None:
@@ -65,7 +64,7 @@ def _percentage_field(name: str) -> DecimalField:
     )
 
 
-class SchoolForm(FlaskForm):
+class SchoolForm(RegistryForm):
     dese_code = StringField(
         _l("DESE code"),
         validators=[
@@ -127,7 +126,7 @@ class SchoolForm(FlaskForm):
         )
 
 
-class ImportForm(FlaskForm):
+class ImportForm(RegistryForm):
     file = FileField(
         _l("CSV file"),
         validators=[

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -18,6 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from registry.fields import RegistryForm
 from registry.partners.forms import LANGUAGE_CHOICES, Amount, MultiCheckboxField, options
 from registry.vocabulary import GRADES, Category, Setting, Unit
 
@@ -31,7 +31,7 @@ def at_least_one(form: Any, field: Field) -> None:
         raise ValidationError(_l("Choose at least one grade."))
 
 
-class ServiceForm(FlaskForm):
+class ServiceForm(RegistryForm):
     """A service; views drop the partner choice for partner users (theirs is fixed)."""
 
     partner_id = SelectField(
@@ -64,7 +64,7 @@ class ServiceForm(FlaskForm):
     version = HiddenField()
 
 
-class ServiceFilterForm(FlaskForm):
+class ServiceFilterForm(RegistryForm):
     """The service list's filters, read from the query string."""
 
     class Meta:

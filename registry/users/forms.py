@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from registry.fields import options, strip_text
+from registry.fields import RegistryForm, options, strip_text
 from registry.partners.services import partner_choices as partners_by_name
 from registry.users.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from registry.vocabulary import Role
+
+# Password managers offer to generate and store a password here, never to fill the admin's own.
+NEW_PASSWORD = {"autocomplete": "new-password"}
 
 
 def partner_choices() -> list[SelectChoice]:
@@ -21,8 +23,13 @@ def partner_choices() -> list[SelectChoice]:
     return options([("", _l("— none —")), *((str(i), n) for i, n in partners_by_name())])
 
 
-class _AccountFields(FlaskForm):
-    name = StringField(_l("Name"), validators=[Length(max=200)], filters=[strip_text])
+class _AccountFields(RegistryForm):
+    name = StringField(
+        _l("Name"),
+        validators=[Length(max=200)],
+        filters=[strip_text],
+        render_kw={"autocomplete": "name"},
+    )
     role = SelectField(
         _l("Role"),
         choices=[SelectChoice(value, label) for value, label in Role.choices()],
@@ -41,15 +48,20 @@ class _AccountFields(FlaskForm):
 
 class UserCreateForm(_AccountFields):
     email = EmailField(
-        _l("Email"), validators=[DataRequired(), Email(), Length(max=254)], filters=[strip_text]
+        _l("Email"),
+        validators=[DataRequired(), Email(), Length(max=254)],
+        filters=[strip_text],
+        render_kw={"autocomplete": "email"},
     )
     password = PasswordField(
         _l("Password"),
         validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        render_kw=NEW_PASSWORD,
     )
     confirm = PasswordField(
         _l("Password again"),
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+        render_kw=NEW_PASSWORD,
     )
 
 
@@ -58,8 +70,10 @@ class UserEditForm(_AccountFields):
     password = PasswordField(
         _l("New password"),
         validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        render_kw=NEW_PASSWORD,
     )
     confirm = PasswordField(
         _l("New password again"),
         validators=[EqualTo("password", message=_l("The passwords differ."))],
+        render_kw=NEW_PASSWORD,
     )

@@ -76,8 +76,9 @@ def live_server(live_app: Flask) -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(chromium_path: str) -> Iterator[object]:
+    """One Chromium for the whole run (each test opens its own context)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -88,20 +89,31 @@ def browser(chromium_path: str) -> Iterator[object]:
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def signed_in_states() -> dict[str, object]:
+    """Each account's cookies after signing in once on this module's server."""
+    return {}
+
+
 @pytest.fixture
-def signed_in_page(browser: object, live_server: str) -> Callable[[str], object]:
-    """A page signed in through the real login form as one of the demo accounts."""
+def signed_in_page(
+    browser: object, live_server: str, signed_in_states: dict[str, object]
+) -> Iterator[Callable[[str], object]]:
+    """A page signed in as one of the demo accounts (through the real login form, once)."""
     contexts = []
 
     def sign_in(account: str) -> object:
-        context = browser.new_context(bypass_csp=True)  # type: ignore[attr-defined]
+        state = signed_in_states.get(account)
+        context = browser.new_context(bypass_csp=True, storage_state=state)  # type: ignore[attr-defined]
         contexts.append(context)
         page = context.new_page()
-        page.goto(f"{live_server}/login")
-        page.fill("input[name=email]", account)
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        if state is None:
+            page.goto(f"{live_server}/login")
+            page.fill("main input[name=email]", account)
+            page.fill("main input[name=password]", DEMO_PASSWORD)
+            page.click("main button[type=submit]")
+            page.wait_for_load_state()
+            signed_in_states[account] = context.storage_state()
         return page
 
     yield sign_in

@@ -1,0 +1,98 @@
+/* Partnership Registry: small keyboard and screen-reader helps. Every page works without it. */
+(function () {
+  "use strict";
+
+  // After a failed submit, start at the error summary, so its heading is read first
+  // and Tab reaches its links (a focus() rather than autofocus: the summary is no field).
+  function focusErrorSummary() {
+    var summary = document.querySelector(".error-summary");
+    if (summary) {
+      summary.focus();
+    }
+  }
+
+  // A summary link moves focus to its field and shows the field's label or legend
+  // (a plain fragment link scrolls, but would hide the label above the top edge).
+  function followSummaryLinks() {
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest && event.target.closest(".error-summary a[href^='#']");
+      if (!link) {
+        return;
+      }
+      var target = document.getElementById(decodeURIComponent(link.hash.slice(1)));
+      if (!target) {
+        return;
+      }
+      event.preventDefault();
+      var group = target.closest("fieldset");
+      var caption = group ? group.querySelector("legend") : document.querySelector("label[for='" + target.id + "']");
+      (caption || target).scrollIntoView();
+      target.focus({ preventScroll: true });
+    });
+  }
+
+  // On a page answering a POST, a language button re-submits what the reader has typed
+  // now (the server-side fallback re-sends what was posted). The form that answered is
+  // the one that posts to this page's address.
+  function switchLanguageWithTheLiveForm() {
+    var switcher = document.querySelector("form.lang-resubmit");
+    if (!switcher) {
+      return;
+    }
+    switcher.addEventListener("submit", function (event) {
+      var here = window.location.pathname;
+      var forms = document.querySelectorAll("main form[method='post' i]");
+      var live = null;
+      for (var i = 0; i < forms.length; i += 1) {
+        var action = forms[i].getAttribute("action");
+        if (!action || new URL(forms[i].action, window.location.href).pathname === here) {
+          live = forms[i];
+          break;
+        }
+      }
+      var button = event.submitter;
+      if (!live || !button) {
+        return;
+      }
+      event.preventDefault();
+      var marker = document.createElement("input");
+      marker.type = "hidden";
+      marker.name = button.name;
+      marker.value = button.value;
+      live.appendChild(marker);
+      live.action = button.formAction || switcher.action;
+      live.submit();
+    });
+  }
+
+  // A closed <details> prints as its summary alone: open them all for paper (the data
+  // behind each chart included), and close again the ones the reader had closed.
+  function printDetailsOpen() {
+    var opened = [];
+    window.addEventListener("beforeprint", function () {
+      document.querySelectorAll("details:not([open])").forEach(function (details) {
+        details.open = true;
+        opened.push(details);
+      });
+    });
+    window.addEventListener("afterprint", function () {
+      opened.forEach(function (details) {
+        details.open = false;
+      });
+      opened = [];
+    });
+  }
+
+  function start() {
+    focusErrorSummary();
+    followSummaryLinks();
+    switchLanguageWithTheLiveForm();
+    printDetailsOpen();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
