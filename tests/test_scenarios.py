@@ -640,9 +640,9 @@ def test_a_background_run_is_audited_for_the_user_who_started_it(client, login, 
     run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
     assert run.status == RunStatus.DONE
     entries = db.session.scalars(
-        select(AuditEntry).where(
-            AuditEntry.entity == "scenario_run", AuditEntry.entity_id == run.id
-        )
+        select(AuditEntry)
+        .where(AuditEntry.entity == "scenario_run", AuditEntry.entity_id == run.id)
+        .order_by(AuditEntry.id)
     ).all()
     # Created in the request, then started and finished by the worker thread.
     assert entries[0].action == "create" and len(entries) >= 3

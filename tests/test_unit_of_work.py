@@ -102,6 +102,15 @@ def test_a_refusal_or_an_error_status_rolls_everything_back(
     assert views == []  # after-commit work never runs without a commit
 
 
+def test_one_request_s_refusal_does_not_reach_the_next(
+    client: FlaskClient, views: list[str]
+) -> None:
+    # A test client's requests share the app context (and so `g`): the verdict must not.
+    assert client.post("/_uow/refused").status_code == 302
+    assert client.post("/_uow/ends_well").status_code == 302
+    assert _kept()[0] == 1 and views == ["after commit"]
+
+
 def test_an_exception_rolls_everything_back(client: FlaskClient, views: list[str]) -> None:
     with pytest.raises(RuntimeError, match="a bug"):  # TESTING propagates it; else a 500
         client.post("/_uow/broken")
