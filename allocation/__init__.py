@@ -3,8 +3,9 @@
 Pure Python over plain data (no Flask, no database). The public API:
 
 - `load_problem` (JSON text, bytes or dict -> `Problem`, or `ProblemError`),
-- `solve` (`Problem` or dict -> `Result`), and
-- `result_to_json` / `result_to_dict` (`Result` -> the result file).
+- `solve` (`Problem` or dict -> `Result`),
+- `result_to_json` / `result_to_dict` (`Result` -> the result file), and
+- `Clock` (where `solve` reads the time; a test passes its own).
 
 Modules: `problem` (input data and validation), `model` (one category's PuLP
 model), `stages` (the spec's stages and `solve`), `integral` (the exact
@@ -12,9 +13,11 @@ whole-seat maxmin floor by LPs), `cohorts` (proven optima for whole seats
 with cohort minimums: flow-LP bounds, reachable totals, neighbourhood
 search), `solvers` (HiGHS/CBC through
 PuLP and their statuses), `explain` (why a school falls short, conflicts),
-`result` (output data and JSON), `cli` (the command line).
+`result` (output data and JSON), `clock` (the time limit's clock), `cli` (the
+command line).
 """
 
+from allocation.clock import Clock
 from allocation.problem import (
     Limit,
     Lock,
@@ -41,6 +44,7 @@ from allocation.stages import solve
 __all__ = [
     "Allocation",
     "CategoryFigures",
+    "Clock",
     "Conflict",
     "Limit",
     "LimitRef",

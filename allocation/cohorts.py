@@ -51,6 +51,7 @@ import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import highspy
 import numpy as np
@@ -456,9 +457,10 @@ class CohortSearch:
         reach = self.reachable(i)
         least = max(0, math.ceil(y_lower[i] - WHOLE))
         below_end = min(math.floor(value + WHOLE), len(reach) - 1)
-        below = np.flatnonzero(reach[least : below_end + 1]) if below_end >= least else []
+        nothing = np.empty(0, dtype=np.intp)
+        below = np.flatnonzero(reach[least : below_end + 1]) if below_end >= least else nothing
         first = max(least, math.ceil(value - WHOLE))
-        above = np.flatnonzero(reach[first:]) if first < len(reach) else []
+        above = np.flatnonzero(reach[first:]) if first < len(reach) else nothing
         a = int(below[-1]) + least if len(below) else None
         b = int(above[0]) + first if len(above) else None
         return a, b
@@ -489,12 +491,13 @@ class CohortSearch:
 
     def targets(self, t_star: float) -> np.ndarray:
         """tau_s = T* w_s / W_c."""
-        return t_star * self.weights / self.weights.sum()
+        targets: np.ndarray = t_star * self.weights / self.weights.sum()
+        return targets
 
     def _floors(self, z: float) -> np.ndarray | None:
         """y_s >= ceil(z w_s), raised to the school's next reachable total; None when
         some school has none (or none within its limit): no allocation reaches z."""
-        floors = np.maximum(ceil_noise(z * self.weights), self.school_lower)
+        floors: np.ndarray = np.maximum(ceil_noise(z * self.weights), self.school_lower)
         for i in range(self.m):
             _, b = self._around(i, float(floors[i]), self.school_lower)
             if b is None:
@@ -561,7 +564,7 @@ class CohortSearch:
             floors = self._floors(trial)
             answer: np.ndarray | bool | None = False  # no floors: a school cannot reach it
             if floors is not None:
-                answer = self._floor_allocation(floors, t_star, lambda z=trial: feasible(z))
+                answer = self._floor_allocation(floors, t_star, partial(feasible, trial))
                 if answer is None:
                     # The whole MILP, as a feasibility question at this floor only.
                     answer = self._whole_feasibility(floors, t_star)

@@ -26,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-import pulp
+import pulp  # type: ignore[import-untyped, unused-ignore]  # pulp ships no types
 
 from allocation.model import CategoryData, CategoryModel
 from allocation.problem import Limit, Lock, Service

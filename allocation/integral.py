@@ -42,12 +42,14 @@ WHOLE = 1e-6  # how far a simplex value may sit from a whole number and still co
 
 def ceil_noise(values: np.ndarray) -> np.ndarray:
     """ceil(v), treating v within float noise above a whole number as that number."""
-    return np.ceil(values - NOISE * np.maximum(1.0, np.abs(values)))
+    ceiled: np.ndarray = np.ceil(values - NOISE * np.maximum(1.0, np.abs(values)))
+    return ceiled
 
 
 def floor_noise(values: np.ndarray) -> np.ndarray:
     """floor(v), treating v within float noise below a whole number as that number."""
-    return np.floor(values + NOISE * np.maximum(1.0, np.abs(values)))
+    floored: np.ndarray = np.floor(values + NOISE * np.maximum(1.0, np.abs(values)))
+    return floored
 
 
 def integral_flow(data: CategoryData, has_binaries: bool) -> str | None:
@@ -174,7 +176,8 @@ class IntegralFloor:
         if np.any(lower > self.school_upper):
             return False
         rows = np.arange(self.recv_first, self.recv_first + self.m, dtype=np.int32)
-        self.highs.changeRowsBounds(self.m, rows, lower, self.school_upper)
+        # highspy's stubs lack the plural form it has had since 1.7.
+        self.highs.changeRowsBounds(self.m, rows, lower, self.school_upper)  # type: ignore[attr-defined]
         status = self._run()
         kinds = highspy.HighsModelStatus
         if status in (kinds.kInfeasible, kinds.kUnboundedOrInfeasible):

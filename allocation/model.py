@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-import pulp
+import pulp  # type: ignore[import-untyped, unused-ignore]  # pulp ships no types
 
 from allocation.problem import Limit, Lock, Problem, School, Service
 

@@ -354,20 +354,20 @@ def check_problem(problem: Problem) -> None:
 
     for index, lock in enumerate(problem.locks):
         where = f"locks[{index}]" + (f' (id "{lock.id}")' if lock.id else "")
-        service = services.get(lock.service)
-        if service is None:
+        locked = services.get(lock.service)
+        if locked is None:
             raise ProblemError(f'{where}: unknown service id "{lock.service}"')
         if lock.school not in school_ids:
             raise ProblemError(f'{where}: unknown school id "{lock.school}"')
         if not _is_number(lock.amount) or not math.isfinite(lock.amount) or lock.amount < 0:
             raise ProblemError(f"{where}: amount must be a number >= 0, got {lock.amount!r}")
-        if lock.school not in service.eligible:
+        if lock.school not in locked.eligible:
             raise ProblemError(
                 f'{where}: school "{lock.school}" is not eligible for service "{lock.service}"'
             )
-        if not _close_to_or_below(lock.amount, service.capacity):
+        if not _close_to_or_below(lock.amount, locked.capacity):
             raise ProblemError(
-                f"{where}: amount {lock.amount:g} is above the capacity {service.capacity:g} "
+                f"{where}: amount {lock.amount:g} is above the capacity {locked.capacity:g} "
                 f'of service "{lock.service}"'
             )
 

@@ -30,8 +30,8 @@ from typing import Any
 
 import highspy
 import numpy as np
-import pulp
-from pulp import constants as pc
+import pulp  # type: ignore[import-untyped, unused-ignore]  # pulp ships no types
+from pulp import constants as pc  # type: ignore[import-untyped, unused-ignore]
 
 SOLVERS = ("highs", "cbc")
 DEFAULT_SOLVER = "highs"
@@ -69,11 +69,16 @@ def outcome_of(status: int, sol_status: int) -> Outcome:
     return Outcome.ERROR
 
 
+def new_highs() -> highspy.Highs:
+    """A bare highspy model (highspy leaves its constructor unannotated)."""
+    return highspy.Highs()  # type: ignore[no-untyped-call, unused-ignore]
+
+
 def quiet_highs(**options: Any) -> highspy.Highs:
     """A highspy model that prints nothing and runs the same way every time (one
     thread, random seed 0), with `options` set on top."""
     silence_highs_banner()
-    highs = highspy.Highs()
+    highs = new_highs()
     settings = {
         "output_flag": False,
         "log_to_console": False,
@@ -115,7 +120,7 @@ def silence_highs_banner() -> None:
     null = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(null, 1)
-        highspy.Highs()
+        new_highs()
     finally:
         os.dup2(saved, 1)
         os.close(saved)
@@ -150,7 +155,7 @@ class HighsSession:
         )
 
 
-class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
+class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type, unused-ignore]
     """PuLP's in-process HiGHS, loading the model in bulk arrays instead of row by row.
 
     PuLP's own loader makes one highspy call per column and per row and sorts
@@ -208,7 +213,7 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type]
             self._load(lp, variables, constraints, len(session.variables), len(session.constraints))
         else:
             silence_highs_banner()
-            lp.solverModel = highspy.Highs()
+            lp.solverModel = new_highs()
             self._configure(lp.solverModel)
             self._load(lp, variables, constraints, 0, 0)
         if session is not None:
@@ -356,7 +361,7 @@ def _cbc_path() -> str:
     if found:
         return found
     # The binary PuLP bundles, driven by the non-deprecated COIN_CMD.
-    from pulp.apis import coin_api
+    from pulp.apis import coin_api  # type: ignore[import-untyped, unused-ignore]
 
     return str(coin_api.PULP_CBC_CMD.pulp_cbc_path)
 

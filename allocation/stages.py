@@ -33,15 +33,15 @@ found nothing is reported as ``no_solution`` with nothing allocated.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pulp
+import pulp  # type: ignore[import-untyped, unused-ignore]  # pulp ships no types
 
 from allocation import explain
+from allocation.clock import Budget, Clock, MonotonicClock
 from allocation.cohorts import CohortSearch
 from allocation.cohorts import applicable as cohorts_apply
 from allocation.integral import IntegralFloor, ceil_noise, integral_flow
@@ -73,22 +73,6 @@ PLACED_TOLERANCE = 1e-7  # relative slack on sum y = T* for continuous amounts
 FLOOR_TOLERANCE = 5e-7  # relative slack on the maxmin floor in stage 3
 
 
-class _Clock:
-    """The time left of the problem's time limit, if it has one."""
-
-    def __init__(self, limit_s: float | None) -> None:
-        self.deadline = None if limit_s is None else time.monotonic() + limit_s
-
-    def left(self) -> float | None:
-        if self.deadline is None:
-            return None
-        return max(0.0, self.deadline - time.monotonic())
-
-    def expired(self) -> bool:
-        left = self.left()
-        return left is not None and left <= 0.0
-
-
 @dataclass
 class _Stage:
     outcome: Outcome
@@ -104,7 +88,7 @@ class _CategorySolver:
     is grown in place and each stage starts from the last one's basis.
     """
 
-    def __init__(self, data: CategoryData, solver: str, clock: _Clock) -> None:
+    def __init__(self, data: CategoryData, solver: str, clock: Budget) -> None:
         self.data = data
         self.solver = solver
         self.clock = clock
@@ -340,11 +324,11 @@ class _CategorySolver:
                     return _Stage(Outcome.OPTIMAL, known), found.value
                 return self._max_floor_milp(t_star, known)
         if self.solver == "highs" and integral_flow(self.data, bool(self.model.binaries)):
-            found = IntegralFloor(self.data, t_star, self.clock.left).search(start)
-            if found is not None:
-                outcome = Outcome.OPTIMAL if found.proven else Outcome.TIME_LIMIT
+            searched = IntegralFloor(self.data, t_star, self.clock.left).search(start)
+            if searched is not None:
+                outcome = Outcome.OPTIMAL if searched.proven else Outcome.TIME_LIMIT
                 self.floor_by_search = True
-                return _Stage(outcome, clean_amounts(self.data, found.amounts)), found.z
+                return _Stage(outcome, clean_amounts(self.data, searched.amounts)), searched.z
         return self._max_floor_milp(t_star, start)
 
     def held_floors(self, amounts: np.ndarray, z_star: float) -> np.ndarray:
@@ -356,8 +340,10 @@ class _CategorySolver:
         placed = self.placed_by(amounts)
         if self.data.all_integer:
             z_star = self.coverage(amounts)
-            return np.minimum(ceil_noise(z_star * self.weights), placed)
-        return np.minimum(z_star * self.weights, placed)
+            floors: np.ndarray = np.minimum(ceil_noise(z_star * self.weights), placed)
+        else:
+            floors = np.minimum(z_star * self.weights, placed)
+        return floors
 
     def _max_floor_milp(self, t_star: float, start: np.ndarray) -> tuple[_Stage, float]:
         factory = pulp.LpProblem("floor_vars", pulp.LpMaximize)
@@ -422,7 +408,7 @@ def _solve_category(
     data: CategoryData,
     objective: str,
     solver: str,
-    clock: _Clock,
+    budget: Budget,
     *,
     feasibility_only: bool = False,
 ) -> _Solved | list[Conflict]:
@@ -431,7 +417,8 @@ def _solve_category(
         return conflicts
     if not data.schools:
         return _Solved("optimal", 0.0, np.zeros(0))
-    runner = _CategorySolver(data, solver, clock)
+    runner = _CategorySolver(data, solver, budget)
+    budget.clock.starting(data.category, "placed")
     first = runner.stage1()
     if first.outcome == Outcome.INFEASIBLE:
         return explain.elastic_conflicts(data, solver) or [explain.unexplained(data)]
@@ -442,20 +429,23 @@ def _solve_category(
     t_star = float(first.amounts.sum())
     if data.all_integer:
         t_star = float(round(t_star))
-    outcomes = [first.outcome]
+    outcomes: list[Outcome] = [first.outcome]
     best = first.amounts
     if first.outcome == Outcome.OPTIMAL and t_star > 0 and not feasibility_only:
         if objective == "proportional":
+            budget.clock.starting(data.category, "distance")
             second = runner.min_distance(t_star, best)
             outcomes.append(second.outcome)
             if second.amounts is not None:
                 best = second.amounts
         else:
+            budget.clock.starting(data.category, "floor")
             second, z_star = runner.max_floor(t_star, best)
             outcomes.append(second.outcome)
             if second.amounts is not None:
                 best = second.amounts
             if second.outcome == Outcome.OPTIMAL:
+                budget.clock.starting(data.category, "distance")
                 if data.all_integer or runner.floor_by_search:
                     # Hold the floor as lower bounds on y_s (whole ones for whole amounts).
                     floors = runner.held_floors(best, z_star)
@@ -520,21 +510,25 @@ def solve(
     objective: str | None = None,
     solver: str | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
+    *,
+    clock: Clock | None = None,
 ) -> Result:
     """Solve `problem` (a Problem, or anything `load_problem` reads) per the spec.
 
     `objective` overrides the problem's own (default ``proportional``);
     `solver` is ``"highs"`` (default) or ``"cbc"``. `on_progress`, if given, is
     called with (categories done, categories in all, the category just done)
-    after each category. Raises ProblemError for an invalid problem or
-    objective, ValueError for an unknown solver.
+    after each category. `clock` is where the time limit is read (default: the
+    machine's monotonic clock; see `allocation.clock`). Raises ProblemError for
+    an invalid problem or objective, ValueError for an unknown solver.
     """
     problem = load_problem(problem)
     chosen = parse_objective(objective or problem.objective or DEFAULT_OBJECTIVE)
     solver_name = solver or DEFAULT_SOLVER
     if solver_name not in SOLVERS:
         raise ValueError(f"unknown solver {solver_name!r}; choose one of {', '.join(SOLVERS)}")
-    clock = _Clock(problem.options.time_limit_s)
+    clock = clock or MonotonicClock()
+    budget = Budget(problem.options.time_limit_s, clock)
 
     offered = set(problem.categories)
     categories = sorted(offered | {limit.category for limit in problem.limits})
@@ -555,13 +549,13 @@ def solve(
         # so that a hard one can take the time it needs yet cannot starve the rest of
         # a first solution (half a second left district cohort categories with only
         # their stage-1 allocation, a floor of 0).
-        left = clock.left()
+        left = budget.left()
         remaining = len(order) - position
         if left is None:
-            share = _Clock(None)
+            share = Budget(None, clock)
         else:
             reserve = max(0.05 * left, min(1.0, left / remaining))
-            share = _Clock(max(left / remaining, left - reserve * (remaining - 1)))
+            share = Budget(max(left / remaining, left - reserve * (remaining - 1)), clock)
         if found and category in offered:
             # Already infeasible: only look for more conflicts, cheaply, not for allocations.
             outcome = _solve_category(data, chosen, solver_name, share, feasibility_only=True)

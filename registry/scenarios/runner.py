@@ -63,8 +63,10 @@ WORKER_ACTOR = Actor(None, "scenario-worker")  # a run nobody (still on record) 
 _threads: weakref.WeakValueDictionary[int, threading.Thread] = weakref.WeakValueDictionary()
 
 
-def wait_seconds() -> float:
-    return float(current_app.config.get("SCENARIO_WAIT_S", DEFAULT_WAIT_S))
+def wait_seconds() -> float | None:
+    """How long a request waits for its run: `SCENARIO_WAIT_S`; None waits for the end (tests)."""
+    wait = current_app.config.get("SCENARIO_WAIT_S", DEFAULT_WAIT_S)
+    return None if wait is None else max(float(wait), 0.0)
 
 
 def queue_name() -> str:
@@ -240,15 +242,20 @@ def wait_briefly(run_id: int, handle: Job | threading.Thread | None) -> None:
     db.session.rollback()
     if handle is None:
         return
-    timeout = max(wait_seconds(), 0.0)
+    timeout = wait_seconds()
     if isinstance(handle, threading.Thread):
         handle.join(timeout)
         return
-    deadline = monotonic() + timeout
+    deadline = None if timeout is None else monotonic() + timeout
     while True:
         status = db.session.scalar(select(ScenarioRun.status).where(ScenarioRun.id == run_id))
         db.session.rollback()  # each poll a fresh transaction, to see the worker's commits
-        if status is None or status.finished or monotonic() >= deadline:
+        if status is None or status.finished:
+            return
+        if deadline is None:
+            sleep(POLL_S)
+            continue
+        if monotonic() >= deadline:
             return
         sleep(min(POLL_S, max(deadline - monotonic(), 0.0)))
 

@@ -1,0 +1,56 @@
+"""Where `solve` reads the time, so that a test can make the time limit run out.
+
+`solve` reads the time only through a `Clock`: the default is the machine's
+monotonic clock; a test passes its own that moves time on as a given stage of
+a given category starts, and so makes the limit run out there on any machine.
+HiGHS keeps its own clock inside a run: each run is given what `Budget.left`
+says is left.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal, Protocol
+
+Stage = Literal["placed", "floor", "distance"]
+"""Stage 1 places T* ("placed"); maxmin's stage 2 finds the floor ("floor");
+proportional's stage 2 and maxmin's stage 3 minimise D ("distance")."""
+
+
+class Clock(Protocol):
+    """The time as `solve` sees it."""
+
+    def now(self) -> float:
+        """Seconds on a clock that never goes back."""
+        ...
+
+    def starting(self, category: str, stage: Stage) -> None:
+        """`solve` is about to run `stage` of `category`."""
+        ...
+
+
+class MonotonicClock:
+    """The machine's monotonic clock: what `solve` uses unless given another."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def starting(self, category: str, stage: Stage) -> None:
+        pass
+
+
+class Budget:
+    """The time left of a limit (none: no limit) that started when the budget was made."""
+
+    def __init__(self, limit_s: float | None, clock: Clock) -> None:
+        self.clock = clock
+        self.deadline = None if limit_s is None else clock.now() + limit_s
+
+    def left(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - self.clock.now())
+
+    def expired(self) -> bool:
+        left = self.left()
+        return left is not None and left <= 0.0
