@@ -39,6 +39,7 @@ from sqlalchemy.orm import selectinload
 
 from registry.extensions import db
 from registry.models import INDICATORS, School
+from registry.refusals import Refused
 from registry.schools.services import SchoolData, apply_school_data, percentage
 from registry.schoolyear import is_school_year
 from registry.vocabulary import GRADES, sort_grades
@@ -89,7 +90,7 @@ GRADE_ALIASES = {"KG": "K", "KF": "K", "KP": "K", "PREK": "PK", "P": "PK"}
 IGNORED_GRADES = {"SP"}  # DESE's "special education beyond grade 12"
 
 
-class SchoolImportError(Exception):
+class ImportRefused(Refused):
     """The file was refused, and nothing was written; `problems` lists what is wrong."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -266,20 +267,20 @@ class ParsedFile:
 
 
 def read_rows(handle: TextIO) -> ParsedFile:
-    """Every row, validated; SchoolImportError listing each bad row if any is."""
+    """Every row, validated; ImportRefused listing each bad row if any is."""
     reader = csv.reader(handle)
     try:
         headers = next(reader, None)
     except csv.Error as err:
-        raise SchoolImportError([f"row 1: not a readable CSV file ({err})"]) from None
+        raise ImportRefused([f"row 1: not a readable CSV file ({err})"]) from None
     if headers is None or not any(h.strip() for h in headers):
-        raise SchoolImportError(["the file is empty"])
+        raise ImportRefused(["the file is empty"])
     columns = _map_headers(headers)
     missing = [HUMAN[name] for name in REQUIRED if name not in columns]
     if any(n in columns for n in INDICATORS) and "school_year" not in columns:
         missing.append("school year (needed for the indicator columns)")
     if missing:
-        raise SchoolImportError([f"missing required column: {name}" for name in missing])
+        raise ImportRefused([f"missing required column: {name}" for name in missing])
 
     rows: list[SchoolData] = []
     problems: list[str] = []
@@ -309,9 +310,9 @@ def read_rows(handle: TextIO) -> ParsedFile:
         shown = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:
             shown.append(f"and {len(problems) - MAX_PROBLEMS} more problems")
-        raise SchoolImportError(shown)
+        raise ImportRefused(shown)
     if not rows:
-        raise SchoolImportError(["the file has a header but no school rows"])
+        raise ImportRefused(["the file has a header but no school rows"])
     return ParsedFile(set(columns), rows)
 
 

@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from registry.access import EDITORS, READERS, roles_required, viewable_or_404
 from registry.extensions import db
-from registry.fields import add_field_error
 from registry.listing import csv_response, paginate, sort, wants_csv
 from registry.models import INDICATORS, School
+from registry.refusals import Refused, show_refusal
 from registry.schools import services
 from registry.schools.forms import ImportForm, SchoolForm
-from registry.schools.importer import SchoolImportError, import_schools
-from registry.schools.services import Level, SchoolError, levels_of
+from registry.schools.importer import ImportRefused, import_schools
+from registry.schools.services import Level, levels_of
 from registry.schoolyear import is_school_year
 from registry.vocabulary import INDICATOR_LABELS, percent_label
 
 bp = Blueprint("schools", __name__, url_prefix="/schools")
 
-# The largest id an INTEGER column holds; PostgreSQL errors (a 500) on a larger one.
-MAX_ID = 2**31 - 1
-
 
 def _school_or_404(school_id: int) -> School:
-    if school_id > MAX_ID:
-        abort(404)
     return viewable_or_404(School, school_id)
 
 
@@ -123,10 +118,9 @@ def new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             school = services.create_school(form.to_data())
-        except SchoolError as err:
-            _attach(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("School %(name)s added.", name=school.name), "success")
             return redirect(url_for("schools.detail", school_id=school.id))
     return _form_page(form, None)
@@ -145,10 +139,9 @@ def edit(school_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             services.update_school(school, form.to_data(), form.version.data)
-        except SchoolError as err:
-            _attach(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("School %(name)s saved.", name=school.name), "success")
             return redirect(url_for("schools.detail", school_id=school.id))
     return _form_page(form, school)
@@ -164,11 +157,6 @@ def _fill_indicators(form: SchoolForm, school: School, wanted_year: str | None) 
     row = school.indicators_for(year)
     for name in INDICATORS:
         form[name].data = getattr(row, name) if row else None
-
-
-def _attach(form: SchoolForm, err: SchoolError) -> None:
-    if not add_field_error(form, err.field, str(err)):
-        flash(str(err), "error")
 
 
 def _form_page(form: SchoolForm, school: School | None) -> ResponseReturnValue:
@@ -192,10 +180,8 @@ def import_csv() -> ResponseReturnValue:
         text = raw.decode("cp1252", errors="replace")  # what Excel on Windows saves
     try:
         report = import_schools(io.StringIO(text, newline=""))
-    except SchoolImportError as err:
-        db.session.rollback()
+    except ImportRefused as err:  # a 400: nothing of the file is kept
         return render_template(
             "schools/import.html", form=form, report=None, problems=err.problems
         ), 400
-    db.session.commit()
     return render_template("schools/import.html", form=ImportForm(), report=report, problems=None)
