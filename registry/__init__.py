@@ -9,8 +9,10 @@ from flask import Flask, g, request, session
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from registry import unit_of_work
 from registry.config import Settings, build_config
 from registry.extensions import babel, csrf, db, login_manager, migrate
+from registry.ids import IdConverter
 from registry.unit_of_work import RegistryFlask
 
 PACKAGE = Path(__file__).resolve().parent
@@ -47,12 +49,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder="static",
     )
     app.config.update(build_config(app.instance_path, Settings.from_environ(), config))
+    app.url_map.converters["int"] = IdConverter  # before any route: ids out of range are 404s
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from registry import audit, language, models
 
     db.init_app(app)
-    # unit_of_work.init_app(app)  # the read-only GET guard: enabled once no GET writes
+    unit_of_work.init_app(app)
     migrate.init_app(app, db, directory=str(bundled_folder("migrations")))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -14,6 +14,7 @@ from flask import abort
 from flask_login import current_user, login_required
 
 from registry.extensions import db
+from registry.ids import is_id
 from registry.models import MOU, Partner, School, Service, User
 from registry.vocabulary import Role
 
@@ -63,12 +64,8 @@ def can_edit(user: User, obj: Any) -> bool:
     return False
 
 
-# Ids past a 32-bit INTEGER cannot exist; asking PostgreSQL for one is an error, not a miss.
-MAX_ID = 2**31 - 1
-
-
 def _load(model: type[M], ident: int, check: Callable[[User, Any], bool]) -> M:
-    if not 0 < ident <= MAX_ID:
+    if not is_id(ident):  # paths are bounded already; other callers pass any int
         abort(404)
     obj = db.session.get(model, ident)
     if obj is None or not check(current_user, obj):

@@ -48,7 +48,8 @@ def create_user_command(
     email: str, role: str, partner_id: int | None, name: str, password: str
 ) -> None:
     """Create an account."""
-    from registry.users.services import UserError, create_user
+    from registry.refusals import Refused
+    from registry.users.services import create_user
 
     try:
         with acting_as(CLI_ACTOR):
@@ -56,7 +57,7 @@ def create_user_command(
                 email=email, role=role, partner_id=partner_id, name=name, password=password
             )
             db.session.commit()
-    except UserError as err:
+    except Refused as err:
         db.session.rollback()
         raise click.ClickException(str(err)) from err
     click.echo(f"Created {user.role.value} account {user.email} (id {user.id}).")
@@ -66,13 +67,13 @@ def create_user_command(
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_schools_command(path: str) -> None:
     """Upsert schools from a DESE-style CSV; a file with a bad row writes nothing."""
-    from registry.schools.importer import SchoolImportError, import_schools
+    from registry.schools.importer import ImportRefused, import_schools
 
     try:
         with acting_as(CLI_ACTOR), open(path, encoding="utf-8-sig", newline="") as handle:
             report = import_schools(handle)
             db.session.commit()
-    except SchoolImportError as err:
+    except ImportRefused as err:
         db.session.rollback()
         raise click.ClickException(str(err)) from err
     click.echo(report.describe())

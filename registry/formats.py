@@ -10,7 +10,7 @@ zone (`DISTRICT_TIMEZONE`, Flask-Babel's `BABEL_DEFAULT_TIMEZONE`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, tzinfo
 from datetime import date as Date
 from datetime import datetime as DateTime
 from decimal import Decimal
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_time as babel_format_time
+from babel.dates import get_timezone_name
 from babel.numbers import format_currency as babel_format_currency
 from babel.numbers import format_decimal as babel_format_decimal
 from flask import Flask
@@ -44,38 +45,53 @@ def _pattern(integer: str, digits: int, signed: bool, trim: bool = False) -> str
     return f"+{pattern};-{pattern}" if signed else pattern
 
 
-def _is_whole(value: Number) -> bool:
-    return Decimal(str(value)) == Decimal(str(value)).to_integral_value()
+# What a page shows for a number that is not one (NaN, infinity): never "nan".
+NOT_A_NUMBER = "—"
+
+
+def _decimal(value: Number) -> Decimal | None:
+    """The value as an exact Decimal (floats by their shortest repr), or None if not finite."""
+    exact = Decimal(str(value))
+    return exact if exact.is_finite() else None
+
+
+def _is_whole(value: Decimal) -> bool:
+    return value == value.to_integral_value()
 
 
 def integer(value: Number | None) -> str:
     """A whole number with the locale's grouping: 12,717 (en), 12.717 (es, pt)."""
     if value is None:
         return ""
-    return babel_format_decimal(round(Decimal(str(value))), format="#,##0", locale=_locale())
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
+    return babel_format_decimal(round(exact), format="#,##0", locale=_locale())
 
 
 def amount(value: Number | None) -> str:
     """A quantity (seats, hours, dollars): no decimals when whole, else two: 1,234.50 / 1.234,50."""
     if value is None:
         return ""
-    digits = 0 if _is_whole(value) else 2
-    return babel_format_decimal(
-        Decimal(str(value)), format=_pattern("#,##0", digits, False), locale=_locale()
-    )
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
+    digits = 0 if _is_whole(exact) else 2
+    return babel_format_decimal(exact, format=_pattern("#,##0", digits, False), locale=_locale())
 
 
 def dollars(value: Number | None) -> str:
     """US dollars the locale's way: $12,717 / 12.717 US$ / US$ 12.717 (cents only if any)."""
     if value is None:
         return ""
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
     locale = _locale()
     pattern = str(locale.currency_formats["standard"].pattern)
-    if _is_whole(value):
+    if _is_whole(exact):
         pattern = pattern.replace("0.00", "0")
-    return babel_format_currency(
-        Decimal(str(value)), "USD", format=pattern, locale=locale, currency_digits=False
-    )
+    return babel_format_currency(exact, "USD", format=pattern, locale=locale, currency_digits=False)
 
 
 def number(value: Number | None, digits: int = 2, signed: bool = False, trim: bool = False) -> str:
@@ -85,8 +101,11 @@ def number(value: Number | None, digits: int = 2, signed: bool = False, trim: bo
     """
     if value is None:
         return ""
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
     return babel_format_decimal(
-        Decimal(str(value)), format=_pattern("#,##0", digits, signed, trim), locale=_locale()
+        exact, format=_pattern("#,##0", digits, signed, trim), locale=_locale()
     )
 
 
@@ -94,13 +113,16 @@ def pct(value: Number | None, digits: int = 1, signed: bool = False) -> str:
     """A value in percentage points (45.3 is 45.3 %), with the locale's percent sign and spacing."""
     if value is None:
         return ""
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
     locale = _locale()
     # The locale's percent pattern ("#,##0%" in en, "#,##0 %" in es) with the decimals asked for.
     positive = str(locale.percent_formats[None].pattern).split(";")[0]
     body = _with_decimals(positive, digits)
     pattern = f"+{body};-{body}" if signed else body
     # Babel's percent patterns scale by 100; this value is already in points.
-    return babel_format_decimal(Decimal(str(value)) / 100, format=pattern, locale=locale)
+    return babel_format_decimal(exact / 100, format=pattern, locale=locale)
 
 
 def _with_decimals(positive: str, digits: int) -> str:
@@ -114,7 +136,10 @@ def share(value: Number | None, digits: int = 0, signed: bool = False) -> str:
     """A fraction shown as a percentage: 0.25 is 25 %."""
     if value is None:
         return ""
-    return pct(Decimal(str(value)) * 100, digits, signed)
+    exact = _decimal(value)
+    if exact is None:
+        return NOT_A_NUMBER
+    return pct(exact * 100, digits, signed)
 
 
 def date(value: Date | DateTime | None, form: str = "medium") -> str:
@@ -138,15 +163,24 @@ def datetime(value: DateTime | None) -> str:
     return joined.replace("{1}", day).replace("{0}", time)
 
 
-def _in_district_zone(value: DateTime) -> DateTime:
-    """A stored time (UTC; a naive one is taken as UTC) moved into the district's zone."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+def time_zone_name() -> str:
+    """The district's time zone in the reader's words: Eastern Time / hora oriental."""
+    return str(get_timezone_name(_district_zone(), locale=_locale()))
+
+
+def _district_zone() -> tzinfo:
     try:
         zone = get_timezone()
     except RuntimeError:  # no app: a script or a unit test
         zone = None
-    return value.astimezone(zone or ZoneInfo(DEFAULT_DISTRICT_TIMEZONE))
+    return zone or ZoneInfo(DEFAULT_DISTRICT_TIMEZONE)
+
+
+def _in_district_zone(value: DateTime) -> DateTime:
+    """A stored time (UTC; a naive one is taken as UTC) moved into the district's zone."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(_district_zone())
 
 
 FILTERS: dict[str, Callable[..., str]] = {
@@ -165,3 +199,4 @@ def init_app(app: Flask) -> None:
     """Register them as template filters: {{ n|amount }}, {{ day|date }}, {{ at|datetime }}."""
     for name, function in FILTERS.items():
         app.add_template_filter(function, name)
+    app.add_template_global(time_zone_name, "district_time_zone")

@@ -8,6 +8,7 @@ that is safe (GET, HEAD, OPTIONS) runs read-only: a flush during one raises.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
@@ -31,11 +32,27 @@ def roll_back() -> None:
         g.unit_of_work_refused = True
 
 
+def after_commit(action: Callable[[], None]) -> None:
+    """Do something once this request's changes are committed (never, if they are not).
+
+    For work that others must see committed first, e.g. handing a new run to a worker.
+    """
+    g.setdefault("unit_of_work_after_commit", []).append(action)
+
+
+def _forget() -> tuple[bool, list[Callable[[], None]]]:
+    # `g` lives as long as the app context, which may outlast the request (a test's, a
+    # CLI's): this request's verdict and pending work must not reach the next one.
+    return g.pop("unit_of_work_refused", False), g.pop("unit_of_work_after_commit", [])
+
+
 def finish(status_code: int) -> None:
     """End the request's unit of work: commit a state-changing request that ended well."""
-    ends_well = status_code < 400 and not g.get("unit_of_work_refused", False)
-    if request.method not in SAFE_METHODS and ends_well:
+    refused, after = _forget()
+    if request.method not in SAFE_METHODS and status_code < 400 and not refused:
         db.session.commit()
+        for action in after:
+            action()
     else:
         db.session.rollback()
 
@@ -52,13 +69,24 @@ class RegistryFlask(Flask):
     """Flask, with every view's unit of work ended in one place."""
 
     def dispatch_request(self) -> ResponseReturnValue:
-        response = self.make_response(super().dispatch_request())
-        finish(response.status_code)
+        try:
+            response = self.make_response(super().dispatch_request())
+            finish(response.status_code)
+        except BaseException:
+            # An abort, a failed commit or a bug: nothing of this request is kept.
+            _forget()
+            db.session.rollback()
+            raise
         return response
+
+
+def _begin() -> None:
+    _forget()  # nothing left from an earlier request that ended outside `finish`
 
 
 def init_app(app: Flask) -> None:
     """Make safe requests read-only (checked at every flush, whichever session flushes)."""
+    app.before_request(_begin)
     if not getattr(init_app, "_listening", False):
         event.listen(Session, "before_flush", _refuse_writes_during_safe_requests)
         init_app._listening = True  # type: ignore[attr-defined]

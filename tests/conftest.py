@@ -355,3 +355,13 @@ def definition(app: Flask) -> NeedIndexDefinition:
     db.session.add(found)
     db.session.commit()
     return found
+
+
+@pytest.fixture
+def default_need_index(app: Flask) -> NeedIndexDefinition:
+    """The default need index, as the migration (or seed-demo) makes it: pages never do."""
+    from registry.equity.need_index import default_definition
+
+    found = default_definition()
+    db.session.commit()
+    return found

@@ -57,6 +57,7 @@ def world(
     make_service: Callable[..., Service],
     make_school: Callable[..., School],
     make_mou: Callable[..., MOU],
+    default_need_index: Any,
 ) -> dict[str, Any]:
     own, other = make_partner(), make_partner()
     school = make_school(

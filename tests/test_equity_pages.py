@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from registry.audit import SYSTEM, Actor, acting_as, set_actor
 from registry.equity import services as equity_services
 from registry.equity.need_index import compute_need, default_definition
 from registry.extensions import db
-from registry.models import MOU, NeedIndexDefinition
+from registry.models import MOU, AuditEntry, NeedIndexDefinition
 from registry.vocabulary import Category, MOUStatus, Unit
 from tests.exported import csv_text
 
@@ -73,6 +73,7 @@ def test_who_may_see_the_equity_pages(
     client: FlaskClient,
     login: Callable[..., Any],
     make_school: Callable[..., Any],
+    default_need_index: NeedIndexDefinition,
     path: str,
     role: str,
     status: int,
@@ -82,17 +83,46 @@ def test_who_may_see_the_equity_pages(
     assert client.get(path).status_code == status
 
 
-def test_the_default_definition_is_created_once_and_kept(
-    client: FlaskClient, login: Callable[..., Any]
+@pytest.mark.parametrize("role, may_define", [("coordinator", False), ("leader", True)])
+def test_before_any_need_index_the_pages_say_so_and_write_nothing(
+    client: FlaskClient,
+    login: Callable[..., Any],
+    make_school: Callable[..., Any],
+    role: str,
+    may_define: bool,
 ) -> None:
-    login("coordinator")
-    client.get("/equity/need")
-    client.get("/equity/")
+    make_school(indicators=indicators(50))
+    login(role)
+    audit_rows = db.session.scalar(select(func.count(AuditEntry.id)))
+    for path in PAGES[:3]:
+        response = client.get(path)
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200, path
+        assert "No need index is defined yet" in page, path
+        assert ("/equity/need/definitions/new" in page) == may_define, path
+        assert "<svg" not in page and "Concentration index" not in page, path
+    data = client.get("/api/v1/kpis?year=2025-26").get_json()
+    # What needs no need index is given; what does is null, never a zero made up.
+    assert data["need_definition"] is None and "No need index" in data["note"]
+    assert data["mous_by_year"] == {"2025-26": 0}
+    assert data["concentration_index"] is None and data["quartiles"] is None
     db.session.rollback()
+    assert db.session.scalars(select(NeedIndexDefinition)).all() == []
+    assert db.session.scalar(select(func.count(AuditEntry.id))) == audit_rows
+
+
+def test_seed_demo_makes_the_default_need_index_once(app: Any) -> None:
+    from registry.demo import seed_demo
+
+    with acting_as(Actor(None, "test")):
+        first = seed_demo(password="demo-password-1", today=date(2026, 3, 1))
+        again = seed_demo(password="demo-password-1", today=date(2026, 3, 1))
     defaults = db.session.scalars(select(NeedIndexDefinition)).all()
     assert [(d.name, d.version, d.is_default) for d in defaults] == [
         ("District need index", 1, True)
     ]
+    assert first.tallies["need indexes"].created == 1
+    assert again.tallies["need indexes"].created == 0
 
 
 @pytest.mark.parametrize("path", [*PAGES, "/equity/need/definitions/new"])
@@ -204,7 +234,10 @@ def test_compute_need_flags_schools_without_indicators(
 
 
 def test_need_page_says_who_was_excluded_or_given_the_median(
-    client: FlaskClient, login: Callable[..., Any], make_school: Callable[..., Any]
+    client: FlaskClient,
+    login: Callable[..., Any],
+    make_school: Callable[..., Any],
+    default_need_index: NeedIndexDefinition,
 ) -> None:
     make_school(indicators=indicators(20), name="Alder School")
     make_school(indicators=indicators(80), name="Birch School")
@@ -244,7 +277,10 @@ def test_need_page_says_who_was_excluded_or_given_the_median(
     ],
 )
 def test_bad_selections_answer_400_not_500(
-    client: FlaskClient, login: Callable[..., Any], query: str
+    client: FlaskClient,
+    login: Callable[..., Any],
+    query: str,
+    default_need_index: NeedIndexDefinition,
 ) -> None:
     login("leader")
     assert client.get(f"/equity/?{query}").status_code == 400
@@ -253,7 +289,10 @@ def test_bad_selections_answer_400_not_500(
 
 
 def test_compare_shows_rank_shifts_and_crossings(
-    client: FlaskClient, login: Callable[..., Any], make_school: Callable[..., Any]
+    client: FlaskClient,
+    login: Callable[..., Any],
+    make_school: Callable[..., Any],
+    default_need_index: NeedIndexDefinition,
 ) -> None:
     make_school(indicators=indicators(40, pct_english_learners=Decimal(10)), name="Alder")
     make_school(indicators=indicators(60, pct_english_learners=Decimal(30)), name="Birch")
@@ -303,6 +342,7 @@ def small_district(
     make_service: Callable[..., Any],
     make_mou: Callable[..., Any],
     make_partner: Callable[..., Any],
+    default_need_index: NeedIndexDefinition,
 ) -> dict[str, Any]:
     """Three schools, units leaning to the least needy (as in test_kpis: CI = −0.3)."""
     a = make_school(indicators=indicators(20), name="Ash", enrollment=100)
@@ -372,7 +412,11 @@ def test_kpi_api_by_category(
     "role, status", [("admin", 200), ("coordinator", 200), ("leader", 200), ("partner", 404)]
 )
 def test_kpi_api_roles(
-    client: FlaskClient, login: Callable[..., Any], role: str, status: int
+    client: FlaskClient,
+    login: Callable[..., Any],
+    role: str,
+    status: int,
+    default_need_index: NeedIndexDefinition,
 ) -> None:
     login(role)
     response = client.get("/api/v1/kpis?year=2025-26")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from flask import Flask
+from flask_babel import refresh
 
 from registry import formats
 from registry.config import ConfigError
@@ -95,3 +97,106 @@ def test_nothing_to_show_is_an_empty_string(app):
         assert [formats.FILTERS[name](None) for name in formats.FILTERS] == [""] * len(
             formats.FILTERS
         )
+
+
+# ---- the same pages in English, Spanish and Portuguese -----------------------------------
+
+
+def _page(client, url: str) -> str:
+    # Flask-Babel caches the locale on `g`, which the app fixture's context shares between
+    # requests: forget the sign-in request's, as a new request on a server would.
+    refresh()
+    # Collapse the markup's own white space, not the no-break spaces the locales use.
+    return re.sub(r"[ \t\r\n]+", " ", client.get(url).get_data(as_text=True))
+
+
+@pytest.mark.parametrize(
+    "lang, enrollment, percent",
+    [("en", "12,717", "45.3%"), ("es", "12.717", f"45,3{NBSP}%"), ("pt", "12.717", "45,3%")],
+)
+def test_a_school_page_shows_numbers_the_readers_way(
+    client, login, make_school, lang, enrollment, percent
+):
+    school = make_school(enrollment=12717, indicators={"pct_high_needs": Decimal("45.3")})
+    login("coordinator")
+    page = _page(client, f"/schools/{school.id}?lang={lang}")
+    assert f"<dd>{enrollment}</dd>" in page
+    assert f'<td class="num">{percent}</td>' in page
+    assert "12,717" not in page or lang == "en"
+
+
+@pytest.mark.parametrize(
+    "lang, amount, start, audited",
+    [
+        ("en", "12,717", "Sep 1, 2025", "Jan 15, 2026, 12:05\u202fPM"),
+        ("es", "12.717", "1 sept 2025", "15 ene 2026, 12:05"),
+        ("pt", "12.717", "1 de set. de 2025", "15 de jan. de 2026 12:05"),
+    ],
+)
+def test_an_mou_page_shows_amounts_dates_and_new_york_times_the_readers_way(
+    client, login, make_mou, make_service, make_school, lang, amount, start, audited
+):
+    from registry.extensions import db
+    from registry.models import AuditEntry
+
+    service = make_service(capacity=Decimal(20000))
+    school = make_school()
+    mou = make_mou(
+        partner=service.partner, schools=[school], commitments=[(service, school, 12717)]
+    )
+    # 17:05 UTC is 12:05 in New York in January (EST, UTC-5).
+    db.session.add(
+        AuditEntry(
+            at=datetime(2026, 1, 15, 17, 5, tzinfo=UTC),
+            user_email="someone@district.example",
+            action="update",
+            entity="mou",
+            entity_id=mou.id,
+            before={"notes": ""},
+            after={"notes": "Checked"},
+        )
+    )
+    db.session.commit()
+    login("coordinator")
+    page = _page(client, f"/mous/{mou.id}?lang={lang}")
+    assert f'<td class="num">{amount} ' in page
+    assert start in page
+    assert f"<td>{audited}</td>" in page
+    with client.application.test_request_context(f"/?lang={lang}"):
+        assert formats.time_zone_name() in page  # the column says which zone
+    assert "17:05" not in page and "5:05" not in page
+
+
+@pytest.mark.parametrize("name", ["amount", "integer", "number", "pct", "share", "dollars"])
+def test_a_number_that_is_not_one_shows_as_a_dash_never_nan(app, name):
+    with in_locale(app, "es"):
+        assert formats.FILTERS[name](float("nan")) == "—"
+        assert formats.FILTERS[name](float("inf")) == "—"
+
+
+@pytest.mark.parametrize(
+    "lang, whole, cents",
+    [
+        ("en", "$12,717", "$12,717.50"),
+        ("es", f"12.717{NBSP}US$", f"12.717,50{NBSP}US$"),
+        ("pt", f"US${NBSP}12.717", f"US${NBSP}12.717,50"),
+    ],
+)
+def test_dollars_follow_the_locale(app, lang, whole, cents):
+    with in_locale(app, lang):
+        assert formats.dollars(Decimal("12717.00")) == whole
+        assert formats.dollars(Decimal("12717.5")) == cents
+
+
+def test_a_float_is_shown_to_its_decimals_never_with_its_binary_noise(app):
+    with in_locale(app, "en"):
+        assert formats.amount(5600.000000001) == "5,600.00"
+        assert formats.number(0.1 + 0.2, 3) == "0.300"
+
+
+@pytest.mark.parametrize(
+    "lang, zone", [("en", "Eastern Time"), ("es", "hora oriental"), ("pt", "Horário do Leste")]
+)
+def test_the_district_time_zone_is_named_in_the_readers_words(app, lang, zone):
+    with in_locale(app, lang):
+        assert formats.time_zone_name() == zone

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from registry.audit import SYSTEM, set_actor
 from registry.extensions import db
 from registry.models import AuditEntry, School
-from registry.schools.importer import SchoolImportError, import_schools, parse_grades
+from registry.schools.importer import ImportRefused, import_schools, parse_grades
 
 DATA = Path(__file__).parent / "data"
 
@@ -94,7 +94,7 @@ def test_import_updates_only_what_differs(app, make_school):
 
 
 def test_a_bad_row_writes_nothing_and_names_the_row(app):
-    with pytest.raises(SchoolImportError) as caught:
+    with pytest.raises(ImportRefused) as caught:
         _import("schools_bad_row.csv")
     db.session.rollback()
     assert "row 7: enrollment 'abc' is not a whole number" in str(caught.value)
@@ -103,12 +103,12 @@ def test_a_bad_row_writes_nothing_and_names_the_row(app):
 
 
 def test_missing_required_column_is_refused(app):
-    with pytest.raises(SchoolImportError, match="missing required column: grades"):
+    with pytest.raises(ImportRefused, match="missing required column: grades"):
         _import("schools_missing_column.csv")
 
 
 def test_duplicate_code_in_the_file_is_refused(app):
-    with pytest.raises(SchoolImportError) as caught:
+    with pytest.raises(ImportRefused) as caught:
         _import("schools_duplicate_code.csv")
     assert "row 4: DESE code 03480505 is also on row 2" in str(caught.value)
     assert _count(School) == 0
@@ -131,7 +131,7 @@ def test_duplicate_code_in_the_file_is_refused(app):
 )
 def test_bad_values_are_named(app, row, problem):
     header = "Org Code,School Name,Grades,Enrollment,School Year,% Economically Disadvantaged\n"
-    with pytest.raises(SchoolImportError) as caught:
+    with pytest.raises(ImportRefused) as caught:
         _import_text(header + row + "\n")
     assert problem in str(caught.value)
     assert _count(School) == 0
@@ -139,7 +139,7 @@ def test_bad_values_are_named(app, row, problem):
 
 @pytest.mark.parametrize("text", ["", "\n\n", "School Code,School Name,Grades,Enrollment\n"])
 def test_an_empty_file_is_refused(app, text):
-    with pytest.raises(SchoolImportError):
+    with pytest.raises(ImportRefused):
         _import_text(text)
 
 
@@ -156,7 +156,7 @@ def test_headers_are_matched_ignoring_case_and_spelling(app):
 
 def test_indicator_columns_need_a_school_year_column(app):
     text = "School Code,School Name,Grades,Enrollment,% High Needs\n12345678,X,K,1,50\n"
-    with pytest.raises(SchoolImportError, match="missing required column: school year"):
+    with pytest.raises(ImportRefused, match="missing required column: school year"):
         _import_text(text)
 
 

@@ -40,7 +40,8 @@ def python_files() -> list[Path]:
 
 
 def template_files() -> list[Path]:
-    return sorted((ROOT / "templates").rglob("*.html"))
+    # Every file, not only *.html: a marked string in a template babel.cfg does not map is lost.
+    return sorted(p for p in (ROOT / "templates").rglob("*") if p.is_file())
 
 
 def _where(name: str, node: ast.AST) -> str:

@@ -49,3 +49,39 @@ def test_every_constraint_follows_the_naming_convention(test_database: ScratchDa
             for unique in inspector.get_unique_constraints(table.name):
                 assert unique["name"] and unique["name"].startswith(f"uq_{table.name}_"), unique
         db.engine.dispose()
+
+
+def _definitions() -> list[tuple[str, int, bool]]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT name, version, is_default FROM need_index_definition ORDER BY id")
+        )
+        return [(name, version, bool(default)) for name, version, default in rows]
+
+
+def test_the_default_need_index_is_made_by_a_migration_with_a_real_downgrade(
+    test_database: ScratchDatabase,
+) -> None:
+    app = make_app(test_database.new_url())
+    with app.app_context():
+        upgrade()
+        assert _definitions() == [("District need index", 1, True)]
+
+        downgrade(revision="7c3e9a41b2d5")
+        assert _definitions() == []
+
+        # A database that already has a default (someone saved one) keeps it as it is.
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO need_index_definition (name, version, description, weights, "
+                    "normalisation, missing_policy, is_default, created_at) VALUES ('Ours', 1, "
+                    "'', '{}', 'minmax', 'median', :yes, CURRENT_TIMESTAMP)"
+                ),
+                {"yes": True},
+            )
+        upgrade()
+        assert _definitions() == [("Ours", 1, True)]
+        downgrade(revision="7c3e9a41b2d5")
+        assert _definitions() == [("Ours", 1, True)]  # someone's data, never removed
+        db.engine.dispose()

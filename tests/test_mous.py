@@ -13,7 +13,7 @@ from registry.audit import SYSTEM, acting_as
 from registry.extensions import db
 from registry.models import MOU, AuditEntry, Commitment
 from registry.mous import services as mou_services
-from registry.mous.services import TransitionRefused
+from registry.refusals import Refused
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus, PartnerStatus, Unit
 from tests.exported import csv_records
 
@@ -43,7 +43,7 @@ ALLOWED = {
 def in_a_request(app):
     """Service messages are translated (the locale comes from a request); changes made
     outside a signed-in request are the system's, not a user's left over from another test."""
-    with app.test_request_context(), acting_as(SYSTEM):
+    with app.test_request_context(method="POST"), acting_as(SYSTEM):
         yield
 
 
@@ -131,7 +131,7 @@ def test_a_status_change_leaves_a_status_audit_row(client, login, make_mou) -> N
 
 def test_sharing_student_data_without_an_agreement_blocks_activation(make_mou) -> None:
     mou = make_mou(status=MOUStatus.SUBMITTED, shares_student_data=True)
-    with pytest.raises(TransitionRefused, match="not signed") as refused:
+    with pytest.raises(Refused, match="not signed") as refused:
         mou_services.activate(mou, TODAY)
     assert "type is not set" in str(refused.value)
     assert status_of(mou) == MOUStatus.SUBMITTED
@@ -146,7 +146,7 @@ def test_a_current_agreement_allows_activation(make_mou) -> None:
 
 def test_an_expired_agreement_blocks_activation(make_mou) -> None:
     mou = make_mou(status=MOUStatus.SUBMITTED, **{**CURRENT_DPA, "dpa_expiry": date(2025, 6, 30)})
-    with pytest.raises(TransitionRefused, match="expired on Jun 30, 2025"):
+    with pytest.raises(Refused, match="expired on Jun 30, 2025"):
         mou_services.activate(mou, TODAY)
 
 
@@ -160,13 +160,13 @@ def test_the_refusal_is_shown_on_the_page(client, login, make_mou) -> None:
 
 def test_an_unapproved_partner_blocks_activation(make_mou, make_partner) -> None:
     mou = make_mou(status=MOUStatus.SUBMITTED, partner=make_partner(status=PartnerStatus.SUSPENDED))
-    with pytest.raises(TransitionRefused, match="not approved"):
+    with pytest.raises(Refused, match="not approved"):
         mou_services.activate(mou, TODAY)
 
 
 def test_an_mou_with_no_school_cannot_become_active(make_mou) -> None:
     mou = make_mou(status=MOUStatus.SUBMITTED, schools=[])
-    with pytest.raises(TransitionRefused, match="no school"):
+    with pytest.raises(Refused, match="no school"):
         mou_services.activate(mou, TODAY)
 
 
@@ -322,6 +322,36 @@ def test_capacity_used_by_another_mou_that_year_counts(
     assert len(db.session.get(MOU, mou.id).commitments) == 0
 
 
+def test_over_committed_capacity_is_shown_below_zero_and_nothing_more_is_committed(
+    client, login, make_mou, make_school, seats
+) -> None:
+    """One rule: remaining capacity is reported honestly below zero; it never goes further."""
+    school = make_school()
+    # Older data: 130 seats of a 100-seat service, committed before the checks existed.
+    active = make_mou(
+        partner=seats.partner,
+        schools=[school],
+        status=MOUStatus.ACTIVE,
+        commitments=[(seats, school, 130)],
+    )
+    assert mou_services.remaining_capacity(seats, "2025-26") == Decimal(-30)
+    assert mou_services.remaining_capacity(seats, "2025-26", capacity=Decimal(200)) == 70
+    draft = make_mou(partner=seats.partner, schools=[school])
+    assert mou_services.capacity_left(draft) == {}
+    with pytest.raises(Refused, match="already commit 30 seats more than"):
+        mou_services.add_commitment(draft, seats, school, Decimal(1))
+    db.session.rollback()
+    login("coordinator")
+    response = client.post(
+        f"/mous/{draft.id}/commitments",
+        data={"service_id": seats.id, "school_id": school.id, "amount": "1"},
+    )
+    assert response.status_code == 400
+    assert "already commit 30 seats more than" in page(response)
+    assert db.session.get(MOU, draft.id).commitments == []
+    assert "-30 of 100" in page(client.get(f"/mous/{active.id}"))
+
+
 def test_terminated_mous_and_other_years_use_no_capacity(make_mou, make_school, seats) -> None:
     school = make_school()
     make_mou(
@@ -341,7 +371,7 @@ def test_terminated_mous_and_other_years_use_no_capacity(make_mou, make_school, 
     )
     mou = make_mou(partner=seats.partner, schools=[school])
     mou_services.add_commitment(mou, seats, school, Decimal(100))
-    with pytest.raises(TransitionRefused, match="0 seats left"):
+    with pytest.raises(Refused, match="0 seats left"):
         mou_services.add_commitment(
             make_mou(partner=seats.partner, schools=[school]), seats, school, Decimal(1)
         )
@@ -353,7 +383,7 @@ def test_a_service_of_another_partner_is_refused(
     login("coordinator")
     mou = make_mou(partner=seats.partner)
     foreign = make_service()  # another partner's
-    with pytest.raises(TransitionRefused, match="another partner"):
+    with pytest.raises(Refused, match="another partner"):
         mou_services.add_commitment(mou, foreign, mou.schools[0], Decimal(1))
     response = client.post(
         f"/mous/{mou.id}/commitments",
@@ -365,14 +395,14 @@ def test_a_service_of_another_partner_is_refused(
 
 def test_a_school_not_on_the_mou_is_refused(make_mou, make_school, seats) -> None:
     mou = make_mou(partner=seats.partner)
-    with pytest.raises(TransitionRefused, match="not on this MOU"):
+    with pytest.raises(Refused, match="not on this MOU"):
         mou_services.add_commitment(mou, seats, make_school(), Decimal(1))
 
 
 def test_an_inactive_service_is_refused(make_mou, make_service, seats) -> None:
     idle = make_service(partner=seats.partner, active=False)
     mou = make_mou(partner=seats.partner)
-    with pytest.raises(TransitionRefused, match="not active"):
+    with pytest.raises(Refused, match="not active"):
         mou_services.add_commitment(mou, idle, mou.schools[0], Decimal(1))
 
 
@@ -420,7 +450,7 @@ def test_a_commitment_is_removed(client, login, make_mou, seats) -> None:
 
 def test_commitments_of_an_active_mou_do_not_change(make_mou, seats) -> None:
     mou = make_mou(partner=seats.partner, status=MOUStatus.ACTIVE)
-    with pytest.raises(TransitionRefused, match="cannot be changed"):
+    with pytest.raises(Refused, match="cannot be changed"):
         mou_services.add_commitment(mou, seats, mou.schools[0], Decimal(1))
 
 

@@ -30,8 +30,9 @@ YEAR = "2025-26"
 
 @pytest.fixture(autouse=True)
 def request_context(app: Flask) -> Iterator[None]:
-    # The conversion's notes are translated, which needs a request (or a forced locale).
-    with app.test_request_context():
+    # The conversion's notes are translated, which needs a request (or a forced locale);
+    # a POST, as building a problem is part of starting a run, and the factories write.
+    with app.test_request_context(method="POST"):
         yield
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from registry.audit import SYSTEM, set_actor
 from registry.extensions import db
 from registry.models import AuditEntry, School
-from registry.schools.services import SchoolData, SchoolError, create_school, current_school_year
+from registry.refusals import Refused
+from registry.schools.services import SchoolData, create_school, current_school_year
 from registry.vocabulary import MOUStatus
 from tests.exported import csv_rows, csv_text
 
@@ -355,6 +356,6 @@ def test_the_service_holds_any_caller_to_the_rules(app, change, field):
         "indicators": {},
     }
     values.update(change)
-    with app.test_request_context(), pytest.raises(SchoolError) as caught:
+    with app.test_request_context(method="POST"), pytest.raises(Refused) as caught:
         create_school(SchoolData(**values))
     assert caught.value.field == field

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from registry.audit import SYSTEM, set_actor
 from registry.extensions import db
 from registry.models import User
-from registry.users.services import UserError, create_user, update_user
+from registry.refusals import Refused
+from registry.users.services import create_user, update_user
 from registry.vocabulary import Role
 from tests.conftest import PASSWORD
 from tests.exported import csv_rows
@@ -153,7 +154,7 @@ def test_partner_link_is_refused_for_other_roles(client, login, make_partner):
 
 def test_email_is_unique_ignoring_case(app, make_user):
     existing = make_user("leader")
-    with pytest.raises(UserError, match="already exists"):
+    with pytest.raises(Refused, match="already exists"):
         create_user(email=existing.email.upper(), role="leader", password=NEW_PASSWORD)
 
 
@@ -170,7 +171,7 @@ def test_email_is_unique_ignoring_case(app, make_user):
 def test_create_user_rules(app, kwargs, message):
     values = {"email": "a@district.example", "role": "leader", "password": NEW_PASSWORD}
     values.update(kwargs)
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(Refused, match=message):
         create_user(**values)
 
 
@@ -234,7 +235,7 @@ def test_admin_cannot_lock_themself_out(client, login, make_user, change):
 
 def test_last_admin_cannot_be_demoted(app, make_user):
     only = make_user("admin")
-    with pytest.raises(UserError, match="last active admin"):
+    with pytest.raises(Refused, match="last active admin"):
         update_user(only, name="", role="leader", partner_id=None, active=True)
 
 

@@ -19,6 +19,7 @@ from flask_login import current_user
 from registry.access import READERS
 from registry.equity import services as equity_services
 from registry.extensions import db
+from registry.ids import to_id
 from registry.models.need import NeedIndexDefinition
 from registry.schoolyear import is_school_year
 from registry.vocabulary import Category, Unit
@@ -57,20 +58,18 @@ def kpis() -> ResponseReturnValue:
     unit = args.get("unit") or Unit.SEATS.value
     if unit not in {u.value for u in Unit}:
         return _error(400, _("Unknown unit."))
-    raw_definition = args.get("definition")
-    if raw_definition is None:
-        definition = equity_services.find_definition(None)
-        db.session.commit()  # keep the default definition if it was just created
-    else:
-        definition = (
-            db.session.get(NeedIndexDefinition, int(raw_definition))
-            if raw_definition.isdigit() and len(raw_definition) < 10
-            else None
-        )
-        if definition is None:
-            return _error(400, _("Unknown need index definition."))
     selection = equity_services.Selection(
         year=year, category=Category(category) if category else None, unit=Unit(unit)
     )
-    report = equity_services.equity_report(selection, definition)  # type: ignore[arg-type]
+    raw_definition = args.get("definition")
+    if raw_definition is None:
+        definition = equity_services.opening_definition()
+        if definition is None:
+            return jsonify(equity_services.kpi_31_only_json(selection))
+    else:
+        definition_id = to_id(raw_definition)
+        definition = db.session.get(NeedIndexDefinition, definition_id) if definition_id else None
+        if definition is None:
+            return _error(400, _("Unknown need index definition."))
+    report = equity_services.equity_report(selection, definition)
     return jsonify(equity_services.report_json(report))

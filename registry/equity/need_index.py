@@ -300,13 +300,23 @@ def compute_need(definition: NeedIndexDefinition, school_year: str) -> dict[int,
     return need_scores(raw_indicators(school_year), NeedSpec.of(definition))
 
 
-def default_definition() -> NeedIndexDefinition:
-    """The default need index definition, created (and flushed) when none exists yet."""
-    found = db.session.scalars(
+def find_default_definition() -> NeedIndexDefinition | None:
+    """The definition marked default (the newest, should two be), or None; never writes."""
+    return db.session.scalars(
         select(NeedIndexDefinition)
         .where(NeedIndexDefinition.is_default.is_(True))
         .order_by(NeedIndexDefinition.id.desc())
     ).first()
+
+
+def default_definition() -> NeedIndexDefinition:
+    """The default definition, created (and flushed) when none is marked default.
+
+    Only for writers (seed-demo, building a scenario's problem); a page that
+    reads uses `find_default_definition`. The migration that made the table's
+    first default (20261130_7d0c2a4e9b1f) holds the same description and weights.
+    """
+    found = find_default_definition()
     if found is not None:
         return found
     existing = db.session.scalars(

@@ -33,21 +33,18 @@ from registry.equity.need_index import (
     SchoolNeed,
     compare_needs,
     compute_need,
-    default_definition,
+    find_default_definition,
     ranked,
 )
 from registry.extensions import db
 from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
+from registry.refusals import Refused
 from registry.schoolyear import next_year, school_year_of
 from registry.vocabulary import Category, MOUStatus, Unit
 
 IN_FORCE = (MOUStatus.ACTIVE, MOUStatus.EXPIRED, MOUStatus.TERMINATED)
 DELIVERED = (MOUStatus.ACTIVE, MOUStatus.EXPIRED)
-
-
-class DefinitionRefused(Exception):
-    """A need index definition that cannot be saved, with the reason in words."""
 
 
 # ---- need index definitions ---------------------------------------------------------------
@@ -77,7 +74,7 @@ def definitions() -> list[NeedIndexDefinition]:
 def _counted(weights: dict[str, float]) -> dict[str, float]:
     counted = {k: float(v) for k, v in weights.items() if k in INDICATOR_LABELS and float(v) > 0}
     if not counted:
-        raise DefinitionRefused(_("Give at least one indicator a weight above 0."))
+        raise Refused(_("Give at least one indicator a weight above 0."))
     return counted
 
 
@@ -95,8 +92,8 @@ def create_definition(data: DefinitionInput, by: User | None) -> NeedIndexDefini
     name = data.name.strip()
     taken = db.session.scalar(select(func.count()).where(NeedIndexDefinition.name == name))
     if taken:
-        raise DefinitionRefused(
-            _("A definition with this name exists; edit it to add a new version.")
+        raise Refused(
+            _("A definition with this name exists; edit it to add a new version."), field="name"
         )
     return _save_version(name, 1, data, by)
 
@@ -409,22 +406,46 @@ def equity_report(selection: Selection, definition: NeedIndexDefinition) -> Equi
     )
 
 
-def report_json(report: EquityReport) -> dict[str, Any]:
-    """The dashboard's figures as plain JSON for reporting tools."""
-    selection = report.selection
+def _kpi_31_json(selection: Selection, trend: MOUTrend) -> dict[str, Any]:
     return {
         "year": selection.year,
         "category": selection.category.value if selection.category else None,
         "unit": selection.unit.value,
+        "mous_by_year": trend.counts,
+        "pairs_by_year": trend.pairs,
+        "mou_growth_pct": trend.growth_pct,
+        "pair_growth_pct": trend.pair_growth_pct,
+    }
+
+
+def kpi_31_only_json(selection: Selection) -> dict[str, Any]:
+    """The figures that need no need index; those that do are null, not zero, and say why."""
+    return {
+        **_kpi_31_json(selection, mou_trend(selection.year)),
+        "need_definition": None,
+        "note": _("No need index is defined yet: the figures by need are not computed."),
+        **dict.fromkeys(
+            (
+                "concentration_index",
+                "gap",
+                "total_units",
+                "quartiles",
+                "schools_without_partner",
+                "schools_not_scored",
+            )
+        ),
+    }
+
+
+def report_json(report: EquityReport) -> dict[str, Any]:
+    """The dashboard's figures as plain JSON for reporting tools."""
+    return {
+        **_kpi_31_json(report.selection, report.trend),
         "need_definition": {
             "id": report.definition.id,
             "name": report.definition.name,
             "version": report.definition.version,
         },
-        "mous_by_year": report.trend.counts,
-        "pairs_by_year": report.trend.pairs,
-        "mou_growth_pct": report.trend.growth_pct,
-        "pair_growth_pct": report.trend.pair_growth_pct,
         "concentration_index": report.concentration_index,
         "gap": report.gap,
         "total_units": report.total_units,
@@ -448,8 +469,12 @@ def report_json(report: EquityReport) -> dict[str, Any]:
     }
 
 
-def find_definition(definition_id: int | None) -> NeedIndexDefinition | None:
-    """A definition by id, or the default (created if none exists) when no id is given."""
-    if definition_id is None:
-        return default_definition()
-    return db.session.get(NeedIndexDefinition, definition_id)
+def opening_definition() -> NeedIndexDefinition | None:
+    """What the need pages show unless asked otherwise: the default definition, else the
+    newest saved; None when no need index is defined yet (nothing is created here)."""
+    return (
+        find_default_definition()
+        or db.session.scalars(
+            select(NeedIndexDefinition).order_by(NeedIndexDefinition.id.desc())
+        ).first()
+    )

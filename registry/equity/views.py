@@ -30,6 +30,7 @@ from registry.equity.need_index import INDICATOR_LABELS
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
+from registry.refusals import Refused, show_refusal
 from registry.vocabulary import Category, Role, Unit
 
 bp = Blueprint("equity", __name__, url_prefix="/equity")
@@ -38,12 +39,11 @@ bp = Blueprint("equity", __name__, url_prefix="/equity")
 DEFINERS = (Role.ADMIN, Role.LEADER)
 
 
-def _default_definition() -> NeedIndexDefinition:
-    """The default definition, saved now if this is the first time anyone asks for it."""
-    definition = equity_services.find_definition(None)
-    assert definition is not None
-    db.session.commit()  # keeps it if it was just created; nothing to write otherwise
-    return definition
+def _no_definition_page(heading: str) -> ResponseReturnValue:
+    """What a need page says before any need index is defined (no figures made up)."""
+    return render_template(
+        "equity/no_definition.html", heading=heading, may_define=current_user.role in DEFINERS
+    )
 
 
 def _definition_choices() -> list[SelectChoice]:
@@ -63,7 +63,9 @@ def _years() -> list[str]:
 @bp.get("/")
 @roles_required(*READERS)
 def dashboard() -> ResponseReturnValue:
-    default = _default_definition()
+    default = equity_services.opening_definition()
+    if default is None:
+        return _no_definition_page(_("Equity dashboard"))
     years = _years()
     form = DashboardForm(
         formdata=request.args,
@@ -191,7 +193,9 @@ def _need_columns(indicators: list[str]) -> list[Column[Any]]:
 @bp.get("/need")
 @roles_required(*READERS)
 def need() -> ResponseReturnValue:
-    default = _default_definition()
+    default = equity_services.opening_definition()
+    if default is None:
+        return _no_definition_page(_("Need ranking"))
     form = NeedSelectionForm(
         formdata=request.args,
         data={"year": equity_services.default_year(date.today()), "definition": default.id},
@@ -211,7 +215,9 @@ def need() -> ResponseReturnValue:
 @bp.get("/need/compare")
 @roles_required(*READERS)
 def compare() -> ResponseReturnValue:
-    default = _default_definition()
+    default = equity_services.opening_definition()
+    if default is None:
+        return _no_definition_page(_("Compare definitions"))
     choices = _definition_choices()
     other = next((c.value for c in choices if c.value != default.id), default.id)
     form = CompareForm(
@@ -242,7 +248,6 @@ def compare() -> ResponseReturnValue:
 @bp.get("/need/definitions")
 @roles_required(*READERS)
 def definitions() -> ResponseReturnValue:
-    _default_definition()
     return render_template(
         "equity/definitions.html",
         definitions=equity_services.definitions(),
@@ -269,10 +274,9 @@ def new_definition() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             definition = equity_services.create_definition(_input(form), by=current_user)
-        except equity_services.DefinitionRefused as err:
-            form.name.errors = [*form.name.errors, str(err)]
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Need index “%(name)s” saved.", name=definition.title), "success")
             return redirect(url_for("equity.need", definition=definition.id))
     status = 400 if form.is_submitted() else 200
@@ -299,10 +303,9 @@ def edit_definition(definition_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             definition = equity_services.new_version(previous, _input(form), by=current_user)
-        except equity_services.DefinitionRefused as err:
-            form.name.errors = [*form.name.errors, str(err)]
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Saved as “%(name)s”.", name=definition.title), "success")
             return redirect(url_for("equity.need", definition=definition.id))
     status = 400 if form.is_submitted() else 200

@@ -79,10 +79,10 @@ add_labels(
         (RunStatus.DONE, _l("Done")),
         (RunStatus.FAILED, _l("Failed")),
         (RunStatus.TIMED_OUT, _l("Timed out")),
-        (EngineStatus.OPTIMAL, _l("optimal")),
-        (EngineStatus.TIME_LIMIT, _l("best found within the time limit")),
-        (EngineStatus.NO_SOLUTION, _l("no solution within the time limit")),
-        (EngineStatus.INFEASIBLE, _l("no allocation meets every rule")),
+        (EngineStatus.OPTIMAL, _l("Optimal")),
+        (EngineStatus.TIME_LIMIT, _l("Best found within the time limit")),
+        (EngineStatus.NO_SOLUTION, _l("No solution within the time limit")),
+        (EngineStatus.INFEASIBLE, _l("No allocation meets every rule")),
     )
 )
 

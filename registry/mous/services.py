@@ -12,7 +12,7 @@ Decisions beyond the issue's text, kept here so there is one place to look:
 - Any MOU may be renewed once; the renewal is a draft for the next school year.
 
 Functions validate, change objects and flush; they never commit. A refusal is
-a `TransitionRefused` whose message is shown to the user as it is.
+a `Refused` whose message is shown to the user as it is.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from registry.concurrency import check_version
 from registry.extensions import db
 from registry.listing import search
 from registry.models import MOU, AuditEntry, Commitment, Partner, School, Service, mou_school
+from registry.refusals import Refused
 from registry.schoolyear import next_year, year_bounds
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus, PartnerStatus, Unit
 
@@ -52,22 +53,7 @@ DPA_STATUSES = (MOUStatus.ACTIVE, MOUStatus.SUBMITTED)
 MAX_AMOUNT = Decimal("9999999999.99")
 
 
-class TransitionRefused(Exception):
-    """An MOU operation the rules refuse; the message says why, in plain words.
-
-    `field` names the form field the problem belongs to, when there is one.
-    """
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class AlreadyRenewed(TransitionRefused):
+class AlreadyRenewed(Refused):
     """The MOU has a renewal already; `renewal` is that MOU."""
 
     def __init__(self, message: str, renewal: MOU) -> None:
@@ -135,17 +121,17 @@ def _check_details(details: MOUDetails) -> list[School]:
     """Refuse invalid details; the schools they name, loaded."""
     problem = school_year_problem(details.school_year)
     if problem:
-        raise TransitionRefused(problem, "school_year")
+        raise Refused(problem, "school_year")
     for name, message in term_problems(
         details.school_year, details.start_date, details.end_date
     ).items():
-        raise TransitionRefused(message, name)
+        raise Refused(message, name)
     wanted = set(details.school_ids)
     schools = list(db.session.scalars(select(School).where(School.id.in_(wanted))))
     if not wanted:
-        raise TransitionRefused(_("Choose at least one school."), "school_ids")
+        raise Refused(_("Choose at least one school."), "school_ids")
     if len(schools) != len(wanted):
-        raise TransitionRefused(_("One of the schools chosen does not exist."), "school_ids")
+        raise Refused(_("One of the schools chosen does not exist."), "school_ids")
     return schools
 
 
@@ -172,7 +158,7 @@ def is_editable(mou: MOU) -> bool:
 
 def _require_editable(mou: MOU) -> None:
     if not is_editable(mou):
-        raise TransitionRefused(
+        raise Refused(
             _(
                 "A %(status)s MOU cannot be changed; only draft and submitted MOUs can.",
                 status=mou.status.label.lower(),
@@ -200,7 +186,7 @@ def update_mou(mou: MOU, details: MOUDetails, version: int | str | None) -> MOU:
     kept = set(details.school_ids)
     orphaned = sorted({c.school.name for c in mou.commitments if c.school_id not in kept})
     if orphaned:
-        raise TransitionRefused(
+        raise Refused(
             _(
                 "Remove the commitments at %(schools)s before taking the school off this MOU.",
                 schools=", ".join(orphaned),
@@ -255,7 +241,7 @@ def change_status(mou: MOU, target: MOUStatus, today: date | None = None) -> MOU
     """Move the MOU to `target` if that is one of the allowed moves and its conditions hold."""
     today = today or date.today()
     if target not in MOVES[mou.status]:
-        raise TransitionRefused(
+        raise Refused(
             _(
                 "A %(status)s MOU cannot become %(target)s.",
                 status=mou.status.label.lower(),
@@ -265,7 +251,7 @@ def change_status(mou: MOU, target: MOUStatus, today: date | None = None) -> MOU
     if target == MOUStatus.ACTIVE:
         problems = activation_problems(mou, today)
         if problems:
-            raise TransitionRefused(
+            raise Refused(
                 _("This MOU cannot become active: %(problems)s.", problems="; ".join(problems))
             )
     mou.status = target
@@ -312,9 +298,17 @@ def committed_amount(service: Service, school_year: str, excluding: Sequence[int
     return Decimal(str(db.session.scalar(stmt) or 0))
 
 
-def remaining_capacity(service: Service, school_year: str) -> Decimal:
-    """What is left of a service's annual capacity in a school year (never below zero)."""
-    return max(Decimal(service.capacity) - committed_amount(service, school_year), Decimal(0))
+def remaining_capacity(
+    service: Service, school_year: str, capacity: Decimal | None = None
+) -> Decimal:
+    """A service's annual capacity (or a proposed one) less what a school year's MOUs commit.
+
+    The one capacity rule: this is below zero when MOUs already commit more than the
+    capacity (older data, or a capacity lowered in another year), and it is shown so;
+    no new commitment, renewal or capacity change may take it below zero.
+    """
+    total = Decimal(service.capacity if capacity is None else capacity)
+    return total - committed_amount(service, school_year)
 
 
 def amount_problem(service: Service, amount: Decimal) -> str | None:
@@ -334,7 +328,7 @@ def add_commitment(mou: MOU, service: Service, school: School, amount: Decimal) 
     """Promise an amount of one of the partner's services at one of the MOU's schools."""
     _require_editable(mou)
     if service.partner_id != mou.partner_id:
-        raise TransitionRefused(
+        raise Refused(
             _(
                 "That service belongs to another partner, not %(partner)s.",
                 partner=mou.partner.name,
@@ -342,21 +336,32 @@ def add_commitment(mou: MOU, service: Service, school: School, amount: Decimal) 
             "service_id",
         )
     if not service.active:
-        raise TransitionRefused(_("That service is not active."), "service_id")
+        raise Refused(_("That service is not active."), "service_id")
     if school not in mou.schools:
-        raise TransitionRefused(_("That school is not on this MOU."), "school_id")
+        raise Refused(_("That school is not on this MOU."), "school_id")
     if any(c.service_id == service.id and c.school_id == school.id for c in mou.commitments):
-        raise TransitionRefused(
+        raise Refused(
             _("This MOU already commits that service at that school; remove that line first."),
             "service_id",
         )
     problem = amount_problem(service, amount)
     if problem:
-        raise TransitionRefused(problem, "amount")
+        raise Refused(problem, "amount")
     if mou.status in CAPACITY_STATUSES:
         remaining = remaining_capacity(service, mou.school_year)
+        if remaining < 0:
+            raise Refused(
+                _(
+                    "exceeds capacity: MOUs for %(year)s already commit %(over)s %(unit)s "
+                    "more than this service's capacity",
+                    year=mou.school_year,
+                    over=_plain_number(-remaining),
+                    unit=service.unit.label.lower(),
+                ),
+                "amount",
+            )
         if amount > remaining:
-            raise TransitionRefused(
+            raise Refused(
                 _(
                     "exceeds remaining capacity: %(left)s %(unit)s left",
                     left=formats.amount(remaining),
@@ -374,7 +379,7 @@ def remove_commitment(mou: MOU, commitment: Commitment) -> None:
     """Take a commitment line off a draft or submitted MOU."""
     _require_editable(mou)
     if commitment.mou_id != mou.id:
-        raise TransitionRefused(_("That commitment is not part of this MOU."))
+        raise Refused(_("That commitment is not part of this MOU."))
     mou.commitments.remove(commitment)
     db.session.flush()
 

@@ -17,12 +17,14 @@ from sqlalchemy.orm import selectinload
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
-from registry.fields import add_field_error
+from registry.ids import id_arg
 from registry.listing import paginate, sort
 from registry.models import MOU, Commitment, Partner, School, Service
+from registry.mous import history
 from registry.mous import services as mou_services
 from registry.mous.forms import CommitmentForm, MOUForm, NewMOUForm
-from registry.mous.services import MOUFilters, TransitionRefused
+from registry.mous.services import MOUFilters
+from registry.refusals import Refused, show_refusal
 from registry.schoolyear import is_school_year
 from registry.vocabulary import MOUStatus, Role, Unit
 
@@ -45,13 +47,13 @@ def _filters_from_args() -> MOUFilters:
     status = args.get("status", "")
     year = args.get("school_year", "").strip()
     shares = args.get("shares", "")
-    partner_id = args.get("partner", type=int)
+    partner_id = id_arg("partner")
     if current_user.role == Role.PARTNER:
         partner_id = current_user.partner_id  # a partner only ever lists its own
     return MOUFilters(
         status=MOUStatus(status) if status in MOUStatus._value2member_map_ else None,
         school_year=year if is_school_year(year) else None,
-        school_id=args.get("school", type=int),
+        school_id=id_arg("school"),
         partner_id=partner_id,
         shares_student_data={"yes": True, "no": False}.get(shares),
         expiring_days=EXPIRING_DAYS if args.get("expiring") else None,
@@ -128,17 +130,16 @@ EXPORT_COLUMNS: list[Column[MOU]] = [
 def new() -> ResponseReturnValue:
     form = NewMOUForm()
     if request.method == "GET":
-        form.partner_id.data = request.args.get("partner_id", type=int)
+        form.partner_id.data = id_arg("partner_id")
     if form.validate_on_submit():
         partner = db.session.get(Partner, form.partner_id.data)
         if partner is None:
             abort(404)
         try:
             mou = mou_services.create_mou(partner, form.details())
-        except TransitionRefused as err:
-            _attach(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Draft MOU created."), "success")
             return redirect(url_for("mous.detail", mou_id=mou.id))
     return _form_page(form, None)
@@ -164,20 +165,12 @@ def edit(mou_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             mou_services.update_mou(mou, form.details(), form.version.data)
-        except TransitionRefused as err:
-            _attach(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("MOU saved."), "success")
             return redirect(url_for("mous.detail", mou_id=mou.id))
     return _form_page(form, mou)
-
-
-def _attach(form: MOUForm | CommitmentForm, err: TransitionRefused) -> None:
-    """Show a refusal next to its field (or above the form)."""
-    db.session.rollback()
-    if not add_field_error(form, err.field, err.message):
-        form.form_errors.append(err.message)
 
 
 def _form_page(form: MOUForm, mou: MOU | None) -> ResponseReturnValue:
@@ -199,6 +192,7 @@ def _detail_page(mou: MOU, form: CommitmentForm, status: int = 200) -> ResponseR
             renewal=mou_services.renewal_of(mou),
             # Partners see their agreements, not who at the district changed them.
             trail=mou_services.audit_trail(mou) if reader else None,
+            history=history,
         ),
         status,
     )
@@ -211,11 +205,9 @@ def _move(mou_id: int, change: Callable[[MOU, date], MOU], done: str) -> Respons
     mou = editable_or_404(MOU, mou_id)
     try:
         change(mou, date.today())
-    except TransitionRefused as err:
-        db.session.rollback()
-        flash(str(err), "error")
+    except Refused as err:
+        show_refusal(err)
     else:
-        db.session.commit()
         flash(done, "success")
     return redirect(url_for("mous.detail", mou_id=mou_id))
 
@@ -251,10 +243,9 @@ def renew(mou_id: int) -> ResponseReturnValue:
     try:
         result = mou_services.renew(mou)
     except mou_services.AlreadyRenewed as err:
-        db.session.rollback()
-        flash(str(err), "error")
-        return redirect(url_for("mous.detail", mou_id=err.renewal.id))
-    db.session.commit()
+        renewal_id = err.renewal.id
+        show_refusal(err)
+        return redirect(url_for("mous.detail", mou_id=renewal_id))
     flash(
         _(
             "Draft MOU for %(year)s created from the %(old)s MOU.",
@@ -283,10 +274,9 @@ def add_commitment(mou_id: int) -> ResponseReturnValue:
             abort(404)
         try:
             mou_services.add_commitment(mou, service, school, form.amount.data)
-        except TransitionRefused as err:
-            _attach(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Commitment added."), "success")
             return redirect(url_for("mous.detail", mou_id=mou.id, _anchor="commitments"))
     return _detail_page(mou, form, 400)
@@ -301,10 +291,8 @@ def delete_commitment(mou_id: int, commitment_id: int) -> ResponseReturnValue:
         abort(404)
     try:
         mou_services.remove_commitment(mou, commitment)
-    except TransitionRefused as err:
-        db.session.rollback()
-        flash(str(err), "error")
+    except Refused as err:
+        show_refusal(err)
     else:
-        db.session.commit()
         flash(_("Commitment removed."), "success")
     return redirect(url_for("mous.detail", mou_id=mou.id, _anchor="commitments"))

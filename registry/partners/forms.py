@@ -21,6 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, ValidationError
 
+from registry import formats
 from registry.fields import MultiCheckboxField, RegistryForm, options
 from registry.vocabulary import PartnerStatus, PartnerType
 
@@ -111,9 +112,9 @@ class Amount:
         if not value.is_finite():
             raise ValidationError(_l("Enter a number."))
         if value < self.minimum:
-            raise ValidationError(_l("Must be %(min)s or more.", min=self.minimum))
+            raise ValidationError(_l("Must be %(min)s or more.", min=formats.amount(self.minimum)))
         if value > self.maximum:
-            raise ValidationError(_l("Must be at most %(max)s.", max=f"{self.maximum:,}"))
+            raise ValidationError(_l("Must be at most %(max)s.", max=formats.amount(self.maximum)))
 
 
 def web_address(form: Any, field: Field) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import Partner, Service, User
+from registry.refusals import Refused
 from registry.vocabulary import PartnerStatus, PartnerType, Role
 
 # Fields only the district (coordinators, admins) sets.
@@ -53,14 +54,6 @@ COMPLIANCE_PROBLEMS: tuple[str, ...] = (
     "insurance_expired",
     "background_check",
 )
-
-
-class PartnerRefused(Exception):
-    """A change to a partner the rules do not allow; `field` names the form field to blame."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -180,13 +173,13 @@ def _apply(partner: Partner, values: Mapping[str, Any], actor: User) -> None:
         raise ValueError(f"not partner fields: {sorted(unknown)}")
     refused = set(values) - _allowed_fields(actor)
     if refused:
-        raise PartnerRefused(
+        raise Refused(
             _("Only the district may change a partner's status and background-check record."),
             field=sorted(refused)[0],
         )
     cleaned = _clean(values)
     if "name" in cleaned and _name_taken(cleaned["name"], partner.id):
-        raise PartnerRefused(_("Another partner already has this name."), field="name")
+        raise Refused(_("Another partner already has this name."), field="name")
     for key, value in cleaned.items():
         if getattr(partner, key) != value:
             setattr(partner, key, value)
@@ -195,7 +188,7 @@ def _apply(partner: Partner, values: Mapping[str, Any], actor: User) -> None:
 def create_partner(values: Mapping[str, Any], actor: User) -> Partner:
     """Record a new partner (coordinators and admins only); refuses a duplicate name."""
     if actor.role not in (Role.ADMIN, Role.COORDINATOR):
-        raise PartnerRefused(_("Only the district may add partners."))
+        raise Refused(_("Only the district may add partners."))
     partner = Partner(
         languages=[],
         service_zips=[],
@@ -215,7 +208,7 @@ def update_partner(
     """Change a partner if the form saw its current version and the actor may set those fields."""
     check_version(partner, version)
     if actor.role == Role.PARTNER and actor.partner_id != partner.id:
-        raise PartnerRefused(_("A partner may change only its own record."))
+        raise Refused(_("A partner may change only its own record."))
     _apply(partner, values, actor)
     db.session.flush()
     return partner

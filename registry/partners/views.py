@@ -14,7 +14,6 @@ from flask_login import current_user
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
-from registry.fields import add_field_error
 from registry.listing import paginate, search, sort
 from registry.models import Partner
 from registry.partners import services as partner_services
@@ -30,8 +29,8 @@ from registry.partners.services import (
     PROFILE_FIELDS,
     SEARCHED_COLUMNS,
     PartnerFilters,
-    PartnerRefused,
 )
+from registry.refusals import Refused, show_refusal
 from registry.vocabulary import PartnerStatus, PartnerType, Role
 
 bp = Blueprint("partners", __name__, url_prefix="/partners")
@@ -158,11 +157,6 @@ def _values(form: PartnerForm) -> dict[str, Any]:
     return {name: form[name].data for name in PROFILE_FIELDS | DISTRICT_ONLY_FIELDS if name in form}
 
 
-def _refusal_to_form(form: PartnerForm, err: PartnerRefused) -> None:
-    if not add_field_error(form, err.field, str(err)):
-        form.form_errors.append(str(err))
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*EDITORS)
 def new() -> ResponseReturnValue:
@@ -173,10 +167,9 @@ def new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             partner = partner_services.create_partner(_values(form), actor=current_user)
-        except PartnerRefused as err:
-            _refusal_to_form(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Partner %(name)s added.", name=partner.name), "success")
             return redirect(url_for("partners.detail", partner_id=partner.id))
     status = 400 if request.method == "POST" else 200
@@ -194,10 +187,9 @@ def edit(partner_id: int) -> ResponseReturnValue:
             partner_services.update_partner(
                 partner, _values(form), form.version.data, actor=current_user
             )
-        except PartnerRefused as err:
-            _refusal_to_form(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Partner %(name)s saved.", name=partner.name), "success")
             return redirect(url_for("partners.detail", partner_id=partner.id))
     status = 400 if request.method == "POST" else 200

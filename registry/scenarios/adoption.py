@@ -25,18 +25,14 @@ from registry.models.scenario import ScenarioRun
 from registry.mous.services import (
     CAPACITY_STATUSES,
     MOUDetails,
-    TransitionRefused,
     add_commitment,
     create_mou,
 )
+from registry.refusals import Refused
 from registry.scenarios.problem import key_id
 from registry.scenarios.services import read_run
 from registry.schoolyear import year_bounds
 from registry.vocabulary import Unit
-
-
-class AdoptionRefused(Exception):
-    """The chosen lines cannot become draft MOUs; the message says which and why."""
 
 
 @dataclass
@@ -57,12 +53,10 @@ def adopt_lines(run: ScenarioRun, lines: list[str]) -> Adoption:
     proposed = {row["line"]: row["amount"] for row in view.allocation_rows}
     chosen = sorted(set(lines))
     if not chosen:
-        raise AdoptionRefused(_("Choose at least one proposal line."))
+        raise Refused(_("Choose at least one proposal line."))
     unknown = [line for line in chosen if line not in proposed]
     if unknown:
-        raise AdoptionRefused(
-            _("These lines are not in this run's proposal: %(l)s", l=", ".join(unknown))
-        )
+        raise Refused(_("These lines are not in this run's proposal: %(l)s", l=", ".join(unknown)))
 
     school_year = run.scenario.school_year
     first, last = year_bounds(school_year)
@@ -73,9 +67,7 @@ def adopt_lines(run: ScenarioRun, lines: list[str]) -> Adoption:
         service = db.session.get(Service, key_id(service_key))
         school = db.session.get(School, key_id(school_key))
         if service is None or school is None:
-            raise AdoptionRefused(
-                _("Line %(l)s names a service or school that no longer exists.", l=line)
-            )
+            raise Refused(_("Line %(l)s names a service or school that no longer exists.", l=line))
         already = _committed_at(service, school, school_year)
         amount = _draft_amount(service, proposed[line], already)
         if amount <= 0:
@@ -92,35 +84,32 @@ def adopt_lines(run: ScenarioRun, lines: list[str]) -> Adoption:
     for lines_of_partner in by_partner.values():
         partner = lines_of_partner[0][0].partner
         schools = sorted({school.id for _s, school, _a in lines_of_partner})
-        try:
-            mou = create_mou(
-                partner,
-                MOUDetails(
-                    school_ids=schools,
-                    school_year=school_year,
-                    start_date=first,
-                    end_date=last,
-                    notes=_(
-                        "Drafted from scenario “%(name)s”, run %(run)s.",
-                        name=run.scenario.name,
-                        run=run.id,
-                    ),
+        mou = create_mou(
+            partner,
+            MOUDetails(
+                school_ids=schools,
+                school_year=school_year,
+                start_date=first,
+                end_date=last,
+                notes=_(
+                    "Drafted from scenario “%(name)s”, run %(run)s.",
+                    name=run.scenario.name,
+                    run=run.id,
                 ),
-            )
-            for service, school, amount in lines_of_partner:
-                try:
-                    add_commitment(mou, service, school, amount)
-                except TransitionRefused as err:
-                    raise AdoptionRefused(
-                        _(
-                            "%(service)s at %(school)s: %(reason)s",
-                            service=service.name,
-                            school=school.name,
-                            reason=err,
-                        )
-                    ) from err
-        except TransitionRefused as err:
-            raise AdoptionRefused(str(err)) from err
+            ),
+        )
+        for service, school, amount in lines_of_partner:
+            try:
+                add_commitment(mou, service, school, amount)
+            except Refused as err:
+                raise Refused(
+                    _(
+                        "%(service)s at %(school)s: %(reason)s",
+                        service=service.name,
+                        school=school.name,
+                        reason=err,
+                    )
+                ) from err
         adoption.mous.append(mou)
     return adoption
 

@@ -19,6 +19,7 @@ from registry.listing import Sorting
 from registry.models import School, Service, User
 from registry.models.columns import utcnow
 from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
+from registry.refusals import Refused
 from registry.scenarios.messages import Names, engine_conflict, engine_why, in_words
 from registry.scenarios.problem import (
     category_key,
@@ -45,36 +46,32 @@ FIELDS = (
 )
 
 
-class ScenarioRefused(Exception):
-    """A scenario change that breaks a rule; the message says which."""
-
-
 def _check(values: dict[str, Any]) -> None:
     known = {c.value for c in Category}
     if not set(values.get("categories") or []) <= known:
-        raise ScenarioRefused(_("Unknown category."))
+        raise Refused(_("Unknown category."))
     ids = set(values.get("service_ids") or [])
     if ids:
         found = set(db.session.scalars(select(Service.id).where(Service.id.in_(ids))))
         if ids - found:
-            raise ScenarioRefused(_("A chosen service no longer exists."))
+            raise Refused(_("A chosen service no longer exists."))
     school_ids = {int(limit["school_id"]) for limit in values.get("limits") or []}
     if school_ids:
         found = set(db.session.scalars(select(School.id).where(School.id.in_(school_ids))))
         if school_ids - found:
-            raise ScenarioRefused(_("A limit names a school that no longer exists."))
+            raise Refused(_("A limit names a school that no longer exists."))
     seen = set()
     for limit in values.get("limits") or []:
         if limit["category"] not in known:
-            raise ScenarioRefused(_("Unknown category."))
+            raise Refused(_("Unknown category."))
         try:
             unit = limit_unit(limit)
         except ValueError:
-            raise ScenarioRefused(_("Unknown unit.")) from None
+            raise Refused(_("Unknown unit.")) from None
         pair = (int(limit["school_id"]), limit["category"], unit)
         if pair in seen:
             # Same category in two units is fine: they are two allocation categories.
-            raise ScenarioRefused(_("Two limits name the same school and category."))
+            raise Refused(_("Two limits name the same school and category."))
         seen.add(pair)
 
 

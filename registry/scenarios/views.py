@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from registry import unit_of_work
 from registry.access import EDITORS, READERS, roles_required
 from registry.equity.charts import bar_chart
 from registry.exports import (
@@ -31,9 +32,11 @@ from registry.exports import (
     xlsx_response,
 )
 from registry.extensions import db
+from registry.ids import id_arg, to_id
 from registry.listing import paginate, search, sort
 from registry.models import MOU
 from registry.models.scenario import RunStatus, Scenario, ScenarioRun
+from registry.refusals import Refused, show_refusal
 from registry.scenarios import adoption, comparison, export, messages, runner
 from registry.scenarios import services as scenario_services
 from registry.scenarios.forms import AdoptForm, ScenarioForm
@@ -99,10 +102,9 @@ def new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             scenario = scenario_services.create_scenario(form.values(), by=current_user)
-        except scenario_services.ScenarioRefused as err:
-            flash(str(err), "error")
+        except Refused as err:
+            show_refusal(err)
         else:
-            db.session.commit()
             flash(_("Scenario created."), "success")
             return redirect(url_for("scenarios.detail", scenario_id=scenario.id))
     elif request.method == "GET":
@@ -134,10 +136,9 @@ def edit(scenario_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             scenario_services.update_scenario(scenario, form.values(), form.version.data)
-        except scenario_services.ScenarioRefused as err:
-            flash(str(err), "error")
+        except Refused as err:
+            show_refusal(err)
         else:
-            db.session.commit()
             flash(
                 _("Scenario saved. Earlier runs keep the files they were solved with."), "success"
             )
@@ -154,11 +155,9 @@ def edit(scenario_id: int) -> ResponseReturnValue:
 def run(scenario_id: int) -> ResponseReturnValue:
     scenario = _scenario_or_404(scenario_id)
     scenario_run = runner.start_run(scenario, by=current_user)
-    db.session.commit()
     run_id = scenario_run.id
     # Only after the commit can a worker see the run.
-    handle = runner.dispatch(scenario_run)
-    runner.wait_briefly(run_id, handle)
+    unit_of_work.after_commit(lambda: runner.wait_briefly(run_id, runner.dispatch(scenario_run)))
     return redirect(url_for("scenarios.run_page", run_id=run_id))
 
 
@@ -168,7 +167,7 @@ def run_page(run_id: int) -> ResponseReturnValue:
     scenario_run = _run_or_404(run_id)
     view = scenario_services.read_run(scenario_run)
     others = [r for r in scenario_run.scenario.runs if r.id != run_id and r.result_json]
-    drafted_ids = [int(p) for p in request.args.get("drafted", "").split(",") if p.isdigit()][:100]
+    drafted_ids = [i for p in request.args.get("drafted", "").split(",") if (i := to_id(p))][:100]
     drafted = db.session.scalars(select(MOU).where(MOU.id.in_(drafted_ids))).all()
     # Big runs have thousands of rows: each table shows one page of them.
     per_page = current_app.config.get("SCENARIO_ROWS_PER_PAGE", ROWS_PER_PAGE)
@@ -258,7 +257,7 @@ def export_xlsx(run_id: int) -> ResponseReturnValue:
 def compare(run_id: int) -> ResponseReturnValue:
     scenario_run = _run_or_404(run_id)
     view = scenario_services.read_run(scenario_run)
-    other_id = request.args.get("with", type=int)
+    other_id = id_arg("with")
     other_run = db.session.get(ScenarioRun, other_id) if other_id else None
     other = scenario_services.read_run(other_run) if other_run is not None else None
     labels = {
@@ -295,11 +294,9 @@ def adopt(run_id: int) -> ResponseReturnValue:
         abort(400)
     try:
         result = adoption.adopt_lines(scenario_run, form.lines.data or [])
-    except adoption.AdoptionRefused as err:
-        db.session.rollback()
-        flash(str(err), "error")
+    except Refused as err:
+        show_refusal(err)
         return redirect(url_for("scenarios.run_page", run_id=run_id))
-    db.session.commit()
     for skipped in result.skipped:
         flash(skipped, "info")
     if result.mous:

@@ -54,6 +54,7 @@ from sqlalchemy.orm import selectinload
 from registry.exports import unneutralised
 from registry.extensions import db
 from registry.models import INDICATORS, School
+from registry.refusals import Refused
 from registry.schools.export import COLUMNS as EXPORT_COLUMNS
 from registry.schools.services import SchoolData, apply_school_data, percentage
 from registry.schoolyear import is_school_year
@@ -106,7 +107,7 @@ GRADE_ALIASES = {"KG": "K", "KF": "K", "KP": "K", "PREK": "PK", "P": "PK"}
 IGNORED_GRADES = {"SP"}  # DESE's "special education beyond grade 12"
 
 
-class SchoolImportError(Exception):
+class ImportRefused(Refused):
     """The file was refused, and nothing was written; `problems` lists what is wrong."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -343,26 +344,26 @@ def _xlsx_lines(raw: bytes) -> Iterator[tuple[int, list[str]]]:
 
 
 def read_rows(handle: TextIO) -> ParsedFile:
-    """Every row of a CSV, validated; SchoolImportError listing each bad row if any is."""
+    """Every row of a CSV, validated; ImportRefused listing each bad row if any is."""
     return read_lines(_csv_lines(handle))
 
 
 def read_lines(lines: Iterable[tuple[int, list[str]]]) -> ParsedFile:
-    """Every numbered row, validated; SchoolImportError listing each bad row if any is."""
+    """Every numbered row, validated; ImportRefused listing each bad row if any is."""
     numbered = iter(lines)
     try:
         first = next(numbered, None)
     except _Unreadable as err:
-        raise SchoolImportError([f"row 1: {err}"]) from None
+        raise ImportRefused([f"row 1: {err}"]) from None
     headers = first[1] if first else None
     if headers is None or not any(h.strip() for h in headers):
-        raise SchoolImportError(["the file is empty"])
+        raise ImportRefused(["the file is empty"])
     columns = _map_headers(headers)
     missing = [HUMAN[name] for name in REQUIRED if name not in columns]
     if any(n in columns for n in INDICATORS) and "school_year" not in columns:
         missing.append("school year (needed for the indicator columns)")
     if missing:
-        raise SchoolImportError([f"missing required column: {name}" for name in missing])
+        raise ImportRefused([f"missing required column: {name}" for name in missing])
 
     rows: list[SchoolData] = []
     problems: list[str] = []
@@ -390,9 +391,9 @@ def read_lines(lines: Iterable[tuple[int, list[str]]]) -> ParsedFile:
         shown = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:
             shown.append(f"and {len(problems) - MAX_PROBLEMS} more problems")
-        raise SchoolImportError(shown)
+        raise ImportRefused(shown)
     if not rows:
-        raise SchoolImportError(["the file has a header but no school rows"])
+        raise ImportRefused(["the file has a header but no school rows"])
     return ParsedFile(set(columns), rows)
 
 

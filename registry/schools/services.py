@@ -24,19 +24,12 @@ from registry.concurrency import check_version
 from registry.extensions import db
 from registry.listing import search
 from registry.models import INDICATORS, MOU, Commitment, School, SchoolIndicators, mou_school
+from registry.refusals import Refused
 from registry.schoolyear import is_school_year, school_year_of
 from registry.vocabulary import GRADES, MOUStatus, sort_grades
 
 # Percentages are stored as Numeric(5, 2): compare and store them at that precision.
 HUNDREDTH = Decimal("0.01")
-
-
-class SchoolError(Exception):
-    """A school change the rules refuse; `field` names the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class Level(enum.StrEnum):
@@ -108,7 +101,7 @@ def find_by_code(dese_code: str) -> School | None:
 def _check_code_free(dese_code: str, school: School | None) -> None:
     holder = find_by_code(dese_code)
     if holder is not None and holder is not school:
-        raise SchoolError(
+        raise Refused(
             _("This DESE code is already used by %(school)s.", school=holder.name),
             field="dese_code",
         )
@@ -150,14 +143,14 @@ def _apply_indicators(school: School, school_year: str, values: dict[str, Decima
 def _check_data(data: SchoolData) -> None:
     # The form checks these too; the rules live here so any caller is held to them.
     if not (len(data.dese_code) == 8 and data.dese_code.isascii() and data.dese_code.isdigit()):
-        raise SchoolError(_("Enter the DESE code: exactly 8 digits."), field="dese_code")
+        raise Refused(_("Enter the DESE code: exactly 8 digits."), field="dese_code")
     if data.enrollment < 0:
-        raise SchoolError(_("Enrollment cannot be negative."), field="enrollment")
+        raise Refused(_("Enrollment cannot be negative."), field="enrollment")
     if data.indicators is not None:
         validate_school_year(data.school_year or "")
         for name, value in data.indicators.items():
             if value is not None and not (value.is_finite() and 0 <= value <= 100):
-                raise SchoolError(_("Enter a percentage from 0 to 100."), field=name)
+                raise Refused(_("Enter a percentage from 0 to 100."), field=name)
 
 
 def create_school(data: SchoolData) -> School:
@@ -182,10 +175,10 @@ def update_school(school: School, data: SchoolData, version: int | str | None) -
 
 
 def validate_school_year(text: str) -> str:
-    """A school year like "2025-26" (second part = first + 1), or SchoolError."""
+    """A school year like "2025-26" (second part = first + 1), or Refused."""
     text = (text or "").strip()
     if not is_school_year(text):
-        raise SchoolError(
+        raise Refused(
             _("'%(text)s' is not a school year like 2025-26.", text=text), field="school_year"
         )
     return text

@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from registry.access import EDITORS, READERS, roles_required, viewable_or_404
 from registry.exports import export_format, export_response
 from registry.extensions import db
-from registry.fields import add_field_error
 from registry.listing import paginate, sort
 from registry.models import INDICATORS, School
+from registry.refusals import Refused, show_refusal
 from registry.schools import services
 from registry.schools.export import COLUMNS as EXPORT_COLUMNS
 from registry.schools.export import SchoolRow
 from registry.schools.forms import ImportForm, SchoolForm
-from registry.schools.importer import SchoolImportError, import_upload
-from registry.schools.services import Level, SchoolError, levels_of
+from registry.schools.importer import ImportRefused, import_upload
+from registry.schools.services import Level, levels_of
 from registry.schoolyear import is_school_year
 from registry.vocabulary import INDICATOR_LABELS
 
 bp = Blueprint("schools", __name__, url_prefix="/schools")
 
-# The largest id an INTEGER column holds; PostgreSQL errors (a 500) on a larger one.
-MAX_ID = 2**31 - 1
-
 
 def _school_or_404(school_id: int) -> School:
-    if school_id > MAX_ID:
-        abort(404)
     return viewable_or_404(School, school_id)
 
 
@@ -94,10 +89,9 @@ def new() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             school = services.create_school(form.to_data())
-        except SchoolError as err:
-            _attach(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("School %(name)s added.", name=school.name), "success")
             return redirect(url_for("schools.detail", school_id=school.id))
     return _form_page(form, None)
@@ -116,10 +110,9 @@ def edit(school_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             services.update_school(school, form.to_data(), form.version.data)
-        except SchoolError as err:
-            _attach(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("School %(name)s saved.", name=school.name), "success")
             return redirect(url_for("schools.detail", school_id=school.id))
     return _form_page(form, school)
@@ -135,11 +128,6 @@ def _fill_indicators(form: SchoolForm, school: School, wanted_year: str | None) 
     row = school.indicators_for(year)
     for name in INDICATORS:
         form[name].data = getattr(row, name) if row else None
-
-
-def _attach(form: SchoolForm, err: SchoolError) -> None:
-    if not add_field_error(form, err.field, str(err)):
-        flash(str(err), "error")
 
 
 def _form_page(form: SchoolForm, school: School | None) -> ResponseReturnValue:
@@ -158,10 +146,8 @@ def import_csv() -> ResponseReturnValue:
     # Parsed in memory and never saved: MAX_CONTENT_LENGTH bounds its size.
     try:
         report = import_upload(upload.read())
-    except SchoolImportError as err:
-        db.session.rollback()
+    except ImportRefused as err:  # a 400: nothing of the file is kept
         return render_template(
             "schools/import.html", form=form, report=None, problems=err.problems
         ), 400
-    db.session.commit()
     return render_template("schools/import.html", form=ImportForm(), report=report, problems=None)

@@ -22,8 +22,9 @@ from registry import formats
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import MOU, Commitment, Partner, Service, User
-from registry.mous.services import committed_amount
+from registry.mous.services import committed_amount, remaining_capacity
 from registry.partners.services import json_list_contains
+from registry.refusals import Refused
 from registry.schoolyear import school_year_of
 from registry.vocabulary import Category, Role, Setting, Unit, sort_grades
 
@@ -51,14 +52,6 @@ SERVICE_SORTS: dict[str, SQLColumnExpression[Any]] = {
     "cost": Service.cost,
 }
 SEARCHED_COLUMNS = (Service.name, Service.description, Partner.name)
-
-
-class ServiceRefused(Exception):
-    """A change to a service the rules do not allow; `field` names the form field to blame."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -95,11 +88,6 @@ def service_query(filters: ServiceFilters, only_partner_id: int | None = None) -
     return stmt
 
 
-def remaining_capacity(service: Service, school_year: str) -> Decimal:
-    """The service's annual capacity less what a school year's live MOUs commit (may be < 0)."""
-    return service.capacity - committed_amount(service, school_year)
-
-
 def commitments_of(service: Service) -> list[Commitment]:
     """Every commitment of a service, newest school year first, with MOU and school loaded."""
     return list(
@@ -134,7 +122,7 @@ def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
     if "grades" in cleaned:
         cleaned["grades"] = sort_grades(cleaned["grades"] or [])
         if not cleaned["grades"]:
-            raise ServiceRefused(_("Choose at least one grade."), field="grades")
+            raise Refused(_("Choose at least one grade."), field="grades")
     if "languages" in cleaned:
         cleaned["languages"] = list(dict.fromkeys(cleaned["languages"] or []))
     return cleaned
@@ -144,13 +132,13 @@ def _owning_partner(values: dict[str, Any], actor: User, current: int | None) ->
     """The partner a service belongs to after the change (a partner user's is always its own)."""
     if actor.role == Role.PARTNER:
         if actor.partner_id is None or (current is not None and current != actor.partner_id):
-            raise ServiceRefused(_("A partner may change only its own services."))
+            raise Refused(_("A partner may change only its own services."))
         return actor.partner_id
     if actor.role not in (Role.ADMIN, Role.COORDINATOR):
-        raise ServiceRefused(_("Only the district and the partner may change services."))
+        raise Refused(_("Only the district and the partner may change services."))
     wanted = values.get("partner_id", current)
     if wanted is None or db.session.get(Partner, wanted) is None:
-        raise ServiceRefused(_("Choose a partner."), field="partner_id")
+        raise Refused(_("Choose a partner."), field="partner_id")
     return int(wanted)
 
 
@@ -178,20 +166,19 @@ def update_service(
     committed = commitments_of(service)
     if partner_id != service.partner_id and committed:
         # Its commitments sit in the old partner's MOUs; moving it would orphan them.
-        raise ServiceRefused(
+        raise Refused(
             _("This service is committed in MOUs, so it cannot move to another partner."),
             field="partner_id",
         )
     cleaned["partner_id"] = partner_id
     if "capacity" in cleaned:
         year = school_year_of(today)
-        in_use = committed_amount(service, year)
-        if cleaned["capacity"] < in_use:
-            raise ServiceRefused(
+        if remaining_capacity(service, year, capacity=cleaned["capacity"]) < 0:
+            raise Refused(
                 _(
                     "MOUs for %(year)s already commit %(amount)s; capacity cannot be lower.",
                     year=year,
-                    amount=formats.amount(in_use),
+                    amount=formats.amount(committed_amount(service, year)),
                 ),
                 field="capacity",
             )

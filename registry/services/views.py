@@ -14,12 +14,13 @@ from flask_login import current_user
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
-from registry.fields import add_field_error
+from registry.ids import id_arg
 from registry.listing import paginate, search, sort
 from registry.models import Service
-from registry.mous.services import committed_amount
+from registry.mous.services import committed_amount, remaining_capacity
 from registry.partners.forms import LANGUAGE_LABELS, language_options, options
 from registry.partners.services import partner_choices
+from registry.refusals import Refused, show_refusal
 from registry.schoolyear import school_year_of
 from registry.services import services as service_services
 from registry.services.forms import ServiceFilterForm, ServiceForm
@@ -28,7 +29,6 @@ from registry.services.services import (
     SEARCHED_COLUMNS,
     SERVICE_SORTS,
     ServiceFilters,
-    ServiceRefused,
 )
 from registry.vocabulary import Category, Role, Setting, Unit
 
@@ -120,7 +120,7 @@ def detail(service_id: int) -> ResponseReturnValue:
         service=service,
         school_year=year,
         committed=committed_amount(service, year),
-        remaining=service_services.remaining_capacity(service, year),
+        remaining=remaining_capacity(service, year),
         commitments=service_services.commitments_of(service),
     )
 
@@ -141,11 +141,6 @@ def _values(form: ServiceForm) -> dict[str, Any]:
     return {name: form[name].data for name in FIELDS if name in form}
 
 
-def _refusal_to_form(form: ServiceForm, err: ServiceRefused) -> None:
-    if not add_field_error(form, err.field, str(err)):
-        form.form_errors.append(str(err))
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*EDITORS, Role.PARTNER)
 def new() -> ResponseReturnValue:
@@ -154,14 +149,13 @@ def new() -> ResponseReturnValue:
     if request.method == "GET":
         form.active.data = True
         if own is None:
-            form.partner_id.data = request.args.get("partner_id", 0, type=int)
+            form.partner_id.data = id_arg("partner_id") or 0
     if form.validate_on_submit():
         try:
             service = service_services.create_service(_values(form), actor=current_user)
-        except ServiceRefused as err:
-            _refusal_to_form(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Service %(name)s added.", name=service.name), "success")
             return redirect(url_for("services.detail", service_id=service.id))
     status = 400 if request.method == "POST" else 200
@@ -179,10 +173,9 @@ def edit(service_id: int) -> ResponseReturnValue:
             service_services.update_service(
                 service, _values(form), form.version.data, actor=current_user, today=date.today()
             )
-        except ServiceRefused as err:
-            _refusal_to_form(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Service %(name)s saved.", name=service.name), "success")
             return redirect(url_for("services.detail", service_id=service.id))
     status = 400 if request.method == "POST" else 200

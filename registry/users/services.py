@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from registry.extensions import db
 from registry.models import Partner, User
+from registry.refusals import Refused
 from registry.vocabulary import Role
 
 MIN_PASSWORD_LENGTH = 12
@@ -27,18 +28,10 @@ def _(text: str, **variables: Any) -> str:
     return text % variables if variables else text
 
 
-class UserError(Exception):
-    """An account change the rules refuse; `field` names the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def _email(email: str) -> str:
     email = (email or "").strip().lower()
     if len(email) > 254 or not _EMAIL.match(email):
-        raise UserError(_("'%(email)s' is not an email address.", email=email), field="email")
+        raise Refused(_("'%(email)s' is not an email address.", email=email), field="email")
     return email
 
 
@@ -47,7 +40,7 @@ def _role(role: Role | str) -> Role:
         return Role(role)
     except ValueError:
         choices = ", ".join(r.value for r in Role)
-        raise UserError(
+        raise Refused(
             _("Unknown role '%(role)s' (choose one of %(choices)s).", role=role, choices=choices),
             field="role",
         ) from None
@@ -56,16 +49,14 @@ def _role(role: Role | str) -> Role:
 def _partner_id(role: Role, partner_id: int | None) -> int | None:
     if role == Role.PARTNER:
         if partner_id is None:
-            raise UserError(
-                _("A partner account needs a partner organisation."), field="partner_id"
-            )
+            raise Refused(_("A partner account needs a partner organisation."), field="partner_id")
         if db.session.get(Partner, partner_id) is None:
-            raise UserError(
+            raise Refused(
                 _("There is no partner with id %(id)s.", id=partner_id), field="partner_id"
             )
         return partner_id
     if partner_id is not None:
-        raise UserError(
+        raise Refused(
             _("Only partner accounts are linked to a partner organisation."), field="partner_id"
         )
     return None
@@ -73,12 +64,12 @@ def _partner_id(role: Role, partner_id: int | None) -> int | None:
 
 def _check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise UserError(
+        raise Refused(
             _("The password needs at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
             field="password",
         )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise UserError(
+        raise Refused(
             _("The password may have at most %(n)s characters.", n=MAX_PASSWORD_LENGTH),
             field="password",
         )
@@ -100,7 +91,7 @@ def create_user(
     """Create an active account (email unique ignoring case; partner link only for partners)."""
     email = _email(email)
     if find_by_email(email) is not None:
-        raise UserError(
+        raise Refused(
             _("An account with the email %(email)s already exists.", email=email), field="email"
         )
     checked_role = _role(role)
@@ -148,13 +139,11 @@ def update_user(
     )
     if losing_admin and acting is not None and acting.id == user.id:
         field = "active" if not active else "role"
-        raise UserError(
+        raise Refused(
             _("You cannot deactivate your own account or remove your own admin role."), field
         )
     if losing_admin and _other_active_admins(user) == 0:
-        raise UserError(
-            _("This is the last active admin account; make another admin first."), "role"
-        )
+        raise Refused(_("This is the last active admin account; make another admin first."), "role")
     if password:
         _check_password(password)
     # Only differing values are set: an unchanged save leaves no audit row.

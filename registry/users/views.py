@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,18 +13,14 @@ from sqlalchemy.orm import selectinload
 from registry.access import roles_required
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
-from registry.fields import add_field_error
 from registry.listing import paginate, search, sort
 from registry.models import Partner, User
+from registry.refusals import Refused, show_refusal
 from registry.users import services
 from registry.users.forms import UserCreateForm, UserEditForm
-from registry.users.services import UserError
 from registry.vocabulary import Role
 
 bp = Blueprint("users", __name__, url_prefix="/users")
-
-# The largest id an INTEGER column holds; PostgreSQL errors (a 500) on a larger one.
-MAX_ID = 2**31 - 1
 
 EXPORT_COLUMNS: list[Column[User]] = [
     Column(_l("Email"), lambda u: u.email),
@@ -71,10 +67,9 @@ def new() -> ResponseReturnValue:
                 name=form.name.data or "",
                 password=form.password.data or "",
             )
-        except UserError as err:
-            _attach(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Account %(email)s created.", email=user.email), "success")
             return redirect(url_for("users.index"))
     return _form_page(form, None)
@@ -83,7 +78,7 @@ def new() -> ResponseReturnValue:
 @bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def edit(user_id: int) -> ResponseReturnValue:
-    user = db.get_or_404(User, user_id) if user_id <= MAX_ID else abort(404)
+    user = db.get_or_404(User, user_id)
     # The record fills the form only on GET: a POST missing a field must not borrow it.
     form = UserEditForm(obj=user) if request.method == "GET" else UserEditForm()
     if request.method == "GET":
@@ -99,18 +94,12 @@ def edit(user_id: int) -> ResponseReturnValue:
                 password=form.password.data or None,
                 acting=current_user,
             )
-        except UserError as err:
-            _attach(form, err)
+        except Refused as err:
+            show_refusal(err, form)
         else:
-            db.session.commit()
             flash(_("Account %(email)s saved.", email=user.email), "success")
             return redirect(url_for("users.index"))
     return _form_page(form, user)
-
-
-def _attach(form: UserCreateForm | UserEditForm, err: UserError) -> None:
-    if not add_field_error(form, err.field, str(err)):
-        flash(str(err), "error")
 
 
 def _form_page(form: UserCreateForm | UserEditForm, user: User | None) -> ResponseReturnValue:
