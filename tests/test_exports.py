@@ -97,7 +97,7 @@ LISTS = [
 
 
 @pytest.fixture
-def registry_rows(make_mou, make_service, make_school, make_partner):
+def registry_rows(make_mou, make_service, make_school, make_partner, default_need_index):
     partner = make_partner(name="São Paulo Tutors", status=PartnerStatus.APPROVED)
     school = make_school(name="María Baez Elementary", indicators={"pct_high_needs": 59.4})
     service = make_service(partner=partner, unit=Unit.SEATS, capacity=Decimal("12.5"))
@@ -269,12 +269,11 @@ def test_the_import_reads_the_old_indicators_year_header(app, schools):
         "DESE code,Name,Grades,Enrollment,Indicators year,High needs (%)\n"
         "00000099,New School,K 1,300,2025-26,42.5\n"
     )
-    with app.test_request_context():
-        report = import_schools(io.StringIO(text))
-        created = db.session.scalar(select(School).where(School.dese_code == "00000099"))
-        assert report.created == ["00000099"]
-        assert created.indicators_for("2025-26").pct_high_needs == Decimal("42.50")
-        db.session.rollback()
+    report = import_schools(io.StringIO(text))
+    created = db.session.scalar(select(School).where(School.dese_code == "00000099"))
+    assert report.created == ["00000099"]
+    assert created.indicators_for("2025-26").pct_high_needs == Decimal("42.50")
+    db.session.rollback()
 
 
 def test_an_unreadable_workbook_is_refused_not_a_500(client, login):
