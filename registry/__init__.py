@@ -25,15 +25,14 @@ def bundled_folder(name: str) -> Path:
 
 
 def select_locale() -> str | None:
-    """The page language: an explicit ?lang= choice (remembered), else the browser's."""
+    """The page language: an explicit ?lang= choice, else the one remembered, else the browser's."""
     from flask import current_app, has_request_context
 
     if not has_request_context():
         return None  # CLI and background work: the default locale
     languages = current_app.config["LANGUAGES"]
-    chosen = request.args.get("lang")
+    chosen = request.args.get("lang")  # remembered by registry.language
     if chosen in languages:
-        session["lang"] = chosen
         return chosen
     if session.get("lang") in languages:
         return session["lang"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request, session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -59,8 +59,17 @@ def _commit_nothing() -> None:
         unit_of_work.roll_back()
 
 
+def _remember_chosen_language() -> None:
+    # Here, not when a page is first translated: a ?lang= choice on an address that
+    # redirects (or renders nothing translated) is remembered all the same.
+    chosen = request.args.get("lang")
+    if chosen in current_app.config["LANGUAGES"]:
+        session["lang"] = chosen
+
+
 def init_app(app: Flask) -> None:
     """Language links and buttons for the page header; language-only submits change nothing."""
+    app.before_request(_remember_chosen_language)
     app.before_request(_commit_nothing)
     app.jinja_env.globals.update(
         language_url=language_url, resent_fields=resent_fields, LANGUAGE_ONLY=LANGUAGE_ONLY

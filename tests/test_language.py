@@ -148,3 +148,11 @@ def test_every_form_is_a_registry_form():
 def test_the_login_form_names_its_input_purposes(client, field, purpose):
     page = client.get("/login").get_data(as_text=True)
     assert f'autocomplete="{purpose}" id="{field}"' in page
+
+
+def test_a_language_chosen_on_an_address_that_redirects_is_remembered(client, login):
+    login("partner")
+    assert client.get("/?lang=es").status_code == 302  # a partner's home is its own listing
+    refresh()
+    page = client.get("/partners/", follow_redirects=True).get_data(as_text=True)
+    assert 'lang="es"' in page.split(">", 2)[1]

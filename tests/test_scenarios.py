@@ -707,6 +707,9 @@ def test_stored_texts_are_codes_worded_in_the_readers_language(
     assert "El socio no está aprobado (Solicitante)." in spanish
     assert "faltan indicadores para el año (Con altas necesidades)" in spanish
     assert "pct_high_needs" not in spanish and "is not approved" not in spanish
+    # Units in words: the service table's capacity and the proposal lines.
+    assert re.search(r"\d Cupos</td>", spanish) and "<td>Cupos</td>" in spanish
+    assert " seats</td>" not in spanish and "<td>seats</td>" not in spanish
     refresh()
     english = client.get(f"/scenarios/runs/{run.id}?lang=en").get_data(as_text=True)
     assert "The partner is not approved (Applicant)." in english

@@ -91,7 +91,8 @@ def _figure(
         f"{legend}"
         f"<figcaption><strong>{escape(title)}.</strong> {escape(summary)}</figcaption>"
         f"<details><summary>{escape(data_label)}</summary>"
-        f'<div class="table-wrap">{table}</div></details>'
+        f'<div class="table-scroll" tabindex="0" role="region" '
+        f'aria-label="{escape(data_label)}: {escape(title)}">{table}</div></details>'
         "</figure>"
     )
 

@@ -11,8 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from registry.exports import Column, Kind, Sheet
 from registry.scenarios.problem import category_label
-from registry.scenarios.services import RunView
-from registry.vocabulary import Unit
+from registry.scenarios.services import RunView, unit_label
 
 TABLES = ("categories", "schools", "allocations")
 
@@ -24,11 +23,8 @@ def _category(row: Row) -> str:
     return category_label(row["registry_category"])
 
 
-def _unit(row: Row) -> Any:
-    try:
-        return Unit(row["unit"]).label
-    except ValueError:
-        return row["unit"]
+def _unit(row: Row) -> str:
+    return unit_label(row["unit"])
 
 
 def _amount(header: Any, key: str) -> Column[Row]:

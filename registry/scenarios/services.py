@@ -225,12 +225,23 @@ def _category_fields(key: str, services: dict[str, Any]) -> dict[str, str]:
     except ValueError:
         # A run stored before categories carried their unit: the unit of its services.
         unit_value = next((f["unit"] for f in services.values() if f.get("category") == key), "")
-        return {"category_label": category_label(key), "registry_category": key, "unit": unit_value}
+        return {
+            "category_label": category_label(key),
+            "registry_category": key,
+            "unit": unit_value,
+            "unit_label": unit_label(unit_value),
+        }
     return {
         "category_label": category_label(key),
         "registry_category": category.value,
         "unit": unit.value,
+        "unit_label": unit.label,
     }
+
+
+def unit_label(value: str) -> str:
+    """A unit in the reader's words ("plazas"), or as stored when the registry doesn't know it."""
+    return Unit(value).label if value in Unit._value2member_map_ else value
 
 
 def _service_category(facts: dict[str, Any]) -> dict[str, str]:
@@ -244,6 +255,7 @@ def _service_category(facts: dict[str, Any]) -> dict[str, str]:
         "category_label": category_label(key),
         "registry_category": category,
         "unit": unit,
+        "unit_label": unit_label(unit),
     }
 
 
