@@ -66,12 +66,15 @@ def create_user_command(
 @click.command("import-schools")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_schools_command(path: str) -> None:
-    """Upsert schools from a DESE-style CSV; a file with a bad row writes nothing."""
-    from registry.schools.importer import ImportRefused, import_schools
+    """Upsert schools from a DESE-style CSV or XLSX; a file with a bad row writes nothing."""
+    from pathlib import Path
+
+    from registry.schools.importer import ImportRefused, import_upload
 
     try:
-        with acting_as(CLI_ACTOR), open(path, encoding="utf-8-sig", newline="") as handle:
-            report = import_schools(handle)
+        with acting_as(CLI_ACTOR):
+            # The same reading as the web upload: CSV (UTF-8, or Excel's cp1252) or XLSX.
+            report = import_upload(Path(path).read_bytes())
             db.session.commit()
     except ImportRefused as err:
         db.session.rollback()

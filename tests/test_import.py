@@ -241,3 +241,27 @@ def test_web_import_is_size_limited(client, login):
 def test_who_may_import(client, login, role, status):
     login(role)
     assert client.get("/schools/import").status_code == status
+
+
+def test_cli_reads_what_excel_on_windows_saves_and_xlsx(app, tmp_path):
+    cp1252 = tmp_path / "cp1252.csv"
+    cp1252.write_bytes(
+        "School Code,School Name,Grades,Enrollment\n03480505,Escuela María Peña,K-05,412\n".encode(
+            "cp1252"
+        )
+    )
+    result = app.test_cli_runner().invoke(args=["import-schools", str(cp1252)])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalars(select(School.name)).one() == "Escuela María Peña"
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["School Code", "School Name", "Grades", "Enrollment"])
+    book.active.append(["03480506", "São Tomé School", "06-08", 300])
+    xlsx = tmp_path / "schools.xlsx"
+    book.save(xlsx)
+    result = app.test_cli_runner().invoke(args=["import-schools", str(xlsx)])
+    assert result.exit_code == 0, result.output
+    assert "1 school read: 1 created, 0 updated, 0 unchanged." in result.output
+    assert _count(School) == 2

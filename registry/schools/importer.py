@@ -47,12 +47,16 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO, TypeVar
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from registry.exports import unneutralised
 from registry.extensions import db
+from registry.formats import integer as format_integer
 from registry.models import INDICATORS, School
 from registry.refusals import Refused
 from registry.schools.export import COLUMNS as EXPORT_COLUMNS
@@ -89,18 +93,18 @@ HEADERS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("dese_code", "name", "grades", "enrollment")
 HUMAN = {
-    "dese_code": "DESE code",
-    "name": "school name",
-    "grades": "grades",
-    "enrollment": "enrollment",
-    "address": "address",
-    "zip": "zip",
-    "school_year": "school year",
-    "pct_econ_disadvantaged": "% economically disadvantaged",
-    "pct_english_learners": "% English learners",
-    "pct_disabilities": "% students with disabilities",
-    "pct_high_needs": "% high needs",
-    "pct_chronically_absent": "% chronically absent",
+    "dese_code": _l("DESE code"),
+    "name": _l("school name"),
+    "grades": _l("grades"),
+    "enrollment": _l("enrollment"),
+    "address": _l("address"),
+    "zip": _l("zip"),
+    "school_year": _l("school year"),
+    "pct_econ_disadvantaged": _l("% economically disadvantaged"),
+    "pct_english_learners": _l("% English learners"),
+    "pct_disabilities": _l("% students with disabilities"),
+    "pct_high_needs": _l("% high needs"),
+    "pct_chronically_absent": _l("% chronically absent"),
 }
 MAX_LENGTH = {"name": 200, "address": 300, "zip": 10}
 GRADE_ALIASES = {"KG": "K", "KF": "K", "KP": "K", "PREK": "PK", "P": "PK"}
@@ -126,15 +130,24 @@ class ImportReport:
 
     def describe(self) -> str:
         """One paragraph: '12 schools read: 3 created, 2 updated, 7 unchanged.'"""
-        noun = "school" if self.read == 1 else "schools"
-        return (
-            f"{self.read} {noun} read: {len(self.created)} created, "
-            f"{len(self.updated)} updated, {len(self.unchanged)} unchanged."
+        return ngettext(
+            "%(num)s school read: %(created)s created, %(updated)s updated, "
+            "%(unchanged)s unchanged.",
+            "%(num)s schools read: %(created)s created, %(updated)s updated, "
+            "%(unchanged)s unchanged.",
+            self.read,
+            created=format_integer(len(self.created)),
+            updated=format_integer(len(self.updated)),
+            unchanged=format_integer(len(self.unchanged)),
         )
 
 
 class _RowError(ValueError):
     pass
+
+
+def _row(line: int, problem: str) -> str:
+    return _("row %(row)s: %(problem)s", row=format_integer(line), problem=problem)
 
 
 def _key(header: str) -> str:
@@ -164,9 +177,9 @@ def parse_dese_code(text: str) -> str:
     """An 8-digit DESE code, left-padding a shorter one (spreadsheets drop leading zeros)."""
     code = text.strip()
     if not code:
-        raise _RowError("DESE code is blank")
+        raise _RowError(_("DESE code is blank"))
     if not code.isascii() or not code.isdigit() or len(code) > 8:
-        raise _RowError(f"DESE code '{code}' is not 8 digits")
+        raise _RowError(_("DESE code '%(code)s' is not 8 digits", code=code))
     return code.zfill(8)
 
 
@@ -177,7 +190,7 @@ def _grade(token: str) -> str | None:
     if token.isdigit():
         token = str(int(token))
     if token not in GRADES:
-        raise _RowError(f"grade '{token}' is not one of PK, K, 01–12")
+        raise _RowError(_("grade '%(grade)s' is not one of PK, K, 01–12", grade=token))
     return token
 
 
@@ -188,29 +201,39 @@ def parse_grades(text: str) -> list[str]:
         if not item:
             continue
         if "-" in item:
-            first, _, last = item.partition("-")
+            first, _dash, last = item.partition("-")
             low, high = _grade(first), _grade(last)
             if low is None or high is None or GRADES.index(low) > GRADES.index(high):
-                raise _RowError(f"grade range '{item}' does not run from a lower to a higher grade")
+                raise _RowError(
+                    _(
+                        "grade range '%(range)s' does not run from a lower to a higher grade",
+                        range=item,
+                    )
+                )
             grades.update(GRADES[GRADES.index(low) : GRADES.index(high) + 1])
         else:
             grade = _grade(item)
             if grade is not None:
                 grades.add(grade)
     if not grades:
-        raise _RowError("grades are blank")
+        raise _RowError(_("grades are blank"))
     return sort_grades(grades)
 
 
 def parse_enrollment(text: str) -> int:
     cleaned = text.strip().replace(",", "")
     if not cleaned:
-        raise _RowError("enrollment is blank")
+        raise _RowError(_("enrollment is blank"))
     if not cleaned.isascii() or not cleaned.isdigit():
-        raise _RowError(f"enrollment '{text.strip()}' is not a whole number")
+        raise _RowError(_("enrollment '%(text)s' is not a whole number", text=text.strip()))
     value = int(cleaned)
     if value > 100_000:
-        raise _RowError(f"enrollment {value} is not a believable school enrollment")
+        raise _RowError(
+            _(
+                "enrollment %(number)s is not a believable school enrollment",
+                number=format_integer(value),
+            )
+        )
     return value
 
 
@@ -221,16 +244,26 @@ def parse_percentage(name: str, text: str) -> Decimal | None:
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise _RowError(f"{HUMAN[name]} '{text.strip()}' is not a number") from None
+        raise _RowError(
+            _("%(field)s '%(text)s' is not a number", field=HUMAN[name], text=text.strip())
+        ) from None
     if not value.is_finite() or not Decimal(0) <= value <= Decimal(100):
-        raise _RowError(f"{HUMAN[name]} {cleaned} is not between 0 and 100")
+        raise _RowError(
+            _("%(field)s %(text)s is not between 0 and 100", field=HUMAN[name], text=cleaned)
+        )
     return percentage(value)
 
 
 def _text(name: str, text: str) -> str:
     value = text.strip()
     if len(value) > MAX_LENGTH[name]:
-        raise _RowError(f"{HUMAN[name]} is longer than {MAX_LENGTH[name]} characters")
+        raise _RowError(
+            _(
+                "%(field)s is longer than %(number)s characters",
+                field=HUMAN[name],
+                number=format_integer(MAX_LENGTH[name]),
+            )
+        )
     return value
 
 
@@ -252,7 +285,7 @@ def _parse_row(cells: list[str], columns: dict[str, int]) -> SchoolData:
     code = attempt(parse_dese_code, cell("dese_code"))
     name = attempt(_text, "name", cell("name"))
     if name == "":
-        problems.append("school name is blank")
+        problems.append(_("school name is blank"))
     grades = attempt(parse_grades, cell("grades"))
     enrollment = attempt(parse_enrollment, cell("enrollment"))
     address = attempt(_text, "address", cell("address")) if "address" in columns else None
@@ -264,7 +297,7 @@ def _parse_row(cells: list[str], columns: dict[str, int]) -> SchoolData:
         # No year and no indicator (as the export writes a school without indicators).
         indicator_names, school_year = [], None
     elif school_year is not None and not is_school_year(school_year):
-        problems.append(f"school year '{school_year}' is not like 2025-26")
+        problems.append(_("school year '%(year)s' is not like 2025-26", year=school_year))
     if problems:
         raise _RowError(", ".join(problems))
     # attempt() gives None only after noting a problem, and there is none.
@@ -305,7 +338,7 @@ def _csv_lines(handle: TextIO) -> Iterator[tuple[int, list[str]]]:
             line = reader.line_num
             yield line, cells
     except csv.Error as err:
-        raise _Unreadable(line + 1, f"not readable as CSV ({err})") from None
+        raise _Unreadable(line + 1, _("not readable as CSV (%(error)s)", error=err)) from None
 
 
 def _xlsx_text(value: Any, number_format: str) -> str:
@@ -332,7 +365,7 @@ def _xlsx_lines(raw: bytes) -> Iterator[tuple[int, list[str]]]:
     try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
-        raise _Unreadable(1, f"not a readable XLSX file ({err})") from None
+        raise _Unreadable(1, _("not a readable XLSX file (%(error)s)", error=err)) from None
     try:
         sheet = book.worksheets[0] if book.worksheets else None
         if sheet is None:
@@ -354,16 +387,16 @@ def read_lines(lines: Iterable[tuple[int, list[str]]]) -> ParsedFile:
     try:
         first = next(numbered, None)
     except _Unreadable as err:
-        raise ImportRefused([f"row 1: {err}"]) from None
+        raise ImportRefused([_row(1, str(err))]) from None
     headers = first[1] if first else None
     if headers is None or not any(h.strip() for h in headers):
-        raise ImportRefused(["the file is empty"])
+        raise ImportRefused([_("the file is empty")])
     columns = _map_headers(headers)
     missing = [HUMAN[name] for name in REQUIRED if name not in columns]
     if any(n in columns for n in INDICATORS) and "school_year" not in columns:
-        missing.append("school year (needed for the indicator columns)")
+        missing.append(_("school year (needed for the indicator columns)"))
     if missing:
-        raise ImportRefused([f"missing required column: {name}" for name in missing])
+        raise ImportRefused([_("missing required column: %(name)s", name=name) for name in missing])
 
     rows: list[SchoolData] = []
     problems: list[str] = []
@@ -375,25 +408,36 @@ def read_lines(lines: Iterable[tuple[int, list[str]]]) -> ParsedFile:
             try:
                 data = _parse_row(cells, columns)
             except _RowError as err:
-                problems.append(f"row {line}: {err}")
+                problems.append(_row(line, str(err)))
                 continue
             if data.dese_code in first_seen:
                 problems.append(
-                    f"row {line}: DESE code {data.dese_code} is also on row "
-                    f"{first_seen[data.dese_code]}"
+                    _row(
+                        line,
+                        _(
+                            "DESE code %(code)s is also on row %(row)s",
+                            code=data.dese_code,
+                            row=format_integer(first_seen[data.dese_code]),
+                        ),
+                    )
                 )
                 continue
             first_seen[data.dese_code] = line
             rows.append(data)
     except _Unreadable as err:
-        problems.append(f"row {err.line}: {err}")
+        problems.append(_row(err.line, str(err)))
     if problems:
         shown = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:
-            shown.append(f"and {len(problems) - MAX_PROBLEMS} more problems")
+            shown.append(
+                _(
+                    "and %(number)s more problems",
+                    number=format_integer(len(problems) - MAX_PROBLEMS),
+                )
+            )
         raise ImportRefused(shown)
     if not rows:
-        raise ImportRefused(["the file has a header but no school rows"])
+        raise ImportRefused([_("the file has a header but no school rows")])
     return ParsedFile(set(columns), rows)
 
 
