@@ -62,7 +62,7 @@ from registry.refusals import Refused
 from registry.schools.export import COLUMNS as EXPORT_COLUMNS
 from registry.schools.services import SchoolData, apply_school_data, percentage
 from registry.schoolyear import is_school_year
-from registry.vocabulary import GRADES, sort_grades
+from registry.vocabulary import GRADES, percent_label, sort_grades
 
 T = TypeVar("T")
 
@@ -92,7 +92,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "pct_chronically_absent": ("chronicallyabsent", "chronicabsence"),
 }
 REQUIRED = ("dese_code", "name", "grades", "enrollment")
-HUMAN = {
+HUMAN: dict[str, object] = {
     "dese_code": _l("DESE code"),
     "name": _l("school name"),
     "grades": _l("grades"),
@@ -100,11 +100,8 @@ HUMAN = {
     "address": _l("address"),
     "zip": _l("zip"),
     "school_year": _l("school year"),
-    "pct_econ_disadvantaged": _l("% economically disadvantaged"),
-    "pct_english_learners": _l("% English learners"),
-    "pct_disabilities": _l("% students with disabilities"),
-    "pct_high_needs": _l("% high needs"),
-    "pct_chronically_absent": _l("% chronically absent"),
+    # The indicators by the labels the pages give them: "English learners (%)".
+    **{name: percent_label(name) for name in INDICATORS},
 }
 MAX_LENGTH = {"name": 200, "address": 300, "zip": 10}
 GRADE_ALIASES = {"KG": "K", "KF": "K", "KP": "K", "PREK": "PK", "P": "PK"}
