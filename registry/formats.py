@@ -14,6 +14,8 @@ from datetime import UTC, tzinfo
 from datetime import date as Date
 from datetime import datetime as DateTime
 from decimal import Decimal
+from functools import wraps
+from typing import Concatenate, ParamSpec
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -59,34 +61,40 @@ def _is_whole(value: Decimal) -> bool:
     return value == value.to_integral_value()
 
 
-def integer(value: Number | None) -> str:
+P = ParamSpec("P")
+
+
+def _shown(
+    show: Callable[Concatenate[Decimal, P], str],
+) -> Callable[Concatenate[Number | None, P], str]:
+    """Show a number that may be missing ("") or not a number ("—") with `show`."""
+
+    @wraps(show)
+    def shown(value: Number | None, /, *args: P.args, **kwargs: P.kwargs) -> str:
+        if value is None:
+            return ""
+        exact = _decimal(value)
+        return NOT_A_NUMBER if exact is None else show(exact, *args, **kwargs)
+
+    return shown
+
+
+@_shown
+def integer(exact: Decimal) -> str:
     """A whole number with the locale's grouping: 12,717 (en), 12.717 (es, pt)."""
-    if value is None:
-        return ""
-    exact = _decimal(value)
-    if exact is None:
-        return NOT_A_NUMBER
     return babel_format_decimal(round(exact), format="#,##0", locale=_locale())
 
 
-def amount(value: Number | None) -> str:
+@_shown
+def amount(exact: Decimal) -> str:
     """A quantity (seats, hours, dollars): no decimals when whole, else two: 1,234.50 / 1.234,50."""
-    if value is None:
-        return ""
-    exact = _decimal(value)
-    if exact is None:
-        return NOT_A_NUMBER
     digits = 0 if _is_whole(exact) else 2
     return babel_format_decimal(exact, format=_pattern("#,##0", digits, False), locale=_locale())
 
 
-def dollars(value: Number | None) -> str:
+@_shown
+def dollars(exact: Decimal) -> str:
     """US dollars the locale's way: $12,717 / 12.717 US$ / US$ 12.717 (cents only if any)."""
-    if value is None:
-        return ""
-    exact = _decimal(value)
-    if exact is None:
-        return NOT_A_NUMBER
     locale = _locale()
     pattern = str(locale.currency_formats["standard"].pattern)
     if _is_whole(exact):
@@ -94,28 +102,20 @@ def dollars(value: Number | None) -> str:
     return babel_format_currency(exact, "USD", format=pattern, locale=locale, currency_digits=False)
 
 
-def number(value: Number | None, digits: int = 2, signed: bool = False, trim: bool = False) -> str:
+@_shown
+def number(exact: Decimal, digits: int = 2, signed: bool = False, trim: bool = False) -> str:
     """A measure to a fixed number of decimals (a need index, a ratio): 0.53 / 0,53.
 
     With `trim`, at most that many: trailing zeros go (0.25, not 0.250).
     """
-    if value is None:
-        return ""
-    exact = _decimal(value)
-    if exact is None:
-        return NOT_A_NUMBER
     return babel_format_decimal(
         exact, format=_pattern("#,##0", digits, signed, trim), locale=_locale()
     )
 
 
-def pct(value: Number | None, digits: int = 1, signed: bool = False) -> str:
+@_shown
+def pct(exact: Decimal, digits: int = 1, signed: bool = False) -> str:
     """A value in percentage points (45.3 is 45.3 %), with the locale's percent sign and spacing."""
-    if value is None:
-        return ""
-    exact = _decimal(value)
-    if exact is None:
-        return NOT_A_NUMBER
     locale = _locale()
     # The locale's percent pattern ("#,##0%" in en, "#,##0 %" in es) with the decimals asked for.
     positive = str(locale.percent_formats[None].pattern).split(";")[0]
@@ -132,13 +132,9 @@ def _with_decimals(positive: str, digits: int) -> str:
     return positive[: last_zero + 1] + decimals + positive[last_zero + 1 :]
 
 
-def share(value: Number | None, digits: int = 0, signed: bool = False) -> str:
+@_shown
+def share(exact: Decimal, digits: int = 0, signed: bool = False) -> str:
     """A fraction shown as a percentage: 0.25 is 25 %."""
-    if value is None:
-        return ""
-    exact = _decimal(value)
-    if exact is None:
-        return NOT_A_NUMBER
     return pct(exact * 100, digits, signed)
 
 
