@@ -87,9 +87,13 @@ def integer(exact: Decimal) -> str:
 
 @_shown
 def amount(exact: Decimal) -> str:
-    """A quantity (seats, hours, dollars): no decimals when whole, else two: 1,234.50 / 1.234,50."""
-    digits = 0 if _is_whole(exact) else 2
-    return babel_format_decimal(exact, format=_pattern("#,##0", digits, False), locale=_locale())
+    """A quantity (seats, hours, dollars): no decimals when whole, else two: 1,234.50 / 1.234,50.
+
+    Whole means whole to the cent shown: a solver's 5600.000000001 is 5,600, not 5,600.00.
+    """
+    shown = exact.quantize(Decimal("0.01"))
+    digits = 0 if _is_whole(shown) else 2
+    return babel_format_decimal(shown, format=_pattern("#,##0", digits, False), locale=_locale())
 
 
 @_shown
