@@ -191,7 +191,9 @@ def test_dollars_follow_the_locale(app, lang, whole, cents):
 
 def test_a_float_is_shown_to_its_decimals_never_with_its_binary_noise(app):
     with in_locale(app, "en"):
-        assert formats.amount(5600.000000001) == "5,600.00"
+        assert formats.amount(5600.000000001) == "5,600"  # whole to the cent shown
+        assert formats.amount(5600.004) == "5,600"
+        assert formats.amount(5600.006) == "5,600.01"
         assert formats.number(0.1 + 0.2, 3) == "0.300"
 
 
