@@ -31,6 +31,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from registry import district_time
 from registry.equity.need_index import default_definition, find_default_definition
 from registry.extensions import db
 from registry.models import (
@@ -761,7 +762,7 @@ def readable_password(rng: random.Random | None = None) -> str:
 
 def seed_demo(password: str | None = None, today: date | None = None) -> DemoReport:
     """Write the demo district's missing records and accounts; flush, never commit."""
-    today = today or date.today()
+    today = today or district_time.today()
     plan = build_plan(today)
     tallies = {
         k: Tally()

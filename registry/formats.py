@@ -10,13 +10,11 @@ zone (`DISTRICT_TIMEZONE`, Flask-Babel's `BABEL_DEFAULT_TIMEZONE`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, tzinfo
 from datetime import date as Date
 from datetime import datetime as DateTime
 from decimal import Decimal
 from functools import wraps
 from typing import Concatenate, ParamSpec
-from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
@@ -25,9 +23,9 @@ from babel.dates import get_timezone_name
 from babel.numbers import format_currency as babel_format_currency
 from babel.numbers import format_decimal as babel_format_decimal
 from flask import Flask
-from flask_babel import get_locale, get_timezone
+from flask_babel import get_locale
 
-from registry.config import DEFAULT_DISTRICT_TIMEZONE
+from registry import district_time
 
 Number = int | float | Decimal
 
@@ -147,7 +145,7 @@ def date(value: Date | DateTime | None, form: str = "medium") -> str:
     if value is None:
         return ""
     if isinstance(value, DateTime):
-        value = _in_district_zone(value).date()
+        value = district_time.in_zone(value).date()
     return babel_format_date(value, format=form, locale=_locale())
 
 
@@ -156,7 +154,7 @@ def datetime(value: DateTime | None) -> str:
     if value is None:
         return ""
     locale = _locale()
-    local = _in_district_zone(value)
+    local = district_time.in_zone(value)
     day = babel_format_date(local.date(), format="medium", locale=locale)
     time = babel_format_time(local, format="short", locale=locale)
     joined: str = locale.datetime_formats["medium"]
@@ -165,22 +163,7 @@ def datetime(value: DateTime | None) -> str:
 
 def time_zone_name() -> str:
     """The district's time zone in the reader's words: Eastern Time / hora oriental."""
-    return str(get_timezone_name(_district_zone(), locale=_locale()))
-
-
-def _district_zone() -> tzinfo:
-    try:
-        zone = get_timezone()
-    except RuntimeError:  # no app: a script or a unit test
-        zone = None
-    return zone or ZoneInfo(DEFAULT_DISTRICT_TIMEZONE)
-
-
-def _in_district_zone(value: DateTime) -> DateTime:
-    """A stored time (UTC; a naive one is taken as UTC) moved into the district's zone."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(_district_zone())
+    return str(get_timezone_name(district_time.zone(), locale=_locale()))
 
 
 FILTERS: dict[str, Callable[..., str]] = {

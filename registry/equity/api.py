@@ -7,7 +7,6 @@ what a user may not see does not exist), 400 for a bad query parameter.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from functools import wraps
 from typing import Any
 
@@ -16,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from registry import district_time
 from registry.access import READERS
 from registry.equity import services as equity_services
 from registry.extensions import db
@@ -49,7 +49,7 @@ def api_readers(view: Callable[..., ResponseReturnValue]) -> Callable[..., Respo
 @api_readers
 def kpis() -> ResponseReturnValue:
     args = request.args
-    year = args.get("year") or equity_services.default_year(date.today())
+    year = args.get("year") or equity_services.default_year(district_time.today())
     if not is_school_year(year):
         return _error(400, _("year must be a school year like 2025-26."))
     category = args.get("category") or None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -13,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from registry import formats
+from registry import district_time, formats
 from registry.access import READERS, roles_required
 from registry.equity import charts
 from registry.equity import services as equity_services
@@ -53,7 +52,7 @@ def _definition_choices() -> list[SelectChoice]:
 def _years() -> list[str]:
     """The years the selection forms offer: those with data, and this one."""
     years = set(equity_services.known_years())
-    years.add(equity_services.default_year(date.today()))
+    years.add(equity_services.default_year(district_time.today()))
     return sorted(years)
 
 
@@ -69,7 +68,10 @@ def dashboard() -> ResponseReturnValue:
     years = _years()
     form = DashboardForm(
         formdata=request.args,
-        data={"year": equity_services.default_year(date.today()), "definition": default.id},
+        data={
+            "year": equity_services.default_year(district_time.today()),
+            "definition": default.id,
+        },
     )
     form.year.choices = year_choices(years)
     form.definition.choices = _definition_choices()
@@ -198,7 +200,10 @@ def need() -> ResponseReturnValue:
         return _no_definition_page(_("Need ranking"))
     form = NeedSelectionForm(
         formdata=request.args,
-        data={"year": equity_services.default_year(date.today()), "definition": default.id},
+        data={
+            "year": equity_services.default_year(district_time.today()),
+            "definition": default.id,
+        },
     )
     form.year.choices = year_choices(_years())
     form.definition.choices = _definition_choices()
@@ -223,7 +228,7 @@ def compare() -> ResponseReturnValue:
     form = CompareForm(
         formdata=request.args,
         data={
-            "year": equity_services.default_year(date.today()),
+            "year": equity_services.default_year(district_time.today()),
             "a": default.id,
             "b": other,
         },

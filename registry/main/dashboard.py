@@ -3,7 +3,8 @@
 The MOU rules (which MOUs are expiring, which lack a data-privacy agreement)
 live in `registry.mous.services`; this module only adds what the page needs.
 Every function takes `today` so the figures can be checked on any day; the
-view passes `date.today()`. Read-only: nothing here changes the database.
+view passes the district's date (`district_time.today()`). Read-only: nothing
+here changes the database.
 """
 
 from __future__ import annotations

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, jsonify, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import text
 
+from registry import district_time
 from registry.extensions import db
 from registry.main import dashboard as figures
 from registry.vocabulary import MOUStatus, PartnerStatus, Role
@@ -34,7 +33,7 @@ def dashboard() -> ResponseReturnValue:
         return redirect(url_for("partners.mine"))
     return render_template(
         "main/dashboard.html",
-        board=figures.dashboard(date.today()),
+        board=figures.dashboard(district_time.today()),
         window=figures.EXPIRY_WINDOW_DAYS,
         PartnerStatus=PartnerStatus,
         MOUStatus=MOUStatus,

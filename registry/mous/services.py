@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from registry import formats
+from registry import district_time, formats
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.listing import search
@@ -239,7 +239,7 @@ def activation_problems(mou: MOU, today: date) -> list[str]:
 
 def change_status(mou: MOU, target: MOUStatus, today: date | None = None) -> MOU:
     """Move the MOU to `target` if that is one of the allowed moves and its conditions hold."""
-    today = today or date.today()
+    today = today or district_time.today()
     if target not in MOVES[mou.status]:
         raise Refused(
             _(

@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from registry import district_time
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
@@ -65,7 +66,7 @@ def _filters_from_args() -> MOUFilters:
 def index() -> ResponseReturnValue:
     filters = _filters_from_args()
     q = request.args.get("q", "")
-    stmt = mou_services.filtered(filters, date.today())
+    stmt = mou_services.filtered(filters, district_time.today())
     if q.strip():
         stmt = stmt.where(MOU.id.in_(mou_services.matching_text(q)))
     stmt, sorting = sort(stmt, SORTS, "-start")
@@ -188,7 +189,7 @@ def _detail_page(mou: MOU, form: CommitmentForm, status: int = 200) -> ResponseR
             moves=mou_services.allowed_moves(mou),
             editable=mou_services.is_editable(mou),
             capacity_left=mou_services.capacity_left(mou),
-            dpa_problems=mou_services.dpa_gaps(mou, date.today()),
+            dpa_problems=mou_services.dpa_gaps(mou, district_time.today()),
             renewal=mou_services.renewal_of(mou),
             # Partners see their agreements, not who at the district changed them.
             trail=mou_services.audit_trail(mou) if reader else None,
@@ -204,7 +205,7 @@ def _detail_page(mou: MOU, form: CommitmentForm, status: int = 200) -> ResponseR
 def _move(mou_id: int, change: Callable[[MOU, date], MOU], done: str) -> ResponseReturnValue:
     mou = editable_or_404(MOU, mou_id)
     try:
-        change(mou, date.today())
+        change(mou, district_time.today())
     except Refused as err:
         show_refusal(err)
     else:

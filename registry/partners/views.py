@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from registry import district_time
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
@@ -101,7 +102,7 @@ def index() -> ResponseReturnValue:
     # A partner user has exactly one record: its own.
     if current_user.role == Role.PARTNER:
         return redirect(url_for("partners.mine"))
-    today = date.today()
+    today = district_time.today()
     filter_form = PartnerFilterForm(formdata=request.args)
     filters = _filters(filter_form)
     stmt = partner_services.partner_query(filters, today)
@@ -120,7 +121,7 @@ def index() -> ResponseReturnValue:
 
 
 def _detail_page(partner: Partner) -> ResponseReturnValue:
-    today = date.today()
+    today = district_time.today()
     return render_template(
         "partners/detail.html",
         partner=partner,

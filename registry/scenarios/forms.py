@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +22,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from registry import district_time
 from registry.extensions import db
 from registry.fields import MultiCheckboxField, RegistryForm, options
 from registry.models import Partner, School, SchoolIndicators, Service
@@ -88,7 +88,7 @@ class LimitForm(Form):
 
 def _school_years() -> list[SelectChoice]:
     years = set(db.session.scalars(select(SchoolIndicators.school_year).distinct()))
-    years.add(school_year_of(date.today()))
+    years.add(school_year_of(district_time.today()))
     return options([(y, y) for y in sorted(years, reverse=True)])
 
 

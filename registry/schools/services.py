@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import selectinload
 
+from registry import district_time
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.listing import search
@@ -86,7 +87,7 @@ class SchoolData:
 
 def current_school_year(today: date | None = None) -> str:
     """The school year a day falls in (today by default)."""
-    return school_year_of(today or date.today())
+    return school_year_of(today or district_time.today())
 
 
 def percentage(value: Decimal | None) -> Decimal | None:

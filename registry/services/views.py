@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -11,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from registry import district_time
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
@@ -114,7 +114,7 @@ def index() -> ResponseReturnValue:
 @roles_required(*READERS, Role.PARTNER)
 def detail(service_id: int) -> ResponseReturnValue:
     service = viewable_or_404(Service, service_id)
-    year = school_year_of(date.today())
+    year = school_year_of(district_time.today())
     return render_template(
         "services/detail.html",
         service=service,
@@ -171,7 +171,11 @@ def edit(service_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             service_services.update_service(
-                service, _values(form), form.version.data, actor=current_user, today=date.today()
+                service,
+                _values(form),
+                form.version.data,
+                actor=current_user,
+                today=district_time.today(),
             )
         except Refused as err:
             show_refusal(err, form)
