@@ -81,6 +81,8 @@ def test_id_query_arguments_out_of_range_are_404(
         f"/mous/new?partner_id={TOO_BIG}",
         f"/services/new?partner_id={TOO_BIG}",
         f"/scenarios/runs/{run.id}/compare?with={TOO_BIG}",
+        f"/mous/?school={'9' * 5000}",  # past the 4,300 digits Python's int() will read
+        f"/mous/{'9' * 5000}",
     ):
         assert client.get(path).status_code == 404, path
     # In range, or not a number at all (a filter left unset), they answer as before.
