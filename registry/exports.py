@@ -14,15 +14,13 @@ import csv
 import enum
 import io
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote
 
-from flask import Response, request
+from flask import Response, request, send_file
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from openpyxl import Workbook
@@ -245,23 +243,17 @@ def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
     return buffer.getvalue()
 
 
-def _download(content: bytes, mimetype: str, filename: str) -> Response:
-    response = Response(content, mimetype=mimetype)
-    # As Werkzeug's send_file: an ASCII name, and the real one RFC 5987-encoded if it isn't.
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    names = {"filename": ascii_name}
-    if ascii_name != filename:
-        names["filename*"] = "UTF-8''" + quote(filename, safe="!#$&+^`|~")
-    response.headers.set("Content-Disposition", "attachment", **names)
-    return response
+def download(content: bytes, mimetype: str, filename: str) -> Response:
+    """A file to save, named `filename` (Werkzeug encodes a name that isn't ASCII, RFC 5987)."""
+    return send_file(io.BytesIO(content), mimetype, as_attachment=True, download_name=filename)
 
 
 def csv_response(filename: str, columns: Sequence[Column[T]], records: Iterable[T]) -> Response:
-    return _download(csv_bytes(columns, records), "text/csv", f"{filename}.csv")
+    return download(csv_bytes(columns, records), "text/csv", f"{filename}.csv")
 
 
 def xlsx_response(filename: str, sheets: Sequence[Sheet[Any]]) -> Response:
-    return _download(xlsx_bytes(sheets), XLSX_MIMETYPE, f"{filename}.xlsx")
+    return download(xlsx_bytes(sheets), XLSX_MIMETYPE, f"{filename}.xlsx")
 
 
 def export_response(

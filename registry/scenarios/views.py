@@ -27,6 +27,7 @@ from registry.exports import (
     Column,
     Kind,
     csv_response,
+    download,
     export_format,
     export_response,
     xlsx_response,
@@ -225,11 +226,7 @@ def result_file(run_id: int) -> ResponseReturnValue:
 def _json_download(text: str | None, filename: str) -> Response:
     if not text:
         abort(404)
-    return Response(
-        text,
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return download(text.encode("utf-8"), "application/json", filename)
 
 
 @bp.get("/runs/<int:run_id>/export.csv")
