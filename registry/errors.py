@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from registry.concurrency import StaleEdit
+from registry.unit_of_work import SAFE_METHODS
 
 
 def conflict_page(obj: object | None = None) -> tuple[str, int]:
@@ -30,7 +31,7 @@ def _holds_nul(pairs: list[tuple[str, str]]) -> bool:
 def refuse_nul_bytes() -> None:
     """A NUL character in a query or form field is a 400 that says so."""
     pairs = list(request.args.items(multi=True))
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
+    if request.method not in SAFE_METHODS:  # a safe request has no form to read
         pairs += list(request.form.items(multi=True))
     if _holds_nul(pairs):
         abort(
