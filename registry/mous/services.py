@@ -355,7 +355,7 @@ def add_commitment(mou: MOU, service: Service, school: School, amount: Decimal) 
                     "exceeds capacity: MOUs for %(year)s already commit %(over)s %(unit)s "
                     "more than this service's capacity",
                     year=mou.school_year,
-                    over=_plain_number(-remaining),
+                    over=formats.amount(-remaining),
                     unit=service.unit.label.lower(),
                 ),
                 "amount",
@@ -567,19 +567,6 @@ def capacity_left(mou: MOU) -> dict[int, Decimal]:
     """Remaining capacity in the MOU's school year, by service id, for its commitments."""
     services = {c.service_id: c.service for c in mou.commitments}
     return {sid: remaining_capacity(s, mou.school_year) for sid, s in services.items()}
-
-
-def totals_by_unit(mou: MOU) -> str:
-    """The MOU's commitments summed per unit: "120 seats; 40 hours"."""
-    sums: dict[Unit, Decimal] = {}
-    for line in mou.commitments:
-        unit = line.service.unit
-        sums[unit] = sums.get(unit, Decimal(0)) + Decimal(line.amount)
-    return "; ".join(f"{_plain_number(sums[u])} {u.label.lower()}" for u in Unit if u in sums)
-
-
-def _plain_number(value: Decimal) -> str:
-    return f"{value.normalize():f}"
 
 
 def audit_trail(mou: MOU) -> list[AuditEntry]:
