@@ -7,10 +7,11 @@ shares. The stages themselves live in `allocation.stages`.
 
 Variables: ``x_k`` for each eligible pair ``k = (j, s)`` of a service with
 ``C_j > 0`` that can carry a positive amount, bounded by
-``U_k = min(C_j, m_j)``; a binary ``b_k`` for each pair of a service with a
-positive ``min_viable`` (``v_j b_k <= x_k <= U_k b_k``); ``y_s`` for each
-school of ``S_c``, with ``y_s = sum_j x_js`` as a row and the school's limits
-as its bounds. Locks are fixed bounds on ``x_k``.
+``U_k = min(C_j, m_j, m_js)`` (``m_js`` the per-site bound of the entry);
+a binary ``b_k`` for each pair of a service with a positive ``min_viable``
+(``v_j b_k <= x_k <= U_k b_k``); ``y_s`` for each school of ``S_c``, with
+``y_s = sum_j x_js`` as a row and the school's limits as its bounds. Locks
+are fixed bounds on ``x_k``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class CategoryData:
     # Eligible pairs that can carry a positive amount, sorted by (service id, school id).
     pair_service: np.ndarray  # index into `services`
     pair_school: np.ndarray  # index into `schools`
-    pair_upper: np.ndarray  # U_k = min(C_j, m_j)
+    pair_upper: np.ndarray  # U_k = min(C_j, m_j, m_js)
     locks: list[tuple[int, Lock]]  # (position in problem.locks, lock) in this category
     limits: list[tuple[int, Limit]]  # (position in problem.limits, limit) in this category
     all_schools: dict[str, School]
@@ -94,15 +95,13 @@ def category_data(problem: Problem, category: str) -> CategoryData:
     for j, service in enumerate(services):
         if service.capacity <= 0:
             continue
-        upper = service.capacity
-        if service.max_per_school is not None:
-            upper = min(upper, service.max_per_school)
-        if service.integer:
-            upper = math.floor(upper + 1e-9)
-        if upper <= 0 or (service.min_viable is not None and service.min_viable > upper):
-            # Nothing can go to this service's schools: no variable, x = 0.
-            continue
         for school_id in sorted(service.eligible):
+            upper = service.upper_at(school_id)  # u_js = min(C_j, m_j, m_js)
+            if service.integer:
+                upper = math.floor(upper + 1e-9)
+            if upper <= 0 or (service.min_viable is not None and service.min_viable > upper):
+                # Nothing can go to this school from this service: no variable, x = 0.
+                continue
             pair_of[(service.id, school_id)] = len(pair_service)
             pair_service.append(j)
             pair_school.append(position[school_id])
@@ -209,11 +208,13 @@ class CategoryModel:
         for var, j, i in zip(self.x, pair_service, pair_school, strict=True):
             by_service[j].append((var, 1.0))
             by_school[i].append((var, 1.0))
-        upper_of_service = dict(zip(pair_service, pair_upper, strict=True))
+        reach_of_service: dict[int, float] = defaultdict(float)
+        for j, upper in zip(pair_service, pair_upper, strict=True):
+            reach_of_service[j] += upper
         for j in sorted(by_service):
             terms = by_service[j]
             service = data.services[j]
-            if len(terms) * upper_of_service[j] <= service.capacity:
+            if reach_of_service[j] <= service.capacity:
                 continue  # can never bind
             self.constraints.append(
                 pulp.LpConstraint(_expr(terms), pulp.LpConstraintLE, f"cap{j}", service.capacity)

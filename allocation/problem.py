@@ -27,6 +27,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 OBJECTIVES = ("proportional", "maxmin")
@@ -65,11 +66,29 @@ class Service:
     name: str | None = None
     partner: str | None = None
     unit: str | None = None
+    # Per-site bounds m_js: (school id, max) for the entries of `eligible` given as
+    # {"school": id, "max": m}; a school not listed here has no bound of its own.
+    site_max: tuple[tuple[str, float], ...] = ()
 
     @property
     def label(self) -> str:
         """The service's name for people, falling back to its id."""
         return self.name or self.id
+
+    @cached_property
+    def site_bounds(self) -> dict[str, float]:
+        """The per-site bounds m_js by school id (empty when the file gives none)."""
+        return dict(self.site_max)
+
+    def upper_at(self, school: str) -> float:
+        """u_js = min(C_j, m_j, m_js): the most this service can give `school` (before rounding)."""
+        upper = self.capacity
+        if self.max_per_school is not None:
+            upper = min(upper, self.max_per_school)
+        site = self.site_bounds.get(school)
+        if site is not None:
+            upper = min(upper, site)
+        return upper
 
 
 @dataclass(frozen=True)
@@ -195,17 +214,14 @@ def _parse_service(index: int, entry: Mapping[str, Any]) -> Service:
         integer = False
     if not isinstance(integer, bool):
         raise ProblemError(f"{where}: integer must be true or false, got {json.dumps(integer)}")
-    eligible = entry.get("eligible", [])
-    if eligible is None:
-        eligible = []
-    if not isinstance(eligible, list) or not all(isinstance(s, str) for s in eligible):
-        raise ProblemError(f"{where}: eligible must be a list of school ids")
+    eligible, site_max = _parse_eligible(where, entry.get("eligible", []))
     assert service_id is not None and category is not None and capacity is not None
     return Service(
         id=service_id,
         category=category,
         capacity=capacity,
-        eligible=tuple(eligible),
+        eligible=eligible,
+        site_max=site_max,
         integer=integer,
         max_per_school=_number(where, entry, "max_per_school", required=False),
         min_viable=_number(where, entry, "min_viable", required=False),
@@ -213,6 +229,37 @@ def _parse_service(index: int, entry: Mapping[str, Any]) -> Service:
         partner=_string(where, entry, "partner", required=False),
         unit=_string(where, entry, "unit", required=False),
     )
+
+
+def _parse_eligible(
+    where: str, eligible: object
+) -> tuple[tuple[str, ...], tuple[tuple[str, float], ...]]:
+    """A service's `eligible` list: school ids, or {"school": id, "max": m} entries."""
+    if eligible is None:
+        return (), ()
+    if not isinstance(eligible, list):
+        raise ProblemError(f"{where}: eligible must be a list of school ids")
+    schools: list[str] = []
+    bounds: list[tuple[str, float]] = []
+    for position, item in enumerate(eligible):
+        if isinstance(item, str):
+            schools.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            raise ProblemError(
+                f'{where}: eligible[{position}] must be a school id or {{"school": id, "max": m}}'
+            )
+        entry_where = f"{where}: eligible[{position}]"
+        unknown = sorted(set(item) - {"school", "max"})
+        if unknown:
+            raise ProblemError(f"{entry_where}: unknown key {json.dumps(unknown[0])}")
+        school = _string(entry_where, item, "school", required=True)
+        assert school is not None
+        schools.append(school)
+        bound = _number(entry_where, item, "max", required=False)
+        if bound is not None:
+            bounds.append((school, bound))
+    return tuple(schools), tuple(bounds)
 
 
 def _parse_lock(index: int, entry: Mapping[str, Any]) -> Lock:
@@ -343,6 +390,15 @@ def check_problem(problem: Problem) -> None:
                 continue
             if not _is_number(value) or not math.isfinite(value) or value < 0:
                 raise ProblemError(f"{where}: {key} must be a number >= 0, got {value!r}")
+        for school_id, bound in service.site_max:
+            if not _is_number(bound) or not math.isfinite(bound) or bound < 0:
+                raise ProblemError(
+                    f'{where}: the max at school "{school_id}" must be a number >= 0, got {bound!r}'
+                )
+            if school_id not in service.eligible:
+                raise ProblemError(
+                    f'{where}: a max is given at school "{school_id}", which is not in eligible'
+                )
         seen: set[str] = set()
         for school_id in service.eligible:
             if school_id not in school_ids:

@@ -279,3 +279,31 @@ def test_file_objective_and_override() -> None:
     }
     assert run(problem)["objective"] == "maxmin"
     assert run(problem, "proportional")["objective"] == "proportional"
+
+
+@pytest.mark.parametrize("objective", ["proportional", "maxmin"])
+@pytest.mark.parametrize("integer", [False, True])
+def test_per_site_bound_caps_one_school(objective: str, integer: bool) -> None:
+    # Two schools of equal weight share 100 seats; S2's own site takes at most 20 of
+    # them, so S1 gets the other 80 (without the bound each would get 50).
+    problem = {
+        "schools": [school("S1", 1), school("S2", 1)],
+        "services": [
+            service("J1", 100, ["S1", {"school": "S2", "max": 20}], integer=integer),
+        ],
+    }
+    result = run(problem, objective)
+    assert amounts(result) == {("J1", "S1"): 80, ("J1", "S2"): 20}
+
+
+def test_per_site_bound_of_zero_keeps_the_school_in_reach() -> None:
+    # A site bound of 0 leaves the school in S_c (it is eligible for a service with
+    # capacity) with nothing: it still has a row, with its target.
+    problem = {
+        "schools": [school("S1", 1), school("S2", 1)],
+        "services": [service("J1", 10, ["S1", {"school": "S2", "max": 0}])],
+    }
+    result = run(problem)
+    rows = {row["school"]: row for row in result["schools"]}
+    assert rows["S2"]["allocated"] == 0 and rows["S2"]["target"] == 5
+    assert amounts(result) == {("J1", "S1"): 10}
