@@ -126,9 +126,10 @@ def generate_regional(seed: int) -> dict[str, Any]:
     1,840 schools in 24 regions of very unequal size (lognormal shares, 12 to
     about 300 schools); school weights heavy-tailed (lognormal enrollment times a
     need index that is higher in some regions). 6,000 services in 12 categories,
-    each eligible at 20-150 schools, 85% of them (on average) in its home region
-    (regions drawn by size, so big regions get more services, small ones few) and
-    the rest anywhere; capacities Pareto (alpha 1.2, from 5 seats, capped at
+    each eligible at 20-150 schools, 70-100% of them in its home region (drawn
+    uniformly, so a big region has few services per school and a small one many:
+    the floor is set by the starved regions, far below ``T* / W``) and the rest
+    anywhere; capacities Pareto (alpha 1.2, from 5 seats, capped at
     20,000), so a few services hold much of a category; ``max_per_school`` on 30%;
     a per-site bound ``{"school": id, "max": m}`` on 15% of the entries.
     """
@@ -153,11 +154,10 @@ def generate_regional(seed: int) -> dict[str, Any]:
         }
         for i, school_id in enumerate(school_ids)
     ]
-    sizes = [len(m) for m in members]
     services = []
     low, high = shape["eligible"]
     for j in range(shape["services"]):
-        home = rng.choices(range(REGIONS), weights=[s + 1 for s in sizes], k=1)[0]
+        home = rng.randrange(REGIONS)
         count = rng.randint(low, high)
         local = min(len(members[home]), round(count * rng.uniform(0.7, 1.0)))
         chosen = set(rng.sample(members[home], local))
@@ -417,8 +417,9 @@ def measure(
     kind: str, size: str, seed: int, objective: str, timeout_s: float | None = None
 ) -> dict[str, Any]:
     """Run one case in a fresh subprocess; its figures plus wall time, CPU time (user +
-    system of the child) and peak memory. A child still running after `timeout_s`
-    is killed and reported as such (status ``killed``)."""
+    system of the child) and peak memory. A child that has used more than
+    `timeout_s` CPU seconds is killed and reported as such (status ``killed``): CPU,
+    not wall, so that a loaded machine does not cut runs short."""
     command = [sys.executable, __file__, "--child", kind, "--size", size, "--seed", str(seed)]
     command += ["--objective", objective]
     started = time.perf_counter()
@@ -429,7 +430,7 @@ def measure(
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            if timeout_s is not None and time.perf_counter() - started > timeout_s:
+            if timeout_s is not None and cpu_seconds(process.pid) > timeout_s:
                 process.kill()
                 killed = True
                 _, status, usage = os.wait4(process.pid, 0)
@@ -451,6 +452,16 @@ def measure(
     figures["cpu_s"] = cpu
     figures["peak_mb"] = peak
     return figures
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process `pid` (Linux /proc; else wall 0)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 (utime, stime) of stat(5), counted after the ")" from field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_cli(size: str, seed: int, objective: str) -> dict[str, Any]:
@@ -479,7 +490,7 @@ def main() -> None:
     parser.add_argument("--objective", default="both", choices=["proportional", "maxmin", "both"])
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument(
-        "--timeout", type=float, default=None, help="kill a run after this many wall seconds"
+        "--timeout", type=float, default=None, help="kill a run after this many CPU seconds"
     )
     parser.add_argument(
         "--verbose", action="store_true", help="also print the engine's CPU s per category"
