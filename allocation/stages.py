@@ -60,6 +60,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,6 @@ class _CategorySolver:
         self.data = data
         self.solver = solver
         self.clock = clock
-        self.model = CategoryModel(data)
         self.weights = np.asarray([school.weight for school in data.schools], dtype=np.float64)
         self.relaxed = False
         self.session = HighsSession() if solver == "highs" else None
@@ -134,13 +134,24 @@ class _CategorySolver:
         self._placed: tuple[bool, pulp.LpConstraint] | None = None
         self.distance_options: dict[str, Any] | None = None
         self.floor_by_search = False  # stage 2 ran outside PuLP (allocation.integral)
-        # Whether the category's model is a MILP (on/off binaries or whole amounts).
-        self.mip = bool(self.model.binaries) or any(s.integer for s in data.services)
+        # Whether the category's model is a MILP (on/off binaries, on the unlocked pairs
+        # of services with a min_viable, or whole amounts).
+        viable = np.asarray([bool(s.min_viable and s.min_viable > 0) for s in data.services])
+        unlocked = np.ones(len(data.pair_service), dtype=bool)
+        unlocked[list(data.pair_lock)] = False
+        binaries = bool(len(viable)) and bool(np.any(viable[data.pair_service] & unlocked))
+        self.mip = binaries or any(s.integer for s in data.services)
         # Whole seats with cohort minimums: bounds and allocations by `allocation.cohorts`
         # first; the MILP only when that cannot prove its answer.
         self.cohorts = (
             CohortSearch(data, clock.left) if solver == "highs" and cohorts_apply(data) else None
         )
+
+    @cached_property
+    def model(self) -> CategoryModel:
+        """The category's PuLP model, built when a stage first needs one: not at all when
+        the time is up before stage 1 (at state scale building takes seconds)."""
+        return CategoryModel(self.data)
 
     def _run(self, lp: pulp.LpProblem, *, highs_options: dict[str, Any] | None = None) -> _Stage:
         """One solver run on what is left of the budget; retried on a hiccup (see the
@@ -202,6 +213,8 @@ class _CategorySolver:
         if first.infeasible:
             return _Stage(Outcome.INFEASIBLE)  # its LP relaxation is: a proof
         known = first.amounts
+        if known is not None and self.clock.expired():
+            return _Stage(Outcome.TIME_LIMIT, known)  # no time for anything more
         total: Callable[[np.ndarray], float] = lambda x: float(x.sum())  # noqa: E731
         if self.cohorts is not None:
             found = self.cohorts.stage1()
@@ -211,6 +224,8 @@ class _CategorySolver:
                     return _Stage(Outcome.OPTIMAL, searched)
                 if known is None or total(searched) > total(known):
                     known = searched
+        if known is not None and self.clock.expired():
+            return _Stage(Outcome.TIME_LIMIT, known)
         lp = self.model.problem("stage1", pulp.LpMaximize)
         lp.setObjective(pulp.LpAffineExpression([(y, 1.0) for y in self.model.y]))
         stage = self._better(self._run(lp), known, total)
