@@ -553,9 +553,10 @@ def _solve_category(
         budget.clock.starting(data.category, "shared")
         if not progress.record(runner.min_distance(t_star, progress.amounts), "shared"):
             return progress.solved(t_star)
-        # Stage 3, "shared_floor" (D held, lift the floor) goes here:
+        # Stage 3, "shared_floor" (D held, lift the floor; h9-prop3's method) goes here:
         #   budget.clock.starting(data.category, "shared_floor")
-        #   progress.record(runner.<stage 3>(t_star, progress.amounts, ...), "shared_floor")
+        #   progress.record(runner.floor_at_distance(t_star, progress.amounts), "shared_floor")
+        # (`record` keeps stage 2's allocation and stage when stage 3 fails or is stopped.)
         return progress.solved(t_star)
     budget.clock.starting(data.category, "floor")
     second, z_star = runner.max_floor(t_star, progress.amounts)
