@@ -42,11 +42,15 @@ class MonotonicClock:
 
 
 class Budget:
-    """The time left of a limit (none: no limit) that started when the budget was made."""
+    """The time left of a limit (none: no limit) that started when the budget was made,
+    or at `started` (a reading of `clock`) if given."""
 
-    def __init__(self, limit_s: float | None, clock: Clock) -> None:
+    def __init__(
+        self, limit_s: float | None, clock: Clock, *, started: float | None = None
+    ) -> None:
         self.clock = clock
-        self.deadline = None if limit_s is None else clock.now() + limit_s
+        start = clock.now() if started is None else started
+        self.deadline = None if limit_s is None else start + limit_s
 
     def left(self) -> float | None:
         if self.deadline is None:

@@ -239,6 +239,21 @@ def relaxation(data: CategoryData, time_limit_s: float | None) -> tuple[np.ndarr
     return np.asarray(highs.getSolution().col_value, dtype=np.float64), False
 
 
+def placed_bound(data: CategoryData) -> float:
+    """An upper bound on T*: no service gives more than its capacity or the sum of its
+    pairs' bounds, no school gets more than its limit max or the sum of its pairs' bounds.
+    A feasible allocation that places this much proves stage 1 optimal."""
+    fill = _Fill(data)
+    by_service = np.bincount(data.pair_service, weights=fill.upper, minlength=len(data.services))
+    by_school = np.bincount(data.pair_school, weights=fill.upper, minlength=len(data.schools))
+    return float(
+        min(
+            np.minimum(fill.capacity, by_service).sum(),
+            np.minimum(fill.school_upper, by_school).sum(),
+        )
+    )
+
+
 def first_feasible(data: CategoryData, time_limit_s: float | None) -> FirstFeasible:
     """The category's first feasible allocation by a bounded method (see the module doc).
 

@@ -70,7 +70,7 @@ from allocation import explain
 from allocation.clock import Budget, Clock, MonotonicClock, Stage
 from allocation.cohorts import CohortSearch
 from allocation.cohorts import applicable as cohorts_apply
-from allocation.greedy import first_feasible
+from allocation.greedy import first_feasible, placed_bound
 from allocation.integral import IntegralFloor, ceil_noise, integral_flow
 from allocation.model import CategoryData, CategoryModel, category_data, clean_amounts
 from allocation.problem import (
@@ -213,8 +213,12 @@ class _CategorySolver:
         if first.infeasible:
             return _Stage(Outcome.INFEASIBLE)  # its LP relaxation is: a proof
         known = first.amounts
-        if known is not None and self.clock.expired():
-            return _Stage(Outcome.TIME_LIMIT, known)  # no time for anything more
+        if known is not None:
+            bound = placed_bound(self.data)
+            if float(known.sum()) >= bound - 1e-9 * max(1.0, bound):
+                return _Stage(Outcome.OPTIMAL, known)  # it places all that can be placed
+            if self.clock.expired():
+                return _Stage(Outcome.TIME_LIMIT, known)  # no time for anything more
         total: Callable[[np.ndarray], float] = lambda x: float(x.sum())  # noqa: E731
         if self.cohorts is not None:
             found = self.cohorts.stage1()
@@ -515,6 +519,14 @@ class _Progress:
             self.status = "time_limit"
         return False
 
+    def out_of(self, budget: Budget) -> bool:
+        """Whether the budget is gone (then the status says so): a stage not worth
+        starting, not even to build its model (seconds at state scale)."""
+        if budget.expired():
+            self.status = "time_limit"
+            return True
+        return False
+
     def solved(self, t_star: float) -> _Solved:
         return _Solved(self.status, self.stage, t_star, self.amounts)
 
@@ -551,18 +563,25 @@ def _solve_category(
         return progress.solved(t_star)
     if objective == "proportional":
         budget.clock.starting(data.category, "shared")
-        if not progress.record(runner.min_distance(t_star, progress.amounts), "shared"):
+        if progress.out_of(budget) or not progress.record(
+            runner.min_distance(t_star, progress.amounts), "shared"
+        ):
             return progress.solved(t_star)
         # Stage 3, "shared_floor" (D held, lift the floor; h9-prop3's method) goes here:
         #   budget.clock.starting(data.category, "shared_floor")
-        #   progress.record(runner.floor_at_distance(t_star, progress.amounts), "shared_floor")
+        #   if not progress.out_of(budget):
+        #       progress.record(runner.floor_at_distance(t_star, progress.amounts), "shared_floor")
         # (`record` keeps stage 2's allocation and stage when stage 3 fails or is stopped.)
         return progress.solved(t_star)
     budget.clock.starting(data.category, "floor")
+    if progress.out_of(budget):
+        return progress.solved(t_star)
     second, z_star = runner.max_floor(t_star, progress.amounts)
     if not progress.record(second, "floor"):
         return progress.solved(t_star)
     budget.clock.starting(data.category, "floor_shared")
+    if progress.out_of(budget):
+        return progress.solved(t_star)
     best = progress.amounts
     if data.all_integer or runner.floor_by_search:
         # Hold the floor as lower bounds on y_s (whole ones for whole amounts).
@@ -638,13 +657,14 @@ def solve(
     machine's monotonic clock; see `allocation.clock`). Raises ProblemError for
     an invalid problem or objective, ValueError for an unknown solver.
     """
+    clock = clock or MonotonicClock()
+    started = clock.now()  # the limit bounds the whole solve, reading the file included
     problem = load_problem(problem)
     chosen = parse_objective(objective or problem.objective or DEFAULT_OBJECTIVE)
     solver_name = solver or DEFAULT_SOLVER
     if solver_name not in SOLVERS:
         raise ValueError(f"unknown solver {solver_name!r}; choose one of {', '.join(SOLVERS)}")
-    clock = clock or MonotonicClock()
-    budget = Budget(problem.options.time_limit_s, clock)
+    budget = Budget(problem.options.time_limit_s, clock, started=started)
 
     offered = set(problem.categories)
     categories = sorted(offered | {limit.category for limit in problem.limits})
