@@ -1,13 +1,17 @@
 """The allocation problem as typed, frozen data, and its validation.
 
 `load_problem` turns the JSON problem file of the spec (text, bytes or an
-already-parsed dict) into a `Problem`; `check_problem` checks the
-cross-references of a `Problem` however it was built. Both raise
+already-parsed dict) into a `Problem`; `check_problem` applies the same rules
+(and the cross-references) to a `Problem` however it was built. Both raise
 `ProblemError` whose message is one line naming the offending entry, e.g.
 ``services[3] (id "J4"): capacity must be a number >= 0, got -5``.
 
 Ids are strings; school ids and service ids are separate name spaces. Locks
 and limits may carry an optional string ``id`` which conflicts echo back.
+An entry of a service's ``eligible`` is a school id or ``{"school": id, "max":
+m}``, the per-site bound ``m_js`` (`Service.site_max`; ``"max"`` absent or null:
+no bound of its own; any other key is invalid); a school appears at most once
+in one ``eligible``, bare or not.
 
 What is *invalid* (exit 2) and what is merely *infeasible* (exit 3): a file is
 invalid when it is malformed or contradicts itself on its face (unknown or
@@ -38,7 +42,8 @@ school or service a service, lock or limit names) must be a string of
 printable characters in the sense of `str.isprintable`: letters, marks,
 digits, punctuation, symbols and the ASCII space, but no control, format,
 surrogate, private-use or unassigned character and no other kind of space or
-line break; ids that are required are also not blank. Names, partners and
+line break (what is unassigned follows the Unicode version of the Python
+that runs); ids that are required are also not blank. Names, partners and
 units are free text for people: anything that can be written as UTF-8 (no
 lone surrogate such as ``"\\ud800"``, which no output could carry). Error
 messages show a string as JSON, escaped to ASCII when it is not printable,
