@@ -88,8 +88,8 @@ def test_the_clock_hears_every_stage_and_time_that_stands_still_never_runs_out(
     assert {category for category, _ in clock.started} == {"tutoring"}
     # The stages in the spec's order, by the spec's names; the result names the last.
     assert heard == list(STAGES[objective][: len(heard)])
-    # (Proportional's stage 3 is being added: at least its first two run today.)
-    assert len(heard) == (3 if objective == "maxmin" else len(heard)) and len(heard) >= 2
+    # All three (proportional's stage 3 is being added: its first two at least, today).
+    assert len(heard) == 3 if objective == "maxmin" else len(heard) >= 2
     assert result["categories"]["tutoring"]["stage"] == heard[-1]
 
 
