@@ -427,10 +427,6 @@ class _CategorySolver:
                 # Stage 3 (min D above the floors): the interior point method with
                 # crossover takes a seventh of dual simplex's time at state scale.
                 self.distance_options = {"solver": "ipm"}
-                # Its allocation places T* to 1e-7 (the spec allows 1e-6): stage 3 keeps
-                # that much, which that allocation meets, rather than T* exactly, which
-                # the IPM took 18 s to find a hair infeasible (state-region).
-                self.relaxed = True
                 return _Stage(Outcome.OPTIMAL, clean_amounts(self.data, flowed.amounts)), flowed.z
         if self.solver == "highs" and integral_flow(self.data, bool(self.model.binaries)):
             searched = IntegralFloor(self.data, t_star, self.clock.left).search(start)
