@@ -2,8 +2,10 @@
 
 Usage::
 
-    python bench/allocation.py [--size district|district-int|district-int-spread|state|all]
-                               [--seed N] [--objective proportional|maxmin|both] [--skip-floor]
+    python bench/allocation.py
+        [--size district|district-int|district-int-spread|state|state-region|all]
+        [--seed N] [--objective proportional|maxmin|both] [--skip-floor]
+        [--timeout CPU_SECONDS] [--verbose]
 
 Each measured case runs in its own subprocess so that its peak memory
 (``ru_maxrss`` from ``os.wait4``) is its own. For every size and objective it
@@ -23,7 +25,12 @@ Sizes (seeded, synthetic):
 - ``district-int-spread``: the same, with the third drawn at random, so every
   category has some;
 - ``state``: 1,840 schools, 6,000 services in 12 categories, each eligible at
-  20-150 schools (about 510,000 pairs).
+  20-150 schools (about 510,000 pairs);
+- ``state-region``: the same shape with other patterns (regions, heavy-tailed
+  weights and capacities, per-site bounds; see `generate_regional`).
+
+Each run reports CPU seconds (user + system of its process) beside wall time:
+on a shared machine only those compare.
 """
 
 from __future__ import annotations
