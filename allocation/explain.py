@@ -70,13 +70,16 @@ def well_below(allocated: float, target: float, t_star: float) -> bool:
     return allocated < WELL_BELOW_SHARE * target and shortfall >= WELL_BELOW_MIN_SHORTFALL * t_star
 
 
-def _rounded(value: float) -> float:
+def _digits(value: float) -> int:
     # 6 decimals, and 6 significant digits below 1 (a floor of 4.36e-06 is not 0).
-    value = float(value)
     if value == 0 or not math.isfinite(value):
-        return value
-    digits = max(6, 5 - math.floor(math.log10(abs(value))))
-    return round(value, min(digits, 20))
+        return 6
+    return min(20, max(6, 5 - math.floor(math.log10(abs(value)))))
+
+
+def _rounded(value: float) -> float:
+    value = float(value)
+    return round(value, _digits(value))
 
 
 def fmt(value: float) -> str:
@@ -85,7 +88,7 @@ def fmt(value: float) -> str:
     rounded = _rounded(value)
     if rounded.is_integer():
         return str(int(rounded))
-    return f"{rounded:.20f}".rstrip("0").rstrip(".")
+    return f"{rounded:.{_digits(rounded)}f}".rstrip("0").rstrip(".")
 
 
 def _n(value: float) -> int | float:
@@ -250,7 +253,7 @@ def precheck_conflicts(data: CategoryData) -> list[Conflict]:
         amounts = sorted({lock.amount for _, lock in locks})
         if len(amounts) > 1:
             service = words.services[service_id]
-            listed = " and ".join(words.amount(a, service) for a in amounts)
+            listed = _join([words.amount(a, service) for a in amounts])
             conflicts.append(
                 Conflict(
                     category,
