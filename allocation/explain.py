@@ -46,22 +46,34 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import highspy
 import numpy as np
 import pulp  # type: ignore[import-untyped, unused-ignore]  # pulp ships no types
 
 from allocation.model import CategoryData, CategoryModel
 from allocation.problem import Limit, Lock, Service
 from allocation.result import Clause, Conflict, LimitRef, LockRef
-from allocation.solvers import Outcome, make_solver, run
+from allocation.solvers import (
+    MIP_FEASIBILITY_TOLERANCE,
+    Outcome,
+    make_solver,
+    quiet_highs,
+    run,
+    run_highs,
+)
 
 WELL_BELOW_SHARE = 0.9  # "well below" target: less than 90% of it ...
 WELL_BELOW_MIN_SHORTFALL = 1e-6  # ... and short by at least 1e-6 T*
 LISTED_SERVICES = 3  # name at most this many services in one clause
 # Units whose singular is the plural without its final "s" ("1 seat"); others stay as given.
 UNIT_SINGULAR = {"seats", "hours", "dollars", "sessions", "slots", "units"}
-# Feasibility checks one category's conflicts may spend naming their parties; past it, a
-# conflict names the limits and locks around it as the checks would have guessed them.
-MAX_CHECKS = 150
+# Feasibility checks one category's conflicts may spend naming their parties, and the most
+# parties one search may weigh; past either, a conflict names the limits and locks at their
+# bounds around it. A check of whole amounts stops after this many branch-and-bound nodes
+# (a count, not a time, so that the same file gives the same words).
+MAX_CHECKS = 200
+MAX_SEARCHED = 40
+CHECK_MAX_NODES = 500
 
 
 def well_below(allocated: float, target: float, t_star: float) -> bool:
@@ -511,16 +523,24 @@ class _Party:
     index: int  # position in problem.locks or problem.limits; for "cohort", in data.services
 
 
+# How a conflict lists its parties: limits in the problem's order, then locks, then cohorts.
+_SAID_ORDER = {"limit_min": 0, "limit_max": 0, "lock": 1, "cohort": 2}
+
+
 class _GiveUp(Exception):
     """The feasibility checks ran out (too many, or a solver without an answer)."""
 
 
 class _Checker:
-    """Feasibility of a set of parties, with every service's capacity and bounds held."""
+    """Feasibility of a set of parties, with every service's capacity and bounds held.
 
-    def __init__(self, data: CategoryData, solver: str) -> None:
+    One HiGHS model per connected component of the category (schools and services
+    linked by eligible pairs), loaded once; a check only moves bounds: a lock fixes its
+    pair, a limit bounds its school's row, a min_viable opens its cohort rows.
+    """
+
+    def __init__(self, data: CategoryData) -> None:
         self.data = data
-        self.solver = solver
         self.checks = 0
         self.position = {school.id: i for i, school in enumerate(data.schools)}
         self.locks = dict(data.locks)
@@ -542,6 +562,8 @@ class _Checker:
         self.pairs_of: dict[int, list[int]] = defaultdict(list)
         for k, j in enumerate(data.pair_service.tolist()):
             self.pairs_of[find(j)].append(k)
+        self._models: dict[int, _ComponentModel] = {}
+        self.found: list[list[_Party]] = []  # least conflicting sets found so far
 
     def lock_pair(self, index: int) -> int | None:
         lock = self.locks[index]
@@ -557,9 +579,9 @@ class _Checker:
             return self._find(int(self.data.pair_service[k]))
         return self._find(services + self.position[self.limits[party.index].school])
 
-    def candidates(self) -> list[_Party]:
-        """Every lock, limit side and min_viable that can bind, in the order preferred in
-        explanations: limits, then locks, then min_viable rules."""
+    def candidates(self, root: int) -> list[_Party]:
+        """Every lock, limit side and min_viable of the component that can bind, in the
+        order preferred in explanations: limits, then locks, then min_viable rules."""
         found: list[_Party] = []
         for index, limit in self.data.limits:
             if limit.school not in self.position:
@@ -579,85 +601,151 @@ class _Checker:
             for j, service in enumerate(self.data.services)
             if service.min_viable and service.min_viable > 0 and j in with_pairs
         ]
-        return found
+        return [party for party in found if self.component(party) == root]
 
     def feasible(self, parties: Sequence[_Party], root: int) -> bool:
-        """Whether the parties can all hold together (within the component `root`)."""
+        """Whether the parties (all of the component `root`) can all hold together."""
         self.checks += 1
         if self.checks > MAX_CHECKS:
             raise _GiveUp
-        data = self.data
+        model = self._models.get(root)
+        if model is None:
+            model = self._models[root] = _ComponentModel(self, self.pairs_of.get(root, []))
+        return model.feasible(parties)
+
+
+class _ComponentModel:
+    """One component's pairs as a HiGHS model whose parties are switched by bounds."""
+
+    def __init__(self, checker: _Checker, pairs: list[int]) -> None:
+        data = checker.data
+        self.checker = checker
+        self.highs = quiet_highs(
+            mip_feasibility_tolerance=MIP_FEASIBILITY_TOLERANCE, mip_max_nodes=CHECK_MAX_NODES
+        )
         pair_service = data.pair_service.tolist()
         pair_school = data.pair_school.tolist()
         pair_upper = data.pair_upper.tolist()
-        locked = {}
+        self.column = {k: c for c, k in enumerate(pairs)}
+        self.upper = [pair_upper[k] for k in pairs]
+        lower = [0.0] * len(pairs)
+        upper = list(self.upper)
+        integer = [c for c, k in enumerate(pairs) if data.services[pair_service[k]].integer]
+        rows: list[tuple[float, float, list[int], list[float]]] = []
+        self.cohort_rows: dict[int, list[int]] = defaultdict(list)  # service j -> rows
+        for c, k in enumerate(pairs):
+            service = data.services[pair_service[k]]
+            if service.min_viable and service.min_viable > 0:
+                b = len(lower)
+                lower.append(0.0)
+                upper.append(1.0)
+                integer.append(b)
+                rows.append((-math.inf, 0.0, [c, b], [1.0, -pair_upper[k]]))
+                self.cohort_rows[pair_service[k]].append(len(rows))
+                rows.append((-math.inf, math.inf, [c, b], [1.0, -service.min_viable]))
+        by_service: dict[int, list[int]] = defaultdict(list)
+        self.by_school: dict[int, list[int]] = defaultdict(list)
+        for c, k in enumerate(pairs):
+            by_service[pair_service[k]].append(c)
+            self.by_school[pair_school[k]].append(c)
+        for j, columns in sorted(by_service.items()):
+            capacity = data.services[j].capacity
+            rows.append((-math.inf, capacity, columns, [1.0] * len(columns)))
+        self.school_row: dict[int, int] = {}
+        for i, columns in sorted(self.by_school.items()):
+            self.school_row[i] = len(rows)
+            rows.append((-math.inf, math.inf, columns, [1.0] * len(columns)))
+        highs = self.highs
+        highs.addVars(len(lower), np.asarray(lower), np.asarray(upper))
+        if integer:
+            highs.changeColsIntegrality(
+                len(integer),
+                np.asarray(integer, dtype=np.int32),
+                np.asarray([highspy.HighsVarType.kInteger] * len(integer)),
+            )
+        starts: list[int] = []
+        indices: list[int] = []
+        values: list[float] = []
+        for _, _, columns, coefficients in rows:
+            starts.append(len(indices))
+            indices += columns
+            values += coefficients
+        highs.addRows(
+            len(rows),
+            np.asarray([row[0] for row in rows], dtype=np.float64),
+            np.asarray([row[1] for row in rows], dtype=np.float64),
+            len(indices),
+            np.asarray(starts, dtype=np.int32),
+            np.asarray(indices, dtype=np.int32),
+            np.asarray(values, dtype=np.float64),
+        )
+        self.rows = len(rows)
+
+    def feasible(self, parties: Sequence[_Party]) -> bool:
+        checker, highs = self.checker, self.highs
+        col_lower = [0.0] * len(self.upper)
+        col_upper = list(self.upper)
+        row_bounds: dict[int, tuple[float, float]] = {
+            row: (-math.inf, math.inf) for row in self.school_row.values()
+        }
+        for rows in self.cohort_rows.values():
+            for row in rows:
+                row_bounds[row] = (-math.inf, math.inf)
         for party in parties:
             if party.kind == "lock":
-                k = self.lock_pair(party.index)
+                k = checker.lock_pair(party.index)
                 assert k is not None
-                locked[k] = self.locks[party.index].amount
-        cohorts = {party.index for party in parties if party.kind == "cohort"}
-        lp = pulp.LpProblem("parties", pulp.LpMinimize)
-        rows: list[tuple[list[tuple[pulp.LpVariable, float]], int, float]] = []
-        by_service: dict[int, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
-        by_school: dict[int, list[tuple[pulp.LpVariable, float]]] = defaultdict(list)
-        for k in self.pairs_of.get(root, []):
-            j = pair_service[k]
-            service = data.services[j]
-            kind = pulp.LpInteger if service.integer else pulp.LpContinuous
-            amount = locked.get(k)
-            low, high = (0.0, pair_upper[k]) if amount is None else (amount, amount)
-            x = lp.add_variable(f"x{k}", low, high, kind)
-            by_service[j].append((x, 1.0))
-            by_school[pair_school[k]].append((x, 1.0))
-            if j in cohorts and amount is None:
-                b = lp.add_variable(f"b{k}", 0, 1, pulp.LpBinary)
-                v = service.min_viable or 0.0
-                rows.append(_row([(x, 1.0), (b, -pair_upper[k])], pulp.LpConstraintLE, 0.0))
-                rows.append(_row([(x, 1.0), (b, -v)], pulp.LpConstraintGE, 0.0))
-        for j, terms in by_service.items():
-            rows.append(_row(terms, pulp.LpConstraintLE, data.services[j].capacity))
-        for party in parties:
-            if party.kind not in ("limit_min", "limit_max"):
-                continue
-            limit = self.limits[party.index]
-            terms = by_school.get(self.position[limit.school], [])
-            if party.kind == "limit_min":
-                assert limit.min is not None
-                if not terms:
-                    return False
-                rows.append(_row(terms, pulp.LpConstraintGE, limit.min))
-            elif terms:
-                assert limit.max is not None
-                rows.append(_row(terms, pulp.LpConstraintLE, limit.max))
-        if not rows:
+                c = self.column[k]
+                col_lower[c] = col_upper[c] = checker.locks[party.index].amount
+            elif party.kind == "cohort":
+                for row in self.cohort_rows.get(party.index, []):
+                    row_bounds[row] = (0.0, math.inf)
+            else:
+                limit = checker.limits[party.index]
+                school_row = self.school_row.get(checker.position[limit.school])
+                if school_row is None:
+                    if party.kind == "limit_min":
+                        return False  # nothing can reach the school, and it needs something
+                    continue
+                low, high = row_bounds[school_row]
+                if party.kind == "limit_min":
+                    assert limit.min is not None
+                    low = max(low, limit.min)
+                else:
+                    assert limit.max is not None
+                    high = min(high, limit.max)
+                row_bounds[school_row] = (low, high)
+        columns = len(self.upper)
+        highs.changeColsBounds(
+            columns,
+            np.arange(columns, dtype=np.int32),
+            np.asarray(col_lower, dtype=np.float64),
+            np.asarray(col_upper, dtype=np.float64),
+        )
+        listed = sorted(row_bounds)
+        highs.changeRowsBounds(  # type: ignore[attr-defined, unused-ignore]  # not in its stubs
+            len(listed),
+            np.asarray(listed, dtype=np.int32),
+            np.asarray([row_bounds[row][0] for row in listed], dtype=np.float64),
+            np.asarray([row_bounds[row][1] for row in listed], dtype=np.float64),
+        )
+        run_highs(highs)
+        status = highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
             return True
-        for number, (terms, sense, rhs) in enumerate(rows):
-            lp.addConstraint(
-                pulp.LpConstraint(pulp.LpAffineExpression(terms), sense, f"r{number}", rhs)
-            )
-        lp.setObjective(pulp.LpAffineExpression())
-        outcome = run(lp, make_solver(self.solver, time_limit_s=None))
-        if outcome == Outcome.INFEASIBLE:
+        if status in (
+            highspy.HighsModelStatus.kInfeasible,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,  # the objective is 0: infeasible
+        ):
             return False
-        if outcome in (Outcome.OPTIMAL, Outcome.TIME_LIMIT):
-            return True
         raise _GiveUp
-
-
-def _row(
-    terms: list[tuple[pulp.LpVariable, float]], sense: int, rhs: float
-) -> tuple[list[tuple[pulp.LpVariable, float]], int, float]:
-    return terms, sense, rhs
 
 
 def _quickxplain(
     feasible: Callable[[Sequence[_Party]], bool], held: list[_Party], others: list[_Party]
-) -> list[_Party] | None:
+) -> list[_Party]:
     """A least subset X of `others` (preferring earlier ones) such that `held` and X cannot
-    all hold; None when all of them can (Junker's QuickXplain)."""
-    if feasible([*held, *others]):
-        return None
+    all hold, when `held` and all of `others` cannot (Junker's QuickXplain)."""
 
     def search(background: list[_Party], added: bool, candidates: list[_Party]) -> list[_Party]:
         if added and not feasible(background):
@@ -670,32 +758,47 @@ def _quickxplain(
         from_first = search([*background, *from_second], bool(from_second), first)
         return [*from_first, *from_second]
 
-    if not others:
+    if not others or not feasible(held):
         return []
     return search(held, False, others)
 
 
-def _parties_of(checker: _Checker, violated: _Party) -> list[_Party] | None:
-    """The other parties of a least set that cannot hold together with `violated`."""
+def _parties_of(
+    checker: _Checker, violated: _Party, tight: Callable[[_Party], bool]
+) -> list[_Party]:
+    """The other parties of a least set that cannot hold together with `violated`; when the
+    checks cannot tell, its school's other limits and the locks and limits of its component
+    at their bounds in the elastic model's answer. `tight`: whether a party is at its bound
+    there (such parties are searched first, and alone when they suffice)."""
+    for found in checker.found:
+        if violated in found:
+            return found  # a least set with it in: no need to search again
     root = checker.component(violated)
-    others = [
-        party
-        for party in checker.candidates()
-        if party != violated and checker.component(party) == root
-    ]
-    school = None
-    if violated.kind != "cohort" and violated.kind != "lock":
-        school = checker.limits[violated.index].school
-    # Preferred first: the school's own other limits, then the rest in candidates' order.
-    others.sort(
-        key=lambda p: (
-            0 if p.kind.startswith("limit") and checker.limits[p.index].school == school else 1
-        )
-    )
+    here = None if violated.kind in ("lock", "cohort") else checker.limits[violated.index].school
+
+    def rank(party: _Party) -> int:
+        # At their bounds first, the school's own other limits first among equals.
+        own = party.kind.startswith("limit") and checker.limits[party.index].school == here
+        return (0 if tight(party) else 2) + (0 if own else 1)
+
+    others = sorted(
+        (party for party in checker.candidates(root) if party != violated), key=rank
+    )  # a stable sort: limits, then locks, then min_viable rules within each rank
+    first = [party for party in others if rank(party) < 2]
+    if len(first) > MAX_SEARCHED:
+        return first
     try:
-        return _quickxplain(lambda parties: checker.feasible(parties, root), [violated], others)
+        if not checker.feasible([violated, *first], root):
+            searched = first
+        elif len(others) > MAX_SEARCHED or checker.feasible([violated, *others], root):
+            return first  # too many to weigh, or the checks find no conflict: what is known
+        else:
+            searched = others
+        least = _quickxplain(lambda parties: checker.feasible(parties, root), [violated], searched)
+        checker.found.append([violated, *least])
+        return least
     except _GiveUp:
-        return None
+        return first
 
 
 def _party_words(
@@ -745,10 +848,12 @@ def _involved(
     checker: _Checker,
     violated: _Party,
     here: str | None,
-    fallback: list[_Party],
+    tight: Callable[[_Party], bool],
 ) -> _Involved:
-    found = _parties_of(checker, violated)
-    parties = [p for p in (fallback if found is None else found) if p != violated]
+    parties = sorted(
+        (p for p in _parties_of(checker, violated, tight) if p != violated),
+        key=lambda p: (_SAID_ORDER[p.kind], p.index),
+    )
     described = [_party_words(words, checker, p, here) for p in parties if p.kind != "cohort"]
     notes = _unique_notes(
         [words.groups(words.data.services[p.index]) for p in parties if p.kind == "cohort"]
@@ -781,10 +886,24 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
     if outcome not in (Outcome.OPTIMAL, Outcome.TIME_LIMIT):
         return []
     words = _Words(data)
-    checker = _Checker(data, solver)
+    checker = _Checker(data)
     category = data.category
     conflicts: list[Conflict] = []
     received = {school.id: model.y[i].varValue or 0.0 for i, school in enumerate(data.schools)}
+
+    def tight(party: _Party) -> bool:
+        """Whether a party is at its bound in the elastic model's answer."""
+        if party.kind == "lock":
+            return True
+        if party.kind == "cohort":
+            return False
+        limit = checker.limits[party.index]
+        got = received.get(limit.school, 0.0)
+        bound = limit.min if party.kind == "limit_min" else limit.max
+        assert bound is not None
+        close = 1e-6 * max(1.0, bound)
+        return got <= bound + close if party.kind == "limit_min" else got >= bound - close
+
     for index, lock in data.locks:
         k = data.pair_of.get((lock.service, lock.school))
         if k is None or k not in model.lock_slack:
@@ -799,7 +918,7 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
             checker,
             _Party("lock", index),
             None,
-            _guessed(data, lock.school, received),
+            tight,
         )
         conflicts.append(
             Conflict(
@@ -842,7 +961,7 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                 checker,
                 _Party("limit_min", index),
                 limit.school,
-                _guessed(data, limit.school, received),
+                tight,
             )
             conflicts.append(
                 Conflict(
@@ -878,7 +997,7 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                 checker,
                 _Party("limit_max", index),
                 limit.school,
-                _guessed_here(data, limit.school),
+                tight,
             )
             conflicts.append(
                 Conflict(
@@ -907,45 +1026,6 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                 )
             )
     return conflicts
-
-
-def _guessed(data: CategoryData, school_id: str, received: dict[str, float]) -> list[_Party]:
-    """When the checks run out: limits at their min elsewhere, and positive locks, on the
-    services `school_id` can draw on, with the min_viable rules of those services."""
-    shared = {s.id for s in data.services if s.capacity > 0 and school_id in s.eligible}
-    neighbours = {
-        other for s in data.services if s.id in shared for other in s.eligible if other != school_id
-    }
-    parties = [
-        _Party("limit_min", i)
-        for i, limit in data.limits
-        if limit.school in neighbours
-        and limit.min is not None
-        and limit.min > 0
-        and received.get(limit.school, 0.0) <= limit.min + 1e-6 * max(1.0, limit.min)
-    ]
-    parties += [
-        _Party("lock", i) for i, lock in data.locks if lock.service in shared and lock.amount > 0
-    ]
-    return parties + _guessed_here(data, school_id)
-
-
-def _guessed_here(data: CategoryData, school_id: str) -> list[_Party]:
-    """When the checks run out: the school's own limits and the min_viable rules of the
-    services it can draw on."""
-    parties = [
-        _Party(kind, i)
-        for i, limit in data.limits
-        if limit.school == school_id
-        for kind, bound in (("limit_min", limit.min), ("limit_max", limit.max))
-        if bound is not None and (kind == "limit_max" or bound > 0)
-    ]
-    with_pairs = set(data.pair_service.tolist())
-    return parties + [
-        _Party("cohort", j)
-        for j, s in enumerate(data.services)
-        if j in with_pairs and s.min_viable and s.capacity > 0 and school_id in s.eligible
-    ]
 
 
 def unexplained(data: CategoryData) -> Conflict:

@@ -338,17 +338,21 @@ def test_a_lock_two_schools_away_is_named() -> None:
     assert "2 seats" in message
 
 
-def test_when_the_checks_run_out_the_neighbours_are_named(monkeypatch: Any) -> None:
+def test_when_the_checks_run_out_the_limits_at_their_bounds_are_named(monkeypatch: Any) -> None:
     from allocation import explain
 
     monkeypatch.setattr(explain, "MAX_CHECKS", 0)
     problem = three_schools(
-        limits=[{"school": s, "category": "tutoring", "min": 8} for s in ("S1", "S2", "S3")]
+        limits=[
+            *({"school": s, "category": "tutoring", "min": 8} for s in ("S1", "S2", "S3")),
+            {"school": "S1", "category": "tutoring", "max": 30},
+        ]
     )
     [conflict] = conflicts_of(problem)
-    # The guess: the limits at their min among the schools sharing its services.
+    # Without the checks: the limits of its component at their bounds in the elastic model's
+    # answer (Lincoln's max of 30 is not).
     assert conflict["message"] == (
         "Roosevelt needs at least 8 seats of tutoring (limit), but it falls 4 seats short with "
-        "Washington's limit of at least 8 seats kept."
+        "Lincoln's limit of at least 8 seats and Washington's limit of at least 8 seats kept."
     )
-    assert limit_indexes(conflict) == [2, 1]
+    assert limit_indexes(conflict) == [2, 0, 1]
