@@ -2,7 +2,7 @@
 
 Every sentence is also given as data (`Clause`: a code and its parameters,
 ids and amounts, never words), so that the registry can word it in the
-reader's language. The codes of `why`: ``no_solution``, ``limit_at_most``,
+reader's language. The codes of `why`: ``limit_at_most``,
 ``locks_fix``, ``capped``, ``site``, ``groups``, ``cohort``, ``full``,
 ``needed_elsewhere``; of conflicts: ``lock_twice``, ``lock_above_max``,
 ``lock_above_site_max``, ``lock_below_cohort``, ``lock_not_whole``,
@@ -1050,17 +1050,17 @@ def why(
 ) -> list[Why | None]:
     """Per school of S_c, None or a short sentence (and its clauses) on why it is well below
     its target."""
-    if status == "no_solution":
-        return [
-            Why(
-                "No allocation was found for this category within the time limit.",
-                (Clause("no_solution", {}),),
-            )
-        ] * len(data.schools)
     words = _Words(data)
     _, upper = data.school_bounds()
     used = np.bincount(data.pair_service, weights=amounts, minlength=len(data.services))
     locked_pairs = {(lock.service, lock.school) for _, lock in data.locks}
+    # Each school's eligible services with capacity, in service order: one pass over the
+    # pairs, not a search of every service's list per school (seconds at state scale).
+    eligible_at: dict[str, list[int]] = defaultdict(list)
+    for j, service in enumerate(data.services):
+        if service.capacity > 0:
+            for school_id in service.eligible:
+                eligible_at[school_id].append(j)
     reasons: list[Why | None] = []
     for i, school in enumerate(data.schools):
         if not well_below(float(received[i]), float(targets[i]), t_star):
@@ -1088,9 +1088,8 @@ def why(
         parts: list[Clause] = []
 
         groups: dict[str, list[Service]] = defaultdict(list)
-        for j, service in enumerate(data.services):
-            if service.capacity <= 0 or school.id not in service.eligible:
-                continue
+        for j in eligible_at.get(school.id, []):
+            service = data.services[j]
             groups[_blocker(data, j, service, school.id, amounts, used, locked_pairs)].append(
                 service
             )
