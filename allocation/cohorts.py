@@ -144,6 +144,7 @@ class CohortSearch:
         self._stage1_lp: tuple[float, np.ndarray] | None = None
         self._reach_cache: dict[int, np.ndarray] = {}  # school -> reachable totals (floors)
         self._best: Found | None = None  # the running search's best, kept if time runs out
+        self._held: Found | None = None  # likewise for `floor_at_distance`
 
     def _usable(self, capacity: np.ndarray) -> np.ndarray:
         """Each service's capacity, lowered to what its cohorts let it hand out.
@@ -922,3 +923,101 @@ class CohortSearch:
                     if enough(found):
                         return best
         return best
+
+    # --- proportional's stage 3: the floor with D held --------------------------------
+
+    def floor_at_distance(self, t_star: float, start: np.ndarray, cap: float) -> Found | None:
+        """Maximise the floor z = min_s y_s / w_s over allocations placing T* with D <= cap.
+
+        `start` (stage 2's allocation, whose D is D*) is the first; `value` is z. None
+        when `start` does not hold. The bound is the flow LP with the chords, the row
+        D <= cap and y_s >= z w_s; when its y is whole and reachable, allocations
+        holding that y are tried first (they reach its floor). Then floors
+        ``ceil(z w_s)`` (raised to reachable totals) by bisection on the breakpoints:
+        the capped LP rules a floor out cheaply, else the D stage's search with the
+        floors as lower bounds says whether D* is still reached.
+        """
+        targets = self.targets(t_star)
+        if not self.holds(start, self.school_lower, t_star):
+            return None
+        if self.distance(start, targets) > cap:
+            return None
+        self._held = Found(start, self.coverage(start), proven=False)
+        try:
+            return self._floor_at_distance(t_star, targets, cap)
+        except _Stopped:
+            return self._held  # the best allocation found before the time ran out
+
+    def _floor_at_distance(self, t_star: float, targets: np.ndarray, cap: float) -> Found:
+        w, n, m = self.weights, self.n, self.m
+        chords = []
+        for i in range(m):
+            a, b = self._around(i, float(targets[i]), self.school_lower)
+            if a is not None and b is not None and b > a:
+                chords.append((i, float(a), float(b)))
+        h = self._build(
+            integer=False,
+            x_lower=self.implied,
+            y_lower=self.school_lower,
+            y_upper=self.school_upper,
+            placed=t_star,
+            targets=targets,
+            chords=chords,
+        )
+        # D <= cap (a hair looser: a relaxation must not lose an allocation to noise),
+        # then a column f and rows y_s - tau_s f >= 0 (f = z W / T*, free of scale).
+        loose = cap * (1.0 + 1e-9) + 1e-7
+        deviations = np.arange(n + m, n + 3 * m, dtype=np.int32)
+        h.addRow(-INF, loose, 2 * m, deviations, np.ones(2 * m))
+        f_col = h.getNumCol()
+        h.addVar(0.0, INF)
+        h.changeColsCost(f_col + 1, np.arange(f_col + 1, dtype=np.int32), np.zeros(f_col + 1))
+        h.changeColCost(f_col, -1.0)
+        ys = self._y_columns()
+        starts = np.arange(0, 2 * m, 2, dtype=np.int32)
+        index = np.column_stack([ys, np.full(m, f_col)]).ravel().astype(np.int32)
+        values = np.column_stack([np.ones(m), -targets]).ravel()
+        h.addRows(m, np.zeros(m), np.full(m, INF), 2 * m, starts, index, values)
+        h.setOptionValue("solver", "simplex")
+        best = self._held
+        assert best is not None
+        if not self._solved(h):
+            return best  # only noise can rule out what `start` reaches: unproven
+        relaxed = float(h.getSolution().col_value[f_col]) * float(w.sum()) / t_star
+        z_open = at_or_below(w, relaxed * (1.0 + 1e-7) + 1e-9)
+        if next_breakpoint(w, best.value) > z_open:
+            return Found(best.amounts, best.value, proven=True)
+        # The LP's own y, when whole and reachable: any allocation holding it has its D.
+        y = self._y(h)
+        if np.all(np.abs(y - np.round(y)) <= WHOLE) and self._split(y, self.school_lower) is None:
+            y = np.round(y)
+            held = self._repair(
+                np.round(self._x(h)), y, placed=None, targets=None, chords=[], y_upper=y
+            )
+            if held is not None and self.distance(held, targets) <= cap:
+                z = self.coverage(held)
+                if z > best.value:
+                    best = self._held = Found(held, z, proven=False)
+        # From here on, feasibility of floors under the cap: y's lower bounds, f at 0.
+        h.changeColCost(f_col, 0.0)
+        h.changeColBounds(f_col, 0.0, 0.0)
+        proven = True  # every floor above z_open is ruled out
+        while True:
+            step = next_breakpoint(w, best.value)
+            if step > z_open:
+                return Found(best.amounts, best.value, proven=proven)
+            trial = max(step, at_or_below(w, 0.5 * (best.value + z_open)))
+            floors = self._floors(trial)
+            if floors is not None:
+                h.changeColsBounds(m, ys, floors, self.school_upper)
+            if floors is None or not self._solved(h):
+                z_open = last_breakpoint_below(w, trial)  # ruled out
+                continue
+            found = self._min_distance(t_star, targets, floors, None)
+            if found is not None and found.value <= cap:
+                z = self.coverage(found.amounts)
+                best = self._held = Found(found.amounts, z, proven=False)
+                continue
+            z_open = last_breakpoint_below(w, trial)
+            if found is None or not found.proven:
+                proven = False  # not known: settle for less, unproven
