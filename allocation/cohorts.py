@@ -40,6 +40,9 @@ How:
   ``ceil(z w_s)``, raised to the next reachable total, rule floors out by
   bisection; allocations are then sought from the highest floor the LP
   allows downwards, each repaired from the LP minimising ``D`` above it.
+- proportional's stage 3: the same search over floors, with ``D <= D*`` held:
+  the flow LP with the chords and that row bounds the floor; a floor is reached
+  when the D stage's search above it still finds ``D*``.
 - Proof: an allocation whose ``D`` (or total, or floor) meets the best bound,
   to the MILP tolerances the rest of the engine uses, is optimal. Anything
   not settled is not claimed: the caller's MILP decides.
@@ -983,7 +986,7 @@ class CohortSearch:
         assert best is not None
         if not self._solved(h):
             return best  # only noise can rule out what `start` reaches: unproven
-        relaxed = float(h.getSolution().col_value[f_col]) * float(w.sum()) / t_star
+        relaxed = float(h.getSolution().col_value[f_col]) * t_star / float(w.sum())
         z_open = at_or_below(w, relaxed * (1.0 + 1e-7) + 1e-9)
         if next_breakpoint(w, best.value) > z_open:
             return Found(best.amounts, best.value, proven=True)

@@ -1,7 +1,8 @@
 """The stages of the spec, category by category, and `solve` which runs them.
 
 Stage 1 places as much as possible (``T*``). Then ``proportional`` minimises
-``D = sum |y_s - tau_s|`` with ``sum y = T*``; ``maxmin`` maximises the floor
+``D = sum |y_s - tau_s|`` with ``sum y = T*``, then (stage 3) holds ``D`` at that
+optimum and maximises the floor ``z`` (``y_s >= z w_s``); ``maxmin`` maximises the floor
 ``z`` (``y_s >= z w_s``) with ``sum y = T*``, then (stage 3) holds the floor and
 minimises ``D``. "``sum y = T*``" is imposed as ``sum y >= T*`` (stage 1
 already caps the sum at ``T*``); only if the solver then finds that
@@ -340,7 +341,9 @@ class _CategorySolver:
         is written against the targets tau_s = T* w_s / W (f = z W / T*; f = 1 is
         everyone at target), so neither the weights' nor the amounts' scale reaches
         the solver. The cap sits at half the spec's slack, room for the solver's own
-        tolerance; the answer is checked against the spec's.
+        tolerance; the answer is checked against the spec's. With cohort minimums
+        (whole seats, HiGHS), `allocation.cohorts` searches the floor first; the MILP
+        runs only when that cannot prove its answer.
 
         Always returns an allocation: `start` when the run finds nothing better,
         with `time_limit` if time ran out and `error` if the solver failed otherwise
@@ -398,11 +401,12 @@ class _CategorySolver:
             return _Stage(Outcome.TIME_LIMIT if stopped else Outcome.ERROR, start)
         d_new = self.distance(stage.amounts, targets)
         z_new = self.coverage(stage.amounts)
-        within = d_new <= limit
-        if not within or z_new < z_start:
-            # Solver noise past the cap, or (stopped) nothing better than stage 2.
+        if d_new > limit or z_new < z_start * (1.0 - 1e-9):
+            # Solver noise past the cap or below stage 2's floor; or, stopped, nothing better.
             failed = stage.outcome == Outcome.OPTIMAL or not stopped
             return _Stage(Outcome.ERROR if failed else Outcome.TIME_LIMIT, start)
+        if z_new < z_start:  # as good but for float noise: stage 2's allocation stands
+            return _Stage(stage.outcome, start)
         return stage
 
     def distance(self, amounts: np.ndarray, targets: np.ndarray) -> float:

@@ -73,7 +73,10 @@ def unhurried(problem: dict[str, Any], objective: str) -> dict[str, Any]:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     ("objective", "stages"),
-    [("proportional", ["placed", "distance"]), ("maxmin", ["placed", "floor", "distance"])],
+    [
+        ("proportional", ["placed", "distance", "floor"]),
+        ("maxmin", ["placed", "floor", "distance"]),
+    ],
 )
 def test_the_clock_hears_every_stage_and_time_that_stands_still_never_runs_out(
     kind: str, objective: str, stages: list[str], feasible: Any
