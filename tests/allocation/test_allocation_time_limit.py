@@ -164,12 +164,12 @@ def test_each_category_may_use_what_is_left_but_a_reserve_for_the_rest(
     problem["options"]["time_limit_s"] = 100.0
     solve(problem, clock=RunsOutAt())
     # The first of two categories keeps a reserve of 5 s (5% of 100 s) for the second:
-    # 95 s; time stands still, so the second may use all 100 s. Two stages each.
-    assert given == [95.0, 95.0, 100.0, 100.0]
+    # 95 s; time stands still, so the second may use all 100 s. Three stages each.
+    assert given == [95.0, 95.0, 95.0, 100.0, 100.0, 100.0]
     given.clear()
     del problem["options"]["time_limit_s"]
     solve(problem)
-    assert given == [None, None, None, None]
+    assert given == [None] * 6
 
 
 def test_a_budget_counts_down_on_its_clock() -> None:
