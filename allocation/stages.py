@@ -352,14 +352,8 @@ class _CategorySolver:
         targets = self.targets(t_star)
         d_star = self.distance(start, targets)
         limit = d_star * (1.0 + 1e-6) + 1e-9 * t_star  # the spec's D <= D* (1 + 1e-6) + 1e-9
-        search = self.cohorts
-        if (
-            self.solver == "highs"
-            and integral_flow(self.data, bool(self.model.binaries)) == "whole"
-        ):
-            search = CohortSearch(self.data, self.clock.left)  # the same search, no cohorts
-        if search is not None:
-            found = search.floor_at_distance(t_star, start, limit)
+        if self.cohorts is not None:
+            found = self.cohorts.floor_at_distance(t_star, start, limit)
             if found is not None:
                 if found.proven:
                     return _Stage(Outcome.OPTIMAL, clean_amounts(self.data, found.amounts))
