@@ -394,8 +394,11 @@ class _CategorySolver:
             lp.setObjective(pulp.LpAffineExpression([(f, 1.0)]))
             return lp
 
-        # The cap row must hold to well within the spec's slack whatever T*'s size.
-        stage = self._run_keeping_placed(build, {"primal_feasibility_tolerance": 1e-9})
+        # The cap row must hold to well within the spec's slack whatever T*'s size. Stage
+        # 2's basis stays primal feasible with the new rows: primal simplex goes on from
+        # it (5x faster than HiGHS' default dual simplex on district categories).
+        options = {"primal_feasibility_tolerance": 1e-9, "simplex_strategy": 4}
+        stage = self._run_keeping_placed(build, options)
         stopped = self.clock.expired()
         if stage.amounts is None:
             return _Stage(Outcome.TIME_LIMIT if stopped else Outcome.ERROR, start)
