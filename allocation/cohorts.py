@@ -79,6 +79,11 @@ from allocation.solvers import (
 INF = highspy.kHighsInf
 WHOLE = 1e-6  # how far an LP value may sit from a whole number and still count as it
 FEW_BREAKPOINTS = 8  # maxmin floors left to try one by one, from the top
+# Proportional's stage 3: each HiGHS run at most this long, and the search ends
+# (unproven: its best so far, reported as `time_limit`) after this many floors it
+# could not settle.
+STAGE3_RUN_CAP_S = 1.0
+STAGE3_UNSETTLED = 2
 NODE_LIMIT = 64  # branch-and-bound nodes before handing over to the MILP
 Kinds = highspy.HighsModelStatus
 
@@ -117,6 +122,10 @@ def applicable(data: CategoryData) -> bool:
 
 class _Stopped(Exception):
     """The time limit ran out."""
+
+
+class _AboveCap(Exception):
+    """Every allocation left has D above the cap asked of `_min_distance`."""
 
 
 class CohortSearch:
@@ -158,6 +167,7 @@ class CohortSearch:
         self._reach_cache: dict[int, np.ndarray] = {}  # school -> reachable totals (floors)
         self._best: Found | None = None  # the running search's best, kept if time runs out
         self._held: Found | None = None  # likewise for `floor_at_distance`
+        self.run_cap: float | None = None  # seconds, at most, for any one HiGHS run
 
     def _usable(self, capacity: np.ndarray) -> np.ndarray:
         """Each service's capacity, lowered to what its cohorts let it hand out.
@@ -293,6 +303,8 @@ class CohortSearch:
         if left is not None and left <= 0:
             raise _Stopped
         limit = left if cap_s is None else (cap_s if left is None else min(left, cap_s))
+        if self.run_cap is not None:  # proportional's stage 3 bounds each run
+            limit = self.run_cap if limit is None else min(limit, self.run_cap)
         h.setOptionValue("time_limit", INF if limit is None else float(limit))
         run_highs(h)
         return h.getModelStatus()
@@ -759,7 +771,9 @@ class CohortSearch:
         targets: np.ndarray,
         floors: np.ndarray,
         incumbent: Found | None,
+        cap: float | None = None,
     ) -> Found | None:
+        """The D stage's branch and bound; with `cap`, `_AboveCap` once its bound is above."""
         chords = []
         for i in range(self.m):
             a, b = self._around(i, float(targets[i]), floors)
@@ -795,6 +809,8 @@ class CohortSearch:
         explored = 0
         while nodes:
             bound, key, lo, hi = heapq.heappop(nodes)
+            if cap is not None and bound > cap + self._tolerance(cap):
+                raise _AboveCap
             if incumbent is not None and incumbent.value <= bound + self._tolerance(bound):
                 return Found(incumbent.amounts, incumbent.value, proven=True)
             explored += 1
@@ -956,10 +972,13 @@ class CohortSearch:
         if self.distance(start, targets) > cap:
             return None
         self._held = Found(start, self.coverage(start), proven=False)
+        self.run_cap = STAGE3_RUN_CAP_S
         try:
             return self._floor_at_distance(t_star, targets, cap)
         except _Stopped:
             return self._held  # the best allocation found before the time ran out
+        finally:
+            self.run_cap = None
 
     def _floor_at_distance(self, t_star: float, targets: np.ndarray, cap: float) -> Found:
         w, n, m = self.weights, self.n, self.m
@@ -1015,10 +1034,11 @@ class CohortSearch:
         h.changeColCost(f_col, 0.0)
         h.changeColBounds(f_col, 0.0, 0.0)
         proven = True  # every floor above z_open is ruled out
+        unsettled = 0
         while True:
             step = next_breakpoint(w, best.value)
-            if step > z_open:
-                return Found(best.amounts, best.value, proven=proven)
+            if step > z_open or unsettled >= STAGE3_UNSETTLED:
+                return Found(best.amounts, best.value, proven=proven and step > z_open)
             trial = max(step, at_or_below(w, 0.5 * (best.value + z_open)))
             floors = self._floors(trial)
             if floors is not None:
@@ -1026,7 +1046,11 @@ class CohortSearch:
             if floors is None or not self._solved(h):
                 z_open = last_breakpoint_below(w, trial)  # ruled out
                 continue
-            found = self._min_distance(t_star, targets, floors, None)
+            try:
+                found = self._min_distance(t_star, targets, floors, None, cap)
+            except _AboveCap:
+                z_open = last_breakpoint_below(w, trial)  # ruled out: D* cannot be kept
+                continue
             if found is not None and found.value <= cap:
                 z = self.coverage(found.amounts)
                 best = self._held = Found(found.amounts, z, proven=False)
@@ -1034,3 +1058,4 @@ class CohortSearch:
             z_open = last_breakpoint_below(w, trial)
             if found is None or not found.proven:
                 proven = False  # not known: settle for less, unproven
+                unsettled += 1

@@ -342,8 +342,8 @@ class _CategorySolver:
         everyone at target), so neither the weights' nor the amounts' scale reaches
         the solver. The cap sits at half the spec's slack, room for the solver's own
         tolerance; the answer is checked against the spec's. With cohort minimums
-        (whole seats, HiGHS), `allocation.cohorts` searches the floor first; the MILP
-        runs only when that cannot prove its answer.
+        (whole seats, HiGHS), `allocation.cohorts` searches the floor instead, within
+        bounds of its own: what it cannot prove is its best, reported `time_limit`.
 
         Always returns an allocation: `start` when the run finds nothing better,
         with `time_limit` if time ran out and `error` if the solver failed otherwise
@@ -355,9 +355,10 @@ class _CategorySolver:
         if self.cohorts is not None:
             found = self.cohorts.floor_at_distance(t_star, start, limit)
             if found is not None:
-                if found.proven:
-                    return _Stage(Outcome.OPTIMAL, clean_amounts(self.data, found.amounts))
-                start = clean_amounts(self.data, found.amounts)  # the MILP decides
+                # Unproven: the search's own bounds (see `allocation.cohorts`) ran out; the
+                # plain MILP has been seen to take over 300 s here, so no MILP after it.
+                outcome = Outcome.OPTIMAL if found.proven else Outcome.TIME_LIMIT
+                return _Stage(outcome, clean_amounts(self.data, found.amounts))
         z_start = self.coverage(start)
         if self.distance_rows is None:  # stage 2 was proven without a PuLP run
             self.distance_rows = self._deviation_rows(targets)
