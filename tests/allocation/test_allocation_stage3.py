@@ -214,3 +214,20 @@ def test_time_running_out_in_stage_3_keeps_stage_2s_allocation(kind: str, feasib
     # Stage 2 finished: its D is kept (the gap of 1/3), its allocation placed in full.
     assert figures["placed"] == 24
     assert figures["gap"] == pytest.approx(1 / 3, rel=1e-9)
+
+
+def test_a_cohort_floor_it_cannot_settle_keeps_stage_2s_d_and_says_time_limit(
+    monkeypatch: pytest.MonkeyPatch, feasible: Any
+) -> None:
+    # The cohort search ends unproven after STAGE3_UNSETTLED floors it could not settle;
+    # with none allowed it keeps stage 2's allocation, D* and all, and says so.
+    from allocation import cohorts
+
+    monkeypatch.setattr(cohorts, "STAGE3_UNSETTLED", 0)
+    problem = case("cohorts")
+    result = result_to_dict(solve(problem))
+    feasible(problem, result)
+    figures = result["categories"]["arts"]
+    assert figures["status"] == "time_limit"
+    assert figures["placed"] == 24
+    assert figures["gap"] == pytest.approx(1 / 3, rel=1e-9)
