@@ -1051,6 +1051,14 @@ class CohortSearch:
             except _AboveCap:
                 z_open = last_breakpoint_below(w, trial)  # ruled out: D* cannot be kept
                 continue
+            if found is None or (not found.proven and found.value > cap):
+                # Unsettled by the D search: ask the MILP, as a feasibility question.
+                answer = self._capped_feasibility(floors, t_star, targets, cap)
+                if answer is False:
+                    z_open = last_breakpoint_below(w, trial)
+                    continue
+                if isinstance(answer, np.ndarray):
+                    found = Found(answer, self.distance(answer, targets), proven=False)
             if found is not None and found.value <= cap:
                 z = self.coverage(found.amounts)
                 best = self._held = Found(found.amounts, z, proven=False)
@@ -1059,3 +1067,30 @@ class CohortSearch:
             if found is None or not found.proven:
                 proven = False  # not known: settle for less, unproven
                 unsettled += 1
+
+    def _capped_feasibility(
+        self, floors: np.ndarray, t_star: float, targets: np.ndarray, cap: float
+    ) -> np.ndarray | bool | None:
+        """Whole amounts placing T* with y >= floors, cohorts kept and D <= cap (the
+        MILP); False if there are none; None when not settled within the run cap."""
+        h = self._build(
+            integer=True,
+            x_lower=self.implied,
+            y_lower=floors,
+            y_upper=self.school_upper,
+            placed=t_star,
+            targets=targets,
+            chords=[],
+        )
+        n, m = self.n, self.m
+        over = n + len(self.on_off) + m  # columns: x, binaries, y, over, under
+        h.addRow(-INF, cap, 2 * m, np.arange(over, over + 2 * m, dtype=np.int32), np.ones(2 * m))
+        status = self._run(h)
+        if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+            return False
+        if h.getInfo().primal_solution_status != 2:
+            return None
+        found = self._whole(h)
+        if found is None or not self.holds(found, floors, t_star):
+            return None
+        return found if self.distance(found, targets) <= cap else None
