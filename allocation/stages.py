@@ -436,7 +436,8 @@ class _CategorySolver:
         the solver. The cap sits at half the spec's slack, room for the solver's own
         tolerance; the answer is checked against the spec's. With cohort minimums
         (whole seats, HiGHS), `allocation.cohorts` searches the floor instead, within
-        bounds of its own: what it cannot prove is its best, reported `time_limit`.
+        bounds of its own: what it cannot prove is its best, kept, with the stage not
+        completed (`time_limit` only if the time limit ran out).
 
         Always returns an allocation: `start` when the run finds nothing better,
         with `time_limit` if time ran out and `error` if the solver failed otherwise
@@ -450,7 +451,15 @@ class _CategorySolver:
             if found is not None:
                 # Unproven: the search's own bounds (see `allocation.cohorts`) ran out; the
                 # plain MILP has been seen to take over 300 s here, so no MILP after it.
-                outcome = Outcome.OPTIMAL if found.proven else Outcome.TIME_LIMIT
+                # Its best floor is kept (D is still D*), but the stage is not completed:
+                # `time_limit` only when the time limit ran out, else the category stays
+                # proven up to stage 2 (status as before, stage `shared`).
+                if found.proven:
+                    outcome = Outcome.OPTIMAL
+                elif self.clock.expired():
+                    outcome = Outcome.TIME_LIMIT
+                else:
+                    outcome = Outcome.ERROR
                 return _Stage(outcome, clean_amounts(self.data, found.amounts))
         z_start = self.coverage(start)
         if self.distance_rows is None:  # stage 2 was proven without a PuLP run

@@ -223,11 +223,13 @@ def test_time_running_out_in_stage_3_keeps_stage_2s_allocation(kind: str, feasib
     assert figures["gap"] == pytest.approx(1 / 3, rel=1e-9)
 
 
-def test_a_cohort_floor_it_cannot_settle_keeps_stage_2s_d_and_says_time_limit(
+def test_a_cohort_floor_it_cannot_settle_keeps_stage_2s_d_and_says_so(
     monkeypatch: pytest.MonkeyPatch, feasible: Any
 ) -> None:
     # The cohort search ends unproven after STAGE3_UNSETTLED floors it could not settle;
-    # with none allowed it keeps stage 2's allocation, D* and all, and says so.
+    # with none allowed it keeps stage 2's allocation, D* and all, and says so: the
+    # category is proven up to stage 2 (`shared`). No time limit was set, so the
+    # status is not `time_limit` (the spec keeps that for a limit that was hit).
     from allocation import cohorts
 
     monkeypatch.setattr(cohorts, "STAGE3_UNSETTLED", 0)
@@ -235,7 +237,33 @@ def test_a_cohort_floor_it_cannot_settle_keeps_stage_2s_d_and_says_time_limit(
     result = result_to_dict(solve(problem))
     feasible(problem, result)
     figures = result["categories"]["arts"]
-    assert figures["status"] == "time_limit"
+    assert figures["status"] == "optimal"
     assert figures["stage"] == "shared"
     assert figures["placed"] == 24
     assert figures["gap"] == pytest.approx(1 / 3, rel=1e-9)
+
+
+def test_a_cohort_floor_it_cannot_settle_when_the_limit_ran_out_says_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The same unsettled search, with the time limit gone by the time stage 3 starts
+    # (an injected clock that jumps at stage 3): now the status says time_limit.
+    from allocation import cohorts
+
+    class Jump:
+        def __init__(self) -> None:
+            self.t = 0.0
+
+        def now(self) -> float:
+            return self.t
+
+        def starting(self, category: str, stage: str) -> None:
+            if stage == "shared_floor":
+                self.t += 1e6
+
+    monkeypatch.setattr(cohorts, "STAGE3_UNSETTLED", 0)
+    problem = {**case("cohorts"), "options": {"time_limit_s": 100}}
+    figures = result_to_dict(solve(problem, clock=Jump()))["categories"]["arts"]
+    assert figures["status"] == "time_limit"
+    assert figures["stage"] == "shared"
+    assert figures["placed"] == 24
