@@ -681,9 +681,11 @@ def _solve_category(
         return explain.elastic_conflicts(data, solver) or [explain.unexplained(data)]
     if first.amounts is None:
         raise RuntimeError(f"the solver failed on category {data.category!r}")
-    t_star = float(first.amounts.sum())
-    if data.all_integer:
-        t_star = float(round(t_star))
+    placed = float(first.amounts.sum())
+    # Continuous amounts are rounded (see `clean_amounts`): their sum may exceed by a hair
+    # what can be placed at all, and a T* the later stages cannot hold again made HiGHS
+    # call a far worse allocation of D "optimal" on the edge of feasibility.
+    t_star = float(round(placed)) if data.all_integer else min(placed, placed_bound(data))
     progress = _Progress(first)
     if first.outcome != Outcome.OPTIMAL or feasibility_only:
         return progress.solved(t_star)
