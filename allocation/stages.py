@@ -101,6 +101,7 @@ from allocation.solvers import (
 
 PLACED_TOLERANCE = 1e-7  # relative slack on sum y = T* for continuous amounts
 FLOOR_TOLERANCE = 5e-7  # relative slack on the maxmin floor in stage 3
+IPM_FROM_PAIRS = 20_000  # an LP stage with no basis at hand and this many pairs: IPM
 RELAXATION_MIN_S = 5.0  # the least time the LP relaxation of `allocation.greedy` is given
 
 STAGES: dict[str, tuple[Stage, Stage, Stage]] = {
@@ -364,7 +365,19 @@ class _CategorySolver:
             )
             return lp
 
-        stage = self._run_keeping_placed(build, highs_options=self.distance_options)
+        options = self.distance_options
+        if (
+            options is None
+            and not self.mip
+            and self.session is not None
+            and self.session.highs is None
+            and len(self.model.x) >= IPM_FROM_PAIRS
+        ):
+            # No basis to start from (stage 1 was proven by the fill, without a solver):
+            # at state scale dual simplex from scratch took 45 s on one category where
+            # the interior point method with crossover takes 3.6 s.
+            options = {"solver": "ipm"}
+        stage = self._run_keeping_placed(build, highs_options=options)
         return self._better(
             stage, start, lambda x: -float(np.abs(self.placed_by(x) - targets).sum())
         )
@@ -502,7 +515,11 @@ class _CategorySolver:
         # The cap row must hold to well within the spec's slack whatever T*'s size. Stage
         # 2's basis stays primal feasible with the new rows: primal simplex goes on from
         # it (5x faster than HiGHS' default dual simplex on district categories).
-        options = {"primal_feasibility_tolerance": 1e-9, "simplex_strategy": 4}
+        # At state scale primal simplex crawls (28 s on one category) where the interior
+        # point method with crossover takes 5 s.
+        options: dict[str, Any] = {"primal_feasibility_tolerance": 1e-9, "simplex_strategy": 4}
+        if not self.mip and len(self.model.x) >= IPM_FROM_PAIRS:
+            options = {"primal_feasibility_tolerance": 1e-9, "solver": "ipm"}
         stage = self._run_keeping_placed(build, options)
         # Stopped by the limit: keep what is best so far; else stage 2's answer stands.
         short = (
