@@ -89,6 +89,9 @@ class Found:
     proven: bool
 
 
+REACH_LIMIT = 1_000_000  # seats one school could receive, for the reachable-totals arrays
+
+
 def applicable(data: CategoryData) -> bool:
     """Whether the category is whole seats throughout with at least one cohort pair."""
     if not len(data.pair_service) or not data.all_integer:
@@ -99,7 +102,14 @@ def applicable(data: CategoryData) -> bool:
     if any(abs(a - round(a)) > 1e-9 for a in data.pair_lock.values()):
         return False
     cohorts = [data.services[j].min_viable for j in data.pair_service.tolist()]
-    return any(v is not None and v > 0 for v in cohorts)
+    if not any(v is not None and v > 0 for v in cohorts):
+        return False
+    # The reachable totals of a school are an array as long as what it could receive;
+    # beyond REACH_LIMIT seats (a capacity of 1e9 would ask for gigabytes) the category
+    # goes to the MILP instead.
+    reach = np.bincount(data.pair_school, weights=upper, minlength=len(data.schools))
+    _, school_upper = data.school_bounds()
+    return bool(np.all(np.minimum(reach, school_upper) <= REACH_LIMIT))
 
 
 class _Stopped(Exception):

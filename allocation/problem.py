@@ -1,13 +1,17 @@
 """The allocation problem as typed, frozen data, and its validation.
 
 `load_problem` turns the JSON problem file of the spec (text, bytes or an
-already-parsed dict) into a `Problem`; `check_problem` checks the
-cross-references of a `Problem` however it was built. Both raise
+already-parsed dict) into a `Problem`; `check_problem` applies the same rules
+(and the cross-references) to a `Problem` however it was built. Both raise
 `ProblemError` whose message is one line naming the offending entry, e.g.
 ``services[3] (id "J4"): capacity must be a number >= 0, got -5``.
 
 Ids are strings; school ids and service ids are separate name spaces. Locks
 and limits may carry an optional string ``id`` which conflicts echo back.
+An entry of a service's ``eligible`` is a school id or ``{"school": id, "max":
+m}``, the per-site bound ``m_js`` (`Service.site_max`; ``"max"`` absent or null:
+no bound of its own; any other key is invalid); a school appears at most once
+in one ``eligible``, bare or not.
 
 What is *invalid* (exit 2) and what is merely *infeasible* (exit 3): a file is
 invalid when it is malformed or contradicts itself on its face (unknown or
@@ -15,10 +19,35 @@ duplicate ids, a school twice in one ``eligible``, negative or non-numeric
 amounts, a weight that is not positive, a lock on a pair that is not eligible
 or above its service's capacity, a limit whose min exceeds its max). Locks and
 limits that are each well-formed but cannot hold together with the rest of
-the problem (a lock above ``max_per_school``, below ``min_viable``, not a whole
-number on an integer service, two different locks on one pair, a limit's min
-that cannot be reached, ...) make the problem infeasible, and are explained as
-conflicts.
+the problem (a lock above ``max_per_school`` or above a per-site ``max``,
+below ``min_viable``, not a whole number on an integer service, two different
+locks on one pair, a limit's min that cannot be reached, ...) make the problem
+infeasible, and are explained as conflicts.
+
+Numbers. Every number of the file (a weight, capacity, ``max_per_school``,
+``min_viable``, per-site ``max``, lock amount, limit min and max, and
+``options.time_limit_s``) must be finite and at most `MAX_NUMBER` (1e15): every
+whole number up to it is exact in a float, and nothing a district counts
+comes near it. For ``time_limit_s`` 1e15 s is thirty million years, i.e. no
+limit in practice; no limit at all is said by leaving the key out (the
+command line then uses 600 s, see `allocation.cli`). JSON booleans are not
+numbers; ``null`` for an optional number means it is absent. Integers of any
+length are read without error (an integer of more than 30 digits is not even
+converted: it is far above the bound anyway), so a 400-digit capacity, which
+``float()`` cannot hold, and a 5,000-digit one, which Python will not read from
+text, are both one line naming their entry.
+
+Strings. An *id* (of a school, service, lock or limit, a category, and every
+school or service a service, lock or limit names) must be a string of
+printable characters in the sense of `str.isprintable`: letters, marks,
+digits, punctuation, symbols and the ASCII space, but no control, format,
+surrogate, private-use or unassigned character and no other kind of space or
+line break (what is unassigned follows the Unicode version of the Python
+that runs); ids that are required are also not blank. Names, partners and
+units are free text for people: anything that can be written as UTF-8 (no
+lone surrogate such as ``"\\ud800"``, which no output could carry). Error
+messages show a string as JSON, escaped to ASCII when it is not printable,
+and cut at 60 characters, so that the message is always one line.
 """
 
 from __future__ import annotations
@@ -139,14 +168,111 @@ class Problem:
 # --- parsing -----------------------------------------------------------------
 
 
+MAX_NUMBER = 1e15
+"""The largest number a problem may hold (see the module's docstring)."""
+
+_LONG_DIGITS = 30
+_SHOWN_CHARS = 60
+
+
+class _LongInteger:
+    """An integer of the JSON text with more than `_LONG_DIGITS` digits, left as digits.
+
+    Python refuses to read an integer of more than 4,300 digits from text, and
+    reading one takes time quadratic in its length; such a number is far above
+    `MAX_NUMBER` anyway, so the parser keeps only its sign and length."""
+
+    def __init__(self, digits: str) -> None:
+        self.negative = digits.startswith("-")
+        self.length = len(digits.lstrip("-"))
+
+    def __repr__(self) -> str:
+        return _shown(self)
+
+
+def _parse_int(digits: str) -> int | _LongInteger:
+    if len(digits) > _LONG_DIGITS:
+        return _LongInteger(digits)
+    return int(digits)
+
+
 def _is_number(value: object) -> bool:
     # JSON booleans arrive as Python bools, which are ints; they are not amounts.
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_id(value: object) -> bool:
+    """A string of printable characters (`str.isprintable`: no control, format or
+    surrogate character, no space but the ASCII one)."""
+    return isinstance(value, str) and value.isprintable()
+
+
+def _id_rule(key: str, required: bool) -> str:
+    kind = "a non-empty string" if required else "a string"
+    return f"{key} must be {kind} of printable characters"
+
+
+def _is_text(value: object) -> bool:
+    """A string that can be written out (as UTF-8): no lone surrogate."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(value: object) -> str:
+    """`value` as an error message shows it: short, on one line, never failing."""
+    if isinstance(value, _LongInteger):
+        sign = "a negative" if value.negative else "an"
+        return f"{sign} integer of {value.length:,} digits"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int):
+        if abs(value) < 10**_LONG_DIGITS:
+            return str(value)
+        sign = "a negative" if value < 0 else "an"
+        try:
+            length = f"{len(str(abs(value))):,}"
+        except ValueError:  # more digits than Python converts
+            length = "more than 4,300"
+        return f"{sign} integer of {length} digits"
+    if isinstance(value, float):
+        return json.dumps(value)
+    if isinstance(value, str):
+        cut = value if len(value) <= _SHOWN_CHARS else value[: _SHOWN_CHARS - 1] + "…"
+        return json.dumps(cut, ensure_ascii=not cut.isprintable())
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def _amount_error(key: str, value: object, *, positive: bool = False) -> str | None:
+    """Why `value` is not a valid number for `key` ("capacity must be ..."), or None."""
+    bound = "> 0" if positive else ">= 0"
+    if isinstance(value, _LongInteger):
+        if value.negative:
+            return f"{key} must be a number {bound}, got {_shown(value)}"
+        return f"{key} must be at most 1e15, got {_shown(value)}"
+    if not _is_number(value):
+        return f"{key} must be a number {bound}, got {_shown(value)}"
+    assert isinstance(value, int | float)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{key} must be a finite number {bound}, got {_shown(value)}"
+    if value < 0 or (positive and value == 0):
+        return f"{key} must be a number {bound}, got {_shown(value)}"
+    if value > MAX_NUMBER:
+        return f"{key} must be at most 1e15, got {_shown(value)}"
+    return None
+
+
 def _where(kind: str, index: int, entry: object) -> str:
     if isinstance(entry, Mapping) and isinstance(entry.get("id"), str):
-        return f'{kind}[{index}] (id "{entry["id"]}")'
+        return f"{kind}[{index}] (id {_shown(entry['id'])})"
     return f"{kind}[{index}]"
 
 
@@ -163,22 +289,29 @@ def _number(
             raise ProblemError(f"{where}: {key} is missing")
         return None
     value = entry[key]
-    bound = "> 0" if positive else ">= 0"
-    if not _is_number(value) or not math.isfinite(value):
-        raise ProblemError(f"{where}: {key} must be a number {bound}, got {json.dumps(value)}")
-    if value < 0 or (positive and value == 0):
-        raise ProblemError(f"{where}: {key} must be a number {bound}, got {json.dumps(value)}")
+    error = _amount_error(key, value, positive=positive)
+    if error is not None:
+        raise ProblemError(f"{where}: {error}")
     return float(value)
 
 
-def _string(where: str, entry: Mapping[str, Any], key: str, *, required: bool) -> str | None:
+def _string(
+    where: str, entry: Mapping[str, Any], key: str, *, required: bool, text: bool = False
+) -> str | None:
+    """An id (`text` False: printable, not blank when required) or free text for people."""
     if key not in entry or entry[key] is None:
         if required:
             raise ProblemError(f"{where}: {key} is missing")
         return None
     value = entry[key]
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise ProblemError(f"{where}: {key} must be a non-empty string, got {json.dumps(value)}")
+    if text:
+        if not _is_text(value):
+            raise ProblemError(
+                f"{where}: {key} must be a string without lone surrogates, got {_shown(value)}"
+            )
+    elif not _is_id(value) or (required and not value.strip()):
+        raise ProblemError(f"{where}: {_id_rule(key, required)}, got {_shown(value)}")
+    assert isinstance(value, str)
     return value
 
 
@@ -201,7 +334,9 @@ def _parse_school(index: int, entry: Mapping[str, Any]) -> School:
     school_id = _string(where, entry, "id", required=True)
     weight = _number(where, entry, "weight", required=True, positive=True)
     assert school_id is not None and weight is not None
-    return School(id=school_id, weight=weight, name=_string(where, entry, "name", required=False))
+    return School(
+        id=school_id, weight=weight, name=_string(where, entry, "name", required=False, text=True)
+    )
 
 
 def _parse_service(index: int, entry: Mapping[str, Any]) -> Service:
@@ -213,7 +348,7 @@ def _parse_service(index: int, entry: Mapping[str, Any]) -> Service:
     if integer is None:
         integer = False
     if not isinstance(integer, bool):
-        raise ProblemError(f"{where}: integer must be true or false, got {json.dumps(integer)}")
+        raise ProblemError(f"{where}: integer must be true or false, got {_shown(integer)}")
     eligible, site_max = _parse_eligible(where, entry.get("eligible", []))
     assert service_id is not None and category is not None and capacity is not None
     return Service(
@@ -225,9 +360,9 @@ def _parse_service(index: int, entry: Mapping[str, Any]) -> Service:
         integer=integer,
         max_per_school=_number(where, entry, "max_per_school", required=False),
         min_viable=_number(where, entry, "min_viable", required=False),
-        name=_string(where, entry, "name", required=False),
-        partner=_string(where, entry, "partner", required=False),
-        unit=_string(where, entry, "unit", required=False),
+        name=_string(where, entry, "name", required=False, text=True),
+        partner=_string(where, entry, "partner", required=False, text=True),
+        unit=_string(where, entry, "unit", required=False, text=True),
     )
 
 
@@ -250,9 +385,9 @@ def _parse_eligible(
                 f'{where}: eligible[{position}] must be a school id or {{"school": id, "max": m}}'
             )
         entry_where = f"{where}: eligible[{position}]"
-        unknown = sorted(set(item) - {"school", "max"})
+        unknown = sorted((key for key in item if key not in ("school", "max")), key=str)
         if unknown:
-            raise ProblemError(f"{entry_where}: unknown key {json.dumps(unknown[0])}")
+            raise ProblemError(f"{entry_where}: unknown key {_shown(unknown[0])}")
         school = _string(entry_where, item, "school", required=True)
         assert school is not None
         schools.append(school)
@@ -304,7 +439,7 @@ def parse_objective(value: object, where: str = "objective") -> str:
     """Return `value` if it names an objective, else raise ProblemError."""
     if value not in OBJECTIVES:
         choices = " or ".join(OBJECTIVES)
-        raise ProblemError(f"{where} must be {choices}, got {json.dumps(value)}")
+        raise ProblemError(f"{where} must be {choices}, got {_shown(value)}")
     assert isinstance(value, str)
     return value
 
@@ -343,13 +478,18 @@ def load_problem(source: str | bytes | Mapping[str, Any] | Problem) -> Problem:
         return source
     if isinstance(source, str | bytes):
         try:
-            data = json.loads(source)
+            # NaN and Infinity are read (Python's json allows them) and refused as numbers.
+            data = json.loads(source, parse_int=_parse_int)
         except json.JSONDecodeError as error:
             raise ProblemError(
                 f"malformed JSON at line {error.lineno} column {error.colno}: {error.msg}"
             ) from None
-        except (UnicodeDecodeError, RecursionError) as error:
-            raise ProblemError(f"malformed JSON: {type(error).__name__}") from None
+        except UnicodeDecodeError:
+            raise ProblemError("malformed JSON: not UTF-8, UTF-16 or UTF-32 text") from None
+        except RecursionError:
+            raise ProblemError("malformed JSON: nested too deeply") from None
+        except ValueError as error:
+            raise ProblemError(f"malformed JSON: {' '.join(str(error).split())}") from None
         return problem_from_dict(data)
     return problem_from_dict(source)
 
@@ -362,90 +502,122 @@ def _close_to_or_below(amount: float, bound: float) -> bool:
     return amount <= bound + 1e-9 * max(1.0, abs(bound))
 
 
+def _check_amount(where: str, key: str, value: object, *, positive: bool = False) -> None:
+    error = _amount_error(key, value, positive=positive)
+    if error is not None:
+        raise ProblemError(f"{where}: {error}")
+
+
+def _check_id(where: str, key: str, value: object, *, required: bool = True) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not _is_id(value) or (required and not value.strip()):
+        raise ProblemError(f"{where}: {_id_rule(key, required)}, got {_shown(value)}")
+
+
+def _check_text(where: str, key: str, value: object) -> None:
+    if value is not None and not _is_text(value):
+        raise ProblemError(
+            f"{where}: {key} must be a string without lone surrogates, got {_shown(value)}"
+        )
+
+
 def check_problem(problem: Problem) -> None:
-    """Raise ProblemError naming the first entry of `problem` that is not valid."""
+    """Raise ProblemError naming the first entry of `problem` that is not valid.
+
+    Checks everything `load_problem` checks of a file, for a Problem however it
+    was built: ids printable, numbers finite, in range and of the right sign,
+    cross-references known, no duplicates."""
     school_ids: set[str] = set()
     for index, school in enumerate(problem.schools):
-        where = f'schools[{index}] (id "{school.id}")'
-        if not isinstance(school.id, str) or not school.id:
-            raise ProblemError(f"schools[{index}]: id must be a non-empty string")
+        _check_id(f"schools[{index}]", "id", school.id)
+        where = f"schools[{index}] (id {_shown(school.id)})"
         if school.id in school_ids:
             raise ProblemError(f"{where}: duplicate school id")
-        if not _is_number(school.weight) or not math.isfinite(school.weight) or school.weight <= 0:
-            raise ProblemError(f"{where}: weight must be a number > 0, got {school.weight!r}")
+        _check_amount(where, "weight", school.weight, positive=True)
+        _check_text(where, "name", school.name)
         school_ids.add(school.id)
 
     services: dict[str, Service] = {}
     for index, service in enumerate(problem.services):
-        where = f'services[{index}] (id "{service.id}")'
-        if not isinstance(service.id, str) or not service.id:
-            raise ProblemError(f"services[{index}]: id must be a non-empty string")
+        _check_id(f"services[{index}]", "id", service.id)
+        where = f"services[{index}] (id {_shown(service.id)})"
         if service.id in services:
             raise ProblemError(f"{where}: duplicate service id")
-        if not isinstance(service.category, str) or not service.category:
-            raise ProblemError(f"{where}: category must be a non-empty string")
-        for key in ("capacity", "max_per_school", "min_viable"):
+        _check_id(where, "category", service.category)
+        for key in ("name", "partner", "unit"):
+            _check_text(where, key, getattr(service, key))
+        _check_amount(where, "capacity", service.capacity)
+        for key in ("max_per_school", "min_viable"):
             value = getattr(service, key)
-            if value is None and key != "capacity":
-                continue
-            if not _is_number(value) or not math.isfinite(value) or value < 0:
-                raise ProblemError(f"{where}: {key} must be a number >= 0, got {value!r}")
-        for school_id, bound in service.site_max:
-            if not _is_number(bound) or not math.isfinite(bound) or bound < 0:
-                raise ProblemError(
-                    f'{where}: the max at school "{school_id}" must be a number >= 0, got {bound!r}'
-                )
-            if school_id not in service.eligible:
-                raise ProblemError(
-                    f'{where}: a max is given at school "{school_id}", which is not in eligible'
-                )
+            if value is not None:
+                _check_amount(where, key, value)
         seen: set[str] = set()
-        for school_id in service.eligible:
+        for position, school_id in enumerate(service.eligible):
+            if not _is_id(school_id):
+                raise ProblemError(
+                    f"{where}: eligible[{position}] must be a school id (a string of "
+                    f"printable characters), got {_shown(school_id)}"
+                )
             if school_id not in school_ids:
-                raise ProblemError(f'{where}: eligible names unknown school id "{school_id}"')
+                raise ProblemError(f"{where}: eligible names unknown school id {_shown(school_id)}")
             if school_id in seen:
-                raise ProblemError(f'{where}: school "{school_id}" is listed twice in eligible')
+                raise ProblemError(
+                    f"{where}: school {_shown(school_id)} is listed twice in eligible"
+                )
             seen.add(school_id)
+        bounded: set[str] = set()
+        for school_id, bound in service.site_max:
+            if not _is_id(school_id) or school_id not in seen:
+                raise ProblemError(
+                    f"{where}: a max is given at school {_shown(school_id)}, "
+                    "which is not in eligible"
+                )
+            if school_id in bounded:
+                raise ProblemError(f"{where}: a max is given twice at school {_shown(school_id)}")
+            bounded.add(school_id)
+            _check_amount(where, f"the max at school {_shown(school_id)}", bound)
         services[service.id] = service
 
     for index, lock in enumerate(problem.locks):
-        where = f"locks[{index}]" + (f' (id "{lock.id}")' if lock.id else "")
+        _check_id(f"locks[{index}]", "id", lock.id, required=False)
+        where = f"locks[{index}]" + (f" (id {_shown(lock.id)})" if lock.id else "")
+        _check_id(where, "service", lock.service)
+        _check_id(where, "school", lock.school)
         locked = services.get(lock.service)
         if locked is None:
-            raise ProblemError(f'{where}: unknown service id "{lock.service}"')
+            raise ProblemError(f"{where}: unknown service id {_shown(lock.service)}")
         if lock.school not in school_ids:
-            raise ProblemError(f'{where}: unknown school id "{lock.school}"')
-        if not _is_number(lock.amount) or not math.isfinite(lock.amount) or lock.amount < 0:
-            raise ProblemError(f"{where}: amount must be a number >= 0, got {lock.amount!r}")
+            raise ProblemError(f"{where}: unknown school id {_shown(lock.school)}")
+        _check_amount(where, "amount", lock.amount)
         if lock.school not in locked.eligible:
             raise ProblemError(
-                f'{where}: school "{lock.school}" is not eligible for service "{lock.service}"'
+                f"{where}: school {_shown(lock.school)} is not eligible for service "
+                f"{_shown(lock.service)}"
             )
+        # A lock above the per-site max or max_per_school is valid but infeasible: a
+        # conflict explains it. Above the capacity it contradicts the file itself.
         if not _close_to_or_below(lock.amount, locked.capacity):
             raise ProblemError(
                 f"{where}: amount {lock.amount:g} is above the capacity {locked.capacity:g} "
-                f'of service "{lock.service}"'
+                f"of service {_shown(lock.service)}"
             )
 
     for index, limit in enumerate(problem.limits):
-        where = f"limits[{index}]" + (f' (id "{limit.id}")' if limit.id else "")
+        _check_id(f"limits[{index}]", "id", limit.id, required=False)
+        where = f"limits[{index}]" + (f" (id {_shown(limit.id)})" if limit.id else "")
+        _check_id(where, "school", limit.school)
         if limit.school not in school_ids:
-            raise ProblemError(f'{where}: unknown school id "{limit.school}"')
-        if not isinstance(limit.category, str) or not limit.category:
-            raise ProblemError(f"{where}: category must be a non-empty string")
+            raise ProblemError(f"{where}: unknown school id {_shown(limit.school)}")
+        _check_id(where, "category", limit.category)
         for key in ("min", "max"):
             value = getattr(limit, key)
-            if value is not None and (
-                not _is_number(value) or not math.isfinite(value) or value < 0
-            ):
-                raise ProblemError(f"{where}: {key} must be a number >= 0, got {value!r}")
+            if value is not None:
+                _check_amount(where, key, value)
         if limit.min is not None and limit.max is not None and limit.min > limit.max:
             raise ProblemError(f"{where}: min {limit.min:g} is above max {limit.max:g}")
 
     if problem.objective is not None:
         parse_objective(problem.objective)
-    time_limit = problem.options.time_limit_s
-    if time_limit is not None and (
-        not _is_number(time_limit) or not math.isfinite(time_limit) or time_limit <= 0
-    ):
-        raise ProblemError(f"options: time_limit_s must be a number > 0, got {time_limit!r}")
+    if problem.options.time_limit_s is not None:
+        _check_amount("options", "time_limit_s", problem.options.time_limit_s, positive=True)

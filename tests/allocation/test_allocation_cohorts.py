@@ -300,3 +300,25 @@ def test_breakpoints_between_counts_the_floors_whole_seats_can_give() -> None:
         steps += 1
     assert breakpoints_between(weights, 0.0, 3.0) == 10
     assert steps == 9
+
+
+def test_a_huge_whole_seat_capacity_with_cohorts_is_solved_without_huge_arrays() -> None:
+    # A valid file (every number <= 1e15): the cohort search's reachable-totals arrays
+    # would need gigabytes here, so the category goes to the MILP, which places it all.
+    problem = {
+        "schools": [{"id": "S1", "weight": 1}, {"id": "S2", "weight": 3}],
+        "services": [
+            {
+                "id": "J1",
+                "category": "arts",
+                "capacity": 1e12,
+                "integer": True,
+                "min_viable": 10,
+                "eligible": ["S1", "S2"],
+            },
+        ],
+    }
+    result = result_to_dict(solve(problem, objective="maxmin"))
+    assert result["status"] == "optimal"
+    got = {a["school"]: a["amount"] for a in result["allocations"]}
+    assert got == {"S1": 250_000_000_000, "S2": 750_000_000_000}
