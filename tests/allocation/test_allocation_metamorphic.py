@@ -225,7 +225,7 @@ def renamed(problem: dict[str, Any], seed: int) -> tuple[dict[str, Any], dict[st
     return other, {new: old for old, new in new_school.items()}
 
 
-@METAMORPHIC
+@settings(METAMORPHIC, max_examples=60)  # ties between allocations of equal D are the point
 @given(
     problem=problems(),
     seed=st.integers(0, 2**16),
@@ -244,8 +244,7 @@ def test_renaming_or_reordering_ids_changes_nothing_the_stages_determine(
     feasible(other, after)
     assert after["status"] == before["status"]
     if before["status"] == "infeasible":
-        assert len(after["conflicts"]) == len(before["conflicts"])
-        return
+        return  # a least conflicting set need not be unique: which one is named may differ
     for category, figures in before["categories"].items():
         got = after["categories"][category]
         assert got["placed"] == pytest.approx(figures["placed"], rel=1e-6, abs=1e-9)
@@ -265,6 +264,30 @@ def test_renaming_or_reordering_ids_changes_nothing_the_stages_determine(
             key = (category, school)
             assert mine[key] == pytest.approx(theirs[key], abs=1e-5 * scale), key
             assert low - 1e-5 * scale <= mine[key] <= high + 1e-5 * scale, key
+
+
+@METAMORPHIC
+@given(
+    problem=problems(),
+    seed=st.integers(0, 2**16),
+    objective=st.sampled_from(["proportional", "maxmin"]),
+)
+def test_listing_in_another_order_changes_no_amount(
+    problem: dict[str, Any], seed: int, objective: str
+) -> None:
+    # The spec: "listing schools, services, locks or limits in another order changes
+    # no x_js" (the ids stay; only the lists and each eligible list are shuffled).
+    rng = random.Random(seed)
+    other = copy.deepcopy(problem)
+    for key in ("schools", "services", "locks", "limits"):
+        rng.shuffle(other[key])
+    for service in other["services"]:
+        rng.shuffle(service["eligible"])
+    before = run(problem, objective)
+    after = run(other, objective)
+    assert after["status"] == before["status"]
+    assert amounts(after) == amounts(before)
+    assert after["categories"] == before["categories"]
 
 
 # --- per-site bounds ---------------------------------------------------------------
