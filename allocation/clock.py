@@ -12,9 +12,11 @@ from __future__ import annotations
 import time
 from typing import Literal, Protocol
 
-Stage = Literal["placed", "floor", "distance"]
-"""Stage 1 places T* ("placed"); maxmin's stage 2 finds the floor ("floor");
-proportional's stage 2 and maxmin's stage 3 minimise D ("distance")."""
+Stage = Literal["placed", "shared", "shared_floor", "floor", "floor_shared"]
+"""The spec's names of the stages (also the result's ``stage``): stage 1 places T*
+("placed"); ``proportional`` then minimises D ("shared") and, D held, lifts the
+floor ("shared_floor"); ``maxmin`` lifts the floor ("floor") and, the floor held,
+minimises D ("floor_shared")."""
 
 
 class Clock(Protocol):
@@ -40,11 +42,15 @@ class MonotonicClock:
 
 
 class Budget:
-    """The time left of a limit (none: no limit) that started when the budget was made."""
+    """The time left of a limit (none: no limit) that started when the budget was made,
+    or at `started` (a reading of `clock`) if given."""
 
-    def __init__(self, limit_s: float | None, clock: Clock) -> None:
+    def __init__(
+        self, limit_s: float | None, clock: Clock, *, started: float | None = None
+    ) -> None:
         self.clock = clock
-        self.deadline = None if limit_s is None else clock.now() + limit_s
+        start = clock.now() if started is None else started
+        self.deadline = None if limit_s is None else start + limit_s
 
     def left(self) -> float | None:
         if self.deadline is None:

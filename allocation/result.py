@@ -8,8 +8,8 @@ bytes; see `number`)::
       "status": "optimal" | "time_limit" | "infeasible",
       "objective": "proportional" | "maxmin",
       "categories": {                      # every category a service offers
-        "<category>": {"placed": 60, "capacity": 60, "gap": 0.04,
-                        "min_coverage": 0.09, "status": "optimal"}
+        "<category>": {"status": "optimal", "stage": "shared_floor", "placed": 60,
+                        "capacity": 60, "gap": 0.04, "min_coverage": 0.09}
       },
       "allocations": [{"service": "J1", "school": "S1", "amount": 30}],
       "schools": [{"school": "S1", "category": "tutoring", "weight": 312.5,
@@ -21,10 +21,18 @@ bytes; see `number`)::
                                  "category": "tutoring"}]}]
     }
 
-- ``categories[c].status`` is the category's own status: ``optimal``,
-  ``time_limit`` (best found in time) or ``no_solution`` (the time limit came
-  before any solution of this category: nothing is allocated in it, its
-  ``placed`` is 0 and its schools' ``why`` says so).
+- ``categories[c].status`` is the category's own status: ``optimal`` or
+  ``time_limit`` (a limit was hit: the best found in time, never empty where
+  capacity can be used); the top-level ``status`` is the worst of them
+  (``infeasible`` has no categories). ``categories[c].stage`` names the last
+  stage completed: ``placed`` (stage 1), then ``shared`` and ``shared_floor``
+  for ``proportional``, ``floor`` and ``floor_shared`` for ``maxmin``. Under
+  ``time_limit`` it is ``placed`` at the least (the allocation then places
+  what was found in time). Under ``optimal`` it is normally the objective's
+  last stage; a stage the solver failed to finish for a reason other than
+  time (after retries) is not completed, so ``optimal`` with an earlier
+  ``stage`` means: solved to optimality up to that stage, the later ones not
+  done (see `allocation.stages`).
 - ``allocations`` lists every non-zero amount, sorted by (service, school).
 - ``schools`` has a row for every school of ``S_c`` of every category, sorted
   by (category, school). ``why`` is null unless the school falls well short
@@ -58,7 +66,8 @@ class CategoryFigures:
     capacity: float
     gap: float
     min_coverage: float
-    status: str
+    status: str  # optimal | time_limit
+    stage: str  # the last stage completed (see `allocation.stages.STAGES`)
 
 
 @dataclass(frozen=True)
@@ -175,11 +184,12 @@ def result_to_dict(result: Result) -> dict[str, Any]:
         "objective": result.objective,
         "categories": {
             figures.category: {
+                "status": figures.status,
+                "stage": figures.stage,
                 "placed": number(figures.placed),
                 "capacity": number(figures.capacity),
                 "gap": number(figures.gap),
                 "min_coverage": number(figures.min_coverage),
-                "status": figures.status,
             }
             for figures in sorted(result.categories, key=lambda f: f.category)
         },

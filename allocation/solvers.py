@@ -12,7 +12,11 @@ Pitfalls handled here:
   feasible; PuLP still calls it a solution. We ask HiGHS whether the primal
   solution is feasible and otherwise report no solution.
 - CBC stopped without a solution still writes values into the variables;
-  `outcome_of` says `no_solution` and callers must not read them.
+  `outcome_of` says `STOPPED` and callers must not read them.
+- CBC does not heed its own ``-sec`` in every phase (whole-seat problems of
+  10 schools ran minutes past it): with a time limit, `TimedCOIN_CMD` tells
+  it a little less (`cbc_seconds`), kills the ``cbc`` process (its whole
+  process group) at the limit and reports a stop without solution.
 - Duals from PuLP's HiGHS interface have the opposite sign on maximisation
   problems; the stages read no duals at all (only values), so it cannot bite.
 - HiGHS prints its banner on stdout the first time a `Highs` object is made,
@@ -22,9 +26,12 @@ Pitfalls handled here:
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from typing import Any
 
@@ -47,10 +54,10 @@ class Outcome(enum.Enum):
     """What one solver run produced, as far as the allocation is concerned."""
 
     OPTIMAL = "optimal"
-    TIME_LIMIT = "time_limit"  # a feasible solution, not proven optimal
-    NO_SOLUTION = "no_solution"  # stopped (time limit) before finding any solution
+    TIME_LIMIT = "time_limit"  # stopped (by a limit) with a feasible solution, not proven optimal
+    STOPPED = "stopped"  # stopped (by a limit) before finding any solution: no values
     INFEASIBLE = "infeasible"
-    ERROR = "error"
+    ERROR = "error"  # anything else (a solver failure): no values
 
 
 def outcome_of(status: int, sol_status: int) -> Outcome:
@@ -63,9 +70,9 @@ def outcome_of(status: int, sol_status: int) -> Outcome:
         if sol_status == pc.LpSolutionIntegerFeasible:
             # PuLP says "Optimal" for a stopped MILP with an incumbent.
             return Outcome.TIME_LIMIT
-        return Outcome.NO_SOLUTION
+        return Outcome.STOPPED
     if status == pc.LpStatusNotSolved:
-        return Outcome.NO_SOLUTION
+        return Outcome.STOPPED
     return Outcome.ERROR
 
 
@@ -175,6 +182,12 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type, unused-ignore]
         super().__init__(*args, **kwargs)
         self.warm_start = warm_start
         self.session = session
+        self.model_status: highspy.HighsModelStatus | None = None  # of the last run
+
+    @property
+    def stopped_by_time(self) -> bool:
+        """Whether the last run ended on HiGHS' own time limit."""
+        return self.model_status == highspy.HighsModelStatus.kTimeLimit
 
     def _configure(self, highs: highspy.Highs) -> None:
         # Options persist in a reused model: set every one each time.
@@ -184,6 +197,7 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type, unused-ignore]
         )
         highs.setOptionValue("solver", "choose")
         highs.setOptionValue("mip_lp_solver", "choose")
+        highs.setOptionValue("presolve", "choose")
         if self.gapRel is not None:
             highs.setOptionValue("mip_rel_gap", self.gapRel)
         if self.gapAbs is not None:
@@ -222,6 +236,7 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type, unused-ignore]
             session.constraints = constraints
         self._warm_start(lp, variables)
         run_highs(lp.solverModel)
+        self.model_status = lp.solverModel.getModelStatus()
         status, sol_status = self._read(lp, variables)
         lp.assignStatus(status, sol_status)
         return status
@@ -366,6 +381,81 @@ def _cbc_path() -> str:
     return str(coin_api.PULP_CBC_CMD.pulp_cbc_path)
 
 
+def cbc_seconds(time_limit_s: float) -> float:
+    """The ``-sec`` a ``cbc`` run of at most `time_limit_s` wall-clock seconds is given:
+    less than that, so that a CBC that heeds it can still write its incumbent before it
+    would be killed (at `time_limit_s`)."""
+    return max(0.5 * time_limit_s, 0.95 * time_limit_s - 0.5)
+
+
+class TimedCOIN_CMD(pulp.COIN_CMD):  # type: ignore[misc, valid-type, unused-ignore]
+    """PuLP's COIN_CMD, but with a time limit the ``cbc`` process is killed when it overruns.
+
+    `solve_CBC` is PuLP's own (MPS in, solution file out, the same options),
+    with ``Popen.wait(timeout=...)`` in place of an unbounded wait. The process
+    runs in its own session, so the kill reaches anything it started. A killed
+    run is reported as stopped without a solution (`killed` says so).
+    """
+
+    def __init__(self, *args: Any, kill_after_s: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kill_after_s = kill_after_s
+        self.killed = False
+        self.stopped_on_time = False
+
+    @property
+    def stopped_by_time(self) -> bool:
+        """Whether the last run stopped on its ``-sec`` or was killed for overrunning it."""
+        return self.killed or self.stopped_on_time
+
+    def solve_CBC(self, lp: pulp.LpProblem, use_mps: bool = True) -> int:
+        if self.kill_after_s is None:
+            return int(super().solve_CBC(lp, use_mps))
+        self.killed = self.stopped_on_time = False
+        if not self.executable(self.path):
+            raise pulp.PulpSolverError(f"cannot execute {self.path}")
+        mps, solution = self.create_tmp_files(lp.name, "mps", "sol")
+        variables, variable_names, constraint_names, _ = lp.writeMPS(mps, rename=1)
+        args = [self.path, mps]
+        if lp.sense == pc.LpMaximize:
+            args.append("-max")
+        args += ["-sec", str(self.timeLimit)]
+        for option in self.options + self.getOptions():
+            args += ("-" + option).split()
+        args += ["-solve" if self.mip else "-initialSolve", "-printingOptions", "all"]
+        args += ["-solution", solution]
+        process = subprocess.Popen(  # our own argument list, no shell
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            code = process.wait(timeout=self.kill_after_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # it ended in the meantime
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            self.killed = True
+            self.delete_tmp_files(mps, solution)
+            lp.assignStatus(pc.LpStatusNotSolved, pc.LpSolutionNoSolutionFound)
+            return int(pc.LpStatusNotSolved)
+        if code != 0 or not os.path.exists(solution):
+            self.delete_tmp_files(mps, solution)
+            raise pulp.PulpSolverError(f"{self.path} ended with status {code}")
+        with open(solution) as first:
+            # "Stopped on time - objective value ..." or "Stopped on time" alone
+            self.stopped_on_time = first.readline().startswith("Stopped on time")
+        status, values, _, _, _, sol_status = self.readsol_MPS(
+            solution, lp, variables, variable_names, constraint_names
+        )
+        lp.assignVarsVals(values)
+        lp.assignStatus(status, sol_status)
+        self.delete_tmp_files(mps, solution)
+        return int(status)
+
+
 def make_solver(
     name: str,
     *,
@@ -393,10 +483,12 @@ def make_solver(
             **options,
         )
     if name == "cbc":
-        return pulp.COIN_CMD(
+        return TimedCOIN_CMD(
             path=_cbc_path(),
             msg=False,
-            timeLimit=time_limit_s,
+            timeLimit=None if time_limit_s is None else cbc_seconds(time_limit_s),
+            kill_after_s=time_limit_s,
+            timeMode="elapsed",  # -sec in wall-clock seconds, as the budget counts them
             gapRel=MIP_REL_GAP,
             gapAbs=MIP_ABS_GAP,
             threads=1,

@@ -21,13 +21,38 @@ only when that cannot prove its answer, and the best allocation found is
 kept when the MILP does not beat it. MILPs run without a MIP start (see
 `_run`).
 
-Time limit: ``options.time_limit_s`` bounds the whole solve. Categories with
-cohort minimums are solved last; each category may use the time left when it
-starts less a reserve for each category after it (see `solve`), and each
-solver run what is left of its category's share. A stage stopped with a solution keeps it (status
-``time_limit``); a stage stopped without one falls back to the previous
-stage's solution (still feasible, ``time_limit``); a category whose stage 1
-found nothing is reported as ``no_solution`` with nothing allocated.
+Time limit: ``options.time_limit_s`` bounds the whole solve, model building
+included (each category's share is read off the clock when the category
+starts). Categories with cohort minimums are solved last; each category may
+use the time left when it starts less a reserve for each category after it
+(see `solve`), and each solver run what is left of its category's share.
+
+Before any solver run, each category gets a first feasible allocation from a
+bounded method (`allocation.greedy`: a greedy fill, else the LP relaxation
+rounded and repaired), whatever time is left: that is the least a category
+returns. A stage stopped by the limit with a solution keeps it when it is
+better than what came before; one stopped without a solution falls back to
+the previous stage's allocation (or the first feasible one). Either way the
+category's ``status`` is ``time_limit`` and its ``stage`` names the last stage
+completed (`STAGES`; ``placed`` at the least, even when stage 1 itself was
+stopped: its allocation is the most that was found placed). Only if the
+bounded methods found nothing and stage 1 was stopped without a solution
+(locks and limits the fill cannot meet, in a category whose relaxation
+rounds badly) does stage 1 go on past the limit, to its first solution only.
+The LP relaxation is given at least `RELAXATION_MIN_S`, a limit or not.
+
+``time_limit`` means a limit was hit: the budget ran out, or the solver said
+its own time limit stopped it. Any other way a run ends without a proven
+answer (HiGHS "unknown", a solve error, an iteration limit) is a solver
+hiccup: the run is retried without presolve, then with the other LP
+algorithm (simplex / interior point). If it still has no proven answer the
+stage is *not completed*: the category keeps the previous stage's allocation,
+its ``stage`` names that previous stage (short of the objective's last), and
+its ``status`` stays ``optimal``, which then means what it always means: every
+stage it names was solved to optimality. (Neither ``time_limit``, which would
+blame a limit that was not hit, nor a failure of the whole run, for an
+allocation that is sound as far as it goes.) A hiccup in stage 1 itself,
+after the retries, is an error (`RuntimeError`): there is no proven ``T*``.
 """
 
 from __future__ import annotations
@@ -36,15 +61,17 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pulp  # type: ignore[import-untyped, unused-ignore]  # pulp ships no types
 
 from allocation import explain, scaling
-from allocation.clock import Budget, Clock, MonotonicClock
+from allocation.clock import Budget, Clock, MonotonicClock, Stage
 from allocation.cohorts import CohortSearch
 from allocation.cohorts import applicable as cohorts_apply
+from allocation.greedy import first_feasible, placed_bound
 from allocation.integral import IntegralFloor, ceil_noise, integral_flow
 from allocation.model import CategoryData, CategoryModel, category_data, clean_amounts
 from allocation.problem import (
@@ -73,6 +100,13 @@ from allocation.solvers import (
 PLACED_TOLERANCE = 1e-7  # relative slack on sum y = T* for continuous amounts
 FLOOR_TOLERANCE = 5e-7  # relative slack on the maxmin floor in stage 3
 GAP_NOISE = 1e-9  # a reported gap below this (a share of T*, beyond solver precision) is 0
+RELAXATION_MIN_S = 5.0  # the least time the LP relaxation of `allocation.greedy` is given
+
+STAGES: dict[str, tuple[Stage, Stage, Stage]] = {
+    "proportional": ("placed", "shared", "shared_floor"),
+    "maxmin": ("placed", "floor", "floor_shared"),
+}
+"""Each objective's stages in order; a category's ``stage`` names the last one completed."""
 
 
 @dataclass
@@ -94,7 +128,6 @@ class _CategorySolver:
         self.data = data
         self.solver = solver
         self.clock = clock
-        self.model = CategoryModel(data)
         self.weights = np.asarray([school.weight for school in data.schools], dtype=np.float64)
         self.relaxed = False
         self.session = HighsSession() if solver == "highs" else None
@@ -103,31 +136,61 @@ class _CategorySolver:
         self._placed: tuple[bool, pulp.LpConstraint] | None = None
         self.distance_options: dict[str, Any] | None = None
         self.floor_by_search = False  # stage 2 ran outside PuLP (allocation.integral)
-        # Whether the category's model is a MILP (on/off binaries or whole amounts).
-        self.mip = bool(self.model.binaries) or any(s.integer for s in data.services)
+        # Whether the category's model is a MILP (on/off binaries, on the unlocked pairs
+        # of services with a min_viable, or whole amounts).
+        viable = np.asarray([bool(s.min_viable and s.min_viable > 0) for s in data.services])
+        unlocked = np.ones(len(data.pair_service), dtype=bool)
+        unlocked[list(data.pair_lock)] = False
+        binaries = bool(len(viable)) and bool(np.any(viable[data.pair_service] & unlocked))
+        self.mip = binaries or any(s.integer for s in data.services)
         # Whole seats with cohort minimums: bounds and allocations by `allocation.cohorts`
         # first; the MILP only when that cannot prove its answer.
         self.cohorts = (
             CohortSearch(data, clock.left) if solver == "highs" and cohorts_apply(data) else None
         )
 
+    @cached_property
+    def model(self) -> CategoryModel:
+        """The category's PuLP model, built when a stage first needs one: not at all when
+        the time is up before stage 1 (at state scale building takes seconds)."""
+        return CategoryModel(self.data)
+
     def _run(self, lp: pulp.LpProblem, *, highs_options: dict[str, Any] | None = None) -> _Stage:
-        if self.clock.expired():
-            return _Stage(Outcome.NO_SOLUTION)
-        solver = make_solver(
-            self.solver,
-            time_limit_s=self.clock.left(),
-            highs_options=highs_options,
-            # No MIP start: HiGHS 1.16 has been seen to accept a start and then call it
-            # optimal with a far better allocation left unfound; `_better` keeps the
-            # start instead when a run does not beat it.
-            warm_start=False,
-            session=self.session,
-        )
-        outcome = run(lp, solver)
+        """One solver run on what is left of the budget; retried on a hiccup (see the
+        module doc): TIME_LIMIT and STOPPED only when a limit was hit, else ERROR."""
+        for options in self._attempts(highs_options):
+            if self.clock.expired():
+                return _Stage(Outcome.STOPPED)
+            solver = make_solver(
+                self.solver,
+                time_limit_s=self.clock.left(),
+                highs_options=options,
+                # No MIP start: HiGHS 1.16 has been seen to accept a start and then call it
+                # optimal with a far better allocation left unfound; `_better` keeps the
+                # start instead when a run does not beat it.
+                warm_start=False,
+                session=self.session,
+            )
+            outcome = run(lp, solver)
+            if outcome in (Outcome.OPTIMAL, Outcome.INFEASIBLE):
+                break
+            if self.clock.left() is not None and (
+                self.clock.expired() or getattr(solver, "stopped_by_time", False)
+            ):
+                break  # the limit was hit: TIME_LIMIT or STOPPED as the run said
+            outcome = Outcome.ERROR  # not for lack of time: a hiccup, try otherwise
         if outcome in (Outcome.OPTIMAL, Outcome.TIME_LIMIT):
             return _Stage(outcome, self.model.amounts())
         return _Stage(outcome)
+
+    def _attempts(self, highs_options: dict[str, Any] | None) -> list[dict[str, Any] | None]:
+        """The options of a run and of its retries after a hiccup (HiGHS only)."""
+        if self.solver != "highs":
+            return [highs_options]
+        given = dict(highs_options or {})
+        key = "mip_lp_solver" if self.mip else "solver"
+        other = "simplex" if given.get(key) == "ipm" else "ipm"
+        return [highs_options, {**given, "presolve": "off"}, {**given, key: other}]
 
     def placed_by(self, amounts: np.ndarray) -> np.ndarray:
         """What each school of S_c receives under `amounts`."""
@@ -145,28 +208,58 @@ class _CategorySolver:
             var.varValue = float(value)
 
     def stage1(self) -> _Stage:
-        known = None
+        """Place as much as possible, starting from a first feasible allocation found by a
+        bounded method; never without an allocation unless the category is infeasible."""
+        left = self.clock.left()
+        first = first_feasible(self.data, None if left is None else max(left, RELAXATION_MIN_S))
+        if first.infeasible:
+            return _Stage(Outcome.INFEASIBLE)  # its LP relaxation is: a proof
+        known = first.amounts
+        if known is not None:
+            bound = placed_bound(self.data)
+            if float(known.sum()) >= bound - 1e-9 * max(1.0, bound):
+                return _Stage(Outcome.OPTIMAL, known)  # it places all that can be placed
+            if self.clock.expired():
+                return _Stage(Outcome.TIME_LIMIT, known)  # no time for anything more
+        total: Callable[[np.ndarray], float] = lambda x: float(x.sum())  # noqa: E731
         if self.cohorts is not None:
             found = self.cohorts.stage1()
             if found is not None:
-                known = clean_amounts(self.data, found.amounts)
+                searched = clean_amounts(self.data, found.amounts)
                 if found.proven:
-                    return _Stage(Outcome.OPTIMAL, known)
+                    return _Stage(Outcome.OPTIMAL, searched)
+                if known is None or total(searched) > total(known):
+                    known = searched
+        if known is not None and self.clock.expired():
+            return _Stage(Outcome.TIME_LIMIT, known)
         lp = self.model.problem("stage1", pulp.LpMaximize)
         lp.setObjective(pulp.LpAffineExpression([(y, 1.0) for y in self.model.y]))
-        return self._better(self._run(lp), known, lambda x: float(x.sum()))
+        stage = self._better(self._run(lp), known, total)
+        if stage.outcome == Outcome.STOPPED:
+            # Nothing feasible at hand and the limit hit: the last resort, past the limit,
+            # up to the first solution only (see the module doc).
+            last = make_solver(
+                "highs", time_limit_s=None, highs_options={"mip_max_improving_sols": 1}
+            )
+            outcome = run(lp, last)
+            if outcome in (Outcome.OPTIMAL, Outcome.TIME_LIMIT):
+                return _Stage(outcome, self.model.amounts())
+        return stage
 
     def _better(
         self, stage: _Stage, start: np.ndarray | None, score: Callable[[np.ndarray], float]
     ) -> _Stage:
-        """A MILP stage's result, or `start` (a feasible allocation known before it) when
-        the run found nothing or nothing better (higher `score`): then `time_limit`."""
-        if start is None or not self.mip:
+        """A stage's result, or `start` (a feasible allocation known before it) when the run
+        was stopped by the limit with nothing, or with nothing better (higher `score`) in a
+        MILP or a stopped LP: then `time_limit`."""
+        if start is None:
             return stage
         if stage.amounts is None:
-            if stage.outcome == Outcome.NO_SOLUTION:
+            if stage.outcome == Outcome.STOPPED:
                 return _Stage(Outcome.TIME_LIMIT, start)
             return stage
+        if stage.outcome == Outcome.OPTIMAL and not self.mip:
+            return stage  # an LP's proven optimum
         before, after = score(start), score(stage.amounts)
         # Beyond the solvers' own tolerances (1e-7): noise is no reason to doubt a run.
         if before > after + 1e-7 * max(1.0, abs(after)):
@@ -395,15 +488,49 @@ class _CategorySolver:
         return t_star * self.weights / total
 
 
-def _worst(outcomes: list[Outcome]) -> str:
-    return "optimal" if all(o == Outcome.OPTIMAL for o in outcomes) else "time_limit"
-
-
 @dataclass
 class _Solved:
-    status: str  # optimal | time_limit | no_solution
+    status: str  # optimal | time_limit
+    stage: Stage  # the last stage completed (see STAGES)
     t_star: float
     amounts: np.ndarray
+
+
+class _Progress:
+    """How far a category got: its best allocation, the last stage completed, its status."""
+
+    def __init__(self, first: _Stage) -> None:
+        assert first.amounts is not None
+        self.amounts: np.ndarray = first.amounts
+        self.stage: Stage = "placed"  # at the least (see the module doc)
+        self.status = "optimal" if first.outcome == Outcome.OPTIMAL else "time_limit"
+
+    def record(self, outcome: _Stage, stage: Stage) -> bool:
+        """Take a later stage's outcome; whether the stage was completed (the next may run).
+
+        Its allocation is kept whenever it has one (the stages only ever keep or
+        improve on what came before). A stage stopped by the limit makes the
+        status ``time_limit``; one the solver failed (no limit hit) leaves it as is.
+        """
+        if outcome.amounts is not None:
+            self.amounts = outcome.amounts
+        if outcome.outcome == Outcome.OPTIMAL:
+            self.stage = stage
+            return True
+        if outcome.outcome in (Outcome.TIME_LIMIT, Outcome.STOPPED):
+            self.status = "time_limit"
+        return False
+
+    def out_of(self, budget: Budget) -> bool:
+        """Whether the budget is gone (then the status says so): a stage not worth
+        starting, not even to build its model (seconds at state scale)."""
+        if budget.expired():
+            self.status = "time_limit"
+            return True
+        return False
+
+    def solved(self, t_star: float) -> _Solved:
+        return _Solved(self.status, self.stage, t_star, self.amounts)
 
 
 def _solve_category(
@@ -417,47 +544,54 @@ def _solve_category(
     conflicts = explain.precheck_conflicts(data)
     if conflicts:
         return conflicts
+    stages = STAGES[objective]
     if not data.schools:
-        return _Solved("optimal", 0.0, np.zeros(0))
+        return _Solved("optimal", stages[-1], 0.0, np.zeros(0))
     runner = _CategorySolver(data, solver, budget)
     budget.clock.starting(data.category, "placed")
     first = runner.stage1()
     if first.outcome == Outcome.INFEASIBLE:
         return explain.elastic_conflicts(data, solver) or [explain.unexplained(data)]
     if first.amounts is None:
-        if first.outcome == Outcome.ERROR:
-            raise RuntimeError(f"the solver failed on category {data.category!r}")
-        return _Solved("no_solution", 0.0, np.zeros(len(data.pair_service)))
+        raise RuntimeError(f"the solver failed on category {data.category!r}")
     t_star = float(first.amounts.sum())
     if data.all_integer:
         t_star = float(round(t_star))
-    outcomes: list[Outcome] = [first.outcome]
-    best = first.amounts
-    if first.outcome == Outcome.OPTIMAL and t_star > 0 and not feasibility_only:
-        if objective == "proportional":
-            budget.clock.starting(data.category, "distance")
-            second = runner.min_distance(t_star, best)
-            outcomes.append(second.outcome)
-            if second.amounts is not None:
-                best = second.amounts
-        else:
-            budget.clock.starting(data.category, "floor")
-            second, z_star = runner.max_floor(t_star, best)
-            outcomes.append(second.outcome)
-            if second.amounts is not None:
-                best = second.amounts
-            if second.outcome == Outcome.OPTIMAL:
-                budget.clock.starting(data.category, "distance")
-                if data.all_integer or runner.floor_by_search:
-                    # Hold the floor as lower bounds on y_s (whole ones for whole amounts).
-                    floors = runner.held_floors(best, z_star)
-                    third = runner.min_distance(t_star, best, floors=floors)
-                else:
-                    third = runner.min_distance(t_star, best, z_star)
-                outcomes.append(third.outcome)
-                if third.amounts is not None:
-                    best = third.amounts
-    return _Solved(_worst(outcomes), t_star, best)
+    progress = _Progress(first)
+    if first.outcome != Outcome.OPTIMAL or feasibility_only:
+        return progress.solved(t_star)
+    if t_star <= 0:
+        progress.stage = stages[-1]  # nothing to share: every stage holds trivially
+        return progress.solved(t_star)
+    if objective == "proportional":
+        budget.clock.starting(data.category, "shared")
+        if progress.out_of(budget) or not progress.record(
+            runner.min_distance(t_star, progress.amounts), "shared"
+        ):
+            return progress.solved(t_star)
+        # Stage 3, "shared_floor" (D held, lift the floor; h9-prop3's method) goes here:
+        #   budget.clock.starting(data.category, "shared_floor")
+        #   if not progress.out_of(budget):
+        #       progress.record(runner.floor_at_distance(t_star, progress.amounts), "shared_floor")
+        # (`record` keeps stage 2's allocation and stage when stage 3 fails or is stopped.)
+        return progress.solved(t_star)
+    budget.clock.starting(data.category, "floor")
+    if progress.out_of(budget):
+        return progress.solved(t_star)
+    second, z_star = runner.max_floor(t_star, progress.amounts)
+    if not progress.record(second, "floor"):
+        return progress.solved(t_star)
+    budget.clock.starting(data.category, "floor_shared")
+    if progress.out_of(budget):
+        return progress.solved(t_star)
+    best = progress.amounts
+    if data.all_integer or runner.floor_by_search:
+        # Hold the floor as lower bounds on y_s (whole ones for whole amounts).
+        third = runner.min_distance(t_star, best, floors=runner.held_floors(best, z_star))
+    else:
+        third = runner.min_distance(t_star, best, z_star)
+    progress.record(third, "floor_shared")
+    return progress.solved(t_star)
 
 
 def _solve_scaled(
@@ -511,6 +645,7 @@ def _figures_and_rows(
         gap=gap,
         min_coverage=min_coverage,
         status=solved.status,
+        stage=solved.stage,
     )
     allocations = [
         Allocation(
@@ -553,13 +688,14 @@ def solve(
     machine's monotonic clock; see `allocation.clock`). Raises ProblemError for
     an invalid problem or objective, ValueError for an unknown solver.
     """
+    clock = clock or MonotonicClock()
+    started = clock.now()  # the limit bounds the whole solve, reading the file included
     problem = load_problem(problem)
     chosen = parse_objective(objective or problem.objective or DEFAULT_OBJECTIVE)
     solver_name = solver or DEFAULT_SOLVER
     if solver_name not in SOLVERS:
         raise ValueError(f"unknown solver {solver_name!r}; choose one of {', '.join(SOLVERS)}")
-    clock = clock or MonotonicClock()
-    budget = Budget(problem.options.time_limit_s, clock)
+    budget = Budget(problem.options.time_limit_s, clock, started=started)
 
     offered = set(problem.categories)
     categories = sorted(offered | {limit.category for limit in problem.limits})

@@ -172,7 +172,7 @@ def test_the_mou_history_names_fields_and_values_in_the_readers_language(client,
     assert system in page and ">system<" not in page
 
 
-@pytest.mark.parametrize("code", ["optimal", "time_limit", "no_solution", "infeasible"])
+@pytest.mark.parametrize("code", ["optimal", "time_limit", "infeasible"])
 def test_an_engine_status_has_a_label_not_its_code(app, code):
     from registry.models.scenario import ScenarioRun
 

@@ -756,6 +756,23 @@ def test_the_summary_gives_each_category_and_its_schools_furthest_below_target(
     assert "Academic support · seats" in summary and "Furthest below target" in summary
     assert "Comfortable Elementary: 0 of 0.10" in summary
     assert "1.0%" in summary  # the gap
+    # How far the engine got, in words (its last stage, which depends on the objective).
+    assert "Solved up to" in summary
+    assert row["stage_words"].startswith("Shared by need") and row["stage_words"] in summary
+
+
+def test_a_categorys_stage_is_said_in_words_and_a_time_limit_with_it(app):
+    words = scenario_services.stage_words
+    with app.test_request_context("/"):
+        assert words({"status": "optimal", "stage": "floor_shared"}) == (
+            "Floor lifted, then the rest shared by need"
+        )
+        assert words({"status": "time_limit", "stage": "placed"}) == (
+            "As much as possible placed (stopped by the time limit)"
+        )
+        # Runs stored before stages were reported (a category may even say no_solution).
+        assert words({"status": "no_solution", "placed": 0}) == ""
+        assert words({"status": "optimal", "stage": "some later stage"}) == ""
 
 
 def test_at_most_five_schools_are_named_furthest_below_target():

@@ -54,11 +54,15 @@ class RunStage(LabelledEnum):
 
 
 class EngineStatus(LabelledEnum):
-    """What the allocation engine said about its answer (its result file's `status`)."""
+    """What the allocation engine said about its answer (its result file's `status`).
+
+    The engine's top-level status has only ever been one of these (a category's
+    own ``no_solution`` of older results never reached it), so stored runs need
+    no migration; an unknown value is shown as it is (`engine_status_label`).
+    """
 
     OPTIMAL = "optimal"
     TIME_LIMIT = "time_limit"
-    NO_SOLUTION = "no_solution"
     INFEASIBLE = "infeasible"
 
 
@@ -81,7 +85,6 @@ add_labels(
         (RunStatus.TIMED_OUT, _l("Timed out")),
         (EngineStatus.OPTIMAL, _l("Optimal")),
         (EngineStatus.TIME_LIMIT, _l("Best found within the time limit")),
-        (EngineStatus.NO_SOLUTION, _l("No solution within the time limit")),
         (EngineStatus.INFEASIBLE, _l("No allocation meets every rule")),
     )
 )

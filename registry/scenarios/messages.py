@@ -216,7 +216,7 @@ def engine_why(clauses: list[dict[str, Any]], names: Names) -> str | None:
     if not clauses:
         return None
     first = clauses[0]
-    if first["code"] == "no_solution":
+    if first["code"] == "no_solution":  # older runs only: a category is never left empty now
         return _("No allocation was found for this category within the time limit.")
     if first["code"] == "limit_at_most":
         p = first["params"]

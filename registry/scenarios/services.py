@@ -11,6 +11,7 @@ from typing import Any
 
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from registry.concurrency import check_version
@@ -362,8 +363,29 @@ def progress_of(run: ScenarioRun, now: datetime | None = None) -> dict[str, Any]
     }
 
 
+# The engine's stages (its result's `stage`: the last one a category completed), in words.
+STAGE_WORDS = {
+    "placed": _l("As much as possible placed"),
+    "shared": _l("Shared by need"),
+    "shared_floor": _l("Shared by need, then the floor lifted"),
+    "floor": _l("Floor lifted"),
+    "floor_shared": _l("Floor lifted, then the rest shared by need"),
+}
+
+
+def stage_words(figures: dict[str, Any]) -> str:
+    """How far the engine got with a category, in words ("" for runs from before stages)."""
+    words = STAGE_WORDS.get(figures.get("stage") or "")
+    if words is None:
+        return ""
+    if figures.get("status") == "time_limit":
+        return _("%(stage)s (stopped by the time limit)", stage=words)
+    return str(words)
+
+
 def category_summary(view: RunView, short: int = SHORT_SCHOOLS) -> list[dict[str, Any]]:
-    """Per category: placed of capacity, gap, floor and the schools furthest below target."""
+    """Per category: placed of capacity, gap, floor, how far the engine got, and the
+    schools furthest below target."""
     below: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in view.school_rows:
         if row["target"] - row["allocated"] > 1e-9:
@@ -371,6 +393,7 @@ def category_summary(view: RunView, short: int = SHORT_SCHOOLS) -> list[dict[str
     return [
         {
             **row,
+            "stage_words": stage_words(row),
             "furthest_below": sorted(
                 below.get(row["category"], []),
                 key=lambda r: (r["allocated"] - r["target"], str(r["name"]).casefold()),

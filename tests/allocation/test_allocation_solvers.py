@@ -5,14 +5,18 @@ Time limits are tested in test_allocation_time_limit.py.
 
 from __future__ import annotations
 
+import os
 import random
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pulp import constants as pc
+from test_allocation_time_limit import RunsOutAt, cohort_district
 
 from allocation import result_to_dict, solve
-from allocation.solvers import Outcome, outcome_of
+from allocation.solvers import Outcome, cbc_seconds, make_solver, outcome_of
 
 
 @pytest.mark.parametrize(
@@ -22,8 +26,8 @@ from allocation.solvers import Outcome, outcome_of
         # What PuLP reports for a MILP stopped by its time limit with an incumbent.
         (pc.LpStatusOptimal, pc.LpSolutionIntegerFeasible, Outcome.TIME_LIMIT),
         # CBC stopped before any solution: values are left in the variables, unusable.
-        (pc.LpStatusNotSolved, pc.LpSolutionNoSolutionFound, Outcome.NO_SOLUTION),
-        (pc.LpStatusOptimal, pc.LpSolutionNoSolutionFound, Outcome.NO_SOLUTION),
+        (pc.LpStatusNotSolved, pc.LpSolutionNoSolutionFound, Outcome.STOPPED),
+        (pc.LpStatusOptimal, pc.LpSolutionNoSolutionFound, Outcome.STOPPED),
         (pc.LpStatusInfeasible, pc.LpSolutionInfeasible, Outcome.INFEASIBLE),
         (pc.LpStatusInfeasible, pc.LpSolutionNoSolutionFound, Outcome.INFEASIBLE),
         (pc.LpStatusUnbounded, pc.LpSolutionUnbounded, Outcome.ERROR),
@@ -54,10 +58,14 @@ def small_instance(seed: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("limit", [None, 600.0])
 @pytest.mark.parametrize("objective", ["proportional", "maxmin"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_highs_and_cbc_agree(seed: int, objective: str, feasible: Any) -> None:
+def test_highs_and_cbc_agree(seed: int, objective: str, limit: float | None, feasible: Any) -> None:
+    # With a limit, cbc runs under `TimedCOIN_CMD`'s own wait (killed past the limit).
     problem = small_instance(seed)
+    if limit is not None:
+        problem["options"] = {"time_limit_s": limit}
     highs = result_to_dict(solve(problem, objective=objective, solver="highs"))
     cbc = result_to_dict(solve(problem, objective=objective, solver="cbc"))
     feasible(problem, highs)
@@ -106,3 +114,94 @@ def test_a_highs_solve_error_is_retried_without_presolve() -> None:
     assert figures["placed"] == pytest.approx(3, rel=1e-6)
     assert figures["min_coverage"] == pytest.approx(2, rel=1e-6)
     assert figures["gap"] == pytest.approx(0, abs=1e-6)
+
+
+def test_cbc_under_a_tiny_budget_returns_a_first_feasible_allocation(feasible: Any) -> None:
+    # The budget is gone as soon as stage 1 starts: no cbc run is made, and each
+    # category still comes back with the bounded first fill.
+    problem = cohort_district(4)
+    clock = RunsOutAt("arts", "placed")
+    result = result_to_dict(solve(problem, solver="cbc", clock=clock))
+    feasible(problem, result)
+    assert result["status"] == "time_limit"
+    for figures in result["categories"].values():
+        assert figures["status"] == "time_limit" and figures["stage"] == "placed"
+        assert figures["placed"] > 0
+
+
+SLOW_CBC = """#!/bin/sh
+# A cbc that ignores its -sec: it notes its pid and sleeps.
+echo $$ > "{pids}/$$"
+exec sleep 600
+"""
+
+
+def test_a_cbc_that_overruns_its_limit_is_killed_and_the_first_fill_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feasible: Any
+) -> None:
+    # Not a race: this cbc never ends by itself, however fast the machine. Given a
+    # limit of 0.5 s, it is killed when what is left of it has passed (or, on a
+    # machine too slow to reach stage 1 in 0.5 s, never started).
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    cbc = tmp_path / "bin" / "cbc"
+    cbc.parent.mkdir()
+    cbc.write_text(SLOW_CBC.format(pids=pids))
+    cbc.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{cbc.parent}{os.pathsep}{os.environ['PATH']}")
+    problem = cohort_district(5)
+    problem["services"] = [s for s in problem["services"] if s["category"] == "tutoring"]
+    problem["locks"] = []
+    problem["limits"] = []
+    problem["options"] = {"time_limit_s": 0.5}
+    started = time.monotonic()
+    result = result_to_dict(solve(problem, solver="cbc"))
+    took = time.monotonic() - started
+    feasible(problem, result)
+    figures = result["categories"]["tutoring"]
+    assert result["status"] == figures["status"] == "time_limit"
+    assert figures["stage"] == "placed" and figures["placed"] > 0
+    assert took < 600  # it did not wait for the sleeping cbc
+    for noted in pids.iterdir():
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(noted.name), 0)  # killed (and reaped)
+
+
+STOPPED_ON_TIME_CBC = """#!/bin/sh
+# A cbc that stops on its -sec at once without a solution, and says so as a real one does.
+while [ "$#" -gt 0 ]; do
+  if [ "$1" = "-solution" ]; then
+    echo "Stopped on time (no integer solution - continuous used) - objective value 0" > "$2"
+  fi
+  shift
+done
+"""
+
+
+def test_a_cbc_stopped_on_its_own_time_limit_is_a_time_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feasible: Any
+) -> None:
+    # The budget (600 s on a clock that stands still) is not used up, but cbc says its
+    # -sec stopped it: that is the limit's doing, not a solver failure.
+    cbc = tmp_path / "cbc"
+    cbc.write_text(STOPPED_ON_TIME_CBC)
+    cbc.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    problem = cohort_district(6)
+    problem["options"] = {"time_limit_s": 600.0}
+    result = result_to_dict(solve(problem, solver="cbc", clock=RunsOutAt()))
+    feasible(problem, result)
+    assert result["status"] == "time_limit"
+    for figures in result["categories"].values():
+        assert figures["status"] == "time_limit" and figures["stage"] == "placed"
+        assert figures["placed"] > 0
+
+
+def test_cbc_is_told_a_little_less_than_its_limit_and_killed_at_the_limit() -> None:
+    assert cbc_seconds(0.5) == pytest.approx(0.25)
+    assert cbc_seconds(60.0) == pytest.approx(56.5)
+    assert cbc_seconds(600.0) == pytest.approx(569.5)
+    solver = make_solver("cbc", time_limit_s=60.0)
+    assert (solver.timeLimit, solver.kill_after_s) == (pytest.approx(56.5), 60.0)
+    unlimited = make_solver("cbc", time_limit_s=None)
+    assert (unlimited.timeLimit, unlimited.kill_after_s) == (None, None)
