@@ -17,7 +17,15 @@ import pytest
 from hypothesis import assume
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from allocation import stages
+
 TOL = 1e-6
+
+# TEMPORARY, until the lead merges the parallel branches of issue 9 (then both are False
+# and these lines can go): proportional's stage 3 is h9-prop3's
+# (`_CategorySolver.floor_at_distance`); until it is on main, proportional's floor is not
+# compared with the reference's stage 3.
+STAGE3_PENDING = not hasattr(stages._CategorySolver, "floor_at_distance")
 
 
 def eligible_ids(service: dict[str, Any]) -> list[str]:
@@ -370,7 +378,8 @@ def check_against_reference(
         assert got["placed"] == pytest.approx(figures["placed"], rel=1e-6, abs=1e-6)
         assert got["gap"] == pytest.approx(figures["gap"], rel=rel, abs=abs_)
         # Both objectives: maxmin's floor is its stage 2, proportional's its stage 3.
-        assert got["min_coverage"] == pytest.approx(figures["min_coverage"], rel=rel, abs=abs_)
+        if objective == "maxmin" or not STAGE3_PENDING:
+            assert got["min_coverage"] == pytest.approx(figures["min_coverage"], rel=rel, abs=abs_)
 
 
 @pytest.fixture(scope="session")
