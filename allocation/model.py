@@ -297,7 +297,7 @@ class CategoryModel:
         return clean_amounts(self.data, raw)
 
 
-AMOUNT_DIGITS = 10  # significant digits an amount keeps (solver noise lies beyond them)
+AMOUNT_DIGITS = 12  # significant digits an amount keeps (the result writes 10)
 AMOUNT_NOISE = 1e-12  # below this share of the category's largest pair bound, an amount is 0
 
 
@@ -328,8 +328,9 @@ def clean_amounts(data: CategoryData, raw: np.ndarray) -> np.ndarray:
     take their locked amount. The rest is relative, so that it means the same
     in any unit: a continuous amount below 1e-12 of the category's largest
     pair bound is solver noise and becomes 0, and every other continuous amount
-    is rounded to 10 significant digits, the spec's least, which also drops
-    the solvers' noise (about 1e-11 relative), then clipped to U_k again.
+    is rounded to 12 significant digits, then clipped to U_k again. (Not
+    fewer: rounding moves T*, and 10 digits moved it by more than the
+    solvers' tolerance, so that later stages could not place it again.)
     """
     values = np.clip(raw, 0.0, data.pair_upper)
     integer = np.asarray([s.integer for s in data.services], dtype=bool)[data.pair_service]

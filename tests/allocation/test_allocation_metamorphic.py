@@ -494,14 +494,15 @@ def test_a_weight_of_1e_12_and_a_small_floor_keep_their_digits() -> None:
         (4.36e-06, 4.36e-06),
         (1e-12, 1e-12),
         (0.1 + 0.2, 0.3),
-        (1234567.891234567, 1234567.89123),
+        (1234567.891234567, 1234567.891),
+        (5.00000000002, 5),  # solver noise
         (2.0, 2),
         (1234567890123.0, 1234567890123),
         (-0.0, 0),
-        (1 / 3, 0.333333333333),
+        (1 / 3, 0.3333333333),
     ],
 )
-def test_numbers_keep_twelve_significant_digits(value: float, written: float) -> None:
+def test_numbers_keep_ten_significant_digits(value: float, written: float) -> None:
     got = number(value)
     assert got == written
     assert type(got) is type(written)
