@@ -40,6 +40,9 @@ How:
   ``ceil(z w_s)``, raised to the next reachable total, rule floors out by
   bisection; allocations are then sought from the highest floor the LP
   allows downwards, each repaired from the LP minimising ``D`` above it.
+- proportional's stage 3: the same search over floors, with ``D <= D*`` held:
+  the flow LP with the chords and that row bounds the floor; a floor is reached
+  when the D stage's search above it still finds ``D*``.
 - Proof: an allocation whose ``D`` (or total, or floor) meets the best bound,
   to the MILP tolerances the rest of the engine uses, is optimal. Anything
   not settled is not claimed: the caller's MILP decides.
@@ -76,6 +79,11 @@ from allocation.solvers import (
 INF = highspy.kHighsInf
 WHOLE = 1e-6  # how far an LP value may sit from a whole number and still count as it
 FEW_BREAKPOINTS = 8  # maxmin floors left to try one by one, from the top
+# Proportional's stage 3: each HiGHS run at most this long, and the search ends
+# (unproven: its best so far, reported as `time_limit`) after this many floors it
+# could not settle.
+STAGE3_RUN_CAP_S = 1.0
+STAGE3_UNSETTLED = 2
 NODE_LIMIT = 64  # branch-and-bound nodes before handing over to the MILP
 Kinds = highspy.HighsModelStatus
 
@@ -116,6 +124,10 @@ class _Stopped(Exception):
     """The time limit ran out."""
 
 
+class _AboveCap(Exception):
+    """Every allocation left has D above the cap asked of `_min_distance`."""
+
+
 class CohortSearch:
     """Bounds and allocations for one whole-seat category with cohort minimums."""
 
@@ -154,6 +166,8 @@ class CohortSearch:
         self._stage1_lp: tuple[float, np.ndarray] | None = None
         self._reach_cache: dict[int, np.ndarray] = {}  # school -> reachable totals (floors)
         self._best: Found | None = None  # the running search's best, kept if time runs out
+        self._held: Found | None = None  # likewise for `floor_at_distance`
+        self.run_cap: float | None = None  # seconds, at most, for any one HiGHS run
 
     def _usable(self, capacity: np.ndarray) -> np.ndarray:
         """Each service's capacity, lowered to what its cohorts let it hand out.
@@ -289,6 +303,8 @@ class CohortSearch:
         if left is not None and left <= 0:
             raise _Stopped
         limit = left if cap_s is None else (cap_s if left is None else min(left, cap_s))
+        if self.run_cap is not None:  # proportional's stage 3 bounds each run
+            limit = self.run_cap if limit is None else min(limit, self.run_cap)
         h.setOptionValue("time_limit", INF if limit is None else float(limit))
         run_highs(h)
         return h.getModelStatus()
@@ -755,7 +771,9 @@ class CohortSearch:
         targets: np.ndarray,
         floors: np.ndarray,
         incumbent: Found | None,
+        cap: float | None = None,
     ) -> Found | None:
+        """The D stage's branch and bound; with `cap`, `_AboveCap` once its bound is above."""
         chords = []
         for i in range(self.m):
             a, b = self._around(i, float(targets[i]), floors)
@@ -791,6 +809,8 @@ class CohortSearch:
         explored = 0
         while nodes:
             bound, key, lo, hi = heapq.heappop(nodes)
+            if cap is not None and bound > cap + self._tolerance(cap):
+                raise _AboveCap
             if incumbent is not None and incumbent.value <= bound + self._tolerance(bound):
                 return Found(incumbent.amounts, incumbent.value, proven=True)
             explored += 1
@@ -932,3 +952,145 @@ class CohortSearch:
                     if enough(found):
                         return best
         return best
+
+    # --- proportional's stage 3: the floor with D held --------------------------------
+
+    def floor_at_distance(self, t_star: float, start: np.ndarray, cap: float) -> Found | None:
+        """Maximise the floor z = min_s y_s / w_s over allocations placing T* with D <= cap.
+
+        `start` (stage 2's allocation, whose D is D*) is the first; `value` is z. None
+        when `start` does not hold. The bound is the flow LP with the chords, the row
+        D <= cap and y_s >= z w_s; when its y is whole and reachable, allocations
+        holding that y are tried first (they reach its floor). Then floors
+        ``ceil(z w_s)`` (raised to reachable totals) by bisection on the breakpoints:
+        the capped LP rules a floor out cheaply, else the D stage's search with the
+        floors as lower bounds says whether D* is still reached.
+        """
+        targets = self.targets(t_star)
+        if not self.holds(start, self.school_lower, t_star):
+            return None
+        if self.distance(start, targets) > cap:
+            return None
+        self._held = Found(start, self.coverage(start), proven=False)
+        self.run_cap = STAGE3_RUN_CAP_S
+        try:
+            return self._floor_at_distance(t_star, targets, cap)
+        except _Stopped:
+            return self._held  # the best allocation found before the time ran out
+        finally:
+            self.run_cap = None
+
+    def _floor_at_distance(self, t_star: float, targets: np.ndarray, cap: float) -> Found:
+        w, n, m = self.weights, self.n, self.m
+        chords = []
+        for i in range(m):
+            a, b = self._around(i, float(targets[i]), self.school_lower)
+            if a is not None and b is not None and b > a:
+                chords.append((i, float(a), float(b)))
+        h = self._build(
+            integer=False,
+            x_lower=self.implied,
+            y_lower=self.school_lower,
+            y_upper=self.school_upper,
+            placed=t_star,
+            targets=targets,
+            chords=chords,
+        )
+        # D <= cap (a hair looser: a relaxation must not lose an allocation to noise),
+        # then a column f and rows y_s - tau_s f >= 0 (f = z W / T*, free of scale).
+        loose = cap * (1.0 + 1e-9) + 1e-7
+        deviations = np.arange(n + m, n + 3 * m, dtype=np.int32)
+        h.addRow(-INF, loose, 2 * m, deviations, np.ones(2 * m))
+        f_col = h.getNumCol()
+        h.addVar(0.0, INF)
+        h.changeColsCost(f_col + 1, np.arange(f_col + 1, dtype=np.int32), np.zeros(f_col + 1))
+        h.changeColCost(f_col, -1.0)
+        ys = self._y_columns()
+        starts = np.arange(0, 2 * m, 2, dtype=np.int32)
+        index = np.column_stack([ys, np.full(m, f_col)]).ravel().astype(np.int32)
+        values = np.column_stack([np.ones(m), -targets]).ravel()
+        h.addRows(m, np.zeros(m), np.full(m, INF), 2 * m, starts, index, values)
+        h.setOptionValue("solver", "simplex")
+        best = self._held
+        assert best is not None
+        if not self._solved(h):
+            return best  # only noise can rule out what `start` reaches: unproven
+        relaxed = float(h.getSolution().col_value[f_col]) * t_star / float(w.sum())
+        z_open = at_or_below(w, relaxed * (1.0 + 1e-7) + 1e-9)
+        if next_breakpoint(w, best.value) > z_open:
+            return Found(best.amounts, best.value, proven=True)
+        # The LP's own y, when whole and reachable: any allocation holding it has its D.
+        y = self._y(h)
+        if np.all(np.abs(y - np.round(y)) <= WHOLE) and self._split(y, self.school_lower) is None:
+            y = np.round(y)
+            held = self._repair(
+                np.round(self._x(h)), y, placed=None, targets=None, chords=[], y_upper=y
+            )
+            if held is not None and self.distance(held, targets) <= cap:
+                z = self.coverage(held)
+                if z > best.value:
+                    best = self._held = Found(held, z, proven=False)
+        # From here on, feasibility of floors under the cap: y's lower bounds, f at 0.
+        h.changeColCost(f_col, 0.0)
+        h.changeColBounds(f_col, 0.0, 0.0)
+        proven = True  # every floor above z_open is ruled out
+        unsettled = 0
+        while True:
+            step = next_breakpoint(w, best.value)
+            if step > z_open or unsettled >= STAGE3_UNSETTLED:
+                return Found(best.amounts, best.value, proven=proven and step > z_open)
+            trial = max(step, at_or_below(w, 0.5 * (best.value + z_open)))
+            floors = self._floors(trial)
+            if floors is not None:
+                h.changeColsBounds(m, ys, floors, self.school_upper)
+            if floors is None or not self._solved(h):
+                z_open = last_breakpoint_below(w, trial)  # ruled out
+                continue
+            try:
+                found = self._min_distance(t_star, targets, floors, None, cap)
+            except _AboveCap:
+                z_open = last_breakpoint_below(w, trial)  # ruled out: D* cannot be kept
+                continue
+            if found is None or (not found.proven and found.value > cap):
+                # Unsettled by the D search: ask the MILP, as a feasibility question.
+                answer = self._capped_feasibility(floors, t_star, targets, cap)
+                if answer is False:
+                    z_open = last_breakpoint_below(w, trial)
+                    continue
+                if isinstance(answer, np.ndarray):
+                    found = Found(answer, self.distance(answer, targets), proven=False)
+            if found is not None and found.value <= cap:
+                z = self.coverage(found.amounts)
+                best = self._held = Found(found.amounts, z, proven=False)
+                continue
+            z_open = last_breakpoint_below(w, trial)
+            if found is None or not found.proven:
+                proven = False  # not known: settle for less, unproven
+                unsettled += 1
+
+    def _capped_feasibility(
+        self, floors: np.ndarray, t_star: float, targets: np.ndarray, cap: float
+    ) -> np.ndarray | bool | None:
+        """Whole amounts placing T* with y >= floors, cohorts kept and D <= cap (the
+        MILP); False if there are none; None when not settled within the run cap."""
+        h = self._build(
+            integer=True,
+            x_lower=self.implied,
+            y_lower=floors,
+            y_upper=self.school_upper,
+            placed=t_star,
+            targets=targets,
+            chords=[],
+        )
+        n, m = self.n, self.m
+        over = n + len(self.on_off) + m  # columns: x, binaries, y, over, under
+        h.addRow(-INF, cap, 2 * m, np.arange(over, over + 2 * m, dtype=np.int32), np.ones(2 * m))
+        status = self._run(h)
+        if status in (Kinds.kInfeasible, Kinds.kUnboundedOrInfeasible):
+            return False
+        if h.getInfo().primal_solution_status != 2:
+            return None
+        found = self._whole(h)
+        if found is None or not self.holds(found, floors, t_star):
+            return None
+        return found if self.distance(found, targets) <= cap else None

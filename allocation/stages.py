@@ -1,7 +1,8 @@
 """The stages of the spec, category by category, and `solve` which runs them.
 
 Stage 1 places as much as possible (``T*``). Then ``proportional`` minimises
-``D = sum |y_s - tau_s|`` with ``sum y = T*``; ``maxmin`` maximises the floor
+``D = sum |y_s - tau_s|`` with ``sum y = T*``, then (stage 3) holds ``D`` at that
+optimum and maximises the floor ``z`` (``y_s >= z w_s``); ``maxmin`` maximises the floor
 ``z`` (``y_s >= z w_s``) with ``sum y = T*``, then (stage 3) holds the floor and
 minimises ``D``. "``sum y = T*``" is imposed as ``sum y >= T*`` (stage 1
 already caps the sum at ``T*``); only if the solver then finds that
@@ -136,6 +137,10 @@ class _CategorySolver:
         self._placed: tuple[bool, pulp.LpConstraint] | None = None
         self.distance_options: dict[str, Any] | None = None
         self.floor_by_search = False  # stage 2 ran outside PuLP (allocation.integral)
+        # Proportional's deviation variables and target rows, kept for its stage 3.
+        self.distance_rows: (
+            tuple[list[tuple[pulp.LpVariable, pulp.LpVariable]], list[pulp.LpConstraint]] | None
+        ) = None
         # Whether the category's model is a MILP (on/off binaries, on the unlocked pairs
         # of services with a min_viable, or whole amounts).
         viable = np.asarray([bool(s.min_viable and s.min_viable > 0) for s in data.services])
@@ -319,24 +324,9 @@ class _CategorySolver:
                     return _Stage(Outcome.OPTIMAL, known)
                 start = known
         targets = self.targets(t_star)
-        factory = pulp.LpProblem("deviation_vars", pulp.LpMinimize)
         placed = self.placed_by(start)
-        deviations = []
-        for i in range(len(self.model.y)):
-            over = factory.add_variable(f"over{i}", 0, None)
-            under = factory.add_variable(f"under{i}", 0, None)
-            deviations.append((over, under))
-        target_rows = [
-            pulp.LpConstraint(
-                pulp.LpAffineExpression([(y, 1.0), (over, -1.0), (under, 1.0)]),
-                pulp.LpConstraintEQ,
-                f"target{i}",
-                float(targets[i]),
-            )
-            for i, (y, (over, under)) in enumerate(zip(self.model.y, deviations, strict=True))
-        ]
-        if self.data.all_integer:
-            target_rows += self._whole_deviation_cuts(targets, deviations)
+        deviations, target_rows = self._deviation_rows(targets)
+        self.distance_rows = (deviations, target_rows)  # for proportional's stage 3
         floor_rows = []
         if floors is not None:
             lower, _ = self.data.school_bounds()
@@ -379,6 +369,30 @@ class _CategorySolver:
             stage, start, lambda x: -float(np.abs(self.placed_by(x) - targets).sum())
         )
 
+    def _deviation_rows(
+        self, targets: np.ndarray
+    ) -> tuple[list[tuple[pulp.LpVariable, pulp.LpVariable]], list[pulp.LpConstraint]]:
+        """Variables over_s, under_s and rows y_s - over_s + under_s = tau_s (D is their
+        sum), with the chord cuts for whole amounts."""
+        factory = pulp.LpProblem("deviation_vars", pulp.LpMinimize)
+        deviations = []
+        for i in range(len(self.model.y)):
+            over = factory.add_variable(f"over{i}", 0, None)
+            under = factory.add_variable(f"under{i}", 0, None)
+            deviations.append((over, under))
+        target_rows = [
+            pulp.LpConstraint(
+                pulp.LpAffineExpression([(y, 1.0), (over, -1.0), (under, 1.0)]),
+                pulp.LpConstraintEQ,
+                f"target{i}",
+                float(targets[i]),
+            )
+            for i, (y, (over, under)) in enumerate(zip(self.model.y, deviations, strict=True))
+        ]
+        if self.data.all_integer:
+            target_rows += self._whole_deviation_cuts(targets, deviations)
+        return deviations, target_rows
+
     def _whole_deviation_cuts(
         self, targets: np.ndarray, deviations: list[tuple[pulp.LpVariable, pulp.LpVariable]]
     ) -> list[pulp.LpConstraint]:
@@ -407,6 +421,109 @@ class _CategorySolver:
                 )
             )
         return cuts
+
+    def floor_at_distance(self, t_star: float, start: np.ndarray) -> _Stage:
+        """Proportional's stage 3: the highest floor z (y_s >= z w_s) with D held at D*.
+
+        `start` is stage 2's allocation, optimal, and D* is its D. Among allocations
+        with sum y = T* and D <= D* (1 + 1e-6) + 1e-9 T*, this finds one with the
+        highest floor; without it, the solver's pick among the D-optimal allocations
+        (in practice the order or spelling of the ids) decides who is left at zero.
+
+        One model, an LP for continuous amounts, else a MILP: stage 2's rows (so that
+        HiGHS grows its model and starts from stage 2's basis), a row
+        sum(over + under) <= cap, and rows y_s - tau_s f >= 0, maximising f. The floor
+        is written against the targets tau_s = T* w_s / W (f = z W / T*; f = 1 is
+        everyone at target), so neither the weights' nor the amounts' scale reaches
+        the solver. The cap sits at half the spec's slack, room for the solver's own
+        tolerance; the answer is checked against the spec's. With cohort minimums
+        (whole seats, HiGHS), `allocation.cohorts` searches the floor instead, within
+        bounds of its own: what it cannot prove is its best, kept, with the stage not
+        completed (`time_limit` only if the time limit ran out).
+
+        Always returns an allocation: `start` when the run finds nothing better,
+        with `time_limit` if time ran out and `error` if the solver failed otherwise
+        (stage 2's answer then stands).
+        """
+        targets = self.targets(t_star)
+        d_star = self.distance(start, targets)
+        limit = d_star * (1.0 + 1e-6) + 1e-9 * t_star  # the spec's D <= D* (1 + 1e-6) + 1e-9
+        if self.cohorts is not None:
+            found = self.cohorts.floor_at_distance(t_star, start, limit)
+            if found is not None:
+                # Unproven: the search's own bounds (see `allocation.cohorts`) ran out; the
+                # plain MILP has been seen to take over 300 s here, so no MILP after it.
+                # Its best floor is kept (D is still D*), but the stage is not completed:
+                # `time_limit` only when the time limit ran out, else the category stays
+                # proven up to stage 2 (status as before, stage `shared`).
+                if found.proven:
+                    outcome = Outcome.OPTIMAL
+                elif self.clock.expired():
+                    outcome = Outcome.TIME_LIMIT
+                else:
+                    outcome = Outcome.ERROR
+                return _Stage(outcome, clean_amounts(self.data, found.amounts))
+        z_start = self.coverage(start)
+        if self.distance_rows is None:  # stage 2 was proven without a PuLP run
+            self.distance_rows = self._deviation_rows(targets)
+        deviations, target_rows = self.distance_rows
+        cap = pulp.LpConstraint(
+            pulp.LpAffineExpression([(v, 1.0) for pair in deviations for v in pair]),
+            pulp.LpConstraintLE,
+            "distance_cap",
+            d_star * (1.0 + 5e-7) + 5e-10 * t_star,
+        )
+        factory = pulp.LpProblem("floor_at_distance_vars", pulp.LpMaximize)
+        f = factory.add_variable("f", 0, None)
+        floor_rows = [
+            pulp.LpConstraint(
+                pulp.LpAffineExpression([(y, 1.0), (f, -float(targets[i]))]),
+                pulp.LpConstraintGE,
+                f"held_floor{i}",
+                0.0,
+            )
+            for i, y in enumerate(self.model.y)
+        ]
+        placed = self.placed_by(start)
+
+        def build() -> pulp.LpProblem:
+            lp = self.model.problem("floor_at_distance", pulp.LpMaximize)
+            self._set_start(start)
+            for i, (over, under) in enumerate(deviations):
+                over.varValue = max(0.0, float(placed[i] - targets[i]))
+                under.varValue = max(0.0, float(targets[i] - placed[i]))
+            f.varValue = float(np.min(placed / targets))
+            lp.addConstraint(self._placed_constraint(t_star))
+            for row in [*target_rows, cap, *floor_rows]:
+                lp.addConstraint(row)
+            lp.setObjective(pulp.LpAffineExpression([(f, 1.0)]))
+            return lp
+
+        # The cap row must hold to well within the spec's slack whatever T*'s size. Stage
+        # 2's basis stays primal feasible with the new rows: primal simplex goes on from
+        # it (5x faster than HiGHS' default dual simplex on district categories).
+        options = {"primal_feasibility_tolerance": 1e-9, "simplex_strategy": 4}
+        stage = self._run_keeping_placed(build, options)
+        # Stopped by the limit: keep what is best so far; else stage 2's answer stands.
+        short = (
+            Outcome.TIME_LIMIT
+            if stage.outcome in (Outcome.TIME_LIMIT, Outcome.STOPPED)
+            else Outcome.ERROR
+        )
+        if stage.amounts is None:
+            return _Stage(short, start)
+        d_new = self.distance(stage.amounts, targets)
+        z_new = self.coverage(stage.amounts)
+        if d_new > limit or z_new < z_start * (1.0 - 1e-9):
+            # Solver noise past the cap or below stage 2's floor; or, stopped, nothing better.
+            return _Stage(short, start)
+        if z_new < z_start:  # as good but for float noise: stage 2's allocation stands
+            return _Stage(stage.outcome, start)
+        return stage
+
+    def distance(self, amounts: np.ndarray, targets: np.ndarray) -> float:
+        """D = sum |y_s - tau_s| under `amounts`."""
+        return float(np.abs(self.placed_by(amounts) - targets).sum())
 
     def max_floor(self, t_star: float, start: np.ndarray) -> tuple[_Stage, float]:
         """Maximise z with y_s >= z w_s and sum y = T*; return the stage and z found."""
@@ -554,9 +671,11 @@ def _solve_category(
         return explain.elastic_conflicts(data, solver) or [explain.unexplained(data)]
     if first.amounts is None:
         raise RuntimeError(f"the solver failed on category {data.category!r}")
-    t_star = float(first.amounts.sum())
-    if data.all_integer:
-        t_star = float(round(t_star))
+    placed = float(first.amounts.sum())
+    # Continuous amounts are rounded (see `clean_amounts`): their sum may exceed by a hair
+    # what can be placed at all, and a T* the later stages cannot hold again made HiGHS
+    # call a far worse allocation of D "optimal" on the edge of feasibility.
+    t_star = float(round(placed)) if data.all_integer else min(placed, placed_bound(data))
     progress = _Progress(first)
     if first.outcome != Outcome.OPTIMAL or feasibility_only:
         return progress.solved(t_star)
@@ -569,11 +688,9 @@ def _solve_category(
             runner.min_distance(t_star, progress.amounts), "shared"
         ):
             return progress.solved(t_star)
-        # Stage 3, "shared_floor" (D held, lift the floor; h9-prop3's method) goes here:
-        #   budget.clock.starting(data.category, "shared_floor")
-        #   if not progress.out_of(budget):
-        #       progress.record(runner.floor_at_distance(t_star, progress.amounts), "shared_floor")
-        # (`record` keeps stage 2's allocation and stage when stage 3 fails or is stopped.)
+        budget.clock.starting(data.category, "shared_floor")  # D held, lift the floor
+        if not progress.out_of(budget):
+            progress.record(runner.floor_at_distance(t_star, progress.amounts), "shared_floor")
         return progress.solved(t_star)
     budget.clock.starting(data.category, "floor")
     if progress.out_of(budget):

@@ -907,6 +907,54 @@ def _english_problems() -> list[dict[str, Any]]:
             locks=[{"service": "J1", "school": "S1", "amount": 15}],
             limits=[{"school": "S2", "category": "tutoring", "min": 12}],
         ),
+        *_english_problems_v2(),
+    ]
+
+
+def _english_problems_v2() -> list[dict[str, Any]]:
+    """Per-site bounds, conflicts that name every party, min_viable blamed, "1 seat"."""
+    from tests.allocation.test_allocation_conflicts import three_schools
+    from tests.allocation.test_allocation_explain import cohort_service, problem, reading
+
+    math_lab = {"id": "J2", "name": "Math lab", "category": "tutoring", "unit": "seats"}
+    return [
+        problem(),
+        problem(reading(eligible=[{"school": "S1", "max": 5}, "S2"], min_viable=8)),
+        problem(locks=[{"service": "J1", "school": "S1", "amount": 25}]),
+        problem(limits=[{"school": "S1", "category": "tutoring", "min": 25}]),
+        problem(
+            reading(eligible=[{"school": "S1", "max": 5}, "S2"], min_viable=8),
+            limits=[{"school": "S1", "category": "tutoring", "min": 2}],
+        ),
+        problem(
+            cohort_service(),
+            limits=[{"school": "S1", "category": "tutoring", "min": 3, "max": 7.5}],
+        ),
+        problem(
+            cohort_service(),
+            {**math_lab, "capacity": 30, "eligible": ["S1", "S2"]},
+            locks=[{"service": "J2", "school": "S1", "amount": 2}],
+            limits=[
+                {"school": "S1", "category": "tutoring", "max": 5},
+                {"school": "S1", "category": "tutoring", "min": 3},
+            ],
+        ),
+        problem(
+            reading(capacity=1, eligible=["S1", "S2"]),
+            limits=[{"school": "S1", "category": "tutoring", "min": 2}],
+        ),
+        three_schools(
+            limits=[{"school": s, "category": "tutoring", "min": 8} for s in ("S1", "S2", "S3")]
+        ),
+        three_schools(
+            locks=[{"service": "J1", "school": "S1", "amount": 10}],
+            limits=[
+                {"school": "S2", "category": "tutoring", "min": 5},
+                {"school": "S2", "category": "tutoring", "min": 5},
+                {"school": "S3", "category": "tutoring", "min": 10},
+                {"school": "S3", "category": "tutoring", "min": 10},
+            ],
+        ),
     ]
 
 
@@ -946,6 +994,11 @@ def test_the_registry_words_the_engines_clauses_as_the_engine_does_in_english(ap
         "locks_over_limit",
         "limits_contradict",
         "limit_short",
+        "site",
+        "groups",
+        "lock_above_site_max",
+        "limit_excess",
+        "lock_cannot_hold",
     } <= codes
 
 

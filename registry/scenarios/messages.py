@@ -154,7 +154,22 @@ def _category(key: str) -> str:
         return key
 
 
-def _unit(unit: str) -> str:
+# Units the engine says in the singular for exactly 1 (allocation.explain.UNIT_SINGULAR).
+_SINGULAR_UNITS = {"seats", "hours", "dollars", "sessions", "slots", "units"}
+
+
+def _unit(unit: str, value: Any = None) -> str:
+    """The unit's name for people; singular when `value` is exactly 1, as the engine says it."""
+    if value is not None and round(float(value), 6) == 1:
+        singular = {
+            "seats": _("seat"),
+            "hours": _("hour"),
+            "dollars": _("dollar"),
+            "units": _("unit"),
+        }.get(unit)
+        if singular is not None:
+            return singular
+        return unit[:-1] if unit.lower() in _SINGULAR_UNITS else unit
     try:
         return str(Unit(unit).label).lower()
     except ValueError:
@@ -162,7 +177,7 @@ def _unit(unit: str) -> str:
 
 
 def _amount(value: Any, unit: str) -> str:
-    return f"{_number(value)} {_unit(unit)}"
+    return f"{_number(value)} {_unit(unit, value)}"
 
 
 def _listed(names: list[str]) -> str:
@@ -189,6 +204,8 @@ def _why_clause(code: str, p: dict[str, Any], names: Names) -> str | None:
             service=names.service(p["service"]),
             amount=_amount(p["amount"], unit),
         )
+    if code in ("site", "groups"):
+        return _note({"code": code, **p}, names)
     if code == "cohort":
         return _(
             "%(service)s needs a cohort of at least %(amount)s, more than it has left",
@@ -209,6 +226,71 @@ def _why_clause(code: str, p: dict[str, Any], names: Names) -> str | None:
             category=_category(p["category"]),
         )
     return None
+
+
+def _note(note: dict[str, Any], names: Names) -> str:
+    """A service's rule that makes a conflict or a shortfall bite (a conflict's `notes`)."""
+    code, unit = note.get("code"), note.get("unit", "")
+    if code == "groups":
+        return _(
+            "%(service)s runs only in groups of at least %(amount)s",
+            service=names.service(note["service"]),
+            amount=_amount(note["amount"], unit),
+        )
+    if code == "site":
+        return _(
+            "%(school)s's own site capacity for %(service)s is %(amount)s",
+            school=names.school(note["school"]),
+            service=names.service(note["service"]),
+            amount=_amount(note["amount"], unit),
+        )
+    return _(
+        "%(service)s is capped at %(amount)s per school",
+        service=names.service(note["service"]),
+        amount=_amount(note["amount"], unit),
+    )
+
+
+def _notes(p: dict[str, Any], names: Names) -> str:
+    """A conflict's notes as the sentence that follows it ("" when it has none)."""
+    notes = p.get("notes") or []
+    if not notes:
+        return ""
+    return " " + _sentence("; ".join(_note(note, names) for note in notes)) + "."
+
+
+def _party(party: dict[str, Any], here: str | None, names: Names) -> str:
+    """Another lock or limit a conflict involves; `here`: the school whose limits are "its"."""
+    amount = _amount(party["amount"], party.get("unit", ""))
+    if party.get("kind") == "lock":
+        return _(
+            "the lock of %(amount)s of %(service)s at %(school)s",
+            amount=amount,
+            service=names.service(party["service"]),
+            school=names.school(party["school"]),
+        )
+    own = party["school"] == here
+    if party.get("kind") == "limit_min":
+        if own:
+            return _("its limit of at least %(amount)s", amount=amount)
+        return _(
+            "%(school)s's limit of at least %(amount)s",
+            school=names.school(party["school"]),
+            amount=amount,
+        )
+    if own:
+        return _("its limit of at most %(amount)s", amount=amount)
+    return _(
+        "%(school)s's limit of at most %(amount)s",
+        school=names.school(party["school"]),
+        amount=amount,
+    )
+
+
+def _parties(p: dict[str, Any], here: str | None, names: Names) -> str:
+    return format_list(
+        [_party(party, here, names) for party in p["parties"]], locale=str(get_locale() or "en")
+    )
 
 
 def engine_why(clauses: list[dict[str, Any]], names: Names) -> str | None:
@@ -261,6 +343,15 @@ def engine_conflict(clause: dict[str, Any], names: Names) -> str | None:
             school=school,
             max=amount("max"),
         )
+    if code == "lock_above_site_max":
+        return _(
+            "The lock of %(amount)s of %(service)s at %(school)s is above that service's own "
+            "site capacity of %(max)s there.",
+            amount=amount("amount"),
+            service=service,
+            school=school,
+            max=amount("max"),
+        )
     if code == "lock_below_cohort":
         return _(
             "The lock of %(amount)s of %(service)s at %(school)s is below that service's "
@@ -306,89 +397,112 @@ def engine_conflict(clause: dict[str, Any], names: Names) -> str | None:
             max=amount("max"),
         )
     if code == "limit_unreachable":
-        values = {"school": school, "min": amount("min"), "category": category}
-        if p.get("why") == "no_service":
-            return _(
-                "%(school)s needs at least %(min)s of %(category)s (limit), but no %(category)s "
-                "service is eligible there.",
-                **values,
-            )
-        if p.get("why") == "nothing":
-            return _(
-                "%(school)s needs at least %(min)s of %(category)s (limit), but its eligible "
-                "%(category)s services can give it nothing.",
-                **values,
-            )
-        if p.get("with_locks"):
-            return _(
-                "%(school)s needs at least %(min)s of %(category)s (limit), but its eligible "
-                "%(category)s services offer %(reach)s in all once the locks are kept.",
-                reach=amount("reach"),
-                **values,
-            )
-        return _(
-            "%(school)s needs at least %(min)s of %(category)s (limit), but its eligible "
-            "%(category)s services offer %(reach)s in all.",
-            reach=amount("reach"),
-            **values,
-        )
-    if code == "lock_cannot_hold":
-        return _(
-            "The lock of %(amount)s of %(service)s at %(school)s cannot be kept together with "
-            "the other locks and limits of %(category)s; it would have to change by %(change)s.",
-            amount=amount("amount"),
-            service=service,
-            school=school,
-            category=category,
-            change=amount("change"),
-        )
-    if code == "limit_short":
-        values = {
-            "school": school,
-            "min": amount("min"),
-            "category": category,
-            "short": amount("short"),
-        }
-        rivals = [names.school(s) for s in p.get("rival_schools", [])]
-        if rivals and p.get("rival_locks"):
-            return _(
-                "%(school)s needs at least %(min)s of %(category)s (limit), but with the other "
-                "locks and limits of %(category)s kept it falls %(short)s short, competing for "
-                "the same services with the limits of %(schools)s and locks.",
-                schools=", ".join(rivals),
-                **values,
-            )
-        if rivals:
-            return _(
-                "%(school)s needs at least %(min)s of %(category)s (limit), but with the other "
-                "locks and limits of %(category)s kept it falls %(short)s short, competing for "
-                "the same services with the limits of %(schools)s.",
-                schools=", ".join(rivals),
-                **values,
-            )
-        if p.get("rival_locks"):
-            return _(
-                "%(school)s needs at least %(min)s of %(category)s (limit), but with the other "
-                "locks and limits of %(category)s kept it falls %(short)s short, competing for "
-                "the same services with locks.",
-                **values,
-            )
-        return _(
-            "%(school)s needs at least %(min)s of %(category)s (limit), but with the other "
-            "locks and limits of %(category)s kept it falls %(short)s short.",
-            **values,
-        )
-    if code == "limit_excess":
-        return _(
-            "%(school)s may get at most %(max)s of %(category)s (limit), but the other locks "
-            "and limits of %(category)s need %(excess)s more there.",
-            school=school,
-            max=amount("max"),
-            category=category,
-            excess=amount("excess"),
-        )
+        return _limit_unreachable(p, school, amount, category) + _notes(p, names)
+    if code in ("lock_cannot_hold", "limit_short", "limit_excess"):
+        if "parties" not in p:
+            return None  # a run stored before conflicts named their parties: its own English
+        return _elastic(code, p, names, amount, school, service) + _notes(p, names)
     if code == "unexplained":
         return _(
             "The locks and limits of %(category)s cannot all hold together.", category=category
         )
     return None
+
+
+def _limit_unreachable(
+    p: dict[str, Any], school: str, amount: Callable[[str], str], category: str
+) -> str:
+    values = {"school": school, "min": amount("min"), "category": category}
+    if p.get("why") == "no_service":
+        return _(
+            "%(school)s needs at least %(min)s of %(category)s (limit), but no %(category)s "
+            "service is eligible there.",
+            **values,
+        )
+    if p.get("why") == "nothing":
+        return _(
+            "%(school)s needs at least %(min)s of %(category)s (limit), but its eligible "
+            "%(category)s services can give it nothing.",
+            **values,
+        )
+    if p.get("with_locks"):
+        return _(
+            "%(school)s needs at least %(min)s of %(category)s (limit), but its eligible "
+            "%(category)s services offer %(reach)s in all once the locks are kept.",
+            reach=amount("reach"),
+            **values,
+        )
+    return _(
+        "%(school)s needs at least %(min)s of %(category)s (limit), but its eligible "
+        "%(category)s services offer %(reach)s in all.",
+        reach=amount("reach"),
+        **values,
+    )
+
+
+def _elastic(
+    code: str,
+    p: dict[str, Any],
+    names: Names,
+    amount: Callable[[str], str],
+    school: str,
+    service: str,
+) -> str:
+    """A lock or limit the elastic model found in conflict, with every other party named."""
+    if code == "lock_cannot_hold":
+        if p["parties"]:
+            return _(
+                "The lock of %(amount)s of %(service)s at %(school)s cannot be kept together "
+                "with %(parties)s; it would have to change by %(change)s.",
+                amount=amount("amount"),
+                service=service,
+                school=school,
+                parties=_parties(p, None, names),
+                change=amount("change"),
+            )
+        return _(
+            "The lock of %(amount)s of %(service)s at %(school)s cannot be kept; it would "
+            "have to change by %(change)s.",
+            amount=amount("amount"),
+            service=service,
+            school=school,
+            change=amount("change"),
+        )
+    category = _category(p.get("category", ""))
+    if code == "limit_short":
+        if p["parties"]:
+            return _(
+                "%(school)s needs at least %(min)s of %(category)s (limit), but it falls "
+                "%(short)s short with %(parties)s kept.",
+                school=school,
+                min=amount("min"),
+                category=category,
+                short=amount("short"),
+                parties=_parties(p, p.get("school"), names),
+            )
+        return _(
+            "%(school)s needs at least %(min)s of %(category)s (limit), but it falls "
+            "%(short)s short.",
+            school=school,
+            min=amount("min"),
+            category=category,
+            short=amount("short"),
+        )
+    if p["parties"]:
+        return _(
+            "%(school)s may get at most %(max)s of %(category)s (limit), but it would get "
+            "%(excess)s more with %(parties)s kept.",
+            school=school,
+            max=amount("max"),
+            category=category,
+            excess=amount("excess"),
+            parties=_parties(p, p.get("school"), names),
+        )
+    return _(
+        "%(school)s may get at most %(max)s of %(category)s (limit), but it would get "
+        "%(excess)s more.",
+        school=school,
+        max=amount("max"),
+        category=category,
+        excess=amount("excess"),
+    )

@@ -311,3 +311,25 @@ def test_per_site_bound_of_zero_keeps_the_school_in_reach() -> None:
     rows = {row["school"]: row for row in result["schools"]}
     assert rows["S2"]["allocated"] == 0 and rows["S2"]["target"] == 5
     assert amounts(result) == {("J1", "S1"): 10}
+
+
+def test_rounded_first_allocation_does_not_ask_stage_2_for_more_than_fits() -> None:
+    # Found by hypothesis: the fill's amounts, rounded, summed to 14.000000001 where at
+    # most 14 can be placed; stage 2 then had to hold an impossible T* and HiGHS called
+    # an allocation of D 15.1 "optimal" (S4, weight 7.25, got nothing). D* is 1.128...
+    problem = {
+        "schools": [
+            school("S0", 7.25),
+            school("S1", 2),
+            school("S2", 2),
+            school("S3", 1),
+            school("S4", 7.25),
+        ],
+        "services": [
+            service("J2", 7, ["S0", "S1", "S2", "S3", "S4"], category="b"),
+            service("J3", 7, ["S0", "S1"], category="b", min_viable=2),
+        ],
+    }
+    figures = run(problem)["categories"]["b"]
+    assert figures["status"] == "optimal" and figures["placed"] == 14
+    assert figures["gap"] == pytest.approx(1.1282051282 / 28, rel=1e-6)

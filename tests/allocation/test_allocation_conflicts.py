@@ -52,7 +52,8 @@ def test_limit_min_out_of_reach() -> None:
     assert conflict == {
         "category": "tutoring",
         "message": "Lincoln Elementary needs at least 40 seats of tutoring (limit), "
-        "but its eligible tutoring services offer 23 seats in all.",
+        "but its eligible tutoring services offer 23 seats in all. "
+        "Math lab is capped at 8 seats per school.",
         # The same as data, for wording in other languages.
         "code": {
             "code": "limit_unreachable",
@@ -64,6 +65,8 @@ def test_limit_min_out_of_reach() -> None:
                 "reach": 23,
                 "why": "offer",
                 "with_locks": False,
+                # What cut the reach down, said as a second sentence.
+                "notes": [{"code": "capped", "service": "J2", "amount": 8, "unit": "seats"}],
             },
         },
         "locks": [],
@@ -140,7 +143,7 @@ def test_limit_in_category_nobody_offers() -> None:
     [conflict] = conflicts_of(problem)
     assert conflict["category"] == "arts"
     assert conflict["message"] == (
-        "Washington Middle needs at least 1 units of arts (limit), "
+        "Washington Middle needs at least 1 unit of arts (limit), "
         "but no arts service is eligible there."
     )
     # ... while its max alone is harmless.
@@ -181,3 +184,175 @@ def test_other_categories_feasible_still_infeasible_overall() -> None:
     assert result["status"] == "infeasible"
     assert result["categories"] == {}
     assert [c["category"] for c in result["conflicts"]] == ["tutoring"]
+
+
+# --- every conflict names every lock, limit and min_viable involved ------------------------------
+
+
+def three_schools(**extra: Any) -> dict[str, Any]:
+    """Lincoln and Washington share reading (10 seats), Washington and Roosevelt math lab (10)."""
+    problem: dict[str, Any] = {
+        "schools": [
+            {"id": "S1", "name": "Lincoln", "weight": 1},
+            {"id": "S2", "name": "Washington", "weight": 1},
+            {"id": "S3", "name": "Roosevelt", "weight": 1},
+        ],
+        "services": [
+            {
+                "id": "J1",
+                "name": "After-school reading",
+                "category": "tutoring",
+                "unit": "seats",
+                "capacity": 10,
+                "eligible": ["S1", "S2"],
+            },
+            {
+                "id": "J2",
+                "name": "Math lab",
+                "category": "tutoring",
+                "unit": "seats",
+                "capacity": 10,
+                "eligible": ["S2", "S3"],
+            },
+        ],
+    }
+    problem.update(extra)
+    return problem
+
+
+def limit_indexes(conflict: dict[str, Any]) -> list[int]:
+    return [ref["index"] for ref in conflict["limits"]]
+
+
+def test_a_three_school_clash_names_all_three_limits() -> None:
+    # 24 seats wanted of 20. Roosevelt shares no service with Lincoln, yet Lincoln's limit
+    # takes reading from Washington, who then needs math lab: all three limits are involved
+    # (the check named only Washington's).
+    problem = three_schools(
+        limits=[
+            {"school": "S1", "category": "tutoring", "min": 8, "id": "L1"},
+            {"school": "S2", "category": "tutoring", "min": 8, "id": "L2"},
+            {"school": "S3", "category": "tutoring", "min": 8, "id": "L3"},
+        ]
+    )
+    [conflict] = conflicts_of(problem)
+    assert conflict["message"] == (
+        "Roosevelt needs at least 8 seats of tutoring (limit), but it falls 4 seats short with "
+        "Lincoln's limit of at least 8 seats and Washington's limit of at least 8 seats kept."
+    )
+    assert limit_indexes(conflict) == [2, 0, 1]
+    assert conflict["code"] == {
+        "code": "limit_short",
+        "params": {
+            "school": "S3",
+            "min": 8,
+            "unit": "seats",
+            "category": "tutoring",
+            "short": 4,
+            "parties": [
+                {"kind": "limit_min", "school": "S1", "amount": 8, "unit": "seats"},
+                {"kind": "limit_min", "school": "S2", "amount": 8, "unit": "seats"},
+            ],
+            "notes": [],
+        },
+    }
+
+
+def test_three_limits_on_one_service_name_the_other_two() -> None:
+    problem = base(
+        limits=[{"school": s, "category": "tutoring", "min": 9} for s in ("S1", "S2", "S3")]
+    )
+    problem["schools"].append({"id": "S3", "name": "Roosevelt High", "weight": 1})
+    problem["services"] = [{**problem["services"][0], "capacity": 20}]
+    problem["services"][0]["eligible"] = ["S1", "S2", "S3"]
+    conflicts = conflicts_of(problem)
+    # However the 7 missing seats are spread, each conflict names all three limits.
+    assert conflicts
+    for conflict in conflicts:
+        assert sorted(limit_indexes(conflict)) == [0, 1, 2]
+        others = [s for s in ("Lincoln", "Washington", "Roosevelt") if s not in conflict["message"]]
+        assert others == []
+
+
+def test_limits_that_do_not_take_part_are_not_named() -> None:
+    # Roosevelt's max and a limit of Washington's that holds anyway are no part of it.
+    problem = three_schools(
+        limits=[
+            {"school": "S1", "category": "tutoring", "min": 6},
+            {"school": "S2", "category": "tutoring", "min": 6},
+            {"school": "S3", "category": "tutoring", "max": 10},
+            {"school": "S2", "category": "tutoring", "max": 20},
+            {"school": "S3", "category": "tutoring", "min": 9},
+        ]
+    )
+    [conflict] = conflicts_of(problem)
+    assert sorted(limit_indexes(conflict)) == [0, 1, 4]
+
+
+def test_a_lock_the_limits_cannot_live_with_names_them_all() -> None:
+    # Each limit is given twice, so that moving the lock is the least change; moving it
+    # clashes with Washington's 5 and Roosevelt's 10, who share math lab.
+    problem = three_schools(
+        locks=[{"service": "J1", "school": "S1", "amount": 10, "id": "MOU-7"}],
+        limits=[
+            {"school": "S2", "category": "tutoring", "min": 5},
+            {"school": "S2", "category": "tutoring", "min": 5},
+            {"school": "S3", "category": "tutoring", "min": 10},
+            {"school": "S3", "category": "tutoring", "min": 10},
+        ],
+    )
+    [conflict] = conflicts_of(problem)
+    assert conflict["message"] == (
+        "The lock of 10 seats of After-school reading at Lincoln cannot be kept together with "
+        "Washington's limit of at least 5 seats and Roosevelt's limit of at least 10 seats; "
+        "it would have to change by 5 seats."
+    )
+    assert conflict["locks"] == [{"index": 0, "id": "MOU-7", "service": "J1", "school": "S1"}]
+    assert limit_indexes(conflict) == [0, 2]
+    assert conflict["code"]["code"] == "lock_cannot_hold"
+    assert conflict["code"]["params"]["parties"] == [
+        {"kind": "limit_min", "school": "S2", "amount": 5, "unit": "seats"},
+        {"kind": "limit_min", "school": "S3", "amount": 10, "unit": "seats"},
+    ]
+
+
+def test_a_lock_two_schools_away_is_named() -> None:
+    # Locking 6 reading seats at Lincoln leaves Washington 4 of them: it needs 4 of math lab,
+    # and Roosevelt is 2 short. Moving the lock or either limit by 2 is as good, so whichever
+    # conflict comes out must name the lock and both limits.
+    problem = three_schools(
+        locks=[{"service": "J1", "school": "S1", "amount": 6}],
+        limits=[
+            {"school": "S2", "category": "tutoring", "min": 8},
+            {"school": "S3", "category": "tutoring", "min": 8},
+        ],
+    )
+    conflicts = conflicts_of(problem)
+    assert len(conflicts) == 1
+    [conflict] = conflicts
+    assert [ref["index"] for ref in conflict["locks"]] == [0]
+    assert sorted(limit_indexes(conflict)) == [0, 1]
+    message = conflict["message"]
+    assert "the lock of 6 seats of after-school reading at lincoln" in message.lower()
+    assert "Washington" in message and "Roosevelt" in message
+    assert "2 seats" in message
+
+
+def test_when_the_checks_run_out_the_limits_at_their_bounds_are_named(monkeypatch: Any) -> None:
+    from allocation import explain
+
+    monkeypatch.setattr(explain, "MAX_CHECKS", 0)
+    problem = three_schools(
+        limits=[
+            *({"school": s, "category": "tutoring", "min": 8} for s in ("S1", "S2", "S3")),
+            {"school": "S1", "category": "tutoring", "max": 30},
+        ]
+    )
+    [conflict] = conflicts_of(problem)
+    # Without the checks: the limits of its component at their bounds in the elastic model's
+    # answer (Lincoln's max of 30 is not).
+    assert conflict["message"] == (
+        "Roosevelt needs at least 8 seats of tutoring (limit), but it falls 4 seats short with "
+        "Lincoln's limit of at least 8 seats and Washington's limit of at least 8 seats kept."
+    )
+    assert limit_indexes(conflict) == [2, 0, 1]
