@@ -72,6 +72,8 @@ from allocation import explain, scaling
 from allocation.clock import Budget, Clock, MonotonicClock, Stage
 from allocation.cohorts import CohortSearch
 from allocation.cohorts import applicable as cohorts_apply
+from allocation.floor import ContinuousFloor
+from allocation.floor import applicable as continuous_flow
 from allocation.greedy import first_feasible, placed_bound
 from allocation.integral import IntegralFloor, ceil_noise, integral_flow
 from allocation.model import CategoryData, CategoryModel, category_data, clean_amounts
@@ -535,6 +537,16 @@ class _CategorySolver:
                 if found.proven:
                     return _Stage(Outcome.OPTIMAL, known), found.value
                 return self._max_floor_milp(t_star, known)
+        # All amounts continuous: `mip` then means on/off binaries.
+        if self.solver == "highs" and continuous_flow(self.data, self.mip):
+            # A flow network in continuous amounts: Newton's method over max-flow LPs.
+            flowed = ContinuousFloor(self.data, t_star, self.clock.left).search(start)
+            if flowed is not None:
+                self.floor_by_search = True
+                # Stage 3 (min D above the floors): the interior point method with
+                # crossover takes a seventh of dual simplex's time at state scale.
+                self.distance_options = {"solver": "ipm"}
+                return _Stage(Outcome.OPTIMAL, clean_amounts(self.data, flowed.amounts)), flowed.z
         if self.solver == "highs" and integral_flow(self.data, bool(self.model.binaries)):
             searched = IntegralFloor(self.data, t_star, self.clock.left).search(start)
             if searched is not None:

@@ -2,8 +2,10 @@
 
 Usage::
 
-    python bench/allocation.py [--size district|district-int|district-int-spread|state|all]
-                               [--seed N] [--objective proportional|maxmin|both] [--skip-floor]
+    python bench/allocation.py
+        [--size district|district-int|district-int-spread|state|state-region|all]
+        [--seed N] [--objective proportional|maxmin|both] [--skip-floor]
+        [--timeout CPU_SECONDS] [--verbose]
 
 Each measured case runs in its own subprocess so that its peak memory
 (``ru_maxrss`` from ``os.wait4``) is its own. For every size and objective it
@@ -23,7 +25,12 @@ Sizes (seeded, synthetic):
 - ``district-int-spread``: the same, with the third drawn at random, so every
   category has some;
 - ``state``: 1,840 schools, 6,000 services in 12 categories, each eligible at
-  20-150 schools (about 510,000 pairs).
+  20-150 schools (about 510,000 pairs);
+- ``state-region``: the same shape with other patterns (regions, heavy-tailed
+  weights and capacities, per-site bounds; see `generate_regional`).
+
+Each run reports CPU seconds (user + system of its process) beside wall time:
+on a shared machine only those compare.
 """
 
 from __future__ import annotations
@@ -54,7 +61,9 @@ SIZES = {
         "eligible": (10, 40),
     },
     "state": {"schools": 1840, "services": 6000, "categories": 12, "eligible": (20, 150)},
+    "state-region": {"schools": 1840, "services": 6000, "categories": 12, "eligible": (20, 150)},
 }
+REGIONS = 24  # state-region: regions of very unequal size
 DISTRICT_INT_LIMIT_S = 10.0
 CATEGORIES = [
     "tutoring",
@@ -74,6 +83,8 @@ CATEGORIES = [
 
 def generate(size: str, seed: int) -> dict[str, Any]:
     """A seeded synthetic problem of the named size."""
+    if size == "state-region":
+        return generate_regional(seed)
     shape = SIZES[size]
     rng = random.Random(seed)
     school_ids = [f"S{i:05d}" for i in range(shape["schools"])]
@@ -116,6 +127,84 @@ def generate(size: str, seed: int) -> dict[str, Any]:
     return problem
 
 
+def generate_regional(seed: int) -> dict[str, Any]:
+    """The state shape with other patterns: regions, heavy tails and per-site bounds.
+
+    1,840 schools in 24 regions of very unequal size (lognormal shares, 12 to
+    about 300 schools); school weights heavy-tailed (lognormal enrollment times a
+    need index that is higher in some regions). 6,000 services in 12 categories,
+    each eligible at 20-150 schools, 70-100% of them in its home region (drawn
+    uniformly, so a big region has few services per school and a small one many:
+    the floor is set by the starved regions, far below ``T* / W``) and the rest
+    anywhere; capacities Pareto (alpha 1.2, from 5 seats, capped at
+    20,000), so a few services hold much of a category; ``max_per_school`` on 30%;
+    a per-site bound ``{"school": id, "max": m}`` on 15% of the entries.
+    """
+    shape = SIZES["state-region"]
+    rng = random.Random(seed)
+    school_ids = [f"S{i:05d}" for i in range(shape["schools"])]
+    shares = [rng.lognormvariate(0.0, 1.0) for _ in range(REGIONS)]
+    region_of = rng.choices(range(REGIONS), weights=shares, k=len(school_ids))
+    members: list[list[str]] = [[] for _ in range(REGIONS)]
+    for school_id, region in zip(school_ids, region_of, strict=True):
+        members[region].append(school_id)
+    need = [rng.uniform(0.1, 1.0) for _ in range(REGIONS)]
+    schools = [
+        {
+            "id": school_id,
+            "name": f"School {i}",
+            "weight": round(
+                min(6000.0, rng.lognormvariate(6.3, 0.8))
+                * min(1.0, max(0.02, rng.gauss(need[region_of[i]], 0.15))),
+                3,
+            ),
+        }
+        for i, school_id in enumerate(school_ids)
+    ]
+    services = []
+    low, high = shape["eligible"]
+    for j in range(shape["services"]):
+        home = rng.randrange(REGIONS)
+        count = rng.randint(low, high)
+        local = min(len(members[home]), round(count * rng.uniform(0.7, 1.0)))
+        chosen = set(rng.sample(members[home], local))
+        while len(chosen) < count:
+            chosen.add(rng.choice(school_ids))
+        eligible: list[Any] = []
+        for school_id in sorted(chosen):
+            if rng.random() < 0.15:
+                eligible.append({"school": school_id, "max": rng.randint(1, 60)})
+            else:
+                eligible.append(school_id)
+        service: dict[str, Any] = {
+            "id": f"J{j:05d}",
+            "partner": f"P{j % 97:03d}",
+            "category": CATEGORIES[j % shape["categories"]],
+            "unit": "seats",
+            "capacity": min(20000, round(5 * rng.paretovariate(1.2))),
+            "eligible": eligible,
+        }
+        if rng.random() < 0.3:
+            service["max_per_school"] = rng.randint(5, 120)
+        services.append(service)
+    return {"schools": schools, "services": services}
+
+
+def entry_school(entry: Any) -> str:
+    """The school of an `eligible` entry (a bare id or {"school": id, "max": m})."""
+    return entry if isinstance(entry, str) else str(entry["school"])
+
+
+def entry_upper(service: dict[str, Any], entry: Any) -> float:
+    """u_js = min(C_j, m_j, m_js) for an `eligible` entry."""
+    upper = float(service["capacity"])
+    if service.get("max_per_school") is not None:
+        upper = min(upper, service["max_per_school"])
+    if not isinstance(entry, str):
+        upper = min(upper, entry["max"])
+    return upper
+
+
 # --- children ---------------------------------------------------------------------
 
 
@@ -128,7 +217,15 @@ def child_engine(size: str, seed: int, objective: str) -> dict[str, Any]:
     problem_dict = generate(size, seed)
     problem = load_problem(problem_dict)
     loaded = time.perf_counter()
-    result = solve(problem, objective=objective)
+    by_category: dict[str, float] = {}
+    last = [time.process_time()]
+
+    def progress(done: int, total: int, category: str) -> None:
+        now = time.process_time()
+        by_category[category] = round(now - last[0], 2)
+        last[0] = now
+
+    result = solve(problem, objective=objective, on_progress=progress)
     solved = time.perf_counter()
     # Then the shared build alone, as solve() does it, to split build from solve.
     for category in problem.categories:
@@ -143,6 +240,7 @@ def child_engine(size: str, seed: int, objective: str) -> dict[str, Any]:
         "load_s": loaded - started,
         "build_s": built - solved,
         "total_s": solved - loaded,
+        "category_cpu_s": by_category,
     }
 
 
@@ -168,19 +266,14 @@ def child_floor(size: str, seed: int, objective: str) -> dict[str, Any]:
             (s for s in problem["services"] if s["category"] == category and s["capacity"] > 0),
             key=lambda s: s["id"],
         )
-        schools = sorted({school for s in services for school in s["eligible"]})
+        schools = sorted({entry_school(e) for s in services for e in s["eligible"]})
         position = {school: i for i, school in enumerate(schools)}
         pair_service, pair_school, upper, integral, viable = [], [], [], [], []
         for j, s in enumerate(services):
-            u = (
-                s["capacity"]
-                if s.get("max_per_school") is None
-                else min(s["capacity"], s["max_per_school"])
-            )
-            for school in s["eligible"]:
+            for entry in s["eligible"]:
                 pair_service.append(j)
-                pair_school.append(position[school])
-                upper.append(u)
+                pair_school.append(position[entry_school(entry)])
+                upper.append(entry_upper(s, entry))
                 integral.append(1 if s.get("integer") else 0)
                 viable.append(s.get("min_viable") or 0.0)
         n, m, ns = len(pair_service), len(schools), len(services)
@@ -327,24 +420,55 @@ def child_floor(size: str, seed: int, objective: str) -> dict[str, Any]:
 # --- parent -----------------------------------------------------------------------
 
 
-def measure(kind: str, size: str, seed: int, objective: str) -> dict[str, Any]:
-    """Run one case in a fresh subprocess; its figures plus wall time and peak memory."""
+def measure(
+    kind: str, size: str, seed: int, objective: str, timeout_s: float | None = None
+) -> dict[str, Any]:
+    """Run one case in a fresh subprocess; its figures plus wall time, CPU time (user +
+    system of the child) and peak memory. A child that has used more than
+    `timeout_s` CPU seconds is killed and reported as such (status ``killed``): CPU,
+    not wall, so that a loaded machine does not cut runs short."""
     command = [sys.executable, __file__, "--child", kind, "--size", size, "--seed", str(seed)]
     command += ["--objective", objective]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(command, stdout=out, cwd=ROOT)
+        killed = False
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if timeout_s is not None and cpu_seconds(process.pid) > timeout_s:
+                process.kill()
+                killed = True
+                _, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.05)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        output = out.read()
     wall = time.perf_counter() - started
+    cpu = usage.ru_utime + usage.ru_stime
+    peak = usage.ru_maxrss / 1024  # kilobytes on Linux
+    if killed:
+        return {"status": "killed", "wall_s": wall, "cpu_s": cpu, "peak_mb": peak}
     if process.returncode != 0:
         raise SystemExit(f"{kind} {size} {objective} failed with {process.returncode}")
     # The last line: highspy prints its banner on stdout before it.
-    figures = json.loads(output.decode().strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
     figures["wall_s"] = wall
-    figures["peak_mb"] = usage.ru_maxrss / 1024  # kilobytes on Linux
+    figures["cpu_s"] = cpu
+    figures["peak_mb"] = peak
     return figures
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process `pid` (Linux /proc; else wall 0)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 (utime, stime) of stat(5), counted after the ")" from field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_cli(size: str, seed: int, objective: str) -> dict[str, Any]:
@@ -372,6 +496,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--objective", default="both", choices=["proportional", "maxmin", "both"])
     parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="kill a run after this many CPU seconds"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print the engine's CPU s per category"
+    )
     parser.add_argument("--child", choices=["engine", "floor"], help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
@@ -383,33 +513,26 @@ def main() -> None:
         ["proportional", "maxmin"] if arguments.objective == "both" else [arguments.objective]
     )
     header = (
-        "| size | objective | run | status | build s | solve s | total s | wall s | peak MB |"
-        " vs floor |"
+        "| size | objective | run | status | build s | solve s | total s | CPU s | wall s"
+        " | peak MB | vs floor |"
     )
     print(header)
-    print("|" + "---|" * 10)
+    print("|" + "---|" * 11)
+    timeout = arguments.timeout
     for size in sizes:
         for objective in objectives:
-            engine = measure("engine", size, arguments.seed, objective)
+            engine = measure("engine", size, arguments.seed, objective, timeout)
             floor = (
-                None if arguments.skip_floor else measure("floor", size, arguments.seed, objective)
+                None
+                if arguments.skip_floor
+                else measure("floor", size, arguments.seed, objective, timeout)
             )
-            ratio = f"{engine['total_s'] / floor['total_s']:.2f}x" if floor else ""
-            print(
-                f"| {size} | {objective} | engine (PuLP) | {engine['status']} "
-                f"| {engine['build_s']:.2f} | {engine['total_s'] - engine['build_s']:.2f} "
-                f"| {engine['total_s']:.2f} | {engine['wall_s']:.2f} | {engine['peak_mb']:.0f} "
-                f"| {ratio} |",
-                flush=True,
-            )
+            print(row(size, objective, "engine (PuLP)", engine, floor), flush=True)
+            if arguments.verbose and "category_cpu_s" in engine:
+                print(f"<!-- engine CPU s by category: {engine['category_cpu_s']} -->")
             if floor:
-                print(
-                    f"| {size} | {objective} | floor (arrays+highspy) | {floor['status']} "
-                    f"| {floor['build_s']:.2f} | {floor['solve_s']:.2f} | {floor['total_s']:.2f} "
-                    f"| {floor['wall_s']:.2f} | {floor['peak_mb']:.0f} | 1.00x |",
-                    flush=True,
-                )
-                if not size.startswith("district-int"):
+                print(row(size, objective, "floor (arrays+highspy)", floor, floor), flush=True)
+                if not size.startswith("district-int") and "gap" in engine and "gap" in floor:
                     worst = max(abs(engine["gap"][c] - floor["gap"][c]) for c in floor["gap"])
                     print(
                         f"<!-- {size} {objective}: max |gap engine - gap floor| = {worst:.2e} -->"
@@ -417,10 +540,31 @@ def main() -> None:
             if size == "district":
                 cli = measure_cli(size, arguments.seed, objective)
                 print(
-                    f"| {size} | {objective} | CLI end to end | exit {cli['exit']} | | | "
+                    f"| {size} | {objective} | CLI end to end | exit {cli['exit']} | | | | "
                     f"| {cli['wall_s']:.2f} | {cli['peak_mb']:.0f} | |",
                     flush=True,
                 )
+
+
+def row(
+    size: str, objective: str, run: str, figures: dict[str, Any], floor: dict[str, Any] | None
+) -> str:
+    """One table row; a killed run has only its wall, CPU and memory."""
+    if figures["status"] == "killed":
+        return (
+            f"| {size} | {objective} | {run} | killed | | | | {figures['cpu_s']:.2f} "
+            f"| {figures['wall_s']:.2f} | {figures['peak_mb']:.0f} | |"
+        )
+    build = figures["build_s"]
+    solve = figures.get("solve_s", figures["total_s"] - build)
+    ratio = ""
+    if floor is not None and floor["status"] != "killed":
+        ratio = f"{figures['total_s'] / floor['total_s']:.2f}x"
+    return (
+        f"| {size} | {objective} | {run} | {figures['status']} | {build:.2f} | {solve:.2f} "
+        f"| {figures['total_s']:.2f} | {figures['cpu_s']:.2f} | {figures['wall_s']:.2f} "
+        f"| {figures['peak_mb']:.0f} | {ratio} |"
+    )
 
 
 if __name__ == "__main__":

@@ -311,6 +311,8 @@ def test_a_run_that_ends_unproven_without_hitting_a_limit_is_retried_and_never_t
         return run(lp, solver)
 
     monkeypatch.setattr(stages_module, "run", hiccup)
+    # The floor of continuous hours through PuLP, not `allocation.floor`'s own LPs.
+    monkeypatch.setattr(stages_module, "continuous_flow", lambda data, binaries: False)
     problem = instance("hours")
     if limit is None:
         del problem["options"]["time_limit_s"]
