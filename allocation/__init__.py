@@ -8,7 +8,9 @@ Pure Python over plain data (no Flask, no database). The public API:
 - `Clock` (where `solve` reads the time; a test passes its own).
 
 Modules: `problem` (input data and validation), `model` (one category's PuLP
-model), `stages` (the spec's stages and `solve`), `integral` (the exact
+model), `scaling` (weights and amounts in the engine's own units, so that the
+answer does not depend on the file's), `stages` (the spec's stages and
+`solve`), `integral` (the exact
 whole-seat maxmin floor by LPs), `cohorts` (proven optima for whole seats
 with cohort minimums: flow-LP bounds, reachable totals, neighbourhood
 search), `solvers` (HiGHS/CBC through

@@ -297,7 +297,26 @@ class CategoryModel:
         return clean_amounts(self.data, raw)
 
 
-AMOUNT_DECIMALS = 9
+AMOUNT_DIGITS = 12  # significant digits an amount keeps (the result writes 10)
+AMOUNT_NOISE = 1e-12  # below this share of the category's largest pair bound, an amount is 0
+
+
+def round_significant(values: np.ndarray, digits: int = AMOUNT_DIGITS) -> np.ndarray:
+    """`values` rounded to `digits` significant digits (deterministic, elementwise).
+
+    Zeros, non-finite values and values too small or large to scale by a power
+    of ten in a float (below 1e-290 or above 1e290) are left as they are.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = values.copy()
+    magnitude = np.abs(values)
+    usable = np.isfinite(values) & (magnitude > 1e-290) & (magnitude < 1e290)
+    if not usable.any():
+        return out
+    exponent = np.floor(np.log10(magnitude[usable]))
+    factor = 10.0 ** (digits - 1 - exponent)
+    out[usable] = np.round(values[usable] * factor) / factor
+    return out
 
 
 def clean_amounts(data: CategoryData, raw: np.ndarray) -> np.ndarray:
@@ -306,8 +325,12 @@ def clean_amounts(data: CategoryData, raw: np.ndarray) -> np.ndarray:
     Values are clipped to [0, U_k]; integer services are rounded to whole
     numbers; a min_viable pair below its cohort (solver noise of the on/off
     binary) is snapped to 0 or to the cohort, whichever is nearer; locked pairs
-    take their locked amount; the rest is rounded to 9 decimals, which is
-    below the solvers' own feasibility tolerance.
+    take their locked amount. The rest is relative, so that it means the same
+    in any unit: a continuous amount below 1e-12 of the category's largest
+    pair bound is solver noise and becomes 0, and every other continuous amount
+    is rounded to 12 significant digits, then clipped to U_k again. (Not
+    fewer: rounding moves T*, and 10 digits moved it by more than the
+    solvers' tolerance, so that later stages could not place it again.)
     """
     values = np.clip(raw, 0.0, data.pair_upper)
     integer = np.asarray([s.integer for s in data.services], dtype=bool)[data.pair_service]
@@ -317,8 +340,10 @@ def clean_amounts(data: CategoryData, raw: np.ndarray) -> np.ndarray:
     values = np.where(integer, np.round(values), values)  # half to even, as round()
     stray = (values > 0.0) & (values < viable)
     values = np.where(stray, np.where(values < viable / 2, 0.0, viable), values)
+    if len(values):
+        noise = AMOUNT_NOISE * float(np.max(data.pair_upper))
+        values[~integer & (values <= noise)] = 0.0
+    values = np.where(integer, values, np.minimum(round_significant(values), data.pair_upper))
     for k, amount in data.pair_lock.items():
         values[k] = amount
-    values = np.round(values, AMOUNT_DECIMALS)
-    values[np.abs(values) < 10.0**-AMOUNT_DECIMALS] = 0.0
     return values

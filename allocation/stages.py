@@ -58,6 +58,7 @@ after the retries, is an error (`RuntimeError`): there is no proven ``T*``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ from typing import Any
 import numpy as np
 import pulp  # type: ignore[import-untyped, unused-ignore]  # pulp ships no types
 
-from allocation import explain
+from allocation import explain, scaling
 from allocation.clock import Budget, Clock, MonotonicClock, Stage
 from allocation.cohorts import CohortSearch
 from allocation.cohorts import applicable as cohorts_apply
@@ -102,6 +103,7 @@ from allocation.solvers import (
 PLACED_TOLERANCE = 1e-7  # relative slack on sum y = T* for continuous amounts
 FLOOR_TOLERANCE = 5e-7  # relative slack on the maxmin floor in stage 3
 IPM_FROM_PAIRS = 20_000  # an LP stage with no basis at hand and this many pairs: IPM
+GAP_NOISE = 1e-9  # a reported gap below this (a share of T*, beyond solver precision) is 0
 RELAXATION_MIN_S = 5.0  # the least time the LP relaxation of `allocation.greedy` is given
 
 STAGES: dict[str, tuple[Stage, Stage, Stage]] = {
@@ -738,6 +740,34 @@ def _solve_category(
     return progress.solved(t_star)
 
 
+def _solve_scaled(
+    data: CategoryData,
+    objective: str,
+    solver: str,
+    budget: Budget,
+    *,
+    feasibility_only: bool = False,
+) -> _Solved | list[Conflict]:
+    """`_solve_category` on the category in the engine's units (`allocation.scaling`),
+    its amounts and T* brought back to the file's units.
+
+    Conflicts are worded from the file's amounts: when amounts were scaled, they
+    are looked for again on the original data (the unscaled texts would show the
+    engine's units), falling back to naming every lock and limit.
+    """
+    scaled = scaling.scale_category(data)
+    outcome = _solve_category(
+        scaled.data, objective, solver, budget, feasibility_only=feasibility_only
+    )
+    if isinstance(outcome, list):
+        if not outcome or scaled.amount_reference is None:
+            return outcome
+        again = _solve_category(data, objective, solver, budget, feasibility_only=True)
+        return again if isinstance(again, list) and again else [explain.unexplained(data)]
+    amounts, t_star = scaled.unscale(data, outcome.amounts, outcome.t_star)
+    return dataclasses.replace(outcome, amounts=amounts, t_star=t_star)
+
+
 def _figures_and_rows(
     data: CategoryData, solved: _Solved
 ) -> tuple[CategoryFigures, list[Allocation], list[SchoolRow]]:
@@ -749,6 +779,7 @@ def _figures_and_rows(
     if len(data.schools) and t_star > 0:
         targets = t_star * weights / total_weight
         gap = float(np.abs(received - targets).sum()) / (2.0 * t_star)
+        gap = 0.0 if gap < GAP_NOISE else gap  # a share of T*: float noise is no gap
         min_coverage = float(np.min(received / weights))
     else:
         targets = np.zeros(len(data.schools))
@@ -840,13 +871,13 @@ def solve(
             share = Budget(max(left / remaining, left - reserve * (remaining - 1)), clock)
         if found and category in offered:
             # Already infeasible: only look for more conflicts, cheaply, not for allocations.
-            outcome = _solve_category(data, chosen, solver_name, share, feasibility_only=True)
+            outcome = _solve_scaled(data, chosen, solver_name, share, feasibility_only=True)
             if isinstance(outcome, list) and outcome:
                 found[category] = outcome
             if on_progress is not None:
                 on_progress(position + 1, len(order), category)
             continue
-        outcome = _solve_category(data, chosen, solver_name, share)
+        outcome = _solve_scaled(data, chosen, solver_name, share)
         if isinstance(outcome, list):
             if outcome:
                 found[category] = outcome

@@ -20,12 +20,32 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 TOL = 1e-6
 
 
+def eligible_ids(service: dict[str, Any]) -> list[str]:
+    """The school ids of a service's `eligible` list (entries are ids or {"school", "max"})."""
+    return [entry if isinstance(entry, str) else entry["school"] for entry in service["eligible"]]
+
+
+def site_max(service: dict[str, Any]) -> dict[str, float]:
+    """The per-site bounds m_js of a service, by school id."""
+    return {
+        entry["school"]: entry["max"]
+        for entry in service["eligible"]
+        if not isinstance(entry, str) and entry.get("max") is not None
+    }
+
+
+def pair_upper(service: dict[str, Any], school: str) -> float:
+    """u_js = min(C_j, m_j, m_js)."""
+    bounds = [service["capacity"], service.get("max_per_school"), site_max(service).get(school)]
+    return min(bound for bound in bounds if bound is not None)
+
+
 def _eligible_pairs(problem: dict[str, Any], category: str) -> list[tuple[dict, str]]:
     return [
         (service, school)
         for service in problem["services"]
         if service["category"] == category and service["capacity"] > 0
-        for school in service["eligible"]
+        for school in eligible_ids(service)
     ]
 
 
@@ -53,12 +73,15 @@ def check_feasible(problem: dict[str, Any], result: dict[str, Any]) -> None:
     received: dict[tuple[str, str], float] = defaultdict(float)
     for (service_id, school), amount in x.items():
         service = services[service_id]
-        assert school in service["eligible"], f"{service_id} not eligible at {school}"
+        assert school in eligible_ids(service), f"{service_id} not eligible at {school}"
         used[service_id] += amount
         received[(school, service["category"])] += amount
         cap = service.get("max_per_school")
         if cap is not None:
             assert amount <= cap + TOL * max(1, cap)
+        site = site_max(service).get(school)
+        if site is not None:
+            assert amount <= site + TOL * max(1, site), f"{service_id}@{school} above its site max"
         viable = service.get("min_viable")
         if viable is not None:
             assert amount >= viable - TOL * max(1, viable), f"cohort {service_id}@{school}"
@@ -112,14 +135,14 @@ class ReferenceFailed(Exception):
     """scipy's HiGHS gave up (it occasionally reports a solve error on tiny MILPs)."""
 
 
-def _per_school(service: dict[str, Any]) -> float:
-    cap = service.get("max_per_school")
-    return service["capacity"] if cap is None else min(service["capacity"], cap)
-
-
 def _reference_category(
-    problem: dict[str, Any], category: str, objective: str
-) -> dict[str, float] | None:
+    problem: dict[str, Any],
+    category: str,
+    objective: str,
+    *,
+    stage3: bool = True,
+    ranges: bool = False,
+) -> dict[str, Any] | None:
     pairs = _eligible_pairs(problem, category)
     in_reach = schools_in_reach(problem, category)
     for limit in problem.get("limits", []):
@@ -127,7 +150,7 @@ def _reference_category(
         if outside and (limit.get("min") or 0) > 0:
             return None
     if not in_reach:
-        return {"placed": 0.0, "gap": 0.0, "min_coverage": 0.0}
+        return {"placed": 0.0, "gap": 0.0, "min_coverage": 0.0, "y_range": {}}
     weights = {s["id"]: s["weight"] for s in problem["schools"]}
     locks: dict[tuple[str, str], float] = {}
     for lock in problem.get("locks", []):
@@ -144,10 +167,13 @@ def _reference_category(
     school_pos = {school: i for i, school in enumerate(in_reach)}
     rows: list[tuple[dict[int, float], float, float]] = []
     for k, (service, school) in enumerate(pairs):
-        cap = _per_school(service)
-        upper[k] = cap
+        cap = pair_upper(service, school)
         if service.get("integer"):
+            # Whole seats: a per-site max of 2.5 is 2 (HiGHS was seen to place less than
+            # it could with the fractional bound on an integer column).
+            cap = math.floor(cap + 1e-9)
             integrality[k] = 1
+        upper[k] = cap
         if (service["id"], school) in locks:
             amount = locks[(service["id"], school)]
             if amount > cap + 1e-9:
@@ -158,7 +184,7 @@ def _reference_category(
         b = n_x + position
         upper[b] = 1
         integrality[b] = 1
-        cap = _per_school(service)
+        cap = upper[k]
         rows.append(({k: 1.0, b: -cap}, -np.inf, 0.0))
         rows.append(({k: 1.0, b: -service["min_viable"]}, 0.0, np.inf))
     for service in problem["services"]:
@@ -206,7 +232,7 @@ def _reference_category(
     if all(s.get("integer") for s, _ in pairs):
         t_star = round(t_star)
     if t_star <= 1e-9:
-        return {"placed": 0.0, "gap": 0.0, "min_coverage": 0.0}
+        return {"placed": 0.0, "gap": 0.0, "min_coverage": 0.0, "y_range": {}}
     total_weight = sum(weights[s] for s in in_reach)
     placed_row = ({k: 1.0 for k in range(n_x)}, t_star * (1 - 1e-7), np.inf)
     deviation_rows = []
@@ -218,12 +244,12 @@ def _reference_category(
         row[n0 + i] = 1.0
         deviation_rows.append((row, target, target))
     extra = [placed_row, *deviation_rows]
+    floor_rows = []
+    for i, school in enumerate(in_reach):
+        row = dict(receive_rows[i])
+        row[z] = -weights[school]
+        floor_rows.append((row, 0.0, np.inf))
     if objective == "maxmin":
-        floor_rows = []
-        for i, school in enumerate(in_reach):
-            row = dict(receive_rows[i])
-            row[z] = -weights[school]
-            floor_rows.append((row, 0.0, np.inf))
         cost = np.zeros(n_cols)
         cost[z] = -1.0
         second = run(cost, [*extra, *floor_rows])
@@ -243,25 +269,78 @@ def _reference_category(
             break
     else:
         raise ReferenceFailed(last.message)
-    # Figures from the reference's own allocation, whole seats rounded to whole numbers:
-    # HiGHS' objective carries its feasibility tolerance (about 1e-6 per school), which
-    # is more than a relative 1e-6 of a small gap.
-    amounts = [round(last.x[k]) if integrality[k] else last.x[k] for k in range(n_x)]
-    y = [sum(amounts[k] for k in receive_rows[i]) for i in range(n_s)]
     targets = [t_star * weights[s] / total_weight for s in in_reach]
-    return {
+
+    def received(solution: Any) -> list[float]:
+        # Whole seats rounded to whole numbers: HiGHS' objective carries its feasibility
+        # tolerance (about 1e-6 per school), which is more than a relative 1e-6 of a small gap.
+        amounts = [round(solution.x[k]) if integrality[k] else solution.x[k] for k in range(n_x)]
+        return [sum(amounts[k] for k in receive_rows[i]) for i in range(n_s)]
+
+    def distance_row(solution: Any) -> tuple[dict[int, float], float, float]:
+        # D held at the solution's own: D <= D* (1 + 1e-6) + 1e-9, as the spec's stage 3.
+        y = received(solution)
+        held = sum(abs(y[i] - targets[i]) for i in range(n_s))
+        return ({p0 + i: 1.0 for i in range(2 * n_s)}, -np.inf, held * (1 + 1e-6) + 1e-9)
+
+    held_distance = distance_row(last)
+    if objective == "proportional" and stage3:
+        # Stage 3 of proportional: D held at its optimum, maximise the floor z.
+        cost = np.zeros(n_cols)
+        cost[z] = -1.0
+        third = run(cost, [*extra, held_distance, *floor_rows])
+        if not third.success:
+            raise ReferenceFailed(third.message)
+        last = third
+    # Figures from the reference's own allocation.
+    y = received(last)
+    figures: dict[str, Any] = {
         "placed": t_star,
         "gap": sum(abs(y[i] - targets[i]) for i in range(n_s)) / (2 * t_star),
         "min_coverage": min(y[i] / weights[s] for i, s in enumerate(in_reach)),
     }
+    if ranges:
+        # Each y_s over the last stage's optimal face (the last two objectives held):
+        # where the low and high ends meet, the stages determine what the school gets.
+        z_final = figures["min_coverage"]
+        face = [
+            *extra,
+            held_distance if objective == "proportional" else distance_row(last),
+            *[
+                (receive_rows[i], z_final * weights[school] * (1 - 1e-6) - 1e-9, np.inf)
+                for i, school in enumerate(in_reach)
+            ],
+        ]
+        spans = {}
+        for i, school in enumerate(in_reach):
+            ends = []
+            for sign in (1.0, -1.0):
+                cost = np.zeros(n_cols)
+                for k in receive_rows[i]:
+                    cost[k] = sign
+                found = run(cost, face)
+                if not found.success:
+                    raise ReferenceFailed(found.message)
+                ends.append(sign * found.fun)
+            spans[school] = (ends[0], ends[1])
+        figures["y_range"] = spans
+    return figures
 
 
-def reference(problem: dict[str, Any], objective: str) -> dict[str, dict[str, float]] | None:
-    """Per category the reference's placed, gap and min_coverage; None when infeasible."""
+def reference(
+    problem: dict[str, Any], objective: str, *, stage3: bool = True, ranges: bool = False
+) -> dict[str, dict[str, Any]] | None:
+    """Per category the reference's placed, gap and min_coverage; None when infeasible.
+
+    `stage3`: proportional's stage 3 (D held at its optimum, the floor z maximised).
+    `ranges`: also "y_range", per school of S_c the least and the most it can
+    receive over the last stage's optimal face (the last two objectives held to
+    the spec's tolerances).
+    """
     figures = {}
     offered = {s["category"] for s in problem["services"]}
     for category in sorted(offered | {lk["category"] for lk in problem.get("limits", [])}):
-        found = _reference_category(problem, category, objective)
+        found = _reference_category(problem, category, objective, stage3=stage3, ranges=ranges)
         if found is None:
             return None
         if category in offered:
@@ -278,7 +357,8 @@ def check_against_reference(
     abs_: float,
 ) -> None:
     """The engine's result has the reference's status and figures (gap and floor to
-    `rel`/`abs_`). Inside a hypothesis test: an example the reference fails on is skipped."""
+    `rel`/`abs_`; the floor of proportional is its stage 3's). Inside a hypothesis test:
+    an example the reference fails on is skipped."""
     try:
         expected = reference(problem, objective)
     except ReferenceFailed:  # the reference's own failure is no verdict on the engine
@@ -292,8 +372,8 @@ def check_against_reference(
         got = result["categories"][category]
         assert got["placed"] == pytest.approx(figures["placed"], rel=1e-6, abs=1e-6)
         assert got["gap"] == pytest.approx(figures["gap"], rel=rel, abs=abs_)
-        if objective == "maxmin":
-            assert got["min_coverage"] == pytest.approx(figures["min_coverage"], rel=rel, abs=abs_)
+        # Both objectives: maxmin's floor is its stage 2, proportional's its stage 3.
+        assert got["min_coverage"] == pytest.approx(figures["min_coverage"], rel=rel, abs=abs_)
 
 
 @pytest.fixture(scope="session")
@@ -306,3 +386,9 @@ def agrees_with_reference() -> Callable[..., None]:
 def feasible() -> Callable[[dict[str, Any], dict[str, Any]], None]:
     """The feasibility and figures check, as a fixture."""
     return check_feasible
+
+
+@pytest.fixture(scope="session")
+def reference_figures() -> Callable[..., dict[str, dict[str, Any]] | None]:
+    """`reference` (figures per category, optionally each school's range), as a fixture."""
+    return reference
