@@ -176,7 +176,8 @@ class CohortSearch:
 
         A service's unlocked cohort pairs each carry 0 or v..U; with F seats left
         after its locks, at most floor(F / v) of them can be on, so it hands out at
-        most floor(F / v) * U of them (e.g. 84 of 87 seats when v = 13, U = 14).
+        most the sum of the floor(F / v) largest bounds U among them (e.g. 84 of 87
+        seats when v = 13 and every U = 14).
         """
         usable = capacity.copy()
         for j, ks in enumerate(self._by_service):
@@ -188,9 +189,12 @@ class CohortSearch:
             free = capacity[j] - self.lower[locked].sum()
             if free <= 0:
                 continue
-            v, u = float(self.viable[cohort[0]]), float(self.upper[cohort[0]])
+            v = float(self.viable[cohort[0]])
+            # The largest floor(F / v) of the pairs' bounds (per-site bounds differ).
+            on = math.floor(free / v)
+            largest = np.sort(self.upper[cohort])[::-1][:on]
             others = np.setdiff1d(ks, np.concatenate([cohort, locked]))
-            most = min(free, math.floor(free / v) * u) + self.upper[others].sum()
+            most = min(free, float(largest.sum())) + self.upper[others].sum()
             usable[j] = min(capacity[j], self.lower[locked].sum() + most)
         return usable
 

@@ -291,12 +291,10 @@ def test_listing_in_another_order_changes_no_amount(
     assert after["categories"] == before["categories"]
 
 
-@pytest.mark.xfail(
-    reason="known engine bug on main (found by the renaming test; cohorts/first-feasible "
-    "path, not scaling): renamed, T* drops from 3 to 2, still 'optimal'",
-    strict=True,
-)
 def test_renaming_keeps_t_star_with_a_fractional_site_max_on_whole_seats() -> None:
+    # Found by the renaming test: the cohort search bounded what a service can hand out
+    # with the bound of its first cohort pair (2 at T1 once renamed, not 3 at T2), so
+    # it "proved" T* = 2. Now the largest floor(F / v) bounds count.
     problem = {
         "schools": [{"id": f"S{i}", "weight": 0.5} for i in range(5)],
         "services": [
