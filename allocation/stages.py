@@ -517,11 +517,10 @@ class _CategorySolver:
         # The cap row must hold to well within the spec's slack whatever T*'s size. Stage
         # 2's basis stays primal feasible with the new rows: primal simplex goes on from
         # it (5x faster than HiGHS' default dual simplex on district categories).
-        # At state scale primal simplex crawls (28 s on one category) where the interior
-        # point method with crossover takes 5 s.
-        options: dict[str, Any] = {"primal_feasibility_tolerance": 1e-9, "simplex_strategy": 4}
-        if not self.mip and len(self.model.x) >= IPM_FROM_PAIRS:
-            options = {"primal_feasibility_tolerance": 1e-9, "solver": "ipm"}
+        # (At state scale it crawls on some categories: 20-28 s on state-region ones,
+        # where the interior point method takes 4-5 s; but HiGHS' IPM was also seen to
+        # hang on one of them, so primal simplex it is.)
+        options = {"primal_feasibility_tolerance": 1e-9, "simplex_strategy": 4}
         stage = self._run_keeping_placed(build, options)
         # Stopped by the limit: keep what is best so far; else stage 2's answer stands.
         short = (
