@@ -37,6 +37,7 @@ from registry.models import (
     User,
 )
 from registry.models.need import MissingPolicy, Normalisation
+from registry.scenarios import runner as scenario_runner
 from registry.vocabulary import (
     Category,
     MOUStatus,
@@ -188,6 +189,10 @@ def app(test_database: ScratchDatabase, app_config: dict[str, Any]) -> Iterator[
             db.create_all()
             _tables_created.add(test_database.url)
         yield app
+        # A scenario run still solving in its background thread (its page gave up waiting,
+        # as on a busy machine) holds a connection: let it finish before the pool goes.
+        for thread in list(scenario_runner._threads.values()):
+            thread.join(120)
         db.session.rollback()
         db.session.remove()
         with db.engine.begin() as conn:
