@@ -842,6 +842,15 @@ class _Involved:
     def kept(self, before: str) -> str:
         return f" {before} {_join(self.texts)}" if self.texts else ""
 
+    def kept_with(self) -> str:
+        """The end of a limit's sentence: " with A and B kept." (or "."), then its notes."""
+        return self.kept("with") + (" kept." if self.texts else ".") + _notes_sentence(self.notes)
+
+    @property
+    def note_params(self) -> list[dict[str, Any]]:
+        """The notes as a clause's parameters."""
+        return [params for _, params in self.notes]
+
 
 def _involved(
     words: _Words,
@@ -943,7 +952,7 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                         "category": category,
                         "change": _n(moved),
                         "parties": involved.parties,
-                        "notes": [params for _, params in involved.notes],
+                        "notes": involved.note_params,
                     },
                 ),
             )
@@ -967,9 +976,7 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                 Conflict(
                     category,
                     f"{name} needs at least {words.of_category(limit.min)} (limit), but it falls "
-                    f"{words.amount(missing)} short{involved.kept('with')}"
-                    + (" kept." if involved.texts else ".")
-                    + _notes_sentence(involved.notes),
+                    f"{words.amount(missing)} short{involved.kept_with()}",
                     locks=tuple(words.lock_ref(i, lock) for i, lock in involved.locks),
                     limits=(
                         words.limit_ref(index, limit),
@@ -984,7 +991,7 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                             "category": category,
                             "short": _n(missing),
                             "parties": involved.parties,
-                            "notes": [params for _, params in involved.notes],
+                            "notes": involved.note_params,
                         },
                     ),
                 )
@@ -1003,9 +1010,7 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                 Conflict(
                     category,
                     f"{name} may get at most {words.of_category(limit.max)} (limit), but it "
-                    f"would get {words.amount(over_by)} more{involved.kept('with')}"
-                    + (" kept." if involved.texts else ".")
-                    + _notes_sentence(involved.notes),
+                    f"would get {words.amount(over_by)} more{involved.kept_with()}",
                     locks=tuple(words.lock_ref(i, lock) for i, lock in involved.locks),
                     limits=(
                         words.limit_ref(index, limit),
@@ -1020,7 +1025,7 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
                             "category": category,
                             "excess": _n(over_by),
                             "parties": involved.parties,
-                            "notes": [params for _, params in involved.notes],
+                            "notes": involved.note_params,
                         },
                     ),
                 )
