@@ -30,6 +30,7 @@ from registry.models import (
     MOU,
     Commitment,
     NeedIndexDefinition,
+    Offering,
     Partner,
     School,
     SchoolIndicators,
@@ -281,6 +282,27 @@ def make_service(app: Flask, make_partner: Callable[..., Partner]) -> Callable[.
         db.session.add(service)
         db.session.commit()
         return service
+
+    return make
+
+
+@pytest.fixture
+def make_offering(
+    app: Flask, make_service: Callable[..., Service], make_school: Callable[..., School]
+) -> Callable[..., Offering]:
+    """An offering: a service at one named school (site capacity 20 unless told)."""
+
+    def make(**overrides: Any) -> Offering:
+        if "service" not in overrides and "service_id" not in overrides:
+            overrides["service"] = make_service()
+        if "school" not in overrides and "school_id" not in overrides:
+            overrides["school"] = make_school()
+        values: dict[str, Any] = {"capacity": Decimal(20)}
+        values.update(overrides)
+        offering = Offering(**values)
+        db.session.add(offering)
+        db.session.commit()
+        return offering
 
     return make
 

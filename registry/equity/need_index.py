@@ -67,7 +67,7 @@ class NeedSpec:
 
     indicators: Mapping[str, float]
     normalisation: Literal["percentile", "minmax"] = "percentile"
-    missing: Literal["exclude", "median"] = "exclude"
+    missing: Literal["exclude", "median", "renormalise"] = "exclude"
 
     def __post_init__(self) -> None:
         if not self.indicators:
@@ -79,7 +79,7 @@ class NeedSpec:
                 raise ValueError(f"weight of {name} must be a positive number")
         if self.normalisation not in ("percentile", "minmax"):
             raise ValueError(f"unknown normalisation: {self.normalisation!r}")
-        if self.missing not in ("exclude", "median"):
+        if self.missing not in ("exclude", "median", "renormalise"):
             raise ValueError(f"unknown missing-data rule: {self.missing!r}")
 
     @classmethod

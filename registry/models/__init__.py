@@ -1,12 +1,13 @@
 """The registry's models, one module per aggregate."""
 
 from registry.models.audit import AuditEntry
+from registry.models.imports import ImportMapping
 from registry.models.mou import MOU, Commitment, mou_school
 from registry.models.need import NeedIndexDefinition
 from registry.models.partner import Partner
 from registry.models.scenario import Scenario, ScenarioRun
-from registry.models.school import INDICATORS, School, SchoolIndicators
-from registry.models.service import Service
+from registry.models.school import INDICATORS, School, SchoolAlias, SchoolIndicators
+from registry.models.service import Offering, ProgramAreaMapping, Service
 from registry.models.user import User
 
 __all__ = [
@@ -14,11 +15,15 @@ __all__ = [
     "MOU",
     "AuditEntry",
     "Commitment",
+    "ImportMapping",
     "NeedIndexDefinition",
+    "Offering",
     "Partner",
+    "ProgramAreaMapping",
     "Scenario",
     "ScenarioRun",
     "School",
+    "SchoolAlias",
     "SchoolIndicators",
     "Service",
     "User",

@@ -28,6 +28,7 @@ class MissingPolicy(enum.StrEnum):
 
     EXCLUDE = "exclude"
     MEDIAN = "median"
+    RENORMALISE = "renormalise"  # weights re-scaled over the indicators the school has
 
 
 class NeedIndexDefinition(Model):

@@ -108,6 +108,9 @@ class Scenario(Model):
     service_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # empty = all in scope
     require_service_area: Mapped[bool] = mapped_column(default=True)
     keep_commitments_as_locks: Mapped[bool] = mapped_column(default=False)
+    # Per school and category, units per enrolled student in the grades a service
+    # serves (seat-counted services only); None = no saturation bound.
+    saturation: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
     # [{"school_id": int, "category": str, "unit": str (seats when absent),
     #   "min": float | None, "max": float | None}]
     limits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -27,6 +27,8 @@ INDICATORS: tuple[str, ...] = (
 class School(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     dese_code: Mapped[str] = mapped_column(String(8), unique=True)
+    # A district's own school code (PartnerBPS' "RC"), unique when set.
+    local_code: Mapped[str | None] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     grades: Mapped[list[str]] = mapped_column(JSON, default=list)
     enrollment: Mapped[int] = mapped_column(default=0)
@@ -79,3 +81,19 @@ class SchoolIndicators(Model):
 
     def as_dict(self) -> dict[str, Decimal | None]:
         return {name: getattr(self, name) for name in INDICATORS}
+
+
+class SchoolAlias(Model):
+    """A school name as some file spells it (normalised), matched once by a coordinator.
+
+    Imports look names up here before asking again, so a choice made in a review
+    step is remembered for the next import.
+    """
+
+    __tablename__ = "school_alias"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("school.id", ondelete="CASCADE"), index=True)
+
+    school: Mapped[School] = relationship()

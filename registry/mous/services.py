@@ -307,8 +307,10 @@ def remaining_capacity(
     capacity (older data, or a capacity lowered in another year), and it is shown so;
     no new commitment, renewal or capacity change may take it below zero.
     """
-    total = Decimal(service.capacity if capacity is None else capacity)
-    return total - committed_amount(service, school_year)
+    total = service.capacity if capacity is None else capacity
+    if total is None:  # no overall pool: nothing to run out of at this level
+        return Decimal("Infinity")
+    return Decimal(total) - committed_amount(service, school_year)
 
 
 def amount_problem(service: Service, amount: Decimal) -> str | None:

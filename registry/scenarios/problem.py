@@ -286,7 +286,7 @@ def build_problem(scenario: Scenario) -> Conversion:
             "partner": f"P{service.partner_id}",
             "category": category_key(service.category, service.unit),
             "unit": service.unit.value,
-            "capacity": _number(service.capacity),
+            "capacity": _number(pool_capacity(service)),
         }
         if service.unit == Unit.SEATS:
             entry["integer"] = True
@@ -299,7 +299,7 @@ def build_problem(scenario: Scenario) -> Conversion:
             partner=service.partner.name,
             category=service.category.value,
             unit=service.unit.value,
-            capacity=float(service.capacity),
+            capacity=float(pool_capacity(service)),
             eligible=len(entry["eligible"]),
         )
 
@@ -361,9 +361,11 @@ def _locks(
             reason = school_facts.excluded if school_facts else None
             note.note = message("lock_school_not_taking_part", reason=reason)
             continue
-        if amount > float(service.capacity) + 1e-9:
+        if amount > float(pool_capacity(service)) + 1e-9:
             note.note = message(
-                "lock_above_capacity", amount=_number(amount), capacity=_number(service.capacity)
+                "lock_above_capacity",
+                amount=_number(amount),
+                capacity=_number(pool_capacity(service)),
             )
             continue
         if school_id not in eligible[service_id]:
@@ -414,3 +416,10 @@ def _limits(scenario: Scenario, conversion: Conversion) -> list[dict[str, Any]]:
                 entry[bound] = _number(limit[bound])
         limits.append(entry)
     return limits
+
+
+def pool_capacity(service: Service) -> Decimal:
+    """All a service can hand out: its overall capacity, else the sum of its site capacities."""
+    if service.capacity is not None:
+        return service.capacity
+    return sum((o.capacity or Decimal(0) for o in service.offerings), Decimal(0))
