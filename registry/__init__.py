@@ -113,6 +113,7 @@ def _register_blueprints(app: Flask) -> None:
     from registry.main.views import bp as main_bp
     from registry.mous.views import bp as mous_bp
     from registry.partners.views import bp as partners_bp
+    from registry.programs.views import bp as programs_bp
     from registry.scenarios.views import bp as scenarios_bp
     from registry.schools.views import bp as schools_bp
     from registry.services.views import bp as services_bp
@@ -129,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
         equity_bp,
         scenarios_bp,
         api_bp,
+        programs_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

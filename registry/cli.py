@@ -20,6 +20,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(import_schools_command)
+    from registry.programs.cli import import_partner_programs_command
+
+    app.cli.add_command(import_partner_programs_command)
 
 
 @click.command("seed-demo")

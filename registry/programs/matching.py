@@ -135,8 +135,8 @@ class SchoolMatcher:
             select(School.id, School.name, School.dese_code, School.local_code)
         )
         schools = [SchoolRef(id, name, code, local) for id, name, code, local in rows]
-        aliases = dict(db.session.execute(select(SchoolAlias.name_key, SchoolAlias.school_id)))
-        return cls(schools, {str(k): int(v) for k, v in aliases.items()})
+        aliases = db.session.execute(select(SchoolAlias.name_key, SchoolAlias.school_id))
+        return cls(schools, {str(key): int(school_id) for key, school_id in aliases})
 
     def remember(self, name_key: str, school_id: int) -> None:
         """Use a choice from now on (not stored: see services.remember_school)."""

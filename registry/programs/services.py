@@ -23,8 +23,9 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select
 from sqlalchemy.orm import selectinload
 
 from registry.extensions import db
@@ -109,6 +110,17 @@ BUILT_IN_AREAS: dict[str, Category] = {
 }
 # An area no mapping knows: the program lands here until the mapping says otherwise.
 FALLBACK_CATEGORY = Category.OUT_OF_SCHOOL_TIME
+# The fields a preview names, in the reader's words.
+FIELD_LABELS: dict[str, object] = {
+    "category": _l("category"),
+    "description": _l("description"),
+    "grades": _l("grades"),
+    "capacity": _l("site capacity"),
+    "days": _l("days"),
+    "time": _l("time"),
+    "weekly_dosage": _l("weekly dosage"),
+    "student_fees": _l("student fees"),
+}
 OFFERING_FIELDS = ("capacity", "grades", "days", "time", "weekly_dosage", "student_fees")
 SERVICE_FIELDS = ("category", "description", "grades")
 
@@ -120,6 +132,10 @@ class Change:
     field: str
     old: Any
     new: Any
+
+    @property
+    def label(self) -> str:
+        return str(FIELD_LABELS.get(self.field, self.field))
 
 
 @dataclass
@@ -526,7 +542,8 @@ def apply_plan(plan: ImportPlan) -> None:
                 partner=service_plan.partner.record,
                 name=service_plan.name,
                 unit=Unit.SEATS,
-                capacity=None,
+                # NULL said outright: a plain None would let the column's default (0) in.
+                capacity=null(),
                 cost=Decimal(0),
                 languages=[],
                 active=True,
@@ -575,10 +592,10 @@ def read_match_file(raw: bytes, matcher: SchoolMatcher) -> tuple[dict[str, int],
         if len(cells) < 2 or not any(c.strip() for c in cells):
             continue
         name, code = cells[0].strip(), cells[1].strip()
+        if number == 1 and not any(c.isdigit() for c in code):
+            continue  # a header row: "name, school code"
         school = matcher.find_code(code)
         if school is None:
-            if number == 1:
-                continue  # a header row
             problems.append(
                 _("line %(line)s: no school has the code '%(code)s'", line=number, code=code)
             )

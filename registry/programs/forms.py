@@ -1,0 +1,95 @@
+"""Forms of the partner-program import: the upload, the review of school names, the mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import Field, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from registry.fields import RegistryForm, options, strip_text
+from registry.programs.services import ReviewName
+from registry.schoolyear import is_school_year
+from registry.vocabulary import Category
+
+
+def _a_school_year(form: RegistryForm, field: Field) -> None:
+    if field.data and not is_school_year(field.data):
+        raise ValidationError(
+            _l("Enter a school year like 2025-26 (the second year follows the first).")
+        )
+
+
+class ListingUploadForm(RegistryForm):
+    file = FileField(
+        _l("Listing (CSV or XLSX)"),
+        validators=[
+            FileRequired(message=_l("Choose a CSV or XLSX file.")),
+            FileAllowed(["csv", "xlsx"], message=_l("Only .csv and .xlsx files can be imported.")),
+        ],
+    )
+    school_year = StringField(
+        _l("School year (optional)"),
+        validators=[Optional(), _a_school_year],
+        filters=[strip_text],
+    )
+
+
+class ConfirmForm(RegistryForm):
+    """Only the CSRF token: confirming imports the stored file as previewed."""
+
+
+class ReviewFormBase(RegistryForm):
+    names: list[ReviewName]
+
+    def choice_fields(self) -> list[tuple[ReviewName, Field]]:
+        return [(name, self[f"school_{n}"]) for n, name in enumerate(self.names)]
+
+    def chosen(self) -> dict[str, int]:
+        """Name key → school id, for each name given a school (the rest stay skipped)."""
+        return {name.key: int(field.data) for name, field in self.choice_fields() if field.data}
+
+
+def review_form(names: list[ReviewName], schools: list[tuple[int, str]], **kwargs: Any) -> Any:
+    """A form with one school choice per unmatched name (suggestions first)."""
+
+    class ReviewForm(ReviewFormBase):
+        pass
+
+    for n, name in enumerate(names):
+        skip, suggested, every = (
+            str(_l("Do not match")),
+            str(_l("Suggested")),
+            str(_l("All schools")),
+        )
+        choices = [SelectChoice("", str(_l("Skip its rows")), optgroup=skip)]
+        choices += [SelectChoice(str(s.id), s.name, optgroup=suggested) for s in name.suggestions]
+        choices += [SelectChoice(str(sid), label, optgroup=every) for sid, label in schools]
+        setattr(
+            ReviewForm,
+            f"school_{n}",
+            SelectField(
+                _l("School for “%(name)s”", name=name.name),
+                choices=choices,
+                default="",
+            ),
+        )
+    form = ReviewForm(**kwargs)
+    form.names = names
+    return form
+
+
+class AreaForm(RegistryForm):
+    area = StringField(
+        _l("Program area"),
+        validators=[DataRequired(), Length(max=200)],
+        filters=[strip_text],
+    )
+    category = SelectField(_l("Category"), choices=options(Category.choices()))
+
+
+class AreaCategoryForm(RegistryForm):
+    category = SelectField(_l("Category"), choices=options(Category.choices()))
