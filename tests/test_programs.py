@@ -273,7 +273,9 @@ def test_the_web_review_step_is_remembered_for_the_next_import(
     page = client.get(preview_url).get_data(as_text=True)
     assert "School names to match" not in page
 
-    assert client.post(f"/programs/import/{token}/confirm").status_code == 303
+    page = client.get(preview_url).get_data(as_text=True)
+    confirmed = client.post(f"/programs/import/{token}/confirm", data={"plan": _fingerprint(page)})
+    assert confirmed.status_code == 303
     assert _count(Offering) == 12
     assert client.get(preview_url).status_code == 404  # the stored file is gone once imported
 
@@ -281,6 +283,41 @@ def test_the_web_review_step_is_remembered_for_the_next_import(
     plan = build_plan(read_listing(xlsx_bytes()))
     assert plan.review == [] and not plan.changes_anything
     assert {o.matched_by for o in plan.offerings if o.line == 8} == {MatchedBy.ALIAS}
+
+
+def _fingerprint(page: str) -> str:
+    found = re.search(r'name="plan" type="hidden" value="([0-9a-f]{64})"', page)
+    assert found, "no confirmation form"
+    return found.group(1)
+
+
+def test_a_preview_the_registry_has_moved_past_is_not_imported(
+    app: Flask,
+    client: FlaskClient,
+    login: Callable[..., User],
+    district: Any,
+    make_partner: Callable[..., Any],
+) -> None:
+    login("coordinator")
+    preview_url = _upload(client, xlsx_bytes()).headers["Location"]
+    token = preview_url.rsplit("/", 1)[1]
+    fingerprint = _fingerprint(client.get(preview_url).get_data(as_text=True))
+    make_partner(name="Zumix")  # added meanwhile: the preview said "new"
+    response = client.post(f"/programs/import/{token}/confirm", data={"plan": fingerprint})
+    assert response.status_code == 303 and response.headers["Location"].endswith(preview_url)
+    assert _count(Service) == 0
+    assert "Matched: Zumix" in client.get(preview_url).get_data(as_text=True)
+
+
+def test_a_review_naming_no_school_is_refused(
+    app: Flask, client: FlaskClient, login: Callable[..., User], district: Any
+) -> None:
+    login("coordinator")
+    preview_url = _upload(client, xlsx_bytes()).headers["Location"]
+    token = preview_url.rsplit("/", 1)[1]
+    response = client.post(f"/programs/import/{token}/review", data={"school_0": "999999"})
+    assert response.status_code == 400
+    assert _count(SchoolAlias) == 0
 
 
 def test_partner_text_is_shown_as_plain_text(

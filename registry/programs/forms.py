@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import Field, SelectField, StringField
+from wtforms import Field, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -39,7 +39,9 @@ class ListingUploadForm(RegistryForm):
 
 
 class ConfirmForm(RegistryForm):
-    """Only the CSRF token: confirming imports the stored file as previewed."""
+    """Confirming imports the stored file as previewed (`plan` is the preview's fingerprint)."""
+
+    plan = HiddenField()
 
 
 class ReviewFormBase(RegistryForm):

@@ -24,7 +24,8 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -248,7 +249,7 @@ def _parse_row(line: int, cells: list[str], columns: dict[str, int]) -> ListingR
     return row
 
 
-def _csv_lines(text: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_lines(text: str) -> Generator[tuple[int, list[str]], None, None]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         for cells in reader:
@@ -276,7 +277,7 @@ def _xlsx_text(value: Any) -> str:
     return str(value)
 
 
-def _xlsx_lines(raw: bytes) -> Iterator[tuple[int, list[str]]]:
+def _xlsx_lines(raw: bytes) -> Generator[tuple[int, list[str]], None, None]:
     try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as err:
@@ -311,7 +312,13 @@ def read_listing(raw: bytes) -> Listing:
         if b"\x00" in raw:
             raise ListingRefused([_("the file is neither a CSV nor an XLSX file")])
         lines = _csv_lines(decode_csv(raw))
+    with closing(lines):  # the workbook closes even when the rows are not all read
+        return _read_lines(lines)
+
+
+def _read_lines(lines: Iterator[tuple[int, list[str]]]) -> Listing:
     first = next(lines, None)
+    columns: dict[str, int] = {}
     # A title row or two above the header is common in exports: the header is the first
     # row naming both a program and an organization.
     while first is not None:

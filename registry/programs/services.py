@@ -14,6 +14,7 @@ overall pool; each school row is an offering of that service at that school.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 from collections import Counter
@@ -246,6 +247,17 @@ class ImportPlan:
             or bool(self.aliases)
         )
 
+    def fingerprint(self) -> str:
+        """A digest of what the plan would write: a confirmation checks it is still so."""
+        parts: list[str] = [repr(sorted(self.aliases.items()))]
+        parts += [f"a {a.key} {a.category} {a.source}" for a in self.areas]
+        parts += [f"p {p.key} {p.is_new}" for p in self.partners]
+        parts += [f"s {s.partner.key} {s.key} {s.status} {s.changes!r}" for s in self.services]
+        parts += [
+            f"o {o.service.key} {o.school.id} {o.status} {o.changes!r}" for o in self.offerings
+        ]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
     def describe(self) -> list[str]:
         """The summary, one line per kind of record."""
         count = format_integer
@@ -362,8 +374,10 @@ def build_plan(
     plan = ImportPlan(school_year=school_year, rows_read=len(listing.rows))
     for key, school_id in (choices or {}).items():
         if school_id in matcher.schools:
+            remembered = matcher.aliases.get(key)
+            if remembered is None or remembered.id != school_id:
+                plan.aliases[key] = school_id  # to store; an alias already so is not
             matcher.remember(key, school_id)
-            plan.aliases[key] = school_id
     wanted_year = school_year_key(school_year) if school_year else None
 
     partners: dict[str, PartnerPlan] = {}

@@ -94,7 +94,7 @@ def _preview_page(
         stored=stored,
         plan=plan,
         review=form,
-        confirm=ConfirmForm(),
+        confirm=ConfirmForm(plan=plan.fingerprint()),
         shown=services.shown,
     ), status
 
@@ -125,9 +125,13 @@ def review(token: str) -> ResponseReturnValue:
 @roles_required(*EDITORS)
 def confirm(token: str) -> ResponseReturnValue:
     stored = _stored_or_404(token)
-    if not ConfirmForm().validate_on_submit():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
         abort(400)
     plan = _plan(stored)
+    if form.plan.data != plan.fingerprint():
+        flash(_("The registry changed since this preview: check it again, then import."), "error")
+        return redirect(url_for("programs.preview", token=token), 303)
     services.apply_plan(plan)
     unit_of_work.after_commit(lambda: uploads.discard(token))
     flash(_("The listing was imported.") + " " + " ".join(plan.describe()), "success")
