@@ -27,10 +27,16 @@ from registry.models import (
     User,
 )
 from registry.programs.importer import read_listing
-from registry.programs.matching import MatchedBy
+from registry.programs.matching import (
+    MatchedBy,
+    SchoolMatcher,
+    SchoolRef,
+    partner_key,
+    school_key,
+)
 from registry.programs.services import apply_plan, build_plan
 from registry.vocabulary import Category, PartnerStatus, PartnerType, Unit
-from tests.data.partner_programs import ROWS, SCRIPT, csv_text, with_accents, xlsx_bytes
+from tests.data.partner_programs import BGC, ROWS, SCRIPT, csv_text, with_accents, xlsx_bytes
 
 DATA = Path(__file__).parent / "data"
 
@@ -488,3 +494,40 @@ def test_the_cli_refuses_a_file_that_is_not_a_listing(app: Flask, tmp_path: Path
     result = app.test_cli_runner().invoke(args=["import-partner-programs", str(path)])
     assert result.exit_code != 0
     assert re.search(r"no header row naming the Organization Name", result.output)
+
+
+@pytest.mark.parametrize(
+    "listed, registered",
+    [
+        ("Rafael Hernandez School", "Rafael Hernández K-8 School"),
+        ("Boston Latin Acad.", "Boston Latin Academy"),
+        ("MISSION HILL K8", "Mission Hill K-8 School"),
+        ("Charlestown HS", "Charlestown High School"),
+        ("St. Mary's Elem.", "Saint Marys Elementary School"),
+        ("O'Bryant School of Math & Science", "The O'Bryant School of Math and Science"),
+    ],
+)
+def test_names_match_once_normalised(listed: str, registered: str) -> None:
+    assert school_key(listed) == school_key(registered)
+
+
+def test_partner_names_match_without_legal_forms_and_ampersands() -> None:
+    assert partner_key(BGC) == partner_key("Boys and Girls Clubs of Boston")
+    assert partner_key("The Food Project, LLC") == partner_key("Food Project")
+
+
+def test_matching_tries_code_local_code_name_then_remembered_alias() -> None:
+    latin = SchoolRef(1, "Boston Latin Academy", "00350001", "103")
+    mission = SchoolRef(2, "Mission Hill K-8 School", "00350002", "101")
+    twin_a = SchoolRef(3, "Quincy Elementary", "00350003", None)
+    twin_b = SchoolRef(4, "Quincy Elementary School", "00350004", None)
+    matcher = SchoolMatcher(
+        [latin, mission, twin_a, twin_b], {"boston latin academy": 2, "quincy elementary": 1}
+    )
+    assert matcher.match("Mission Hill", "101", "350001") == (latin, MatchedBy.DESE_CODE)
+    assert matcher.match("Boston Latin Academy", "101") == (mission, MatchedBy.LOCAL_CODE)
+    # A name that matches one school wins over an alias remembered for it.
+    assert matcher.match("Boston Latin Acad.") == (latin, MatchedBy.NAME)
+    # Two schools with one normalised name: the name decides nothing; a remembered choice does.
+    assert matcher.match("Quincy Elementary") == (latin, MatchedBy.ALIAS)
+    assert matcher.match("Nowhere Academy") is None
