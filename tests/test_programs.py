@@ -230,6 +230,20 @@ def test_a_changed_listing_is_previewed_field_by_field(app: Flask, district: Any
     assert _count(AuditEntry) == audit_rows + 2  # one offering, one service
 
 
+def test_an_offering_the_file_no_longer_lists_is_kept_and_said_so(
+    app: Flask, district: Any, tmp_path: Path
+) -> None:
+    _import(xlsx_bytes())
+    path = tmp_path / "shorter.xlsx"
+    path.write_bytes(xlsx_bytes(ROWS[:-1]))  # Radio Zumix no longer at Charlestown
+    result = app.test_cli_runner().invoke(args=["import-partner-programs", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 offering at a school this file does not list is kept as it is." in result.output
+    assert "Nothing to change" in result.output
+    db.session.expire_all()
+    assert _count(Offering) == 11
+
+
 def test_a_mapping_changed_on_its_page_recategorises_at_the_next_import(
     app: Flask, client: FlaskClient, login: Callable[..., User], district: Any
 ) -> None:

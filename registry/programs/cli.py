@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from registry.audit import Actor, acting_as
 from registry.extensions import db
@@ -58,6 +59,14 @@ def plan_lines(plan: services.ImportPlan) -> list[str]:
                     new=services.shown(change.new),
                 )
             )
+    if plan.kept:
+        lines.append(
+            ngettext(
+                "%(num)s offering at a school this file does not list is kept as it is.",
+                "%(num)s offerings at schools this file does not list are kept as they are.",
+                len(plan.kept),
+            )
+        )
     for area in plan.areas:
         if area.source == "fallback":
             lines.append(

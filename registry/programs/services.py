@@ -30,6 +30,7 @@ from sqlalchemy import func, null, select
 from sqlalchemy.orm import selectinload
 
 from registry.extensions import db
+from registry.formats import amount as format_amount
 from registry.formats import integer as format_integer
 from registry.models import (
     Offering,
@@ -226,6 +227,8 @@ class ImportPlan:
     areas: list[AreaPlan] = field(default_factory=list)
     # Choices to remember as school aliases when the plan is applied (a --match file's).
     aliases: dict[str, int] = field(default_factory=dict)
+    # Offerings of the file's services at schools the file no longer lists: kept as they are.
+    kept: list[Offering] = field(default_factory=list)
     matched_by: Counter[str] = field(default_factory=Counter)
 
     def partners_with(self, new: bool) -> list[PartnerPlan]:
@@ -482,6 +485,12 @@ def _plan_partners_and_services(
         existing = None
         if partner_plan.existing is not None:
             existing = existing_services.get((partner_plan.existing.id, s_key))
+        offerings = {o.school_id: o for o in existing.offerings} if existing is not None else {}
+        listed = {school.id for _row, school, _how in rows}
+        kept = [o for school_id, o in offerings.items() if school_id not in listed]
+        plan.kept += kept
+        # The service's grades: those of every school it is offered at, kept ones too.
+        values["grades"] = sort_grades({*values["grades"], *(g for o in kept for g in o.grades)})
         service_plan = ServicePlan(partner_plan, first.program, s_key, values, areas, existing)
         if existing is not None:
             service_plan.changes = _differences(existing, values, SERVICE_FIELDS)
@@ -491,7 +500,6 @@ def _plan_partners_and_services(
             )
         plan.services.append(service_plan)
 
-        offerings = {o.school_id: o for o in existing.offerings} if existing is not None else {}
         for row, school, how in rows:
             offering_values: dict[str, Any] = {
                 "capacity": row.capacity,
@@ -594,7 +602,7 @@ def shown(value: Any) -> str:
     if isinstance(value, list):
         return grade_span(value) or _("(none)")
     if isinstance(value, Decimal):
-        return format_integer(value) if value == value.to_integral_value() else str(value)
+        return format_amount(value)
     return str(value) if value != "" else _("(blank)")
 
 
