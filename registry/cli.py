@@ -11,6 +11,7 @@ from flask import Flask
 
 from registry.audit import Actor, acting_as
 from registry.extensions import db
+from registry.programs.cli import import_partner_programs_command
 
 CLI_ACTOR = Actor(None, "cli")
 
@@ -20,8 +21,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(import_schools_command)
-    from registry.programs.cli import import_partner_programs_command
-
     app.cli.add_command(import_partner_programs_command)
 
 
