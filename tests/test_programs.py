@@ -35,7 +35,7 @@ from registry.programs.matching import (
     school_key,
 )
 from registry.programs.services import apply_plan, build_plan
-from registry.vocabulary import Category, PartnerStatus, PartnerType, Unit
+from registry.vocabulary import Category, PartnerStatus, PartnerType, Setting, Unit
 from tests.data.partner_programs import BGC, ROWS, SCRIPT, csv_text, with_accents, xlsx_bytes
 
 DATA = Path(__file__).parent / "data"
@@ -176,6 +176,9 @@ def test_the_import_creates_partners_services_and_offerings(app: Flask, district
     assert homework.category == Category.ACADEMIC_SUPPORT
     assert homework.unit == Unit.SEATS and homework.capacity is None
     assert homework.grades == ["K", "1", "2"]  # the union of its rows
+    assert homework.setting == Setting.AFTER_SCHOOL  # 3:00 PM
+    assert services["Attendance Coaching"].setting == Setting.SCHOOL_DAY  # 8:00 AM
+    assert services["Radio Zumix"].setting == Setting.AFTER_SCHOOL  # Saturdays
     assert services["Teen Center Arts"].category == Category.ARTS_ENRICHMENT
     assert services["Attendance Coaching"].category == Category.MENTAL_HEALTH
     assert services["Radio Zumix"].category == Category.OUT_OF_SCHOOL_TIME  # unknown area

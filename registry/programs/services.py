@@ -336,7 +336,7 @@ def guess_setting(days: Iterable[str], times: Iterable[str]) -> Setting:
         return Setting.SUMMER
     if "virtual" in said or "online" in said or "remote" in said:
         return Setting.VIRTUAL
-    if "after" in said or "evening" in said or "weekend" in said or "saturday" in said:
+    if re.search(r"\b(after|evenings?|weekends?|sat(urday)?s?|sun(day)?s?)\b", said):
         return Setting.AFTER_SCHOOL
     for text in times:
         match = _CLOCK.search(text)
