@@ -26,8 +26,15 @@ NORMALISATION_CHOICES = [
     (Normalisation.MINMAX.value, _l("Min–max: lowest school 0, highest 1")),
 ]
 MISSING_CHOICES = [
-    (MissingPolicy.EXCLUDE.value, _l("Exclude the school from the index")),
-    (MissingPolicy.MEDIAN.value, _l("Use the district median of that indicator")),
+    (
+        MissingPolicy.RENORMALISE.value,
+        _l(
+            "Score it on the indicators it has: its weights are re-scaled over them, "
+            "and it is flagged “scored on k of n indicators”"
+        ),
+    ),
+    (MissingPolicy.MEDIAN.value, _l("Fill the missing indicator with the district median")),
+    (MissingPolicy.EXCLUDE.value, _l("Exclude the school from the index: it gets no score")),
 ]
 
 
@@ -48,7 +55,7 @@ class DefinitionForm(RegistryForm):
     missing_policy = RadioField(
         _l("A school missing an indicator"),
         choices=options(MISSING_CHOICES),
-        default=MissingPolicy.EXCLUDE.value,
+        default=MissingPolicy.RENORMALISE.value,
     )
     is_default = BooleanField(_l("Make this the default need index"))
 

@@ -11,7 +11,10 @@ Definitions used here (the arithmetic itself is documented in `kpis` and `need_i
   Terminated MOUs' commitments are not counted as delivered.
 * A school *without a partner* in a year has no MOU in force that year.
 * KPI 3.2 uses each school's current enrollment and its need in that year;
-  schools the need index could not score are listed apart, not counted.
+  schools the need index could not score are listed apart, not counted, and
+  every figure says on how many schools it rests. With no school scored there
+  is no figure by need at all (None, never 0); with no unit committed there is
+  no concentration index (units per student are 0 everywhere: nothing leans).
 """
 
 from __future__ import annotations
@@ -306,6 +309,7 @@ class SchoolEquity:
     units: float
     target: float
     quartile: int
+    detail: SchoolNeed | None = None  # what the need rests on (for the "k of n" flag)
 
     @property
     def per_student(self) -> float:
@@ -317,9 +321,9 @@ class EquityReport:
     selection: Selection
     definition: NeedIndexDefinition
     trend: MOUTrend
-    quartiles: list[kpis.QuartileRow]
-    concentration_index: float
-    gap: float
+    quartiles: list[kpis.QuartileRow]  # empty when no school has a need score
+    concentration_index: float | None  # None without a scored school or without units
+    gap: float | None  # None without a scored school
     total_units: float
     schools: list[SchoolEquity]  # scored schools, most need first
     unscored: list[NeedRow]  # schools the need index could not score
@@ -330,6 +334,20 @@ class EquityReport:
 
     def lacks(self, school_id: int, category: Category) -> bool:
         return not self.matrix.get(school_id, {}).get(category)
+
+    @property
+    def with_need(self) -> int:
+        """Schools with a need score: the figures by need rest on these."""
+        return len(self.schools)
+
+    @property
+    def without_need(self) -> int:
+        return len(self.unscored)
+
+    @property
+    def renormalised(self) -> list[SchoolEquity]:
+        """Scored schools whose need rests on fewer indicators than the definition counts."""
+        return [s for s in self.schools if s.detail is not None and s.detail.renormalised]
 
 
 def _units_by_school(selection: Selection) -> dict[int, float]:
@@ -363,11 +381,20 @@ def _partners_by_category(year: str) -> dict[int, dict[Category, int]]:
     return matrix
 
 
+def _concentration(rows: list[kpis.SchoolUnits]) -> float | None:
+    """The concentration index, or None where it would say nothing (see the module docstring)."""
+    enrolled = [r for r in rows if r.enrollment > 0]
+    if not enrolled or not any(r.units for r in enrolled):
+        return None
+    return kpis.concentration_index(rows)
+
+
 def equity_report(selection: Selection, definition: NeedIndexDefinition) -> EquityReport:
     """Every figure of the equity dashboard for a year, a category or all, and a unit."""
     ranking = need_ranking(definition, selection.year)
     units = _units_by_school(selection)
     scored = [(r, r.need.value) for r in ranking.rows if r.need.value is not None]
+    by_id = {r.school.id: r.need for r, _need in scored}
     rows = [
         kpis.SchoolUnits(r.school.id, r.school.enrollment, need, units.get(r.school.id, 0.0))
         for r, need in scored
@@ -383,6 +410,7 @@ def equity_report(selection: Selection, definition: NeedIndexDefinition) -> Equi
             units.get(r.school.id, 0.0),
             target.get(r.school.id, 0.0),
             quartile_of[r.school.id],
+            by_id[r.school.id],
         )
         for r, need in scored
     ]
@@ -393,10 +421,10 @@ def equity_report(selection: Selection, definition: NeedIndexDefinition) -> Equi
         selection=selection,
         definition=definition,
         trend=trend,
-        quartiles=kpis.need_quartiles(rows),
-        concentration_index=kpis.concentration_index(rows),
-        gap=kpis.distribution_gap(rows),
-        total_units=sum(r.units for r in rows),
+        quartiles=kpis.need_quartiles(rows) if rows else [],
+        concentration_index=_concentration(rows),
+        gap=kpis.distribution_gap(rows) if rows else None,
+        total_units=sum(units.values()),  # every school's, scored or not
         schools=schools,
         unscored=[r for r in ranking.rows if r.need.value is None],
         without_partner=without,
@@ -432,9 +460,32 @@ def kpi_31_only_json(selection: Selection) -> dict[str, Any]:
                 "quartiles",
                 "schools_without_partner",
                 "schools_not_scored",
+                "schools_with_need",
+                "schools_without_need",
             )
         ),
     }
+
+
+def need_caveat(report: EquityReport) -> str | None:
+    """What the figures by need rest on, when not every school has a need score."""
+    if not report.without_need:
+        return None
+    if not report.with_need:
+        return _(
+            "Need is unknown for all %(n)s schools in %(year)s under %(definition)s: "
+            "no figure by need is computed.",
+            n=report.without_need,
+            year=report.selection.year,
+            definition=report.definition.title,
+        )
+    return _(
+        "Need is unknown for %(unknown)s of %(total)s schools; the figures by need are "
+        "computed on the other %(known)s only.",
+        unknown=report.without_need,
+        total=report.without_need + report.with_need,
+        known=report.with_need,
+    )
 
 
 def report_json(report: EquityReport) -> dict[str, Any]:
@@ -446,10 +497,15 @@ def report_json(report: EquityReport) -> dict[str, Any]:
             "name": report.definition.name,
             "version": report.definition.version,
         },
+        "schools_with_need": report.with_need,
+        "schools_without_need": report.without_need,
+        "note": need_caveat(report),
         "concentration_index": report.concentration_index,
         "gap": report.gap,
         "total_units": report.total_units,
-        "quartiles": [
+        "quartiles": None
+        if not report.with_need
+        else [
             {
                 "quartile": q.quartile,
                 "schools": q.schools,

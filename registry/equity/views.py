@@ -89,14 +89,23 @@ def dashboard() -> ResponseReturnValue:
         form=form,
         report=report,
         charts=_dashboard_charts(report),
+        concentration=_concentration_sentence(report),
+        caveat=equity_services.need_caveat(report),
         labels=INDICATOR_LABELS,
     )
 
 
-def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]:
-    unit = report.selection.unit.label
-    per_student = _("%(unit)s per student", unit=unit.lower())
+def _concentration_sentence(report: equity_services.EquityReport) -> str:
+    """The concentration index in words, or why there is none: never a conclusion made up."""
     ci = report.concentration_index
+    if not report.with_need:
+        return _("Need is unknown for every school: there is no concentration index.")
+    if ci is None:
+        return _(
+            "No %(unit)s are committed to a school with a need score and students: "
+            "there is no concentration index.",
+            unit=report.selection.unit.label.lower(),
+        )
     lean = (
         _("resources lean to the schools with more need")
         if ci > 0.005
@@ -104,16 +113,37 @@ def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]
         if ci < -0.005
         else _("resources are spread about evenly by need")
     )
+    sentence = _(
+        "Concentration index %(ci)s: %(lean)s.",
+        ci=formats.number(ci, 3, signed=True),
+        lean=lean,
+    )
+    if report.without_need:
+        sentence += " " + _(
+            "(%(known)s schools with a need score; %(unknown)s without, not counted.)",
+            known=formats.integer(report.with_need),
+            unknown=formats.integer(report.without_need),
+        )
+    return sentence
+
+
+def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]:
+    charts_by_name: dict[str, object] = {"scatter": None, "shares": None}
+    if report.with_need:
+        charts_by_name.update(_need_charts(report))
+    charts_by_name["trend"] = _trend_chart(report)
+    return charts_by_name
+
+
+def _need_charts(report: equity_services.EquityReport) -> dict[str, object]:
+    unit = report.selection.unit.label
+    per_student = _("%(unit)s per student", unit=unit.lower())
     scatter = charts.scatter_chart(
         [(s.school.name, s.need, s.per_student) for s in report.schools],
         title=_("%(measure)s against need", measure=per_student.capitalize()),
         x_label=_("Need index"),
         y_label=per_student,
-        summary=_(
-            "Concentration index %(ci)s: %(lean)s.",
-            ci=formats.number(ci, 3, signed=True),
-            lean=lean,
-        ),
+        summary=_concentration_sentence(report),
     )
     q1, q4 = report.quartiles[0], report.quartiles[3]
     shares = charts.bar_chart(
@@ -138,6 +168,10 @@ def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]
             r4=formats.share(q4.resource_share),
         ),
     )
+    return {"scatter": scatter, "shares": shares}
+
+
+def _trend_chart(report: equity_services.EquityReport) -> object:
     trend = report.trend
     years = list(trend.counts)
     growth = trend.growth_pct
@@ -157,7 +191,7 @@ def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]
             else _("no earlier year to compare"),
         ),
     )
-    return {"scatter": scatter, "shares": shares, "trend": trend_chart}
+    return trend_chart
 
 
 # ---- need ranking -------------------------------------------------------------------------
@@ -189,6 +223,7 @@ def _need_columns(indicators: list[str]) -> list[Column[Any]]:
         Column(_l("Missing indicators"), lambda r: _indicator_labels(r.need.missing)),
         Column(_l("Median used for"), lambda r: _indicator_labels(r.need.imputed)),
         Column(_l("Excluded"), lambda r: r.need.excluded, Kind.YES_NO),
+        Column(_l("Indicators scored on"), lambda r: r.need.scored_on, Kind.INT),
     ]
 
 
