@@ -217,7 +217,9 @@ def need_scores(
     for name in counted:
         reporting = [sid for sid in scored if name in filled[sid]]
         if reporting:
-            for sid, v in zip(reporting, scale([filled[sid][name] for sid in reporting]), strict=True):
+            for sid, v in zip(
+                reporting, scale([filled[sid][name] for sid in reporting]), strict=True
+            ):
                 normalised[sid][name] = v
 
     contributions: dict[int, dict[str, float]] = {}
@@ -249,6 +251,28 @@ def need_scores(
                 ranks[sid],
                 n,
             )
+    return result
+
+
+def normalised_indicators(
+    raw: Mapping[int, Mapping[str, float | Decimal | None]],
+    indicators: Sequence[str],
+    normalisation: Literal["percentile", "minmax"] = "percentile",
+) -> dict[int, dict[str, float]]:
+    """Each school's indicators on the 0–1 scale, each among the schools that report it
+    (as ``renormalise`` scores them); a school lacking an indicator has no entry for it."""
+    scale = percentile_ranks if normalisation == "percentile" else minmax_scale
+    result: dict[int, dict[str, float]] = {sid: {} for sid in raw}
+    for name in indicators:
+        reported = {
+            sid: number
+            for sid in sorted(raw)
+            if (number := _number(raw[sid].get(name))) is not None
+        }
+        if reported:
+            scaled = scale(list(reported.values()))
+            for sid, v in zip(reported, scaled, strict=True):
+                result[sid][name] = v
     return result
 
 

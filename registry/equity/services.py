@@ -29,15 +29,20 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from registry.equity import kpis
+from registry.equity import kpis, reference
 from registry.equity.need_index import (
     INDICATOR_LABELS,
     NeedComparison,
+    NeedSpec,
     SchoolNeed,
     compare_needs,
     compute_need,
     find_default_definition,
+    need_scores,
+    normalised_indicators,
     ranked,
+    raw_indicators,
+    spearman,
 )
 from registry.extensions import db
 from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User
@@ -533,4 +538,151 @@ def opening_definition() -> NeedIndexDefinition | None:
         or db.session.scalars(
             select(NeedIndexDefinition).order_by(NeedIndexDefinition.id.desc())
         ).first()
+    )
+
+
+# ---- a reference index (e.g. Boston's Opportunity Index) set against a definition --------
+
+
+@dataclass(frozen=True)
+class ReferenceMatch:
+    row: reference.ReferenceRow
+    school: School
+
+
+@dataclass(frozen=True)
+class SchoolDisagreement:
+    school: School
+    row: reference.Disagreement
+
+
+@dataclass(frozen=True)
+class ReferenceComparison:
+    definition: NeedIndexDefinition
+    year: str
+    label: str
+    higher_is_less: bool
+    rows_read: int
+    matched: list[ReferenceMatch]
+    unmatched: list[reference.ReferenceRow]
+    skipped: list[reference.Skipped]
+    not_scored: list[ReferenceMatch]  # matched, but the definition gives the school no score
+    agreement: reference.Agreement | None  # None with fewer than two schools scored by both
+    disagreements: list[SchoolDisagreement]
+    fit: reference.FittedWeights | None
+    fit_spearman: float | None  # of the fitted weights, scored as a saved definition would be
+    fit_n: int
+    fit_problem: str | None  # why there is no fit
+
+    def fitted_weights_to_save(self) -> dict[str, str]:
+        """The fit as the definition form's weights (0–100, two places; 0 = not counted)."""
+        shares = self.fit.weights if self.fit else {}
+        return {name: f"{100 * shares.get(name, 0.0):.2f}" for name in INDICATOR_LABELS}
+
+    def fit_description(self) -> str:
+        return _(
+            "Weights fitted by non-negative least squares to %(reference)s, on %(n)s schools "
+            "with %(year)s indicators; Spearman's rank correlation with it %(rho)s.",
+            reference=self.label or _("a reference index"),
+            n=self.fit.n if self.fit else 0,
+            year=self.year,
+            rho=f"{self.fit_spearman:.3f}" if self.fit_spearman is not None else "—",
+        )
+
+
+def _match(
+    rows: list[reference.ReferenceRow],
+) -> tuple[list[ReferenceMatch], list[reference.ReferenceRow], list[reference.Skipped]]:
+    schools = list(db.session.scalars(select(School)))
+    by_dese = {s.dese_code: s for s in schools}
+    by_local = {s.local_code.strip().upper(): s for s in schools if s.local_code}
+    matched: list[ReferenceMatch] = []
+    unmatched: list[reference.ReferenceRow] = []
+    twice: list[reference.Skipped] = []
+    taken: set[int] = set()
+    for row in rows:
+        key = reference.dese_key(row.code)
+        school = (by_dese.get(key) if key else None) or by_local.get(row.code.strip().upper())
+        if school is None:
+            unmatched.append(row)
+        elif school.id in taken:
+            twice.append(
+                reference.Skipped(
+                    row.line,
+                    row.code,
+                    _("a second row for %(school)s", school=school.name),
+                )
+            )
+        else:
+            taken.add(school.id)
+            matched.append(ReferenceMatch(row, school))
+    return matched, unmatched, twice
+
+
+def reference_comparison(
+    raw: bytes,
+    definition: NeedIndexDefinition,
+    year: str,
+    label: str = "",
+    higher_is_less: bool = False,
+) -> ReferenceComparison:
+    """An uploaded reference index against a definition's need for a year; writes nothing.
+
+    Refused when the file cannot be read (see `reference.read_reference`)."""
+    parsed = reference.read_reference(raw)
+    matched, unmatched, twice = _match(parsed.rows)
+    sign = -1.0 if higher_is_less else 1.0  # ranks and fits read "higher = more need"
+    indicators_raw = raw_indicators(year)
+    needs = need_scores(indicators_raw, NeedSpec.of(definition))
+    pairs = [
+        reference.Pair(m.school.id, needs[m.school.id].value, sign * m.row.score)  # type: ignore[arg-type]
+        for m in matched
+        if needs.get(m.school.id) is not None and needs[m.school.id].value is not None
+    ]
+    scored_ids = {p.school_id for p in pairs}
+    schools = {m.school.id: m.school for m in matched}
+    found = reference.agreement(pairs) if len(pairs) >= 2 else None
+
+    scores = {m.school.id: sign * m.row.score for m in matched}
+    normalised = normalised_indicators(indicators_raw, list(INDICATOR_LABELS))
+    fitted_on = reference.fit_indicators(normalised, scores, list(INDICATOR_LABELS))
+    fit = reference.fit_weights(normalised, scores, fitted_on)
+    fit_rho: float | None = None
+    fit_n = 0
+    problem: str | None = None
+    if fit is not None:
+        fitted = need_scores(indicators_raw, NeedSpec(fit.weights, "percentile", "renormalise"))
+        both = [
+            (fitted[sid].value, score)
+            for sid, score in scores.items()
+            if sid in fitted and fitted[sid].value is not None
+        ]
+        fit_n = len(both)
+        fit_rho = spearman([a for a, _b in both], [b for _a, b in both])  # type: ignore[misc]
+    elif not matched:
+        problem = _("No row of the file matched a school, so there is nothing to fit.")
+    else:
+        problem = _(
+            "No non-negative weights follow this reference: too few matched schools report "
+            "the indicators, or the reference runs against every one of them."
+        )
+    return ReferenceComparison(
+        definition=definition,
+        year=year,
+        label=label.strip(),
+        higher_is_less=higher_is_less,
+        rows_read=len(parsed.rows) + len(parsed.skipped),
+        matched=matched,
+        unmatched=unmatched,
+        skipped=[*parsed.skipped, *twice],
+        not_scored=[m for m in matched if m.school.id not in scored_ids],
+        agreement=found,
+        disagreements=[
+            SchoolDisagreement(schools[d.school_id], d)
+            for d in (found.disagreements if found else [])
+        ],
+        fit=fit,
+        fit_spearman=fit_rho,
+        fit_n=fit_n,
+        fit_problem=problem,
     )

@@ -15,12 +15,14 @@ from wtforms.fields.choices import SelectChoice
 from registry import district_time, formats
 from registry.access import READERS, roles_required
 from registry.equity import charts
+from registry.equity import reference as reference_rules
 from registry.equity import services as equity_services
 from registry.equity.forms import (
     CompareForm,
     DashboardForm,
     DefinitionForm,
     NeedSelectionForm,
+    ReferenceForm,
     options,
     weight_field_name,
     year_choices,
@@ -280,6 +282,47 @@ def compare() -> ResponseReturnValue:
         float(form.threshold.data if form.threshold.data is not None else 0.56),
     )
     return render_template("equity/compare.html", form=form, comparison=comparison)
+
+
+# ---- a reference index --------------------------------------------------------------------
+
+
+@bp.route("/need/reference", methods=["GET", "POST"])
+@roles_required(*READERS)
+def reference() -> ResponseReturnValue:
+    """Set a published index against ours. The upload is read in memory, never stored, and
+    the POST writes nothing: saving the fitted weights is the definition form's own POST."""
+    default = equity_services.opening_definition()
+    if default is None:
+        return _no_definition_page(_("Compare with a reference index"))
+    form = ReferenceForm()
+    form.definition.choices = _definition_choices()
+    form.year.choices = year_choices(_years())
+    if not form.is_submitted():
+        form.definition.data = default.id
+        form.year.data = equity_services.default_year(district_time.today())
+    comparison = None
+    if form.validate_on_submit():
+        definition = db.session.get(NeedIndexDefinition, form.definition.data)
+        raw = form.file.data.read(reference_rules.MAX_BYTES + 1)
+        try:
+            comparison = equity_services.reference_comparison(
+                raw,
+                definition,  # type: ignore[arg-type]
+                form.year.data,
+                form.label.data or "",
+                bool(form.higher_is_less.data),
+            )
+        except Refused as err:
+            show_refusal(err, form)
+    status = 400 if form.is_submitted() and comparison is None else 200
+    return render_template(
+        "equity/reference.html",
+        form=form,
+        comparison=comparison,
+        labels=INDICATOR_LABELS,
+        may_define=current_user.role in DEFINERS,
+    ), status
 
 
 # ---- need index definitions ---------------------------------------------------------------
