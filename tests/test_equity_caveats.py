@@ -152,6 +152,8 @@ def test_schools_scored_on_fewer_indicators_are_flagged_on_the_pages_that_list_n
         assert 'Partial School</a> <span class="badge warn">scored on 3 of 5 indicators' in page
     page = _text(client, "/equity/need?year=2025-26")
     assert "scored on the indicators it has, its weights re-scaled over them" in page
+    page = _text(client, "/equity/need/compare?year=2025-26")
+    assert '<span class="muted">(3 of 5 indicators)</span>' in page
 
 
 def test_no_units_committed_is_no_concentration_index(

@@ -311,7 +311,7 @@ def test_the_comparison_page_matches_rows_and_shows_agreement(
     login("leader")
     before = db.session.scalar(select(func.count(AuditEntry.id)))
     page = _page(upload(client, REFERENCE_CSV))
-    assert "8 rows read: 6 matched a school, 1 did not, 1 were not used." in page
+    assert "Rows read: 8. Matched a school: 6. Matched none: 1. Could not be used: 1." in page
     # One swap among six: Σd² = 2 → ρ = 1 − 12/210 = 0.943
     assert "0.943" in page and "n = 6 schools scored by both" in page
     assert "1 of 1 schools" in page  # top and bottom deciles (one school each) agree

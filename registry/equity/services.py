@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from registry import formats
 from registry.equity import kpis, reference
 from registry.equity.need_index import (
     INDICATOR_LABELS,
@@ -200,6 +201,8 @@ class ComparisonRow:
     rank_b: int | None
     shift: int | None
     crosses: bool
+    need_a: SchoolNeed | None = None  # for the "scored on k of n" flags
+    need_b: SchoolNeed | None = None
 
 
 @dataclass(frozen=True)
@@ -220,11 +223,20 @@ def compare_definitions(
     a: NeedIndexDefinition, b: NeedIndexDefinition, year: str, threshold: float
 ) -> DefinitionComparison:
     """Two definitions' rankings of the same year side by side."""
-    result: NeedComparison = compare_needs(compute_need(a, year), compute_need(b, year), threshold)
+    needs_a, needs_b = compute_need(a, year), compute_need(b, year)
+    result: NeedComparison = compare_needs(needs_a, needs_b, threshold)
     schools = _schools_by_id()
     rows = [
         ComparisonRow(
-            schools[r.school_id], r.value_a, r.value_b, r.rank_a, r.rank_b, r.shift, r.crosses
+            schools[r.school_id],
+            r.value_a,
+            r.value_b,
+            r.rank_a,
+            r.rank_b,
+            r.shift,
+            r.crosses,
+            needs_a.get(r.school_id),
+            needs_b.get(r.school_id),
         )
         for r in result.rows
     ]
@@ -586,7 +598,7 @@ class ReferenceComparison:
             reference=self.label or _("a reference index"),
             n=self.fit.n if self.fit else 0,
             year=self.year,
-            rho=f"{self.fit_spearman:.3f}" if self.fit_spearman is not None else "—",
+            rho=formats.number(self.fit_spearman, 3) if self.fit_spearman is not None else "—",
         )
 
 
