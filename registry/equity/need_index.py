@@ -233,7 +233,11 @@ def need_scores(
     composite = {sid: sum(contributions[sid].values()) for sid in scored}
     # Rounded for comparison so float noise never splits a tie.
     keyed = {sid: round(v, 12) for sid, v in composite.items()}
-    ranks = {sid: 1 + sum(1 for other in keyed.values() if other > keyed[sid]) for sid in scored}
+    # 1 + the number of schools with more need: the first position of the value, descending.
+    first: dict[float, int] = {}
+    for position, value in enumerate(sorted(keyed.values(), reverse=True), 1):
+        first.setdefault(value, position)
+    ranks = {sid: first[keyed[sid]] for sid in scored}
 
     n = len(counted)
     result: dict[int, SchoolNeed] = {}
