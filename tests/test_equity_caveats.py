@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -187,3 +188,17 @@ def test_the_pages_write_nothing(
         assert client.get(url).status_code == 200
     db.session.rollback()
     assert db.session.scalar(select(func.count(AuditEntry.id))) == before
+
+
+def test_the_definition_form_offers_the_three_missing_data_rules(
+    client: FlaskClient, login: Callable[..., Any], default_need_index: NeedIndexDefinition
+) -> None:
+    login("leader")
+    page = _text(client, "/equity/need/definitions/new")
+    assert "Score it on the indicators it has: its weights are re-scaled over them" in page
+    assert "Fill the missing indicator with the district median" in page
+    assert "Exclude the school from the index: it gets no score" in page
+    checked = re.search(r'<input[^>]*value="renormalise"[^>]*>', page)
+    assert checked is not None and "checked" in checked.group(0)  # the default rule
+    listing = _text(client, "/equity/need/definitions")
+    assert "Score on the indicators it has" in listing

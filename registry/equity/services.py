@@ -566,6 +566,7 @@ class ReferenceMatch:
 class SchoolDisagreement:
     school: School
     row: reference.Disagreement
+    need: SchoolNeed | None = None  # for the "scored on k of n" flag
 
 
 @dataclass(frozen=True)
