@@ -229,11 +229,14 @@ def test_compute_need_flags_schools_without_indicators(
     needs = compute_need(definition, "2025-26")
     assert needs[low.id].value == pytest.approx(0.01)
     assert needs[high.id].value == pytest.approx(0.99)
-    assert needs[partial.id].excluded and needs[partial.id].missing == (EL,)
+    # The default renormalises: the partial school is scored on its 4 indicators (each in
+    # the middle of 20, 50, 80 → 0.5), flagged; the bare one has none and is excluded.
+    assert needs[partial.id].value == pytest.approx(0.5) and needs[partial.id].missing == (EL,)
+    assert needs[partial.id].renormalised and needs[partial.id].scored_on == 4
     assert needs[bare.id].excluded and needs[bare.id].missing == ALL_FIVE
 
 
-def test_need_page_says_who_was_excluded_or_given_the_median(
+def test_need_page_says_who_was_scored_on_fewer_excluded_or_given_the_median(
     client: FlaskClient,
     login: Callable[..., Any],
     make_school: Callable[..., Any],
@@ -255,8 +258,21 @@ def test_need_page_says_who_was_excluded_or_given_the_median(
             ),
             by=None,
         )
+        strict = equity_services.create_definition(
+            equity_services.DefinitionInput(
+                "All or nothing",
+                "",
+                {ECON: 1, EL: 1},
+                equity_services.Normalisation.PERCENTILE,
+                equity_services.MissingPolicy.EXCLUDE,
+                False,
+            ),
+            by=None,
+        )
         db.session.commit()
-    page = client.get("/equity/need").get_data(as_text=True)
+    page = " ".join(client.get("/equity/need").get_data(as_text=True).split())
+    assert "Cedar School: no data for English learners — scored on 4 of 5 indicators" in page
+    page = client.get(f"/equity/need?definition={strict.id}").get_data(as_text=True)
     assert "Cedar School" in page and "excluded from the index" in page
     page = client.get(f"/equity/need?definition={median.id}").get_data(as_text=True)
     assert "given the district median" in page
@@ -403,7 +419,8 @@ def test_kpi_api_by_category(
 ) -> None:
     login("leader")
     data = client.get("/api/v1/kpis?year=2025-26&category=athletics").get_json()
-    assert data["total_units"] == 0 and data["concentration_index"] == 0
+    # Nothing committed: units per student are 0 everywhere, nothing leans, no index.
+    assert data["total_units"] == 0 and data["concentration_index"] is None
     data = client.get("/api/v1/kpis?year=2025-26&category=mentoring").get_json()
     assert data["total_units"] == 100
 

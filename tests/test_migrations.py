@@ -65,7 +65,15 @@ def test_the_default_need_index_is_made_by_a_migration_with_a_real_downgrade(
     app = make_app(test_database.new_url())
     with app.app_context():
         upgrade()
-        assert _definitions() == [("District need index", 1, True)]
+        # Version 1 (every indicator required) stays for the scenarios run with it;
+        # version 2 (scored on the indicators a school has) is the default.
+        assert _definitions() == [
+            ("District need index", 1, False),
+            ("District need index", 2, True),
+        ]
+
+        downgrade(revision="f3d18cfe602f")
+        assert _definitions() == [("District need index", 1, True)]  # the flag is back
 
         downgrade(revision="7c3e9a41b2d5")
         assert _definitions() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -26,8 +27,15 @@ NORMALISATION_CHOICES = [
     (Normalisation.MINMAX.value, _l("Min–max: lowest school 0, highest 1")),
 ]
 MISSING_CHOICES = [
-    (MissingPolicy.EXCLUDE.value, _l("Exclude the school from the index")),
-    (MissingPolicy.MEDIAN.value, _l("Use the district median of that indicator")),
+    (
+        MissingPolicy.RENORMALISE.value,
+        _l(
+            "Score it on the indicators it has: its weights are re-scaled over them, "
+            "and it is flagged “scored on k of n indicators”"
+        ),
+    ),
+    (MissingPolicy.MEDIAN.value, _l("Fill the missing indicator with the district median")),
+    (MissingPolicy.EXCLUDE.value, _l("Exclude the school from the index: it gets no score")),
 ]
 
 
@@ -48,7 +56,7 @@ class DefinitionForm(RegistryForm):
     missing_policy = RadioField(
         _l("A school missing an indicator"),
         choices=options(MISSING_CHOICES),
-        default=MissingPolicy.EXCLUDE.value,
+        default=MissingPolicy.RENORMALISE.value,
     )
     is_default = BooleanField(_l("Make this the default need index"))
 
@@ -130,3 +138,19 @@ class DashboardForm(RegistryForm):
     )
     unit = SelectField(_l("Unit"), choices=options(Unit.choices()), default=Unit.SEATS.value)
     definition = SelectField(_l("Need index"), coerce=int)
+
+
+class ReferenceForm(RegistryForm):
+    """An uploaded reference index (school code, score) and what to set it against."""
+
+    file = FileField(
+        _l("CSV or XLSX file of school codes and scores"),
+        validators=[
+            FileRequired(message=_l("Choose a CSV or XLSX file.")),
+            FileAllowed(["csv", "xlsx"], message=_l("Only .csv and .xlsx files can be read.")),
+        ],
+    )
+    label = StringField(_l("Name of the reference index"), validators=[Optional(), Length(max=120)])
+    higher_is_less = BooleanField(_l("In this file a higher score means less need"))
+    definition = SelectField(_l("Compare with the need index"), coerce=int)
+    year = SelectField(_l("School year of the indicators"))

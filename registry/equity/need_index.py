@@ -10,14 +10,21 @@ Formulas (all pure arithmetic in `need_scores`; `compute_need` only loads data):
   filled with the district median *of the schools that report it* (the mean of
   the two middle values for an even count) and listed in ``imputed``; when no
   school reports it at all there is no median, and the school is excluded.
+  With ``missing="renormalise"`` a school is scored on the counted indicators it
+  has (``H``, its own set): its weights are re-scaled to ``w_i / Σ_{j∈H} w_j``, and
+  it is flagged "scored on k of n indicators" (``k = |H|``); a school with none of
+  them is excluded.
 * Normalisation is done among the scored schools (those not excluded, with
-  imputed values taking part), indicator by indicator, giving ``v_i`` in [0, 1]:
+  imputed values taking part), indicator by indicator, giving ``v_i`` in [0, 1];
+  under ``renormalise``, indicator i is normalised among the scored schools that
+  report it:
   - ``percentile``: ``v = (rank − 1) / (n − 1)`` where rank is the ascending
     rank (1 = lowest value) with ties given the average of their ranks;
     ``v = 0.5`` when n = 1.
   - ``minmax``: ``v = (x − min) / (max − min)``; ``v = 0.5`` when all are equal.
 * Composite (Boston's 0.01–0.99 scale, higher = more need):
-  ``value = 0.01 + 0.98 · Σ_i (w_i / W) · v_i``.
+  ``value = 0.01 + 0.98 · Σ_i (w_i / W) · v_i``, the sum and ``W`` taken over the
+  indicators the school is scored on (all counted ones, except under ``renormalise``).
   Indicator i's contribution is ``(w_i / W) · (0.01 + 0.98 · v_i)``, so the
   contributions sum to the value.
 * Rank: 1 = most need; schools with equal values share the better rank
@@ -52,6 +59,17 @@ SPAN = 0.98
 INDICATOR_LABELS: dict[str, str] = VOCABULARY_LABELS  # type: ignore[assignment]
 
 DEFAULT_NAME = "District need index"
+# What DESE publishes for every school (low income / economically disadvantaged, English
+# learners, students with disabilities), with high needs and chronic absence where present:
+# a school is scored on the ones it has (renormalise), so partial public reports still score.
+DEFAULT_DESCRIPTION = (
+    "The DESE indicators, equally weighted, each as a percentile rank within the district: "
+    "low income / economically disadvantaged, English learners and students with "
+    "disabilities, which DESE publishes for every school, with high needs and chronic "
+    "absence where present. A school missing some is scored on those it has, its weights "
+    "re-scaled over them, and flagged."
+)
+DEFAULT_MISSING = MissingPolicy.RENORMALISE
 DEFAULT_WEIGHTS: dict[str, float] = {
     "pct_econ_disadvantaged": 1.0,
     "pct_english_learners": 1.0,
@@ -105,6 +123,19 @@ class SchoolNeed:
     imputed: tuple[str, ...] = ()
     excluded: bool = False
     rank: int | None = None
+    counted: int = 0  # n: the indicators the definition counts
+
+    @property
+    def scored_on(self) -> int:
+        """k: the indicators the value rests on (imputed ones not included); 0 when excluded."""
+        if self.excluded:
+            return 0
+        return self.counted - len(self.missing)
+
+    @property
+    def renormalised(self) -> bool:
+        """Scored on fewer indicators than counted, its weights re-scaled over what it has."""
+        return bool(self.missing) and not self.excluded and not self.imputed
 
 
 def percentile_ranks(values: Sequence[float]) -> list[float]:
@@ -146,7 +177,7 @@ def need_scores(
 ) -> dict[int, SchoolNeed]:
     """Every school's composite need under a spec (see the module docstring for the formulas)."""
     counted = list(spec.indicators)
-    total_weight = sum(spec.indicators.values())
+    renormalise = spec.missing == "renormalise"
     values = {
         sid: {name: _number(indicators.get(name)) for name in counted}
         for sid, indicators in raw.items()
@@ -160,8 +191,16 @@ def need_scores(
         medians[name] = median(reported) if reported else None  # type: ignore[type-var]
 
     excluded: set[int] = set()
+    # Each scored school's value of each indicator it is scored on.
     filled: dict[int, dict[str, float]] = {}
     for sid, vals in values.items():
+        if renormalise:
+            has = {name: v for name, v in vals.items() if v is not None}
+            if has:
+                filled[sid] = has
+            else:
+                excluded.add(sid)
+            continue
         if missing[sid] and (
             spec.missing == "exclude" or any(medians[name] is None for name in missing[sid])
         ):
@@ -175,37 +214,69 @@ def need_scores(
     scored = sorted(filled)
     normalised: dict[int, dict[str, float]] = {sid: {} for sid in scored}
     scale = percentile_ranks if spec.normalisation == "percentile" else minmax_scale
-    if scored:
-        for name in counted:
-            for sid, v in zip(scored, scale([filled[sid][name] for sid in scored]), strict=True):
+    for name in counted:
+        reporting = [sid for sid in scored if name in filled[sid]]
+        if reporting:
+            for sid, v in zip(
+                reporting, scale([filled[sid][name] for sid in reporting]), strict=True
+            ):
                 normalised[sid][name] = v
 
-    contributions = {
-        sid: {
+    contributions: dict[int, dict[str, float]] = {}
+    for sid in scored:
+        used = [name for name in counted if name in normalised[sid]]
+        total_weight = sum(spec.indicators[name] for name in used)
+        contributions[sid] = {
             name: spec.indicators[name] / total_weight * (FLOOR + SPAN * normalised[sid][name])
-            for name in counted
+            for name in used
         }
-        for sid in scored
-    }
     composite = {sid: sum(contributions[sid].values()) for sid in scored}
     # Rounded for comparison so float noise never splits a tie.
     keyed = {sid: round(v, 12) for sid, v in composite.items()}
-    ranks = {sid: 1 + sum(1 for other in keyed.values() if other > keyed[sid]) for sid in scored}
+    # 1 + the number of schools with more need: the first position of the value, descending.
+    first: dict[float, int] = {}
+    for position, value in enumerate(sorted(keyed.values(), reverse=True), 1):
+        first.setdefault(value, position)
+    ranks = {sid: first[keyed[sid]] for sid in scored}
 
+    n = len(counted)
     result: dict[int, SchoolNeed] = {}
     for sid in values:
         if sid in excluded:
-            result[sid] = SchoolNeed(sid, None, {}, missing[sid], (), True, None)
+            result[sid] = SchoolNeed(sid, None, {}, missing[sid], (), True, None, n)
         else:
             result[sid] = SchoolNeed(
                 sid,
                 composite[sid],
                 contributions[sid],
                 missing[sid],
-                missing[sid],  # every missing indicator of a scored school was imputed
+                () if renormalise else missing[sid],  # the median fills every missing one
                 False,
                 ranks[sid],
+                n,
             )
+    return result
+
+
+def normalised_indicators(
+    raw: Mapping[int, Mapping[str, float | Decimal | None]],
+    indicators: Sequence[str],
+    normalisation: Literal["percentile", "minmax"] = "percentile",
+) -> dict[int, dict[str, float]]:
+    """Each school's indicators on the 0–1 scale, each among the schools that report it
+    (as ``renormalise`` scores them); a school lacking an indicator has no entry for it."""
+    scale = percentile_ranks if normalisation == "percentile" else minmax_scale
+    result: dict[int, dict[str, float]] = {sid: {} for sid in raw}
+    for name in indicators:
+        reported = {
+            sid: number
+            for sid in sorted(raw)
+            if (number := _number(raw[sid].get(name))) is not None
+        }
+        if reported:
+            scaled = scale(list(reported.values()))
+            for sid, v in zip(reported, scaled, strict=True):
+                result[sid][name] = v
     return result
 
 
@@ -313,8 +384,8 @@ def default_definition() -> NeedIndexDefinition:
     """The default definition, created (and flushed) when none is marked default.
 
     Only for writers (seed-demo, building a scenario's problem); a page that
-    reads uses `find_default_definition`. The migration that made the table's
-    first default (20261130_7d0c2a4e9b1f) holds the same description and weights.
+    reads uses `find_default_definition`. The migration that made the current
+    default (20261130_b5e2c7d19a3f) holds the same description, weights and rule.
     """
     found = find_default_definition()
     if found is not None:
@@ -325,13 +396,10 @@ def default_definition() -> NeedIndexDefinition:
     definition = NeedIndexDefinition(
         name=DEFAULT_NAME,
         version=max(existing, default=0) + 1,
-        description=(
-            "The five DESE indicators, equally weighted, each as a percentile rank "
-            "within the district. Schools missing an indicator are excluded."
-        ),
+        description=DEFAULT_DESCRIPTION,
         weights=dict(DEFAULT_WEIGHTS),
         normalisation=Normalisation.PERCENTILE,
-        missing_policy=MissingPolicy.EXCLUDE,
+        missing_policy=DEFAULT_MISSING,
         is_default=True,
     )
     db.session.add(definition)

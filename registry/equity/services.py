@@ -11,7 +11,10 @@ Definitions used here (the arithmetic itself is documented in `kpis` and `need_i
   Terminated MOUs' commitments are not counted as delivered.
 * A school *without a partner* in a year has no MOU in force that year.
 * KPI 3.2 uses each school's current enrollment and its need in that year;
-  schools the need index could not score are listed apart, not counted.
+  schools the need index could not score are listed apart, not counted, and
+  every figure says on how many schools it rests. With no school scored there
+  is no figure by need at all (None, never 0); with no unit committed there is
+  no concentration index (units per student are 0 everywhere: nothing leans).
 """
 
 from __future__ import annotations
@@ -26,15 +29,21 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from registry.equity import kpis
+from registry import formats
+from registry.equity import kpis, reference
 from registry.equity.need_index import (
     INDICATOR_LABELS,
     NeedComparison,
+    NeedSpec,
     SchoolNeed,
     compare_needs,
     compute_need,
     find_default_definition,
+    need_scores,
+    normalised_indicators,
     ranked,
+    raw_indicators,
+    spearman,
 )
 from registry.extensions import db
 from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User
@@ -192,6 +201,8 @@ class ComparisonRow:
     rank_b: int | None
     shift: int | None
     crosses: bool
+    need_a: SchoolNeed | None = None  # for the "scored on k of n" flags
+    need_b: SchoolNeed | None = None
 
 
 @dataclass(frozen=True)
@@ -212,11 +223,20 @@ def compare_definitions(
     a: NeedIndexDefinition, b: NeedIndexDefinition, year: str, threshold: float
 ) -> DefinitionComparison:
     """Two definitions' rankings of the same year side by side."""
-    result: NeedComparison = compare_needs(compute_need(a, year), compute_need(b, year), threshold)
+    needs_a, needs_b = compute_need(a, year), compute_need(b, year)
+    result: NeedComparison = compare_needs(needs_a, needs_b, threshold)
     schools = _schools_by_id()
     rows = [
         ComparisonRow(
-            schools[r.school_id], r.value_a, r.value_b, r.rank_a, r.rank_b, r.shift, r.crosses
+            schools[r.school_id],
+            r.value_a,
+            r.value_b,
+            r.rank_a,
+            r.rank_b,
+            r.shift,
+            r.crosses,
+            needs_a.get(r.school_id),
+            needs_b.get(r.school_id),
         )
         for r in result.rows
     ]
@@ -306,6 +326,7 @@ class SchoolEquity:
     units: float
     target: float
     quartile: int
+    detail: SchoolNeed | None = None  # what the need rests on (for the "k of n" flag)
 
     @property
     def per_student(self) -> float:
@@ -317,9 +338,9 @@ class EquityReport:
     selection: Selection
     definition: NeedIndexDefinition
     trend: MOUTrend
-    quartiles: list[kpis.QuartileRow]
-    concentration_index: float
-    gap: float
+    quartiles: list[kpis.QuartileRow]  # empty when no school has a need score
+    concentration_index: float | None  # None without a scored school or without units
+    gap: float | None  # None without a scored school
     total_units: float
     schools: list[SchoolEquity]  # scored schools, most need first
     unscored: list[NeedRow]  # schools the need index could not score
@@ -330,6 +351,20 @@ class EquityReport:
 
     def lacks(self, school_id: int, category: Category) -> bool:
         return not self.matrix.get(school_id, {}).get(category)
+
+    @property
+    def with_need(self) -> int:
+        """Schools with a need score: the figures by need rest on these."""
+        return len(self.schools)
+
+    @property
+    def without_need(self) -> int:
+        return len(self.unscored)
+
+    @property
+    def renormalised(self) -> list[SchoolEquity]:
+        """Scored schools whose need rests on fewer indicators than the definition counts."""
+        return [s for s in self.schools if s.detail is not None and s.detail.renormalised]
 
 
 def _units_by_school(selection: Selection) -> dict[int, float]:
@@ -363,11 +398,20 @@ def _partners_by_category(year: str) -> dict[int, dict[Category, int]]:
     return matrix
 
 
+def _concentration(rows: list[kpis.SchoolUnits]) -> float | None:
+    """The concentration index, or None where it would say nothing (see the module docstring)."""
+    enrolled = [r for r in rows if r.enrollment > 0]
+    if not enrolled or not any(r.units for r in enrolled):
+        return None
+    return kpis.concentration_index(rows)
+
+
 def equity_report(selection: Selection, definition: NeedIndexDefinition) -> EquityReport:
     """Every figure of the equity dashboard for a year, a category or all, and a unit."""
     ranking = need_ranking(definition, selection.year)
     units = _units_by_school(selection)
     scored = [(r, r.need.value) for r in ranking.rows if r.need.value is not None]
+    by_id = {r.school.id: r.need for r, _need in scored}
     rows = [
         kpis.SchoolUnits(r.school.id, r.school.enrollment, need, units.get(r.school.id, 0.0))
         for r, need in scored
@@ -383,6 +427,7 @@ def equity_report(selection: Selection, definition: NeedIndexDefinition) -> Equi
             units.get(r.school.id, 0.0),
             target.get(r.school.id, 0.0),
             quartile_of[r.school.id],
+            by_id[r.school.id],
         )
         for r, need in scored
     ]
@@ -393,10 +438,10 @@ def equity_report(selection: Selection, definition: NeedIndexDefinition) -> Equi
         selection=selection,
         definition=definition,
         trend=trend,
-        quartiles=kpis.need_quartiles(rows),
-        concentration_index=kpis.concentration_index(rows),
-        gap=kpis.distribution_gap(rows),
-        total_units=sum(r.units for r in rows),
+        quartiles=kpis.need_quartiles(rows) if rows else [],
+        concentration_index=_concentration(rows),
+        gap=kpis.distribution_gap(rows) if rows else None,
+        total_units=sum(units.values()),  # every school's, scored or not
         schools=schools,
         unscored=[r for r in ranking.rows if r.need.value is None],
         without_partner=without,
@@ -432,9 +477,32 @@ def kpi_31_only_json(selection: Selection) -> dict[str, Any]:
                 "quartiles",
                 "schools_without_partner",
                 "schools_not_scored",
+                "schools_with_need",
+                "schools_without_need",
             )
         ),
     }
+
+
+def need_caveat(report: EquityReport) -> str | None:
+    """What the figures by need rest on, when not every school has a need score."""
+    if not report.without_need:
+        return None
+    if not report.with_need:
+        return _(
+            "Need is unknown for all %(n)s schools in %(year)s under %(definition)s: "
+            "no figure by need is computed.",
+            n=report.without_need,
+            year=report.selection.year,
+            definition=report.definition.title,
+        )
+    return _(
+        "Need is unknown for %(unknown)s of %(total)s schools; the figures by need are "
+        "computed on the other %(known)s only.",
+        unknown=report.without_need,
+        total=report.without_need + report.with_need,
+        known=report.with_need,
+    )
 
 
 def report_json(report: EquityReport) -> dict[str, Any]:
@@ -446,10 +514,15 @@ def report_json(report: EquityReport) -> dict[str, Any]:
             "name": report.definition.name,
             "version": report.definition.version,
         },
+        "schools_with_need": report.with_need,
+        "schools_without_need": report.without_need,
+        "note": need_caveat(report),
         "concentration_index": report.concentration_index,
         "gap": report.gap,
         "total_units": report.total_units,
-        "quartiles": [
+        "quartiles": None
+        if not report.with_need
+        else [
             {
                 "quartile": q.quartile,
                 "schools": q.schools,
@@ -477,4 +550,152 @@ def opening_definition() -> NeedIndexDefinition | None:
         or db.session.scalars(
             select(NeedIndexDefinition).order_by(NeedIndexDefinition.id.desc())
         ).first()
+    )
+
+
+# ---- a reference index (e.g. Boston's Opportunity Index) set against a definition --------
+
+
+@dataclass(frozen=True)
+class ReferenceMatch:
+    row: reference.ReferenceRow
+    school: School
+
+
+@dataclass(frozen=True)
+class SchoolDisagreement:
+    school: School
+    row: reference.Disagreement
+    need: SchoolNeed | None = None  # for the "scored on k of n" flag
+
+
+@dataclass(frozen=True)
+class ReferenceComparison:
+    definition: NeedIndexDefinition
+    year: str
+    label: str
+    higher_is_less: bool
+    rows_read: int
+    matched: list[ReferenceMatch]
+    unmatched: list[reference.ReferenceRow]
+    skipped: list[reference.Skipped]
+    not_scored: list[ReferenceMatch]  # matched, but the definition gives the school no score
+    agreement: reference.Agreement | None  # None with fewer than two schools scored by both
+    disagreements: list[SchoolDisagreement]
+    fit: reference.FittedWeights | None
+    fit_spearman: float | None  # of the fitted weights, scored as a saved definition would be
+    fit_n: int
+    fit_problem: str | None  # why there is no fit
+
+    def fitted_weights_to_save(self) -> dict[str, str]:
+        """The fit as the definition form's weights (0–100, two places; 0 = not counted)."""
+        shares = self.fit.weights if self.fit else {}
+        return {name: f"{100 * shares.get(name, 0.0):.2f}" for name in INDICATOR_LABELS}
+
+    def fit_description(self) -> str:
+        return _(
+            "Weights fitted by non-negative least squares to %(reference)s, on %(n)s schools "
+            "with %(year)s indicators; Spearman's rank correlation with it %(rho)s.",
+            reference=self.label or _("a reference index"),
+            n=self.fit.n if self.fit else 0,
+            year=self.year,
+            rho=formats.number(self.fit_spearman, 3) if self.fit_spearman is not None else "—",
+        )
+
+
+def _match(
+    rows: list[reference.ReferenceRow],
+) -> tuple[list[ReferenceMatch], list[reference.ReferenceRow], list[reference.Skipped]]:
+    schools = list(db.session.scalars(select(School)))
+    by_dese = {s.dese_code: s for s in schools}
+    by_local = {s.local_code.strip().upper(): s for s in schools if s.local_code}
+    matched: list[ReferenceMatch] = []
+    unmatched: list[reference.ReferenceRow] = []
+    twice: list[reference.Skipped] = []
+    taken: set[int] = set()
+    for row in rows:
+        key = reference.dese_key(row.code)
+        school = (by_dese.get(key) if key else None) or by_local.get(row.code.strip().upper())
+        if school is None:
+            unmatched.append(row)
+        elif school.id in taken:
+            twice.append(
+                reference.Skipped(
+                    row.line,
+                    row.code,
+                    _("a second row for %(school)s", school=school.name),
+                )
+            )
+        else:
+            taken.add(school.id)
+            matched.append(ReferenceMatch(row, school))
+    return matched, unmatched, twice
+
+
+def reference_comparison(
+    raw: bytes,
+    definition: NeedIndexDefinition,
+    year: str,
+    label: str = "",
+    higher_is_less: bool = False,
+) -> ReferenceComparison:
+    """An uploaded reference index against a definition's need for a year; writes nothing.
+
+    Refused when the file cannot be read (see `reference.read_reference`)."""
+    parsed = reference.read_reference(raw)
+    matched, unmatched, twice = _match(parsed.rows)
+    sign = -1.0 if higher_is_less else 1.0  # ranks and fits read "higher = more need"
+    indicators_raw = raw_indicators(year)
+    needs = need_scores(indicators_raw, NeedSpec.of(definition))
+    pairs = [
+        reference.Pair(m.school.id, needs[m.school.id].value, sign * m.row.score)  # type: ignore[arg-type]
+        for m in matched
+        if needs.get(m.school.id) is not None and needs[m.school.id].value is not None
+    ]
+    scored_ids = {p.school_id for p in pairs}
+    schools = {m.school.id: m.school for m in matched}
+    found = reference.agreement(pairs) if len(pairs) >= 2 else None
+
+    scores = {m.school.id: sign * m.row.score for m in matched}
+    normalised = normalised_indicators(indicators_raw, list(INDICATOR_LABELS))
+    fitted_on = reference.fit_indicators(normalised, scores, list(INDICATOR_LABELS))
+    fit = reference.fit_weights(normalised, scores, fitted_on)
+    fit_rho: float | None = None
+    fit_n = 0
+    problem: str | None = None
+    if fit is not None:
+        fitted = need_scores(indicators_raw, NeedSpec(fit.weights, "percentile", "renormalise"))
+        both = [
+            (fitted[sid].value, score)
+            for sid, score in scores.items()
+            if sid in fitted and fitted[sid].value is not None
+        ]
+        fit_n = len(both)
+        fit_rho = spearman([a for a, _b in both], [b for _a, b in both])  # type: ignore[misc]
+    elif not matched:
+        problem = _("No row of the file matched a school, so there is nothing to fit.")
+    else:
+        problem = _(
+            "No non-negative weights follow this reference: too few matched schools report "
+            "the indicators, or the reference runs against every one of them."
+        )
+    return ReferenceComparison(
+        definition=definition,
+        year=year,
+        label=label.strip(),
+        higher_is_less=higher_is_less,
+        rows_read=len(parsed.rows) + len(parsed.skipped),
+        matched=matched,
+        unmatched=unmatched,
+        skipped=[*parsed.skipped, *twice],
+        not_scored=[m for m in matched if m.school.id not in scored_ids],
+        agreement=found,
+        disagreements=[
+            SchoolDisagreement(schools[d.school_id], d)
+            for d in (found.disagreements if found else [])
+        ],
+        fit=fit,
+        fit_spearman=fit_rho,
+        fit_n=fit_n,
+        fit_problem=problem,
     )

@@ -15,12 +15,14 @@ from wtforms.fields.choices import SelectChoice
 from registry import district_time, formats
 from registry.access import READERS, roles_required
 from registry.equity import charts
+from registry.equity import reference as reference_rules
 from registry.equity import services as equity_services
 from registry.equity.forms import (
     CompareForm,
     DashboardForm,
     DefinitionForm,
     NeedSelectionForm,
+    ReferenceForm,
     options,
     weight_field_name,
     year_choices,
@@ -89,14 +91,23 @@ def dashboard() -> ResponseReturnValue:
         form=form,
         report=report,
         charts=_dashboard_charts(report),
+        concentration=_concentration_sentence(report),
+        caveat=equity_services.need_caveat(report),
         labels=INDICATOR_LABELS,
     )
 
 
-def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]:
-    unit = report.selection.unit.label
-    per_student = _("%(unit)s per student", unit=unit.lower())
+def _concentration_sentence(report: equity_services.EquityReport) -> str:
+    """The concentration index in words, or why there is none: never a conclusion made up."""
     ci = report.concentration_index
+    if not report.with_need:
+        return _("Need is unknown for every school: there is no concentration index.")
+    if ci is None:
+        return _(
+            "No %(unit)s are committed to a school with a need score and students: "
+            "there is no concentration index.",
+            unit=report.selection.unit.label.lower(),
+        )
     lean = (
         _("resources lean to the schools with more need")
         if ci > 0.005
@@ -104,16 +115,37 @@ def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]
         if ci < -0.005
         else _("resources are spread about evenly by need")
     )
+    sentence = _(
+        "Concentration index %(ci)s: %(lean)s.",
+        ci=formats.number(ci, 3, signed=True),
+        lean=lean,
+    )
+    if report.without_need:
+        sentence += " " + _(
+            "(%(known)s schools with a need score; %(unknown)s without, not counted.)",
+            known=formats.integer(report.with_need),
+            unknown=formats.integer(report.without_need),
+        )
+    return sentence
+
+
+def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]:
+    charts_by_name: dict[str, object] = {"scatter": None, "shares": None}
+    if report.with_need:
+        charts_by_name.update(_need_charts(report))
+    charts_by_name["trend"] = _trend_chart(report)
+    return charts_by_name
+
+
+def _need_charts(report: equity_services.EquityReport) -> dict[str, object]:
+    unit = report.selection.unit.label
+    per_student = _("%(unit)s per student", unit=unit.lower())
     scatter = charts.scatter_chart(
         [(s.school.name, s.need, s.per_student) for s in report.schools],
         title=_("%(measure)s against need", measure=per_student.capitalize()),
         x_label=_("Need index"),
         y_label=per_student,
-        summary=_(
-            "Concentration index %(ci)s: %(lean)s.",
-            ci=formats.number(ci, 3, signed=True),
-            lean=lean,
-        ),
+        summary=_concentration_sentence(report),
     )
     q1, q4 = report.quartiles[0], report.quartiles[3]
     shares = charts.bar_chart(
@@ -138,6 +170,10 @@ def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]
             r4=formats.share(q4.resource_share),
         ),
     )
+    return {"scatter": scatter, "shares": shares}
+
+
+def _trend_chart(report: equity_services.EquityReport) -> object:
     trend = report.trend
     years = list(trend.counts)
     growth = trend.growth_pct
@@ -157,7 +193,7 @@ def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]
             else _("no earlier year to compare"),
         ),
     )
-    return {"scatter": scatter, "shares": shares, "trend": trend_chart}
+    return trend_chart
 
 
 # ---- need ranking -------------------------------------------------------------------------
@@ -189,6 +225,7 @@ def _need_columns(indicators: list[str]) -> list[Column[Any]]:
         Column(_l("Missing indicators"), lambda r: _indicator_labels(r.need.missing)),
         Column(_l("Median used for"), lambda r: _indicator_labels(r.need.imputed)),
         Column(_l("Excluded"), lambda r: r.need.excluded, Kind.YES_NO),
+        Column(_l("Indicators scored on"), lambda r: r.need.scored_on, Kind.INT),
     ]
 
 
@@ -245,6 +282,47 @@ def compare() -> ResponseReturnValue:
         float(form.threshold.data if form.threshold.data is not None else 0.56),
     )
     return render_template("equity/compare.html", form=form, comparison=comparison)
+
+
+# ---- a reference index --------------------------------------------------------------------
+
+
+@bp.route("/need/reference", methods=["GET", "POST"])
+@roles_required(*READERS)
+def reference() -> ResponseReturnValue:
+    """Set a published index against ours. The upload is read in memory, never stored, and
+    the POST writes nothing: saving the fitted weights is the definition form's own POST."""
+    default = equity_services.opening_definition()
+    if default is None:
+        return _no_definition_page(_("Compare with a reference index"))
+    form = ReferenceForm()
+    form.definition.choices = _definition_choices()
+    form.year.choices = year_choices(_years())
+    if not form.is_submitted():
+        form.definition.data = default.id
+        form.year.data = equity_services.default_year(district_time.today())
+    comparison = None
+    if form.validate_on_submit():
+        definition = db.session.get(NeedIndexDefinition, form.definition.data)
+        raw = form.file.data.read(reference_rules.MAX_BYTES + 1)
+        try:
+            comparison = equity_services.reference_comparison(
+                raw,
+                definition,  # type: ignore[arg-type]
+                form.year.data,
+                form.label.data or "",
+                bool(form.higher_is_less.data),
+            )
+        except Refused as err:
+            show_refusal(err, form)
+    status = 400 if form.is_submitted() and comparison is None else 200
+    return render_template(
+        "equity/reference.html",
+        form=form,
+        comparison=comparison,
+        labels=INDICATOR_LABELS,
+        may_define=current_user.role in DEFINERS,
+    ), status
 
 
 # ---- need index definitions ---------------------------------------------------------------
