@@ -388,3 +388,33 @@ def test_two_simultaneous_commitments_cannot_overbook_a_site(
     )
     assert sorted(statuses) == [302, 400]
     assert _committed(reading) == 15
+
+
+# ---- where a service is offered ------------------------------------------------------------
+
+
+def test_a_service_with_offerings_is_offered_at_those_schools_only(
+    make_service, make_offering, make_school, make_partner
+) -> None:
+    local = make_partner(district_wide=False, service_zips=["01602"])
+    service = make_service(partner=local, grades=["6", "7", "8"])
+    middle = make_school(grades=["6", "7", "8"], zip="01602")
+    far_middle = make_school(grades=["6", "7", "8"], zip="01610")
+    elementary = make_school(grades=["K", "1"], zip="01602")
+    # No offerings: the grade band and the partner's service area decide.
+    assert service_services.offered_at(service, middle)
+    assert not service_services.offered_at(service, far_middle)
+    assert service_services.offered_at(service, far_middle, require_service_area=False)
+    assert not service_services.offered_at(service, elementary)
+    # With offerings: there, and nowhere else, whatever the grades and area say.
+    make_offering(service=service, school=far_middle)
+    assert service_services.offered_at(service, far_middle)
+    assert not service_services.offered_at(service, middle)
+
+
+def test_the_mou_page_says_when_a_line_is_at_a_school_no_longer_offered(
+    client, login, make_mou, reading, washington
+) -> None:
+    mou = draft(make_mou, reading, washington, commitments=[(reading, washington, 3)])
+    login("coordinator")
+    assert "Not offered at this school" in text(client.get(f"/mous/{mou.id}"))
