@@ -20,9 +20,11 @@ Decisions beyond the issue's text, kept here so there is one place to look:
   every MOU of that year.
 - About one service in eight that MOUs commit (and the first of each demo
   partner account's) is offered at named schools: the schools its MOUs commit
-  it at, each with a site capacity a little above the most any year commits
-  there, and afternoon days and times. The first of those counted in seats has
-  no overall capacity, so the demo shows a service bounded by its sites only.
+  it at, each with a site capacity a quarter above the most any year commits
+  there, and days and times. The first of those counted in seats has no overall
+  capacity, so the demo shows a service bounded by its sites only. The first
+  partner by name keeps services without offerings: a new MOU's form starts on
+  it, its first service and the first school, and those choices should commit.
   Offerings are drawn after everything else, from a seed of their own, so the
   rest of the district is the same with or without them.
 """
@@ -743,12 +745,15 @@ def _plan_offerings(plan: Plan) -> None:
             by_school = most[(mou.partner, service)]
             by_school[code] = max(by_school.get(code, Decimal(0)), amount)
     units = {(p.name, v.name): v.unit for p in plan.partners for v in p.services}
-    accounts = set(_account_partner_names(plan))
-    chosen = [key for index, key in enumerate(sorted(most)) if index % OFFERED_EVERY == 0]
-    for partner in sorted(accounts):
-        first = min((key for key in most if key[0] == partner), default=None)
-        if first is not None and first not in chosen:
-            chosen.append(first)
+    # A new MOU's form starts on the first partner, its first service and the first school;
+    # that first partner's services stay open to every school, so those choices commit.
+    first = min(p.name for p in plan.partners)
+    candidates = sorted(key for key in most if key[0] != first)
+    chosen = [key for index, key in enumerate(candidates) if index % OFFERED_EVERY == 0]
+    for partner in sorted(set(_account_partner_names(plan)) - {first}):
+        theirs = min((key for key in most if key[0] == partner), default=None)
+        if theirs is not None and theirs not in chosen:
+            chosen.append(theirs)
     for key in chosen:
         days, time = rng.choice(OFFERING_DAYS), rng.choice(OFFERING_TIMES)
         for code, amount in sorted(most[key].items()):
