@@ -313,12 +313,13 @@ def test_pages_show_no_limit_for_unset_capacities(
 # ---- one step: two clients at once never over-book ------------------------------------------
 
 
-def _race(app: Flask, make_user, posts: list[tuple[str, dict[str, str]]]) -> list[int]:
+def _race(app: Flask, make_user, posts: list[tuple[str, dict[str, str]]]) -> list[tuple[int, str]]:
     """Send the posts at once, each from its own client signed in as its own coordinator,
-    in its own thread (so its own app context, session and connection); each one's status."""
+    in its own thread (so its own app context, session and connection); each one's status
+    and page text, in the order of the statuses."""
     emails = [make_user("coordinator").email for _ in posts]
     start = threading.Barrier(len(posts))
-    statuses: list[int] = [0] * len(posts)
+    answers: list[tuple[int, str]] = [(0, "")] * len(posts)
     errors: list[BaseException] = []
 
     def send(i: int) -> None:
@@ -328,7 +329,8 @@ def _race(app: Flask, make_user, posts: list[tuple[str, dict[str, str]]]) -> lis
             assert signed_in.status_code == 302
             start.wait(timeout=30)
             url, data = posts[i]
-            statuses[i] = client.post(url, data=data).status_code
+            response = client.post(url, data=data)
+            answers[i] = (response.status_code, text(response))
         except BaseException as err:
             errors.append(err)
             start.abort()
@@ -339,7 +341,7 @@ def _race(app: Flask, make_user, posts: list[tuple[str, dict[str, str]]]) -> lis
     for thread in threads:
         thread.join(60)
     assert not errors, errors
-    return statuses
+    return sorted(answers)
 
 
 def _commit_post(mou: MOU, service: Service, school, amount: int) -> tuple[str, dict[str, str]]:
@@ -366,12 +368,13 @@ def test_two_simultaneous_commitments_cannot_overbook_the_pool(
     first = draft(make_mou, pool, lincoln)
     second = draft(make_mou, pool, washington)
     db.session.commit()
-    statuses = _race(
+    (added, _), (refused, page) = _race(
         app,
         make_user,
         [_commit_post(first, pool, lincoln, 400), _commit_post(second, pool, washington, 400)],
     )
-    assert sorted(statuses) == [302, 400]
+    assert (added, refused) == (302, 400)
+    assert "exceeds the overall capacity of Mentoring: 100 seats left" in page
     assert _committed(pool) == 400
 
 
@@ -381,12 +384,13 @@ def test_two_simultaneous_commitments_cannot_overbook_a_site(
     first = draft(make_mou, reading, lincoln)
     second = draft(make_mou, reading, lincoln)
     db.session.commit()
-    statuses = _race(
+    (added, _), (refused, page) = _race(
         app,
         make_user,
         [_commit_post(first, reading, lincoln, 15), _commit_post(second, reading, lincoln, 15)],
     )
-    assert sorted(statuses) == [302, 400]
+    assert (added, refused) == (302, 400)
+    assert "site capacity for After-school reading: 5 seats left" in page
     assert _committed(reading) == 15
 
 
