@@ -18,6 +18,15 @@ Decisions beyond the issue's text, kept here so there is one place to look:
   per student fall with the school's need.
 - Commitments never exceed a service's capacity in a school year, counting
   every MOU of that year.
+- About one service in eight that MOUs commit (and the first of each demo
+  partner account's) is offered at named schools: the schools its MOUs commit
+  it at, each with a site capacity a quarter above the most any year commits
+  there, and days and times. The first of those counted in seats has no overall
+  capacity, so the demo shows a service bounded by its sites only. The first
+  partner by name keeps services without offerings: a new MOU's form starts on
+  it, its first service and the first school, and those choices should commit.
+  Offerings are drawn after everything else, from a seed of their own, so the
+  rest of the district is the same with or without them.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import math
 import random
 import secrets
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,6 +49,7 @@ from registry.models import (
     MOU,
     Commitment,
     NeedIndexDefinition,
+    Offering,
     Partner,
     School,
     SchoolIndicators,
@@ -288,11 +299,24 @@ class MOUPlan:
 
 
 @dataclass
+class OfferingPlan:
+    partner: str
+    service: str
+    school: str  # DESE code
+    capacity: Decimal
+    days: str
+    time: str
+
+
+@dataclass
 class Plan:
     years: list[str]
     schools: list[SchoolPlan]
     partners: list[PartnerPlan]
     mous: list[MOUPlan]
+    offerings: list[OfferingPlan] = field(default_factory=list)
+    # Services (partner, name) with no overall capacity: their site capacities bound them.
+    sites_only: set[tuple[str, str]] = field(default_factory=set)
 
 
 def demo_years(today: date) -> list[str]:
@@ -694,7 +718,51 @@ def build_plan(today: date) -> Plan:
     schools = _plan_schools(rng, years)
     partners = _plan_partners(rng, years, today)
     mous = _plan_mous(rng, years, schools, partners, today)
-    return Plan(years, schools, partners, mous)
+    plan = Plan(years, schools, partners, mous)
+    _plan_offerings(plan)
+    return plan
+
+
+OFFERING_SEED = SEED + 1
+# One service in this many (of those MOUs commit) is offered at named schools.
+OFFERED_EVERY = 8
+OFFERING_DAYS = ("Mon, Wed", "Tue, Thu", "Mon–Thu", "Fridays", "Mon–Fri")
+OFFERING_TIMES = ("2:30–4:00 pm", "3:00–4:30 pm", "3:00–5:00 pm", "During the school day")
+
+
+def _site_capacity(most: Decimal, unit: Unit) -> Decimal:
+    """A quarter above the most any year commits at the school, rounded up to a round figure."""
+    step = Decimal(500) if unit == Unit.DOLLARS else Decimal(5)
+    return ((most * Decimal("1.25")) / step).to_integral_value(rounding="ROUND_CEILING") * step
+
+
+def _plan_offerings(plan: Plan) -> None:
+    """Offerings for some committed services, at the schools they are committed at."""
+    rng = random.Random(OFFERING_SEED)
+    most: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
+    for mou in plan.mous:
+        for service, code, amount in mou.commitments:
+            by_school = most[(mou.partner, service)]
+            by_school[code] = max(by_school.get(code, Decimal(0)), amount)
+    units = {(p.name, v.name): v.unit for p in plan.partners for v in p.services}
+    # A new MOU's form starts on the first partner, its first service and the first school;
+    # that first partner's services stay open to every school, so those choices commit.
+    first = min(p.name for p in plan.partners)
+    candidates = sorted(key for key in most if key[0] != first)
+    chosen = [key for index, key in enumerate(candidates) if index % OFFERED_EVERY == 0]
+    for partner in sorted(set(_account_partner_names(plan)) - {first}):
+        theirs = min((key for key in most if key[0] == partner), default=None)
+        if theirs is not None and theirs not in chosen:
+            chosen.append(theirs)
+    for key in chosen:
+        days, time = rng.choice(OFFERING_DAYS), rng.choice(OFFERING_TIMES)
+        for code, amount in sorted(most[key].items()):
+            plan.offerings.append(
+                OfferingPlan(key[0], key[1], code, _site_capacity(amount, units[key]), days, time)
+            )
+    seats = [key for key in chosen if units[key] == Unit.SEATS]
+    if seats:
+        plan.sites_only.add(seats[0])
 
 
 # ---- writing the plan ------------------------------------------------------------------
@@ -771,6 +839,7 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
             "indicators",
             "partners",
             "services",
+            "offerings",
             "MOUs",
             "commitments",
             "accounts",
@@ -822,11 +891,26 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
             service = Service(
                 partner=partner, name=sv.name, category=sv.category, description=sv.description,
                 grades=sv.grades, languages=sv.languages, setting=sv.setting, unit=sv.unit,
-                capacity=sv.capacity, cost=sv.cost, active=sv.active,
+                capacity=None if (pp.name, sv.name) in plan.sites_only else sv.capacity,
+                cost=sv.cost, active=sv.active,
             )  # fmt: skip
             db.session.add(service)
             services[(pp.name, sv.name)] = service
             tallies["services"].created += 1
+
+    offered = {(o.service_id, o.school_id) for o in db.session.scalars(select(Offering))}
+    db.session.flush()  # the new services and schools have ids
+    for op in plan.offerings:
+        service, school = services[(op.partner, op.service)], schools[op.school]
+        if (service.id, school.id) in offered:
+            tallies["offerings"].present += 1
+            continue
+        db.session.add(
+            Offering(
+                service=service, school=school, capacity=op.capacity, days=op.days, time=op.time
+            )
+        )
+        tallies["offerings"].created += 1
 
     mous = {
         (m.partner.name, m.school_year): m
@@ -882,11 +966,11 @@ def _previous(years: list[str], year: str) -> str:
     return years[index - 1] if index else ""
 
 
-def _account_partners(plan: Plan, partners: dict[str, Partner]) -> list[Partner]:
+def _account_partner_names(plan: Plan) -> list[str]:
     """Two approved partners in good standing with MOUs, for the partner accounts."""
     with_mous = {m.partner for m in plan.mous}
     picked = [
-        partners[p.name]
+        p.name
         for p in sorted(plan.partners, key=lambda p: p.name)
         if p.status == PartnerStatus.APPROVED
         and p.name in with_mous
@@ -894,6 +978,11 @@ def _account_partners(plan: Plan, partners: dict[str, Partner]) -> list[Partner]
         and p.values["background_check_verified"] is not None
     ]
     return picked[:2]
+
+
+def _account_partners(plan: Plan, partners: dict[str, Partner]) -> list[Partner]:
+    """The partners of the partner accounts (see `_account_partner_names`)."""
+    return [partners[name] for name in _account_partner_names(plan)]
 
 
 def _seed_accounts(
@@ -951,6 +1040,7 @@ def _totals() -> dict[str, int]:
         "indicators": db.session.scalar(select(func.count(SchoolIndicators.id))) or 0,
         "partners": db.session.scalar(select(func.count(Partner.id))) or 0,
         "services": db.session.scalar(select(func.count(Service.id))) or 0,
+        "offerings": db.session.scalar(select(func.count(Offering.id))) or 0,
         "MOUs": db.session.scalar(select(func.count(MOU.id))) or 0,
         "commitments": db.session.scalar(select(func.count(Commitment.id))) or 0,
         "accounts": db.session.scalar(select(func.count(User.id))) or 0,

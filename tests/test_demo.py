@@ -15,7 +15,16 @@ from sqlalchemy import func, select
 from registry.audit import Actor, acting_as
 from registry.demo import demo_years, seed_demo
 from registry.extensions import db
-from registry.models import INDICATORS, MOU, Commitment, Partner, School, Service, User
+from registry.models import (
+    INDICATORS,
+    MOU,
+    Commitment,
+    Offering,
+    Partner,
+    School,
+    Service,
+    User,
+)
 from registry.vocabulary import MOUStatus, PartnerStatus, Role, Unit
 
 TODAY = date(2026, 3, 2)  # in 2025-26, the latest demo year
@@ -38,7 +47,7 @@ def _seed(**kwargs: object):
 def _counts() -> dict[str, int]:
     return {
         model.__name__: db.session.scalar(select(func.count()).select_from(model)) or 0
-        for model in (School, Partner, Service, MOU, Commitment, User)
+        for model in (School, Partner, Service, Offering, MOU, Commitment, User)
     }
 
 
@@ -118,7 +127,27 @@ def test_demo_district(client: FlaskClient) -> None:
         .group_by(Commitment.service_id, MOU.school_year)
     ).all()
     capacity = dict(db.session.execute(select(Service.id, Service.capacity)).all())
-    assert used and all(total <= capacity[service_id] for service_id, _, total in used)
+    assert used and all(
+        capacity[service_id] is None or total <= capacity[service_id]
+        for service_id, _, total in used
+    )
+
+    # Some services are offered at named schools, each within its site capacity, and one
+    # has no overall capacity: its sites bound it.
+    site = {(o.service_id, o.school_id): o.capacity for o in db.session.scalars(select(Offering))}
+    assert 40 <= len(site) <= 200
+    at_sites = db.session.execute(
+        select(Commitment.service_id, Commitment.school_id, func.sum(Commitment.amount))
+        .join(MOU)
+        .where(Commitment.service_id.in_({service_id for service_id, _ in site}))
+        .group_by(Commitment.service_id, Commitment.school_id, MOU.school_year)
+    ).all()
+    assert at_sites and all(
+        (service_id, school_id) in site and total <= site[(service_id, school_id)]
+        for service_id, school_id, total in at_sites
+    )
+    sites_only = [service_id for service_id, cap in capacity.items() if cap is None]
+    assert len(sites_only) == 1 and any(key[0] == sites_only[0] for key in site)
 
     # Partnerships lean to the less needy schools: seats per student fall with need.
     seats: dict[int, float] = defaultdict(float)

@@ -318,7 +318,7 @@ def test_capacity_used_by_another_mou_that_year_counts(
         data={"service_id": seats.id, "school_id": school.id, "amount": "41"},
     )
     assert response.status_code == 400
-    assert "exceeds remaining capacity: 40 seats left" in page(response)
+    assert f"exceeds the overall capacity of {seats.name}: 40 seats left" in page(response)
     assert len(db.session.get(MOU, mou.id).commitments) == 0
 
 

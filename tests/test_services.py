@@ -195,7 +195,7 @@ def test_editing_writes_an_audit_row(client, login, make_service):
         ({"capacity": "abc"}, "capacity", "decimal"),
         ({"capacity": "NaN"}, "capacity", "number"),
         ({"capacity": "1e30"}, "capacity", "at most"),
-        ({"capacity": ""}, "capacity", "capacity"),
+        ({"cost": ""}, "cost", "cost"),
         ({"cost": "-0.01"}, "cost", "0 or more"),
         ({"grades": None}, "grades", "at least one grade"),
         ({"grades": ["13"]}, "grades", "choice"),

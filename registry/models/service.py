@@ -31,7 +31,8 @@ class Service(Model):
     unit: Mapped[Unit] = mapped_column(enum_column(Unit))
     # The overall pool across schools; None = no overall limit (offerings may
     # still bound each school). Whichever level is set is enforced.
-    capacity: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), default=Decimal(0))
+    # No Python default: the ORM would put it in place of an explicit None.
+    capacity: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
     active: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(default=1)

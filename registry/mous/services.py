@@ -8,7 +8,12 @@ Decisions beyond the issue's text, kept here so there is one place to look:
 - A school that still has commitments cannot be taken off an MOU; remove the
   commitments first (nothing disappears as a side effect of an edit).
 - Capacity is per service per school year, counting every MOU of that year
-  except terminated ones.
+  except terminated ones, at two levels (see `capacity_problem`, the one rule): the
+  service's overall pool when it has one, and its site capacity at a school when the
+  service is offered at named schools (then it is committed only at those). Either,
+  both or neither may be set; whichever is set is enforced, and None is no limit.
+- Checking capacity and writing the commitment are one step: `lock_capacity` holds
+  the service row first, so two simultaneous commitments cannot both fit.
 - Any MOU may be renewed once; the renewal is a draft for the next school year.
 
 Functions validate, change objects and flush; they never commit. A refusal is
@@ -24,14 +29,23 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, Table, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from registry import district_time, formats
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.listing import search
-from registry.models import MOU, AuditEntry, Commitment, Partner, School, Service, mou_school
+from registry.models import (
+    MOU,
+    AuditEntry,
+    Commitment,
+    Offering,
+    Partner,
+    School,
+    Service,
+    mou_school,
+)
 from registry.refusals import Refused
 from registry.schoolyear import next_year, year_bounds
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus, PartnerStatus, Unit
@@ -282,8 +296,16 @@ def terminate(mou: MOU, today: date | None = None) -> MOU:
 # ---- commitments ---------------------------------------------------------------------
 
 
-def committed_amount(service: Service, school_year: str, excluding: Sequence[int] = ()) -> Decimal:
-    """How much of a service MOUs of a school year promise (terminated MOUs aside)."""
+def committed_amount(
+    service: Service,
+    school_year: str,
+    excluding: Sequence[int] = (),
+    school: School | None = None,
+) -> Decimal:
+    """How much of a service MOUs of a school year promise (terminated MOUs aside).
+
+    Across every school, or at one `school` when given.
+    """
     stmt = (
         select(func.coalesce(func.sum(Commitment.amount), 0))
         .join(MOU, Commitment.mou_id == MOU.id)
@@ -293,24 +315,188 @@ def committed_amount(service: Service, school_year: str, excluding: Sequence[int
             MOU.status.in_(CAPACITY_STATUSES),
         )
     )
+    if school is not None:
+        stmt = stmt.where(Commitment.school_id == school.id)
     if excluding:
         stmt = stmt.where(Commitment.id.not_in(list(excluding)))
     return Decimal(str(db.session.scalar(stmt) or 0))
 
 
+def offering_at(service: Service, school: School) -> Offering | None:
+    """The service's offering at a school, as stored now (None: not offered there by name)."""
+    return db.session.scalars(
+        select(Offering)
+        .where(Offering.service_id == service.id, Offering.school_id == school.id)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def has_offerings(service: Service) -> bool:
+    """Whether the service is offered at named schools (then only at those)."""
+    stmt = select(Offering.id).where(Offering.service_id == service.id).limit(1)
+    return db.session.scalar(stmt) is not None
+
+
 def remaining_capacity(
     service: Service, school_year: str, capacity: Decimal | None = None
-) -> Decimal:
-    """A service's annual capacity (or a proposed one) less what a school year's MOUs commit.
+) -> Decimal | None:
+    """The overall pool (or a proposed one) less what a school year's MOUs commit, at every school.
 
-    The one capacity rule: this is below zero when MOUs already commit more than the
-    capacity (older data, or a capacity lowered in another year), and it is shown so;
-    no new commitment, renewal or capacity change may take it below zero.
+    None when the service has no overall pool (only its site capacities, if any, limit it).
+    Below zero when MOUs already commit more than the pool (older data, or a pool lowered
+    in another year), and shown so; no new commitment, renewal or capacity change may take
+    it below zero.
     """
     total = service.capacity if capacity is None else capacity
-    if total is None:  # no overall pool: nothing to run out of at this level
-        return Decimal("Infinity")
+    if total is None:
+        return None
     return Decimal(total) - committed_amount(service, school_year)
+
+
+def remaining_at_site(
+    service: Service, school: School, school_year: str, capacity: Decimal | None = None
+) -> Decimal | None:
+    """A school's site capacity (or a proposed one) less what the year's MOUs commit there.
+
+    None when nothing limits the service at that school by itself: the service has no
+    offerings, or its offering there has no site capacity. Zero when the service has
+    offerings but none at that school (it is not offered there). Below zero as
+    `remaining_capacity` is.
+    """
+    total = capacity
+    if total is None:
+        offering = offering_at(service, school)
+        if offering is None:
+            return Decimal(0) if has_offerings(service) else None
+        total = offering.capacity
+        if total is None:
+            return None
+    return Decimal(total) - committed_amount(service, school_year, school=school)
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """What is left of a service in a school year at one school, level by level.
+
+    A capacity or a remainder of None means that level sets no limit.
+    """
+
+    overall_capacity: Decimal | None
+    overall_left: Decimal | None
+    offered: bool  # False: the service has offerings, none at this school
+    site_capacity: Decimal | None
+    site_left: Decimal | None
+
+    @property
+    def left(self) -> Decimal | None:
+        """The most a new commitment there may be (None: no limit; never below zero)."""
+        if not self.offered:
+            return Decimal(0)
+        limits = [x for x in (self.overall_left, self.site_left) if x is not None]
+        return max(min(limits), Decimal(0)) if limits else None
+
+    @property
+    def limited(self) -> bool:
+        """Whether any level limits the service at this school."""
+        return not self.offered or self.overall_left is not None or self.site_left is not None
+
+
+def headroom(service: Service, school: School, school_year: str) -> Headroom:
+    """Both capacity levels of a service at a school in a school year, as stored now."""
+    offering = offering_at(service, school)
+    offered = offering is not None or not has_offerings(service)
+    site_capacity = offering.capacity if offering is not None else None
+    return Headroom(
+        overall_capacity=service.capacity,
+        overall_left=remaining_capacity(service, school_year),
+        offered=offered,
+        site_capacity=site_capacity,
+        site_left=(
+            None
+            if site_capacity is None
+            else Decimal(site_capacity) - committed_amount(service, school_year, school=school)
+        ),
+    )
+
+
+def lock_capacity(service: Service) -> None:
+    """Hold a service's capacity until the transaction ends, and re-read it.
+
+    Call before reading what is committed in any step that adds or raises a commitment
+    or changes a capacity: the check and the write are then one step, so two people
+    committing at once cannot both take the last seats. On PostgreSQL the service row is
+    locked (SELECT ... FOR UPDATE: the second waits for the first to commit, then reads
+    its commitments). SQLite ignores FOR UPDATE and has one writer at a time: a write
+    takes that lock now, before the totals are read, instead of at the first insert.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        table = Service.__table__
+        assert isinstance(table, Table)  # typed as any FromClause; a mapped class's is a Table
+        db.session.execute(update(table).where(table.c.id == service.id).values(id=table.c.id))
+    db.session.execute(
+        select(Service)
+        .where(Service.id == service.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _unit(service: Service) -> str:
+    return service.unit.label.lower()
+
+
+def capacity_problem(
+    service: Service, school: School, school_year: str, amount: Decimal
+) -> str | None:
+    """Why `amount` more of a service cannot be committed at a school in a year, or None.
+
+    The one capacity rule, for new commitments and renewals (capacity edits use
+    `remaining_capacity` and `remaining_at_site` with the proposed capacity):
+    - a service with offerings is committed only at the schools it is offered at;
+    - the overall pool, when set, bounds what every MOU of the year commits, all schools;
+    - the school's site capacity, when set, bounds what they commit at that school.
+    Terminated MOUs do not count. Call `lock_capacity` first when the answer leads to a write.
+    """
+    room = headroom(service, school, school_year)
+    if not room.offered:
+        return _(
+            "%(service)s is not offered at %(school)s; add an offering there first.",
+            service=service.name,
+            school=school.name,
+        )
+    levels = (
+        (
+            room.overall_left,
+            _("exceeds the overall capacity of %(service)s", service=service.name),
+        ),
+        (
+            room.site_left,
+            _(
+                "exceeds %(school)s's site capacity for %(service)s",
+                school=school.name,
+                service=service.name,
+            ),
+        ),
+    )
+    for left, exceeds in levels:
+        if left is None:
+            continue
+        if left < 0:
+            return _(
+                "%(exceeds)s: MOUs for %(year)s already commit %(over)s %(unit)s more than it",
+                exceeds=exceeds,
+                year=school_year,
+                over=formats.amount(-left),
+                unit=_unit(service),
+            )
+        if amount > left:
+            return _(
+                "%(exceeds)s: %(left)s %(unit)s left",
+                exceeds=exceeds,
+                left=formats.amount(left),
+                unit=_unit(service),
+            )
+    return None
 
 
 def amount_problem(service: Service, amount: Decimal) -> str | None:
@@ -350,27 +536,10 @@ def add_commitment(mou: MOU, service: Service, school: School, amount: Decimal) 
     if problem:
         raise Refused(problem, "amount")
     if mou.status in CAPACITY_STATUSES:
-        remaining = remaining_capacity(service, mou.school_year)
-        if remaining < 0:
-            raise Refused(
-                _(
-                    "exceeds capacity: MOUs for %(year)s already commit %(over)s %(unit)s "
-                    "more than this service's capacity",
-                    year=mou.school_year,
-                    over=formats.amount(-remaining),
-                    unit=service.unit.label.lower(),
-                ),
-                "amount",
-            )
-        if amount > remaining:
-            raise Refused(
-                _(
-                    "exceeds remaining capacity: %(left)s %(unit)s left",
-                    left=formats.amount(remaining),
-                    unit=service.unit.label.lower(),
-                ),
-                "amount",
-            )
+        lock_capacity(service)
+        problem = capacity_problem(service, school, mou.school_year, amount)
+        if problem:
+            raise Refused(problem, "amount")
     commitment = Commitment(service=service, school=school, amount=amount)
     mou.commitments.append(commitment)
     db.session.flush()
@@ -435,6 +604,9 @@ def renew(mou: MOU) -> Renewal:
         renewal.schools = list(mou.schools)
     db.session.flush()
     result = Renewal(renewal)
+    # Every service first, in one order, so two renewals sharing services cannot deadlock.
+    for service in sorted({line.service for line in mou.commitments}, key=lambda s: s.id):
+        lock_capacity(service)
     for line in mou.commitments:
         service = line.service
         if not service.active:
@@ -446,7 +618,20 @@ def renew(mou: MOU) -> Renewal:
                 )
             )
             continue
-        amount = min(Decimal(line.amount), remaining_capacity(service, renewal.school_year))
+        room = headroom(service, line.school, renewal.school_year)
+        if not room.offered:
+            result.adjustments.append(
+                _(
+                    "%(service)s at %(school)s was left out: the service is no longer "
+                    "offered there.",
+                    service=service.name,
+                    school=line.school.name,
+                )
+            )
+            continue
+        amount = Decimal(line.amount)
+        if room.left is not None:
+            amount = min(amount, room.left)
         if service.unit == Unit.SEATS:
             amount = amount.to_integral_value(rounding="ROUND_FLOOR")
         if amount <= 0:
@@ -565,10 +750,9 @@ def matching_text(text: str | None) -> Select[tuple[int]]:
     return search(stmt, text, Partner.name, School.name, MOU.signatories)
 
 
-def capacity_left(mou: MOU) -> dict[int, Decimal]:
-    """Remaining capacity in the MOU's school year, by service id, for its commitments."""
-    services = {c.service_id: c.service for c in mou.commitments}
-    return {sid: remaining_capacity(s, mou.school_year) for sid, s in services.items()}
+def capacity_left(mou: MOU) -> dict[int, Headroom]:
+    """Capacity left in the MOU's school year at both levels, by commitment id."""
+    return {c.id: headroom(c.service, c.school, mou.school_year) for c in mou.commitments}
 
 
 def audit_trail(mou: MOU) -> list[AuditEntry]:

@@ -47,12 +47,9 @@ class ServiceForm(RegistryForm):
     setting = SelectField(_l("Setting"), choices=options(Setting.choices()))
     unit = SelectField(_l("Unit"), choices=options(Unit.choices()))
     capacity = DecimalField(
-        _l("Annual capacity"),
+        _l("Overall capacity"),
         places=2,
-        validators=[
-            InputRequired(_l("Enter the annual capacity.")),
-            Amount(Decimal(0), MAX_AMOUNT),
-        ],
+        validators=[Optional(), Amount(Decimal(0), MAX_AMOUNT)],
     )
     cost = DecimalField(
         _l("Cost to the district (USD)"),
@@ -61,6 +58,25 @@ class ServiceForm(RegistryForm):
         validators=[InputRequired(_l("Enter the cost, or 0.")), Amount(Decimal(0), MAX_AMOUNT)],
     )
     active = BooleanField(_l("Active (offered this year)"))
+    version = HiddenField()
+
+
+class OfferingForm(RegistryForm):
+    """A service at one school; views set the choices (schools, the service's grades)."""
+
+    school_id = SelectField(
+        _l("School"), coerce=int, validators=[DataRequired(_l("Choose a school."))]
+    )
+    capacity = DecimalField(
+        _l("Site capacity"),
+        places=2,
+        validators=[Optional(), Amount(Decimal(0), MAX_AMOUNT)],
+    )
+    grades = MultiCheckboxField(_l("Grades at this school"))
+    days = StringField(_l("Days"), validators=[Length(max=200)])
+    time = StringField(_l("Time"), validators=[Length(max=200)])
+    weekly_dosage = StringField(_l("Weekly dosage"), validators=[Length(max=200)])
+    student_fees = StringField(_l("Student fees"), validators=[Length(max=200)])
     version = HiddenField()
 
 

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 
 from registry import district_time
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
@@ -16,16 +17,17 @@ from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.ids import id_arg
 from registry.listing import paginate, search, sort
-from registry.models import Service
+from registry.models import Offering, School, Service
 from registry.mous.services import committed_amount, remaining_capacity
 from registry.partners.forms import LANGUAGE_LABELS, language_options, options
 from registry.partners.services import partner_choices
 from registry.refusals import Refused, show_refusal
 from registry.schoolyear import school_year_of
 from registry.services import services as service_services
-from registry.services.forms import ServiceFilterForm, ServiceForm
+from registry.services.forms import GRADE_CHOICES, OfferingForm, ServiceFilterForm, ServiceForm
 from registry.services.services import (
     FIELDS,
+    OFFERING_FIELDS,
     SEARCHED_COLUMNS,
     SERVICE_SORTS,
     ServiceFilters,
@@ -115,12 +117,16 @@ def index() -> ResponseReturnValue:
 def detail(service_id: int) -> ResponseReturnValue:
     service = viewable_or_404(Service, service_id)
     year = school_year_of(district_time.today())
+    offerings = service_services.offering_lines(service, year)
     return render_template(
         "services/detail.html",
         service=service,
         school_year=year,
         committed=committed_amount(service, year),
         remaining=remaining_capacity(service, year),
+        offerings=offerings,
+        site_limited=any(line.offering.capacity is not None for line in offerings),
+        unoffered=service_services.schools_committed_unoffered(service, year),
         commitments=service_services.commitments_of(service),
     )
 
@@ -184,3 +190,122 @@ def edit(service_id: int) -> ResponseReturnValue:
             return redirect(url_for("services.detail", service_id=service.id))
     status = 400 if request.method == "POST" else 200
     return render_template("services/form.html", form=form, service=service), status
+
+
+# ---- offerings -------------------------------------------------------------------------
+
+
+def _offering_or_404(service: Service, offering_id: int) -> Offering:
+    """One of the service's offerings (any other offering's id is a 404)."""
+    offering = db.session.get(Offering, offering_id)
+    if offering is None or offering.service_id != service.id:
+        abort(404)
+    return offering
+
+
+def _offering_form(
+    service: Service, offering: Offering | None = None, **kwargs: Any
+) -> OfferingForm:
+    form = OfferingForm(**kwargs)
+    form.grades.choices = options([(g, g) for g, _label in GRADE_CHOICES if g in service.grades])
+    if offering is not None:
+        del form["school_id"]  # an offering stays at its school
+    else:
+        taken = select(Offering.school_id).where(Offering.service_id == service.id)
+        schools = db.session.execute(
+            select(School.id, School.name).where(School.id.not_in(taken)).order_by(School.name)
+        )
+        form.school_id.choices = options(
+            [(0, _("Choose a school")), *((sid, name) for sid, name in schools)]
+        )
+    return form
+
+
+def _offering_values(form: OfferingForm) -> dict[str, Any]:
+    return {name: form[name].data for name in OFFERING_FIELDS if name in form}
+
+
+def _offering_page(
+    form: OfferingForm, service: Service, offering: Offering | None
+) -> ResponseReturnValue:
+    status = 400 if request.method == "POST" else 200
+    return (
+        render_template(
+            "services/offering_form.html", form=form, service=service, offering=offering
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:service_id>/offerings/new", methods=["GET", "POST"])
+@roles_required(*EDITORS, Role.PARTNER)
+def new_offering(service_id: int) -> ResponseReturnValue:
+    service = editable_or_404(Service, service_id)
+    form = _offering_form(service)
+    if request.method == "GET":
+        form.school_id.data = id_arg("school_id") or 0
+    if form.validate_on_submit():
+        try:
+            offering = service_services.create_offering(
+                service, _offering_values(form), today=district_time.today()
+            )
+        except Refused as err:
+            show_refusal(err, form)
+        else:
+            flash(
+                _(
+                    "%(service)s is now offered at %(school)s.",
+                    service=service.name,
+                    school=offering.school.name,
+                ),
+                "success",
+            )
+            return redirect(url_for("services.detail", service_id=service.id, _anchor="offerings"))
+    return _offering_page(form, service, None)
+
+
+@bp.route("/<int:service_id>/offerings/<int:offering_id>/edit", methods=["GET", "POST"])
+@roles_required(*EDITORS, Role.PARTNER)
+def edit_offering(service_id: int, offering_id: int) -> ResponseReturnValue:
+    service = editable_or_404(Service, service_id)
+    offering = _offering_or_404(service, offering_id)
+    form = _offering_form(service, offering, obj=offering if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            service_services.update_offering(
+                offering, _offering_values(form), form.version.data, today=district_time.today()
+            )
+        except Refused as err:
+            show_refusal(err, form)
+        else:
+            flash(
+                _(
+                    "The offering at %(school)s is saved.",
+                    school=offering.school.name,
+                ),
+                "success",
+            )
+            return redirect(url_for("services.detail", service_id=service.id, _anchor="offerings"))
+    return _offering_page(form, service, offering)
+
+
+@bp.post("/<int:service_id>/offerings/<int:offering_id>/delete")
+@roles_required(*EDITORS, Role.PARTNER)
+def delete_offering(service_id: int, offering_id: int) -> ResponseReturnValue:
+    service = editable_or_404(Service, service_id)
+    offering = _offering_or_404(service, offering_id)
+    school = offering.school.name
+    try:
+        service_services.delete_offering(offering, today=district_time.today())
+    except Refused as err:
+        show_refusal(err)
+    else:
+        flash(
+            _(
+                "%(service)s is no longer offered at %(school)s.",
+                service=service.name,
+                school=school,
+            ),
+            "success",
+        )
+    return redirect(url_for("services.detail", service_id=service.id, _anchor="offerings"))
