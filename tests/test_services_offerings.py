@@ -122,6 +122,10 @@ def test_adding_editing_and_removing_write_audit_rows(
     assert entries[0].after["capacity"] == "20.00"
     assert entries[1].before["capacity"] == "20.00" and entries[1].after["capacity"] is None
     assert entries[1].after["time"] == "After school"
+    # The trail names the row by its service and school, not by a bare id.
+    assert all(f"{service.name} · {school.name}" in e.summary for e in entries), [
+        e.summary for e in entries
+    ]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    inspect,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import Model
@@ -85,6 +94,14 @@ class Offering(Model):
         UniqueConstraint("service_id", "school_id"),
     )
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def title(self) -> str:
+        """ "Service · School" when both are loaded (the audit names rows by this), else its id."""
+        unloaded = inspect(self).unloaded
+        if "service" in unloaded or "school" in unloaded or not (self.service and self.school):
+            return f"#{self.id}"
+        return f"{self.service.name} · {self.school.name}"
 
     def __repr__(self) -> str:
         return f"<Offering {self.service_id}@{self.school_id}>"
