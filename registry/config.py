@@ -25,6 +25,8 @@ class Settings:
     redis_url: str | None
     secure_cookies: bool = False
     district_timezone: str = DEFAULT_DISTRICT_TIMEZONE
+    smtp_url: str | None = None
+    mail_from: str | None = None
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -34,6 +36,8 @@ class Settings:
             redis_url=os.environ.get("REDIS_URL") or None,
             secure_cookies=os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true"},
             district_timezone=os.environ.get("DISTRICT_TIMEZONE") or DEFAULT_DISTRICT_TIMEZONE,
+            smtp_url=os.environ.get("SMTP_URL") or None,
+            mail_from=os.environ.get("MAIL_FROM") or None,
         )
 
 
@@ -92,6 +96,10 @@ def build_config(
         "SCENARIO_QUEUE": "scenarios",
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
+        # Mail (registry.mail): smtp://user:pass@host:587?starttls=1, or smtps://...; None = off.
+        "SMTP_URL": settings.smtp_url,
+        "MAIL_FROM": settings.mail_from or "registry@localhost",
+        "SMTP_TIMEOUT_S": 10.0,
     }
     config.update(overrides)
     return config

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import quote
 
@@ -284,6 +288,44 @@ def make_service(app: Flask, make_partner: Callable[..., Partner]) -> Callable[.
         return service
 
     return make
+
+
+class SMTPInbox:
+    """What a real SMTP server on loopback received (aiosmtpd), for tests to assert on."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse = False  # when True, the server answers every message with a 451
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse:
+            return "451 Requested action aborted: try again later"
+        parsed = BytesParser(policy=email_policy.default).parsebytes(envelope.content)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+@pytest.fixture
+def smtp_server(app: Flask) -> Iterator[SMTPInbox]:
+    """A real SMTP server on 127.0.0.1 for the test; the app's SMTP_URL points at it."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:  # a free port (aiosmtpd checks readiness by connecting)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = SMTPInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    app.config["MAIL_FROM"] = "registry@district.example"
+    try:
+        yield inbox
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The registry's models, one module per aggregate."""
 
 from registry.models.audit import AuditEntry
+from registry.models.document import Document, DocumentStatus, DocumentType
 from registry.models.imports import ImportMapping
 from registry.models.mou import MOU, Commitment, mou_school
 from registry.models.need import NeedIndexDefinition
@@ -15,6 +16,9 @@ __all__ = [
     "MOU",
     "AuditEntry",
     "Commitment",
+    "Document",
+    "DocumentStatus",
+    "DocumentType",
     "ImportMapping",
     "NeedIndexDefinition",
     "Offering",

@@ -23,6 +23,8 @@ class Partner(Model):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     partner_type: Mapped[PartnerType] = mapped_column(enum_column(PartnerType))
     description: Mapped[str] = mapped_column(Text, default="")
+    # Reviewed translations of the description, by locale ("es", "pt", ...).
+    description_translations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     website: Mapped[str] = mapped_column(String(300), default="")
     contact_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str] = mapped_column(String(254), default="")

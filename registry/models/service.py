@@ -34,6 +34,8 @@ class Service(Model):
     name: Mapped[str] = mapped_column(String(200))
     category: Mapped[Category] = mapped_column(enum_column(Category), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # Reviewed translations of the description, by locale ("es", "pt", ...).
+    description_translations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     grades: Mapped[list[str]] = mapped_column(JSON, default=list)
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     setting: Mapped[Setting] = mapped_column(enum_column(Setting))

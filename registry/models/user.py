@@ -32,6 +32,8 @@ class User(UserMixin, Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The language mail and notifications are written in ("en", "es", "pt"); "" = the default.
+    locale: Mapped[str] = mapped_column(String(10), default="")
 
     partner: Mapped[Partner | None] = relationship()
 
