@@ -25,6 +25,8 @@ class Settings:
     redis_url: str | None
     secure_cookies: bool = False
     district_timezone: str = DEFAULT_DISTRICT_TIMEZONE
+    # The district's 4-digit DESE code (Boston: 0035): statewide school files keep its rows.
+    district_code: str | None = None
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -34,6 +36,7 @@ class Settings:
             redis_url=os.environ.get("REDIS_URL") or None,
             secure_cookies=os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true"},
             district_timezone=os.environ.get("DISTRICT_TIMEZONE") or DEFAULT_DISTRICT_TIMEZONE,
+            district_code=os.environ.get("DISTRICT_CODE") or None,
         )
 
 
@@ -82,6 +85,7 @@ def build_config(
         "REMEMBER_COOKIE_HTTPONLY": True,
         "BABEL_DEFAULT_LOCALE": "en",
         "DISTRICT_TIMEZONE": zone,
+        "DISTRICT_CODE": settings.district_code,
         "BABEL_DEFAULT_TIMEZONE": zone,
         # Every string is marked for translation; the switch appears once catalogs exist.
         "LANGUAGES": {"en": "English", "es": "Español", "pt": "Português"},

@@ -11,6 +11,7 @@ from wtforms import (
     Field,
     HiddenField,
     IntegerField,
+    SelectField,
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -26,9 +27,18 @@ from wtforms.validators import (
 
 from registry.fields import MultiCheckboxField, RegistryForm, strip_text
 from registry.models import INDICATORS
+from registry.schools.import_plan import CLEARABLE, FIELD_LABELS
+from registry.schools.importer import MAPPABLE
 from registry.schools.services import SchoolData
 from registry.schoolyear import is_school_year
 from registry.vocabulary import GRADES, percent_label
+
+# What the mapping step calls each field a column may fill.
+IMPORT_HUMAN_LABELS: dict[str, object] = {
+    "dese_code": _l("DESE code"),
+    "school_year": _l("School year"),
+    **FIELD_LABELS,
+}
 
 # Far above any real school, far below what an integer column holds.
 MAX_ENROLLMENT = 100_000
@@ -88,6 +98,11 @@ class SchoolForm(RegistryForm):
             NumberRange(min=0, max=MAX_ENROLLMENT),
         ],
     )
+    local_code = StringField(
+        _l("Local school code"),
+        validators=[Optional(), Length(max=20)],
+        filters=[strip_text],
+    )
     address = StringField(_l("Address"), validators=[Length(max=300)], filters=[strip_text])
     zip = StringField(
         _l("Zip code"),
@@ -121,9 +136,34 @@ class SchoolForm(RegistryForm):
             enrollment=int(self.enrollment.data or 0),
             address=self.address.data or "",
             zip=self.zip.data or "",
+            local_code=self.local_code.data or None,
             school_year=self.school_year.data,
             indicators={name: self[name].data for name in INDICATORS},
         )
+
+
+def _optional_school_year(form: RegistryForm, field: Field) -> None:
+    if field.data and not is_school_year(field.data):
+        raise ValidationError(
+            _l("Enter a school year like 2025-26 (the second year follows the first).")
+        )
+
+
+def _school_year_field(label: object) -> StringField:
+    return StringField(label, validators=[_optional_school_year], filters=[strip_text])
+
+
+def _district_field() -> StringField:
+    return StringField(
+        _l("District (4-digit DESE code)"),
+        validators=[
+            Optional(),
+            Regexp(
+                r"^\d{1,4}\Z", message=_l("Enter the district's DESE code: 4 digits, like 0035.")
+            ),
+        ],
+        filters=[strip_text],
+    )
 
 
 class ImportForm(RegistryForm):
@@ -134,3 +174,37 @@ class ImportForm(RegistryForm):
             FileAllowed(["csv", "xlsx"], message=_l("Only .csv and .xlsx files can be imported.")),
         ],
     )
+    school_year = _school_year_field(_l("School year of the file"))
+    district = _district_field()
+
+
+class ReviewForm(RegistryForm):
+    """The preview's form: the kept upload, what was said about it, what to clear."""
+
+    token = HiddenField(validators=[DataRequired()])
+    school_year = HiddenField(validators=[_optional_school_year])
+    district = HiddenField(validators=[Optional(), Regexp(r"^\d{1,4}\Z")])
+    clear = MultiCheckboxField(
+        _l("Clear the values this file leaves empty"),
+        choices=[SelectChoice(name, FIELD_LABELS[name]) for name in CLEARABLE],
+        validate_choice=True,
+    )
+
+
+def mapping_form(unknown: list[str]) -> type[ReviewForm]:
+    """A form asking what each unknown column is: a field, or "ignore" (the default)."""
+    choices = [
+        SelectChoice("", _l("Ignore this column")),
+        *(SelectChoice(name, IMPORT_HUMAN_LABELS[name]) for name in MAPPABLE),
+    ]
+
+    class MappingForm(ReviewForm):
+        pass
+
+    for index, header in enumerate(unknown):
+        setattr(
+            MappingForm,
+            f"column_{index}",
+            SelectField(header, choices=choices, default="", validate_choice=True),
+        )
+    return MappingForm
