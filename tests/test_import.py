@@ -117,7 +117,7 @@ def test_duplicate_code_in_the_file_is_refused(app):
 @pytest.mark.parametrize(
     "row, problem",
     [
-        ("03480505,Elm,K-5,412,2025-26,120", "row 2: Economically disadvantaged (%) 120"),
+        ("03480505,Elm,K-5,412,2025-26,120", "row 2: Low income / economically disadvantaged (%) 120"),
         ("03480505,Elm,K-5,412,2025-26,-1", "not between 0 and 100"),
         ("03480505,Elm,K-5,412,2025-26,lots", "'lots' is not a number"),
         ("03480505,Elm,K-5,412,2025-26,NaN", "not between 0 and 100"),

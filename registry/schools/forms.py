@@ -38,6 +38,8 @@ IMPORT_HUMAN_LABELS: dict[str, object] = {
     "dese_code": _l("DESE code"),
     "school_year": _l("School year"),
     **FIELD_LABELS,
+    "org_type": _l("Organisation type (only school rows are read)"),
+    "student_group": _l("Student group (only all students are read)"),
 }
 
 # Far above any real school, far below what an integer column holds.
@@ -178,15 +180,28 @@ class ImportForm(RegistryForm):
     district = _district_field()
 
 
+def form_key(name: str) -> str:
+    """A field as a form's option value: "econ-disadvantaged", never an attribute name."""
+    return name.removeprefix("pct_").replace("_", "-")
+
+
+def field_of(key: str) -> str:
+    """The field a form's option value stands for ("" when none)."""
+    return next((n for n in (*MAPPABLE, *CLEARABLE) if form_key(n) == key), "")
+
+
 class ReviewForm(RegistryForm):
     """The preview's form: the kept upload, what was said about it, what to clear."""
+
+    def fields_to_clear(self) -> list[str]:
+        return [field_of(key) for key in self.clear.data or []]
 
     token = HiddenField(validators=[DataRequired()])
     school_year = HiddenField(validators=[_optional_school_year])
     district = HiddenField(validators=[Optional(), Regexp(r"^\d{1,4}\Z")])
     clear = MultiCheckboxField(
         _l("Clear the values this file leaves empty"),
-        choices=[SelectChoice(name, FIELD_LABELS[name]) for name in CLEARABLE],
+        choices=[SelectChoice(form_key(name), FIELD_LABELS[name]) for name in CLEARABLE],
         validate_choice=True,
     )
 
@@ -195,7 +210,7 @@ def mapping_form(unknown: list[str]) -> type[ReviewForm]:
     """A form asking what each unknown column is: a field, or "ignore" (the default)."""
     choices = [
         SelectChoice("", _l("Ignore this column")),
-        *(SelectChoice(name, IMPORT_HUMAN_LABELS[name]) for name in MAPPABLE),
+        *(SelectChoice(form_key(name), IMPORT_HUMAN_LABELS[name]) for name in MAPPABLE),
     ]
 
     class MappingForm(ReviewForm):

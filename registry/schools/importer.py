@@ -702,6 +702,14 @@ def is_xlsx(raw: bytes) -> bool:
     return raw[:4] == b"PK\x03\x04"
 
 
+def check_upload(raw: bytes, filename: str) -> None:
+    """Refuse a file named .xlsx that is no workbook (it would be read as a CSV)."""
+    if filename.lower().endswith(".xlsx") and not is_xlsx(raw):
+        raise ImportRefused(
+            [_row(1, _("not a readable XLSX file (%(error)s)", error=_("not a zip archive")))]
+        )
+
+
 def decode(raw: bytes) -> str:
     """A CSV's text: UTF-8 (with or without a byte-order mark), else Windows-Excel cp1252."""
     try:

@@ -21,14 +21,17 @@ from registry.schools.forms import (
     ImportForm,
     ReviewForm,
     SchoolForm,
+    field_of,
+    form_key,
     mapping_form,
 )
-from registry.schools.import_plan import field_label, unmapped_columns
+from registry.schools.import_plan import unmapped_columns
 from registry.schools.importer import (
     HEADER_TABLE,
     IGNORED,
     ImportRefused,
     ReadOptions,
+    check_upload,
     parse_district,
     read_table,
     upload_lines,
@@ -160,8 +163,13 @@ def import_csv() -> ResponseReturnValue:
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return _upload_page(form, status=status)
+    raw = form.file.data.read()
+    try:
+        check_upload(raw, form.file.data.filename or "")
+    except ImportRefused as err:
+        return _upload_page(form, err.problems, status=400)
     # Kept (outside static, by a random token) until the preview is confirmed.
-    token = uploads.keep(form.file.data.read(), current_user.id)
+    token = uploads.keep(raw, current_user.id)
     review = ReviewForm(formdata=None)
     review.token.data = token
     review.school_year.data = form.school_year.data or ""
@@ -184,7 +192,7 @@ def import_columns() -> ResponseReturnValue:
     form = mapping_form(unknown)()
     if not form.validate_on_submit():
         return _columns_page(form, unknown, status=400)
-    choices = {header: form[f"column_{i}"].data or "" for i, header in enumerate(unknown)}
+    choices = {header: field_of(form[f"column_{i}"].data or "") for i, header in enumerate(unknown)}
     import_plan.remember_mapping(table.headers, choices, current_user.id)
     return _next_step(form, None)
 
@@ -199,7 +207,7 @@ def import_review() -> ResponseReturnValue:
     if request.form.get("action") != "confirm":
         return _next_step(review, None)
     try:
-        plan = import_plan.plan_upload(raw, _options(review), review.clear.data or [], ask=False)
+        plan = import_plan.plan_upload(raw, _options(review), review.fields_to_clear(), ask=False)
     except Refused as err:
         return _refused(review, err)
     assert isinstance(plan, import_plan.ImportPlan)  # without asking, no Unmapped
@@ -234,7 +242,7 @@ def _next_step(review: ReviewForm, upload_form: ImportForm | None) -> ResponseRe
     if raw is None:
         return _expired()
     try:
-        plan = import_plan.plan_upload(raw, _options(review), review.clear.data or [])
+        plan = import_plan.plan_upload(raw, _options(review), review.fields_to_clear())
     except Refused as err:
         return _refused(review, err, upload_form)
     if isinstance(plan, import_plan.Unmapped):
@@ -242,11 +250,9 @@ def _next_step(review: ReviewForm, upload_form: ImportForm | None) -> ResponseRe
         for name in ("token", "school_year", "district"):
             form[name].data = review[name].data
         return _columns_page(form, plan.unknown)
-    if not plan.has_changes:
+    if not plan.has_changes and not plan.clearable:
         uploads.discard(review.token.data or "", current_user.id)  # nothing to confirm
-    return render_template(
-        "schools/import_preview.html", plan=plan, form=review, field_label=field_label
-    )
+    return render_template("schools/import_preview.html", plan=plan, form=review, form_key=form_key)
 
 
 def _refused(
