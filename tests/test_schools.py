@@ -359,3 +359,25 @@ def test_the_service_holds_any_caller_to_the_rules(app, change, field):
     with app.test_request_context(method="POST"), pytest.raises(Refused) as caught:
         create_school(SchoolData(**values))
     assert caught.value.field == field
+
+
+def test_a_local_school_code_is_optional_and_shown(client, login, make_school):
+    login("coordinator")
+    assert client.post("/schools/new", data=_form(local_code="  RC-101 ")).status_code == 302
+    school = db.session.scalar(select(School))
+    assert school.local_code == "RC-101"
+    page = client.get(f"/schools/{school.id}").get_data(as_text=True)
+    assert "Local school code" in page and "RC-101" in page
+    other = make_school()
+    assert other.local_code is None  # unset codes never clash
+
+
+def test_a_local_school_code_in_use_is_refused(client, login, make_school):
+    make_school(dese_code="11111111", name="Holder School", local_code="RC-7")
+    login("coordinator")
+    response = client.post("/schools/new", data=_form(local_code="RC-7"))
+    assert response.status_code == 400
+    assert "The local school code RC-7 is already used by Holder School." in response.get_data(
+        as_text=True
+    )
+    assert db.session.scalar(select(func.count(School.id))) == 1
