@@ -464,3 +464,17 @@ def test_plan_upload_asks_about_unknown_columns_only_when_told(app):
     assert plan_upload(raw, ReadOptions(school_year="2025-26")).unknown == ["Mystery"]
     plan = plan_upload(raw, ReadOptions(school_year="2025-26"), ask=False)
     assert plan.ignored_columns == ["Mystery"]
+
+
+def test_a_file_of_several_school_years_is_refused_with_the_reason(app, tmp_path):
+    path = tmp_path / "years.csv"
+    path.write_text("SY,ORG_CODE,HN_PCT\n2025,00350001,50\n2026,00350001,52\n")
+    with pytest.raises(ImportRefused, match=r"row 3: .* \(of another school year"):
+        import_upload(path.read_bytes())
+
+
+def test_the_mapping_step_shows_a_sample_of_each_unknown_column(client, login):
+    login("coordinator")
+    content = b"School Code,School Name,Grades,Enrollment,Principal\n00350008,X,K-2,90,Ana Lima\n"
+    page = _upload(client, content).get_data(as_text=True)
+    assert "For example: Ana Lima" in page

@@ -34,11 +34,11 @@ def _form(**overrides):
         "address": "23 North Ashland Street",
         "zip": "01609",
         "school_year": "2025-26",
-        "pct_econ_disadvantaged": "71.4",
-        "pct_english_learners": "38.2",
-        "pct_disabilities": "",
-        "pct_high_needs": "84",
-        "pct_chronically_absent": "",
+        "econ-disadvantaged": "71.4",
+        "english-learners": "38.2",
+        "disabilities": "",
+        "high-needs": "84",
+        "chronically-absent": "",
     }
     data.update(overrides)
     return data
@@ -235,10 +235,10 @@ def test_coordinator_adds_a_school(client, login):
         ("enrollment", "-1", "between 0 and"),
         ("enrollment", "abc", "Not a valid integer value."),
         ("enrollment", "9" * 40, "between 0 and"),
-        ("pct_high_needs", "120", "from 0 to 100"),
-        ("pct_high_needs", "-3", "from 0 to 100"),
-        ("pct_high_needs", "NaN", "from 0 to 100"),
-        ("pct_high_needs", "lots", "Not a valid decimal value."),
+        ("high-needs", "120", "from 0 to 100"),
+        ("high-needs", "-3", "from 0 to 100"),
+        ("high-needs", "NaN", "from 0 to 100"),
+        ("high-needs", "lots", "Not a valid decimal value."),
         ("school_year", "2025-27", "school year like 2025-26"),
         ("school_year", "2025", "school year like 2025-26"),
         ("zip", "1609", "zip code"),
@@ -292,7 +292,7 @@ def test_saving_an_unchanged_school_writes_no_audit_row(client, login, make_scho
         "address": school.address,
         "zip": school.zip,
         "school_year": "2025-26",
-        "pct_high_needs": "50.00",
+        "high-needs": "50.00",
         "version": str(school.version),
     }
     assert client.post(f"/schools/{school.id}/edit", data=data).status_code == 302

@@ -67,9 +67,15 @@ def _a_percentage(form: RegistryForm, field: Field) -> None:
         raise ValidationError(_l("Enter a percentage from 0 to 100, or leave it blank if unknown."))
 
 
+def form_key(name: str) -> str:
+    """A field as a form names it ("econ-disadvantaged"): pages never show attribute names."""
+    return name.removeprefix("pct_").replace("_", "-")
+
+
 def _percentage_field(name: str) -> DecimalField:
     return DecimalField(
         percent_label(name),
+        name=form_key(name),
         places=2,
         validators=[Optional(), _a_percentage],
         filters=[strip_text],
@@ -178,11 +184,6 @@ class ImportForm(RegistryForm):
     )
     school_year = _school_year_field(_l("School year of the file"))
     district = _district_field()
-
-
-def form_key(name: str) -> str:
-    """A field as a form's option value: "econ-disadvantaged", never an attribute name."""
-    return name.removeprefix("pct_").replace("_", "-")
 
 
 def field_of(key: str) -> str:

@@ -399,6 +399,8 @@ class Unmapped:
 
     headers: list[str]
     unknown: list[str]
+    # A value from each unknown column, to help say what it is.
+    samples: dict[str, str] = field(default_factory=dict)
 
 
 def plan_upload(
@@ -413,7 +415,12 @@ def plan_upload(
     remembered = remembered_mapping(table.headers)
     unknown = resolve_columns(table.headers, remembered).unknown
     if ask and unknown:
-        return Unmapped(table.headers, unknown)
+        samples = {}
+        for header in unknown:
+            index = table.headers.index(header)
+            values = (cells[index].strip() for _n, cells in table.rows if index < len(cells))
+            samples[header] = next((v for v in values if v), "")
+        return Unmapped(table.headers, unknown, samples)
     return plan_import(read_file(table, replace(options, remembered=remembered)), clear)
 
 

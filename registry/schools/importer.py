@@ -806,7 +806,7 @@ def read_file(table: Table, options: ReadOptions) -> ParsedFile:
         unknown_columns=columns.unknown,
         district=options.district,
     )
-    first_seen: dict[str, int] = {}
+    first_seen: dict[str, tuple[int, str | None]] = {}
     districts: set[str] = set()
     conflict: _YearConflict | None = None
     for line, raw_cells in table.rows:
@@ -845,18 +845,20 @@ def read_file(table: Table, options: ReadOptions) -> ParsedFile:
             conflict = conflict or err
             continue
         if row.dese_code in first_seen:
-            problems.append(
-                _row(
-                    line,
-                    _(
-                        "DESE code %(code)s is also on row %(row)s",
-                        code=row.dese_code,
-                        row=format_integer(first_seen[row.dese_code]),
-                    ),
-                )
+            first_line, first_year = first_seen[row.dese_code]
+            problem = _(
+                "DESE code %(code)s is also on row %(row)s",
+                code=row.dese_code,
+                row=format_integer(first_line),
             )
+            if first_year != row.school_year:
+                problem += " " + _(
+                    "(of another school year: import one school year at a time, filtering "
+                    "the file on its year column)"
+                )
+            problems.append(_row(line, problem))
             continue
-        first_seen[row.dese_code] = line
+        first_seen[row.dese_code] = (line, row.school_year)
         parsed.rows.append(row)
     if conflict is not None:
         problems.insert(

@@ -1,4 +1,5 @@
-"""Pages for schools: list, detail, create, edit and the CSV import."""
+"""Pages for schools: list, detail, create, edit, and the import (upload, unknown columns,
+preview, confirm)."""
 
 from __future__ import annotations
 
@@ -249,7 +250,7 @@ def _next_step(review: ReviewForm, upload_form: ImportForm | None) -> ResponseRe
         form = mapping_form(plan.unknown)(formdata=None)
         for name in ("token", "school_year", "district"):
             form[name].data = review[name].data
-        return _columns_page(form, plan.unknown)
+        return _columns_page(form, plan.unknown, plan.samples)
     if not plan.has_changes and not plan.clearable:
         uploads.discard(review.token.data or "", current_user.id)  # nothing to confirm
     return render_template("schools/import_preview.html", plan=plan, form=review, form_key=form_key)
@@ -277,8 +278,10 @@ def _upload_page(
     ), status
 
 
-def _columns_page(form: ReviewForm, unknown: list[str], status: int = 200) -> ResponseReturnValue:
-    fields = [form[f"column_{i}"] for i in range(len(unknown))]
+def _columns_page(
+    form: ReviewForm, unknown: list[str], samples: dict[str, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    fields = [(form[f"column_{i}"], (samples or {}).get(h, "")) for i, h in enumerate(unknown)]
     return render_template("schools/import_columns.html", form=form, fields=fields), status
 
 
