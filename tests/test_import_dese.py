@@ -347,6 +347,7 @@ def test_the_preview_shows_the_changes_and_writes_nothing_until_confirmed(
     assert re.search(r"<td>Grades</td><td>K</td><td>PK–5</td>", page)
     assert _count(School) == 1
     assert _count(AuditEntry) == audits
+    assert "Clear values the file leaves empty" not in page  # no empty cell erases anything
 
     response = client.post(
         "/schools/import/review", data={"token": _token(page), "action": "confirm"}
@@ -380,6 +381,8 @@ def test_clearing_is_chosen_in_the_preview(client, login, make_school):
     content = b"School Code,Chronically Absent (10% or more)\n00350001,\n"
     page = _upload(client, content, school_year="2025-26").get_data(as_text=True)
     assert "Nothing to change" in page
+    assert "Clear values the file leaves empty" in page  # only the field with a value to erase
+    assert 'value="chronically-absent"' in page and 'value="high-needs"' not in page
     assert "pct_econ_disadvantaged" not in page and "pct_chronically_absent" not in page
     token = _token(page)
     page = client.post(

@@ -130,7 +130,7 @@ class ImportPlan:
     other_groups: int = 0
     district: str | None = None
     ignored_columns: list[str] = field(default_factory=list)
-    # The fields an empty cell could clear in this file, and those asked to be cleared.
+    # The fields an empty cell of this file would clear if asked, and those asked to be.
     clearable: list[str] = field(default_factory=list)
     cleared: set[str] = field(default_factory=set)
 
@@ -261,9 +261,9 @@ def plan_import(parsed: ParsedFile, clear: Collection[str] = ()) -> ImportPlan:
         other_groups=parsed.other_groups,
         district=parsed.district,
         ignored_columns=[*parsed.ignored_columns, *parsed.unknown_columns],
-        clearable=[n for n in CLEARABLE if n in parsed.fields],
         cleared={n for n in clear if n in parsed.fields},
     )
+    erasable: set[str] = set()
     existing = _existing(row.dese_code for row in parsed.rows)
     for row in parsed.rows:
         school = existing.get(row.dese_code)
@@ -285,9 +285,16 @@ def plan_import(parsed: ParsedFile, clear: Collection[str] = ()) -> ImportPlan:
             plan.new.append(PlannedSchool(row, row.name, changes))
             continue
         changes = _school_changes(row, school, parsed.fields, plan.cleared)
+        # Clearing is offered only for fields where an empty cell would erase something.
+        erasable.update(
+            change.field
+            for change in _school_changes(row, school, parsed.fields, CLEARABLE)
+            if change.new in (None, "")
+        )
         planned = PlannedSchool(row, school.name, changes, school)
         (plan.changed if changes else plan.unchanged).append(planned)
     plan.skipped.sort(key=lambda skipped: skipped.line)
+    plan.clearable = [name for name in CLEARABLE if name in erasable or name in plan.cleared]
     return plan
 
 

@@ -40,7 +40,9 @@ Rules
 -----
 - A file changes only the fields it has columns for, and an empty indicator, address or
   zip cell means "no value in this file", never "delete" (`registry.schools.import_plan`
-  merges; clearing is an explicit choice there).
+  merges; clearing is an explicit choice there). A file without grades or enrollment
+  (selected populations, attendance) names its schools only for the reader: it renames
+  none, and adds none (a school new to the registry is skipped and reported).
 - Indicators need a school year: from a column (``School Year``, ``Academic Year``,
   ``SY``) or given (``--year``, the page's field). A year in the file and a year given
   must agree, else the file is refused naming both.
@@ -788,7 +790,10 @@ def read_file(table: Table, options: ReadOptions) -> ParsedFile:
         problems.append(
             _(
                 "missing required column: %(name)s",
-                name=_("school year (needed for the indicator columns: give the year)"),
+                name=_(
+                    "school year (the indicator columns need one: add a School Year column, "
+                    "or give the year)"
+                ),
             )
         )
     if problems:
