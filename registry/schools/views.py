@@ -253,7 +253,12 @@ def _next_step(review: ReviewForm, upload_form: ImportForm | None) -> ResponseRe
         return _columns_page(form, plan.unknown, plan.samples)
     if not plan.has_changes and not plan.clearable:
         uploads.discard(review.token.data or "", current_user.id)  # nothing to confirm
-    return render_template("schools/import_preview.html", plan=plan, form=review, form_key=form_key)
+    return render_template(
+        "schools/import_preview.html",
+        plan=plan,
+        form=review,
+        clearable_keys=[form_key(name) for name in plan.clearable],
+    )
 
 
 def _refused(
