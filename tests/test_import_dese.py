@@ -481,3 +481,21 @@ def test_the_mapping_step_shows_a_sample_of_each_unknown_column(client, login):
     content = b"School Code,School Name,Grades,Enrollment,Principal\n00350008,X,K-2,90,Ana Lima\n"
     page = _upload(client, content).get_data(as_text=True)
     assert "For example: Ana Lima" in page
+
+
+def test_two_schools_sharing_a_dash_keep_their_names(app, tmp_path):
+    path = tmp_path / "two.csv"
+    path.write_text(
+        "School Code,School Name,K,Total\n"
+        "00350011,Academy - Upper,5,5\n00350012,Academy - Lower,6,6\n"
+    )
+    import_upload(path.read_bytes())
+    db.session.commit()
+    assert set(db.session.scalars(select(School.name))) == {"Academy - Upper", "Academy - Lower"}
+
+
+def test_a_total_without_any_grade_count_is_malformed(app, tmp_path):
+    path = tmp_path / "nocounts.csv"
+    path.write_text("School Code,School Name,K,1,Total\n00350011,Blank Counts,,,300\n")
+    with pytest.raises(ImportRefused, match="row 2: no grade PK–12 has a count of students"):
+        import_upload(path.read_bytes())

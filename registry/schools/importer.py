@@ -552,8 +552,11 @@ class _Cells:
         return ""
 
 
-def _counts(cells: _Cells) -> tuple[list[str], int] | None:
-    """Grades offered and enrollment from per-grade counts; None when the file has none."""
+def _counts(cells: _Cells) -> tuple[list[str], int, int] | None:
+    """Grades offered, all students and those beyond grade 12, from per-grade counts.
+
+    None when the file has no count columns.
+    """
     present = [g for g in COUNTED_GRADES if cells.has(count_field(g))]
     if not present:
         return None
@@ -570,8 +573,7 @@ def _counts(cells: _Cells) -> tuple[list[str], int] | None:
     if problems:
         raise _RowError(", ".join(problems))
     grades = [g for g in GRADES if counts.get(g, 0) > 0]
-    total = sum(counts.values())
-    return grades, total
+    return grades, sum(counts.values()), counts.get(POST_12, 0)
 
 
 def _parse_row(line: int, cells: _Cells, given_year: str | None) -> ImportRow:
@@ -615,11 +617,13 @@ def _parse_row(line: int, cells: _Cells, given_year: str | None) -> ImportRow:
     if row.school_year is None and any(v is not None for v in row.indicators.values()):
         raise _RowError(_("school year is blank"))
     if counted is not None and not cells.has("grades"):
-        grades, total = counted
-        if row.enrollment == 0 or (not grades and total == 0):
+        grades, total, post_12 = counted
+        if row.enrollment == 0 or total == 0:
             raise _Skip(_("no students enrolled"))
-        if not grades:
+        if not grades and post_12:
             raise _Skip(_("only students beyond grade 12 (a post-12 transition program)"))
+        if not grades:
+            raise _RowError(_("no grade PK–12 has a count of students"))
     if row.enrollment == 0:
         raise _Skip(_("no students enrolled"))
     return row
@@ -631,10 +635,16 @@ class _YearConflict(Exception):
         self.line, self.in_file, self.given = line, in_file, given
 
 
-def _strip_district_prefix(rows: list[ImportRow]) -> None:
-    """DESE names schools "Boston - Mattahunt Elementary": drop the district all rows share."""
+def _strip_district_prefix(rows: list[ImportRow], statewide: bool) -> None:
+    """DESE names schools "Boston - Mattahunt Elementary": drop the district all rows share.
+
+    Only from a statewide file or from three schools or more, all named so: two schools
+    named "Academy - Upper" and "Academy - Lower" keep their names.
+    """
     named = [row for row in rows if row.name]
-    if len(named) < 2 or not all(" - " in (row.name or "") for row in named):
+    if len(named) < (1 if statewide else 3):
+        return
+    if not all(" - " in (row.name or "") for row in named):
         return
     prefixes = {(row.name or "").split(" - ", 1)[0] for row in named}
     if len(prefixes) == 1:
@@ -901,7 +911,7 @@ def read_file(table: Table, options: ReadOptions) -> ParsedFile:
                 [_("the file has no school of district %(code)s", code=options.district)]
             )
         raise ImportRefused([_("the file has a header but no school rows")])
-    _strip_district_prefix(parsed.rows)
+    _strip_district_prefix(parsed.rows, statewide=parsed.other_districts > 0)
     if not has_facts or not ({"grades", "enrollment"} & parsed.fields):
         # A file of indicators names its schools for the reader; it renames none.
         parsed.fields.discard("name")
