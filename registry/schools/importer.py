@@ -617,8 +617,8 @@ def _parse_row(line: int, cells: _Cells, given_year: str | None) -> ImportRow:
     if row.school_year is None and any(v is not None for v in row.indicators.values()):
         raise _RowError(_("school year is blank"))
     if counted is not None and not cells.has("grades"):
-        grades, total, post_12 = counted
-        if row.enrollment == 0 or total == 0:
+        grades, _total, post_12 = counted
+        if row.enrollment == 0:
             raise _Skip(_("no students enrolled"))
         if not grades and post_12:
             raise _Skip(_("only students beyond grade 12 (a post-12 transition program)"))
