@@ -566,6 +566,10 @@ def _counts(cells: _Cells) -> tuple[list[str], int, int] | None:
         text = cells.get(count_field(grade))
         if not text.strip():
             continue
+        cleaned = text.strip().replace(",", "")
+        if cleaned.isascii() and cleaned.isdigit():
+            counts[grade] = int(cleaned)  # the usual case, without building a message
+            continue
         try:
             counts[grade] = _whole_number(_("grade %(grade)s students", grade=grade), text)
         except _RowError as err:
