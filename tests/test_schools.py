@@ -370,6 +370,13 @@ def test_a_local_school_code_is_optional_and_shown(client, login, make_school):
     assert "Local school code" in page and "RC-101" in page
     other = make_school()
     assert other.local_code is None  # unset codes never clash
+    response = client.post(
+        f"/schools/{school.id}/edit",
+        data=_form(local_code="", version=str(school.version)),
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(School, school.id).local_code is None  # cleared on the form
 
 
 def test_a_local_school_code_in_use_is_refused(client, login, make_school):

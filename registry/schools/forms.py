@@ -144,7 +144,7 @@ class SchoolForm(RegistryForm):
             enrollment=int(self.enrollment.data or 0),
             address=self.address.data or "",
             zip=self.zip.data or "",
-            local_code=self.local_code.data or None,
+            local_code=self.local_code.data or "",
             school_year=self.school_year.data,
             indicators={name: self[name].data for name in INDICATORS},
         )

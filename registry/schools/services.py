@@ -80,7 +80,7 @@ class SchoolData:
     enrollment: int
     address: str = ""
     zip: str = ""
-    # The district's own code for the school (PartnerBPS' "RC"); None or "" = none.
+    # The district's own code for the school (PartnerBPS' "RC"): "" = none, None = leave it.
     local_code: str | None = None
     school_year: str | None = None
     # None: leave the indicators alone; a dict: the year's values (None = missing).
@@ -139,7 +139,8 @@ def apply_school_data(school: School, data: SchoolData) -> bool:
     for name in ("dese_code", "name", "enrollment", "address", "zip"):
         changed |= _set_if_changed(school, name, getattr(data, name))
     changed |= _set_if_changed(school, "grades", sort_grades(data.grades))
-    changed |= _set_if_changed(school, "local_code", (data.local_code or "").strip() or None)
+    if data.local_code is not None:
+        changed |= _set_if_changed(school, "local_code", data.local_code.strip() or None)
     if data.indicators is not None and data.school_year:
         changed |= _apply_indicators(school, data.school_year, data.indicators)
     return changed
