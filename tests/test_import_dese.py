@@ -269,7 +269,21 @@ def test_the_district_comes_from_the_configuration(app):
 def test_a_statewide_file_without_a_district_is_refused(app):
     result = _cli(app, str(DATA / "dese_statewide_enrollment.csv"))
     assert result.exit_code == 1
-    assert "the file has schools of 3 districts: choose the district" in result.output
+    assert "the file would add schools of 3 districts: choose the district" in result.output
+
+
+def test_without_a_district_the_schools_the_registry_has_are_updated(app, make_school):
+    # A registry may hold schools of several districts (charter schools have their own).
+    make_school(dese_code="04450105", name="Westfield Charter School", enrollment=1)
+    make_school(dese_code=HARBOR, name="Harbor View Elementary", enrollment=1)
+    path = DATA / "dese_statewide_enrollment.csv"
+    text = path.read_text().splitlines()
+    kept = [text[0], *(line for line in text if "04450105" in line or HARBOR in line)]
+    plan = import_upload("\n".join(kept).encode())
+    db.session.commit()
+    assert plan.describe() == "2 schools read: 0 created, 2 updated, 0 unchanged."
+    assert _school("04450105").enrollment == 324
+    assert _school("04450105").name == "Westfield Charter School"  # "… (District) - " gone
 
 
 @pytest.mark.parametrize(

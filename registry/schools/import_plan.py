@@ -13,6 +13,8 @@ made per field (`clear`), off unless asked for.
 A school not yet in the registry is added only from a row that has its name, grades
 and enrollment (an enrollment file, the registry's export); a row of indicators alone
 for an unknown school is skipped and reported: import the enrollment file first.
+Without a district chosen, a file that would add schools of several districts (a
+statewide file) is refused.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from registry.formats import number as format_number
 from registry.models import INDICATORS, ImportMapping, School, SchoolIndicators
 from registry.schools.importer import (
     MAPPABLE,
+    ImportRefused,
     ImportRow,
     ParsedFile,
     ReadOptions,
@@ -293,6 +296,17 @@ def plan_import(parsed: ParsedFile, clear: Collection[str] = ()) -> ImportPlan:
         )
         planned = PlannedSchool(row, school.name, changes, school)
         (plan.changed if changes else plan.unchanged).append(planned)
+    districts = {planned.dese_code[:4] for planned in plan.new}
+    if parsed.district is None and len(districts) > 1:
+        raise ImportRefused(
+            [
+                _(
+                    "the file would add schools of %(number)s districts: choose the district "
+                    "(its 4-digit DESE code, like 0035)",
+                    number=format_integer(len(districts)),
+                )
+            ]
+        )
     plan.skipped.sort(key=lambda skipped: skipped.line)
     plan.clearable = [name for name in CLEARABLE if name in erasable or name in plan.cleared]
     return plan

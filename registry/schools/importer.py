@@ -49,7 +49,10 @@ Rules
 - DESE codes are 8 digits (a shorter one is left-padded: spreadsheets drop leading
   zeros). Its first four digits are the district: with a district chosen (config
   ``DISTRICT_CODE``, ``--district``, the page's field) other districts' rows are
-  skipped and counted; without one, a file of several districts is refused.
+  skipped and counted; without one, every row is read, and a file that would add
+  schools of several districts is refused (`import_plan`): a statewide file needs the
+  district, while the registry's own export (charter schools have district codes of
+  their own) reads back.
 - In the district, a row that is no school with students in PK–12 (a district total, a
   post-12 transition program with only ``SP`` students, a school of 0 students) is
   skipped and reported; the rest imports.
@@ -640,18 +643,21 @@ class _YearConflict(Exception):
 
 
 def _strip_district_prefix(rows: list[ImportRow], statewide: bool) -> None:
-    """DESE names schools "Boston - Mattahunt Elementary": drop the district all rows share.
+    """DESE names schools "Boston - Mattahunt Elementary": drop each row's district name.
 
-    Only from a statewide file or from three schools or more, all named so: two schools
-    named "Academy - Upper" and "Academy - Lower" keep their names.
+    Only when every row is named so, the rows of each district share the prefix, and the
+    file is statewide, spans districts or has three schools or more: two schools named
+    "Academy - Upper" and "Academy - Lower" keep their names.
     """
     named = [row for row in rows if row.name]
-    if len(named) < (1 if statewide else 3):
+    if not named or not all(" - " in (row.name or "") for row in named):
         return
-    if not all(" - " in (row.name or "") for row in named):
+    prefixes: dict[str, set[str]] = {}
+    for row in named:
+        prefixes.setdefault(row.dese_code[:4], set()).add((row.name or "").split(" - ", 1)[0])
+    if any(len(found) > 1 for found in prefixes.values()):
         return
-    prefixes = {(row.name or "").split(" - ", 1)[0] for row in named}
-    if len(prefixes) == 1:
+    if statewide or len(prefixes) > 1 or len(named) >= 3:
         for row in named:
             row.name = (row.name or "").split(" - ", 1)[1].strip() or row.name
 
@@ -826,7 +832,6 @@ def read_file(table: Table, options: ReadOptions) -> ParsedFile:
         district=options.district,
     )
     first_seen: dict[str, tuple[int, str | None]] = {}
-    districts: set[str] = set()
     conflict: _YearConflict | None = None
     for line, raw_cells in table.rows:
         if not _filled(raw_cells):
@@ -846,12 +851,11 @@ def read_file(table: Table, options: ReadOptions) -> ParsedFile:
             continue
         name = cells.get("name").strip()
         org_type = cells.get("org_type").strip().lower()
-        if org_type not in SCHOOL_ORG_TYPES or code.endswith("0000"):
+        if org_type not in SCHOOL_ORG_TYPES:
             parsed.skipped.append(
                 SkippedRow(line, code, name, _("a district or state total, not a school"))
             )
             continue
-        districts.add(code[:4])
         try:
             row = _parse_row(line, cells, options.school_year)
         except _RowError as err:
@@ -888,15 +892,6 @@ def read_file(table: Table, options: ReadOptions) -> ParsedFile:
                 in_file=conflict.in_file,
                 row=format_integer(conflict.line),
                 given=conflict.given,
-            ),
-        )
-    if options.district is None and len(districts) > 1:
-        problems.insert(
-            0,
-            _(
-                "the file has schools of %(number)s districts: choose the district (its "
-                "4-digit DESE code, like 0035)",
-                number=format_integer(len(districts)),
             ),
         )
     if problems:
