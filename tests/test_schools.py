@@ -388,3 +388,19 @@ def test_a_local_school_code_in_use_is_refused(client, login, make_school):
         as_text=True
     )
     assert db.session.scalar(select(func.count(School.id))) == 1
+
+
+def test_no_page_shows_an_indicator_attribute_name(client, login, make_school):
+    school = make_school(indicators={"pct_econ_disadvantaged": 60}, year="2025-26")
+    login("coordinator")
+    for path in (
+        "/schools/",
+        "/schools/new",
+        f"/schools/{school.id}",
+        f"/schools/{school.id}/edit",
+    ):
+        page = client.get(path).get_data(as_text=True)
+        assert "pct_" not in page, path
+    assert "Low income / economically disadvantaged" in client.get(
+        f"/schools/{school.id}"
+    ).get_data(as_text=True)
