@@ -513,3 +513,20 @@ def test_a_total_without_any_grade_count_is_malformed(app, tmp_path):
     path.write_text("School Code,School Name,K,1,Total\n00350011,Blank Counts,,,300\n")
     with pytest.raises(ImportRefused, match="row 2: no grade PK–12 has a count of students"):
         import_upload(path.read_bytes())
+
+
+def test_xlsx_number_and_percent_pairs_under_merged_group_names(app):
+    _import("dese_enrollment_by_grade.csv")
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["School Name", "School Code", "High Needs", None, "Low Income", None])
+    sheet.append([None, None, "#", "%", "#", "%"])
+    sheet.append(["Harbor View Elementary", "00350001", 290, 73.6, 250, 63.5])
+    sheet.merge_cells("C1:D1")
+    sheet.merge_cells("E1:F1")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    import_upload(buffer.getvalue(), ReadOptions(school_year="2025-26"))
+    db.session.commit()
+    row = _school(HARBOR).indicators_for("2025-26")
+    assert (row.pct_high_needs, row.pct_econ_disadvantaged) == (Decimal("73.6"), Decimal("63.5"))
