@@ -67,18 +67,68 @@ def create_user_command(
 
 @click.command("import-schools")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def import_schools_command(path: str) -> None:
-    """Upsert schools from a DESE-style CSV or XLSX; a file with a bad row writes nothing."""
+@click.option("--year", default=None, help="School year of the file's indicators, like 2025-26.")
+@click.option(
+    "--district",
+    default=None,
+    help="4-digit DESE district code whose rows to import (default: config DISTRICT_CODE).",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
+@click.option(
+    "--clear-empty",
+    multiple=True,
+    metavar="FIELD",
+    help="Clear FIELD (address, zip, pct_...) where the file leaves it empty. Repeatable.",
+)
+def import_schools_command(
+    path: str, year: str | None, district: str | None, dry_run: bool, clear_empty: tuple[str, ...]
+) -> None:
+    """Merge schools from a DESE report, portal export or the registry's export (CSV or XLSX).
+
+    A file changes only the fields it has columns for; a bad row writes nothing.
+    """
     from pathlib import Path
 
-    from registry.schools.importer import ImportRefused, import_upload
+    from flask import current_app
 
+    from registry.refusals import Refused
+    from registry.schools.import_plan import (
+        CLEARABLE,
+        ImportPlan,
+        apply_plan,
+        plan_upload,
+        summary_lines,
+    )
+    from registry.schools.importer import ReadOptions, parse_district
+    from registry.schoolyear import is_school_year
+
+    if year is not None and not is_school_year(year):
+        raise click.BadParameter(
+            f"{year!r} is not a school year like 2025-26.", param_hint="--year"
+        )
+    unknown = [name for name in clear_empty if name not in CLEARABLE]
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown)}: not one of {', '.join(CLEARABLE)}.", param_hint="--clear-empty"
+        )
     try:
+        options = ReadOptions(
+            school_year=year,
+            district=parse_district(district or current_app.config.get("DISTRICT_CODE")),
+        )
         with acting_as(CLI_ACTOR):
             # The same reading as the web upload: CSV (UTF-8, or Excel's cp1252) or XLSX.
-            report = import_upload(Path(path).read_bytes())
-            db.session.commit()
-    except ImportRefused as err:
+            plan = plan_upload(Path(path).read_bytes(), options, clear_empty, ask=False)
+            assert isinstance(plan, ImportPlan)  # without asking, unknown columns are ignored
+            if dry_run:
+                db.session.rollback()
+            else:
+                apply_plan(plan)
+                db.session.commit()
+    except Refused as err:
         db.session.rollback()
         raise click.ClickException(str(err)) from err
-    click.echo(report.describe())
+    for line in summary_lines(plan, done=not dry_run):
+        click.echo(line)
+    if dry_run:
+        click.echo("Dry run: nothing was written.")

@@ -27,6 +27,8 @@ class Settings:
     district_timezone: str = DEFAULT_DISTRICT_TIMEZONE
     smtp_url: str | None = None
     mail_from: str | None = None
+    # The district's 4-digit DESE code (Boston: 0035): statewide school files keep its rows.
+    district_code: str | None = None
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -38,6 +40,7 @@ class Settings:
             district_timezone=os.environ.get("DISTRICT_TIMEZONE") or DEFAULT_DISTRICT_TIMEZONE,
             smtp_url=os.environ.get("SMTP_URL") or None,
             mail_from=os.environ.get("MAIL_FROM") or None,
+            district_code=os.environ.get("DISTRICT_CODE") or None,
         )
 
 
@@ -86,6 +89,7 @@ def build_config(
         "REMEMBER_COOKIE_HTTPONLY": True,
         "BABEL_DEFAULT_LOCALE": "en",
         "DISTRICT_TIMEZONE": zone,
+        "DISTRICT_CODE": settings.district_code,
         "BABEL_DEFAULT_TIMEZONE": zone,
         # Every string is marked for translation; the switch appears once catalogs exist.
         "LANGUAGES": {"en": "English", "es": "Español", "pt": "Português"},

@@ -100,9 +100,11 @@ class DPAStatus(LabelledEnum):
     EXPIRED = "expired"
 
 
-# The yearly school indicators (percentages of students), by attribute name.
+# The yearly school indicators (percentages of students), by attribute name: the one table
+# every page, form, import and export labels them from. DESE calls the first "Low income"
+# from 2025-26 and "Economically disadvantaged" for 2015-2021.
 INDICATOR_LABELS: dict[str, object] = {
-    "pct_econ_disadvantaged": _l("Economically disadvantaged"),
+    "pct_econ_disadvantaged": _l("Low income / economically disadvantaged"),
     "pct_english_learners": _l("English learners"),
     "pct_disabilities": _l("Students with disabilities"),
     "pct_high_needs": _l("High needs"),

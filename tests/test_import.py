@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,6 +23,12 @@ def _changes_start_unattributed() -> None:
     # The signed-in user of an earlier test's request lingers in the audit context; on
     # PostgreSQL its id (gone with that test's rows) would break the audit foreign key.
     set_actor(SYSTEM)
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    # Uploads are kept between preview and confirmation: in this test's own folder.
+    return {"UPLOAD_FOLDER": str(tmp_path / "uploads")}
 
 
 def _import(name: str):
@@ -117,7 +124,10 @@ def test_duplicate_code_in_the_file_is_refused(app):
 @pytest.mark.parametrize(
     "row, problem",
     [
-        ("03480505,Elm,K-5,412,2025-26,120", "row 2: Economically disadvantaged (%) 120"),
+        (
+            "03480505,Elm,K-5,412,2025-26,120",
+            "row 2: Low income / economically disadvantaged (%) 120",
+        ),
         ("03480505,Elm,K-5,412,2025-26,-1", "not between 0 and 100"),
         ("03480505,Elm,K-5,412,2025-26,lots", "'lots' is not a number"),
         ("03480505,Elm,K-5,412,2025-26,NaN", "not between 0 and 100"),
@@ -205,10 +215,17 @@ def _upload(client, content: bytes, filename: str = "schools.csv"):
     )
 
 
-def test_web_import_shows_the_report(client, login):
+def test_web_import_previews_then_reports(client, login):
     login("coordinator")
     response = _upload(client, (DATA / "schools.csv").read_bytes())
+    page = response.get_data(as_text=True)
     assert response.status_code == 200
+    assert "3 schools read: 3 to add, 0 to change, 0 unchanged." in page
+    assert _count(School) == 0
+    token = re.search(r'name="token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/schools/import/review", data={"token": token, "action": "confirm"}, follow_redirects=True
+    )
     assert "3 schools read: 3 created, 0 updated, 0 unchanged." in response.get_data(as_text=True)
     assert _count(School) == 3
 

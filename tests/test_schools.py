@@ -34,11 +34,11 @@ def _form(**overrides):
         "address": "23 North Ashland Street",
         "zip": "01609",
         "school_year": "2025-26",
-        "pct_econ_disadvantaged": "71.4",
-        "pct_english_learners": "38.2",
-        "pct_disabilities": "",
-        "pct_high_needs": "84",
-        "pct_chronically_absent": "",
+        "econ-disadvantaged": "71.4",
+        "english-learners": "38.2",
+        "disabilities": "",
+        "high-needs": "84",
+        "chronically-absent": "",
     }
     data.update(overrides)
     return data
@@ -235,10 +235,10 @@ def test_coordinator_adds_a_school(client, login):
         ("enrollment", "-1", "between 0 and"),
         ("enrollment", "abc", "Not a valid integer value."),
         ("enrollment", "9" * 40, "between 0 and"),
-        ("pct_high_needs", "120", "from 0 to 100"),
-        ("pct_high_needs", "-3", "from 0 to 100"),
-        ("pct_high_needs", "NaN", "from 0 to 100"),
-        ("pct_high_needs", "lots", "Not a valid decimal value."),
+        ("high-needs", "120", "from 0 to 100"),
+        ("high-needs", "-3", "from 0 to 100"),
+        ("high-needs", "NaN", "from 0 to 100"),
+        ("high-needs", "lots", "Not a valid decimal value."),
         ("school_year", "2025-27", "school year like 2025-26"),
         ("school_year", "2025", "school year like 2025-26"),
         ("zip", "1609", "zip code"),
@@ -292,7 +292,7 @@ def test_saving_an_unchanged_school_writes_no_audit_row(client, login, make_scho
         "address": school.address,
         "zip": school.zip,
         "school_year": "2025-26",
-        "pct_high_needs": "50.00",
+        "high-needs": "50.00",
         "version": str(school.version),
     }
     assert client.post(f"/schools/{school.id}/edit", data=data).status_code == 302
@@ -359,3 +359,48 @@ def test_the_service_holds_any_caller_to_the_rules(app, change, field):
     with app.test_request_context(method="POST"), pytest.raises(Refused) as caught:
         create_school(SchoolData(**values))
     assert caught.value.field == field
+
+
+def test_a_local_school_code_is_optional_and_shown(client, login, make_school):
+    login("coordinator")
+    assert client.post("/schools/new", data=_form(local_code="  RC-101 ")).status_code == 302
+    school = db.session.scalar(select(School))
+    assert school.local_code == "RC-101"
+    page = client.get(f"/schools/{school.id}").get_data(as_text=True)
+    assert "Local school code" in page and "RC-101" in page
+    other = make_school()
+    assert other.local_code is None  # unset codes never clash
+    response = client.post(
+        f"/schools/{school.id}/edit",
+        data=_form(local_code="", version=str(school.version)),
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(School, school.id).local_code is None  # cleared on the form
+
+
+def test_a_local_school_code_in_use_is_refused(client, login, make_school):
+    make_school(dese_code="11111111", name="Holder School", local_code="RC-7")
+    login("coordinator")
+    response = client.post("/schools/new", data=_form(local_code="RC-7"))
+    assert response.status_code == 400
+    assert "The local school code RC-7 is already used by Holder School." in response.get_data(
+        as_text=True
+    )
+    assert db.session.scalar(select(func.count(School.id))) == 1
+
+
+def test_no_page_shows_an_indicator_attribute_name(client, login, make_school):
+    school = make_school(indicators={"pct_econ_disadvantaged": 60}, year="2025-26")
+    login("coordinator")
+    for path in (
+        "/schools/",
+        "/schools/new",
+        f"/schools/{school.id}",
+        f"/schools/{school.id}/edit",
+    ):
+        page = client.get(path).get_data(as_text=True)
+        assert "pct_" not in page, path
+    assert "Low income / economically disadvantaged" in client.get(
+        f"/schools/{school.id}"
+    ).get_data(as_text=True)

@@ -80,6 +80,8 @@ class SchoolData:
     enrollment: int
     address: str = ""
     zip: str = ""
+    # The district's own code for the school (PartnerBPS' "RC"): "" = none, None = leave it.
+    local_code: str | None = None
     school_year: str | None = None
     # None: leave the indicators alone; a dict: the year's values (None = missing).
     indicators: dict[str, Decimal | None] | None = field(default=None)
@@ -108,6 +110,21 @@ def _check_code_free(dese_code: str, school: School | None) -> None:
         )
 
 
+def _check_local_code_free(local_code: str | None, school: School | None) -> None:
+    if not local_code:
+        return
+    holder = db.session.scalar(select(School).where(School.local_code == local_code))
+    if holder is not None and holder is not school:
+        raise Refused(
+            _(
+                "The local school code %(code)s is already used by %(school)s.",
+                code=local_code,
+                school=holder.name,
+            ),
+            field="local_code",
+        )
+
+
 def _set_if_changed(obj: Any, name: str, value: Any) -> bool:
     # Setting an equal value is skipped, so a no-op save writes no audit row and no version bump.
     if getattr(obj, name) == value:
@@ -122,6 +139,8 @@ def apply_school_data(school: School, data: SchoolData) -> bool:
     for name in ("dese_code", "name", "enrollment", "address", "zip"):
         changed |= _set_if_changed(school, name, getattr(data, name))
     changed |= _set_if_changed(school, "grades", sort_grades(data.grades))
+    if data.local_code is not None:
+        changed |= _set_if_changed(school, "local_code", data.local_code.strip() or None)
     if data.indicators is not None and data.school_year:
         changed |= _apply_indicators(school, data.school_year, data.indicators)
     return changed
@@ -158,6 +177,7 @@ def create_school(data: SchoolData) -> School:
     """Record a new school; a DESE code already in use is refused."""
     _check_data(data)
     _check_code_free(data.dese_code, None)
+    _check_local_code_free(data.local_code, None)
     school = School(dese_code=data.dese_code, name=data.name, grades=[], enrollment=0)
     apply_school_data(school, data)
     db.session.add(school)
@@ -170,6 +190,7 @@ def update_school(school: School, data: SchoolData, version: int | str | None) -
     check_version(school, version)
     _check_data(data)
     _check_code_free(data.dese_code, school)
+    _check_local_code_free(data.local_code, school)
     apply_school_data(school, data)
     db.session.flush()
     return school
