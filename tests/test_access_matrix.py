@@ -45,6 +45,7 @@ MATRIX: list[tuple[str, tuple[int, int, int, int]]] = [
     ("/equity/need/definitions/new", (200, 404, 200, 404)),
     ("/equity/need/reference", (200, 200, 200, 404)),
     ("/programs/import", (200, 200, 404, 404)),
+    ("/schools/import", (200, 200, 404, 404)),
     ("/programs/areas", (200, 200, 404, 404)),
     ("/api/v1/kpis?year=2025-26", (200, 200, 200, 404)),
     ("/scenarios/", (200, 200, 200, 404)),
