@@ -107,10 +107,12 @@ class Scenario(Model):
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty = all
     service_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # empty = all in scope
     require_service_area: Mapped[bool] = mapped_column(default=True)
-    keep_commitments_as_locks: Mapped[bool] = mapped_column(default=False)
+    # This year's active commitments are held as locks, so every proposed line is
+    # adoptable; off, they are taken off the capacities instead.
+    keep_commitments_as_locks: Mapped[bool] = mapped_column(default=True)
     # Per school and category, units per enrolled student in the grades a service
     # serves (seat-counted services only); None = no saturation bound.
-    saturation: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    saturation: Mapped[Decimal | None] = mapped_column(Numeric(6, 2), default=Decimal(1))
     # [{"school_id": int, "category": str, "unit": str (seats when absent),
     #   "min": float | None, "max": float | None}]
     limits: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -124,6 +124,10 @@ TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "limit_school_not_taking_part": lambda p: _(
         "Left out: the school does not take part in this scenario."
     ),
+    "service_no_capacity": lambda p: _(
+        "Nothing bounds what it could give: it has no overall capacity, no site capacity at "
+        "any school and is not counted in seats per student."
+    ),
 }
 
 
