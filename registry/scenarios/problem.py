@@ -91,6 +91,11 @@ def category_label(key: str) -> str:
     return f"{category.label} · {str(unit.label).lower()}"
 
 
+def eligible_schools(service: dict[str, Any]) -> list[str]:
+    """The school ids of a problem service's `eligible` (bare ids or per-site entries)."""
+    return [e if isinstance(e, str) else e["school"] for e in service.get("eligible", [])]
+
+
 def key_id(key: str) -> int | None:
     """The registry id inside a problem id ("S12" → 12); None for anything else."""
     try:
@@ -340,6 +345,9 @@ def build_problem(scenario: Scenario) -> Conversion:
             "require_service_area": scenario.require_service_area,
             "keep_commitments_as_locks": scenario.keep_commitments_as_locks,
             "saturation": saturation,
+            # What a proposed amount means for adoption: the pair's total, commitments
+            # held inside it ("held"), or an amount on top of what is committed ("on_top").
+            "commitments": "held" if scenario.keep_commitments_as_locks else "on_top",
         },
     )
     schools = list(db.session.scalars(select(School).order_by(School.id)))
