@@ -11,6 +11,7 @@ from flask import Flask
 
 from registry.audit import Actor, acting_as
 from registry.extensions import db
+from registry.scenarios.cli import allocate_command
 
 CLI_ACTOR = Actor(None, "cli")
 
@@ -20,6 +21,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(import_schools_command)
+    app.cli.add_command(allocate_command)
 
 
 @click.command("seed-demo")
