@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 import allocation
 from registry.extensions import db
-from registry.models import AuditEntry, MOU
+from registry.models import MOU, AuditEntry
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Objective, RunStatus, Scenario, ScenarioRun
 from registry.scenarios.problem import build_problem
