@@ -364,3 +364,22 @@ def test_the_scenario_form_shows_and_saves_seats_per_student(
     assert 'value="2.00"' in edit
     data["saturation"] = "-1"
     assert client.post("/scenarios/new", data=data).status_code == 400
+
+
+def test_a_listed_site_capacity_beyond_the_students_is_said_unplaced(
+    needy, make_service, make_offering, scenario
+):
+    """No overall pool: the listing's 10,000 seats at a school of 282 are in the pool, and
+    what seats per student keep from being placed is said so."""
+    school = needy(90, grades=HIGH, enrollment=282)
+    listed = without_pool(make_service(grades=HIGH, category=Category.COLLEGE_CAREER))
+    make_offering(service=listed, school=school, capacity=Decimal(10_000))
+    view = read_run(solved(scenario()))
+    [service] = view.problem["services"]
+    assert service["capacity"] == 10_000
+    assert service["eligible"] == [{"school": f"S{school.id}", "max": 282}]
+    [row] = [r for r in category_summary(view) if r["category"] == "college_career:seats"]
+    assert row["unplaced"] == [
+        "9,718 seats of College and career stayed unplaced: every eligible school already "
+        "has a seat per student."
+    ]

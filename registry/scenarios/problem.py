@@ -438,12 +438,18 @@ def build_problem(scenario: Scenario) -> Conversion:
             if lock is not None and bound is not None and bound < lock:
                 bound, kind = lock, "lock"
             site_max[(service.id, school_id)] = bound
+            # Its share of a pool made of sites: the site capacity as listed (net of what
+            # is not held) even where seats per student bind below it, so what they keep
+            # unplaced is said as such; else the per-site max; else what is locked there.
+            if pair.site is not None:
+                listed = float(pair.site) - not_held.get((service.id, school_id), 0.0)
+                finite.append(max(listed, bound or 0.0, lock or 0.0, 0.0))
+            else:
+                finite.append(bound if bound is not None else (lock or 0.0))
             if bound is None:
                 eligible_entries.append(school_key(school_id))
-                finite.append(lock or 0.0)
                 continue
             kinds[school_key(school_id)] = kind
-            finite.append(bound)
             eligible_entries.append({"school": school_key(school_id), "max": _number(bound)})
         own_not_held = sum(v for (j, _s), v in not_held.items() if j == service.id)
         capacity = pool_capacity(service, finite, own_not_held)
@@ -687,10 +693,13 @@ def pool_capacity(
     With an overall capacity: that capacity less the commitments of the year
     that are not held as locks (`not_held`; held ones count inside it). Without
     one there is no overall pool, and the honest finite bound is what its
-    eligible schools can take: the sum of their per-site maxes (site capacity,
-    or seats per student × enrollment in the grades served; a locked amount
-    where a school has neither). `site_bounds` are those, one per eligible
-    school; without them, the sum of the offerings' site capacities.
+    eligible schools list: the sum of their site capacities, and where a school
+    has none its per-site max (seats per student × enrollment in the grades
+    served), else what is locked there. A program listing 10,000 seats at a
+    school of 282 students so has 10,000 in the pool, 282 of them placeable
+    there, and the run says the rest stayed unplaced because of seats per
+    student. `site_bounds` are those, one per eligible school; without them,
+    the sum of the offerings' site capacities.
     """
     if service.capacity is not None:
         return max(service.capacity - Decimal(str(not_held)), Decimal(0))
