@@ -383,3 +383,20 @@ def test_a_listed_site_capacity_beyond_the_students_is_said_unplaced(
         "9,718 seats of College and career stayed unplaced: every eligible school already "
         "has a seat per student."
     ]
+
+
+def test_the_run_page_says_what_stayed_unplaced_and_the_runs_settings(
+    client, login, needy, make_service, scenario
+):
+    needy(90, grades=HIGH, enrollment=282, name="Lincoln High")
+    make_service(grades=HIGH, capacity=Decimal(1000), category=Category.COLLEGE_CAREER)
+    run = solved(scenario())
+    login("coordinator")
+    page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
+    assert "Capacity left unplaced, and why" in page
+    assert (
+        "718 seats of College and career stayed unplaced: every eligible school already has "
+        "a seat per student." in page
+    )
+    assert "Held as locks" in page
+    assert "estimated as its enrollment × the share of its grades" in page
