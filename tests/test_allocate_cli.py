@@ -138,3 +138,38 @@ def test_allocate_refuses_bad_options_without_storing_anything(
     assert db.session.scalars(select(Scenario)).first() is None
     assert not (tmp_path / "problem.json").exists()
     assert db.session.scalars(select(MOU)).first() is None
+
+
+def test_allocate_exits_3_when_the_locks_cannot_all_hold(
+    app: Flask, tmp_path: Path, definition, make_school, make_service, make_mou
+):
+    # Two MOUs signed before the capacity was cut to 10: 12 locked seats cannot fit.
+    service = make_service(capacity=Decimal(20))
+    first = make_school(indicators={"pct_high_needs": 90})
+    second = make_school(indicators={"pct_high_needs": 10})
+    for school in (first, second):
+        make_mou(
+            partner=service.partner,
+            schools=[school],
+            status=MOUStatus.ACTIVE,
+            commitments=[(service, school, 6)],
+        )
+    service.capacity = Decimal(10)
+    db.session.commit()
+    result = app.test_cli_runner().invoke(
+        args=[
+            "allocate",
+            "--year",
+            YEAR,
+            "--need-definition",
+            definition.name,
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert result.exit_code == 3, result.output
+    assert "infeasible" in result.output
+    solution = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
+    assert solution["status"] == "infeasible" and solution["conflicts"]
+    db.session.expire_all()
+    assert db.session.scalars(select(ScenarioRun)).one().engine_status == "infeasible"

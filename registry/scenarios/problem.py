@@ -422,6 +422,9 @@ def build_problem(scenario: Scenario) -> Conversion:
         pair: float(amount) - held.get(pair, 0.0) for pair, amount in committed.items()
     }
 
+    not_held_by_service: dict[int, float] = defaultdict(float)
+    for (service_id, _school), amount in not_held.items():
+        not_held_by_service[service_id] += amount
     problem_services = []
     site_max: dict[tuple[int, int], float | None] = {}
     for service in services:
@@ -451,7 +454,7 @@ def build_problem(scenario: Scenario) -> Conversion:
                 continue
             kinds[school_key(school_id)] = kind
             eligible_entries.append({"school": school_key(school_id), "max": _number(bound)})
-        own_not_held = sum(v for (j, _s), v in not_held.items() if j == service.id)
+        own_not_held = not_held_by_service.get(service.id, 0.0)
         capacity = pool_capacity(service, finite, own_not_held)
         facts.capacity = float(capacity)
         facts.not_held = _number(own_not_held)
@@ -542,7 +545,8 @@ def _saturation_limits(
         category = category_key(service.category, service.unit)
         for school_id, pair in pairs[service.id].items():
             cell = (category, school_id)
-            grades[cell] |= set(pair.grades or [])
+            # A service that names no grades serves the whole school.
+            grades[cell] |= set(pair.grades or []) or set(taking_part[school_id].grades or [])
             inside[cell] += held.get((service.id, school_id), 0.0)
             outside[cell] += not_held.get((service.id, school_id), 0.0)
             bound = site_max.get((service.id, school_id))

@@ -421,8 +421,10 @@ def unplaced(view: RunView) -> dict[str, dict[str, float]]:
     if not view.result:
         return {}
     placed: dict[tuple[str, str], float] = defaultdict(float)
+    used: dict[str, float] = defaultdict(float)
     for row in view.result.get("allocations", []):
         placed[(row["service"], row["school"])] += row["amount"]
+        used[row["service"]] += row["amount"]
     received: dict[tuple[str, str], float] = defaultdict(float)
     services = {s["id"]: s for s in view.problem.get("services", [])}
     for (service, school), amount in placed.items():
@@ -444,8 +446,7 @@ def unplaced(view: RunView) -> dict[str, dict[str, float]]:
 
     reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for key, service in services.items():
-        used = sum(a for (j, _s), a in placed.items() if j == key)
-        left = float(service["capacity"]) - used
+        left = float(service["capacity"]) - used[key]
         if left <= 1e-6 * max(1.0, float(service["capacity"])):
             continue
         category = service["category"]
