@@ -400,3 +400,22 @@ def test_the_run_page_says_what_stayed_unplaced_and_the_runs_settings(
     )
     assert "Held as locks" in page
     assert "estimated as its enrollment × the share of its grades" in page
+
+
+def test_a_commitment_where_the_service_lists_no_offering_is_still_a_lock(
+    needy, make_service, make_offering, make_mou, scenario
+):
+    offered, elsewhere = needy(90), needy(50)
+    listed = make_service(capacity=Decimal(50))
+    make_offering(service=listed, school=offered, capacity=Decimal(10))
+    make_mou(
+        partner=listed.partner,
+        schools=[elsewhere],
+        status=MOUStatus.ACTIVE,
+        commitments=[(listed, elsewhere, 4)],
+    )
+    conversion = build_problem(scenario())
+    allocation.load_problem(conversion.problem)
+    assert entries(conversion, listed) == {f"S{offered.id}": 10, f"S{elsewhere.id}": None}
+    [note] = conversion.locks
+    assert note.kept and "lists no offering" in in_words(note.note)

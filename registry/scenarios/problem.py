@@ -641,7 +641,9 @@ def _locks(
                 continue
         if school_id not in pairs[service_id]:
             pairs[service_id][school_id] = _Pair(grades=list(service.grades or []))
-            note.note = message("lock_made_eligible")
+            note.note = message(
+                "lock_made_eligible_offering" if service.offerings else "lock_made_eligible"
+            )
         note.kept = True
         note.lock_index = len(locks)
         locks.append(
