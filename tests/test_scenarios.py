@@ -532,6 +532,11 @@ def test_status_quo_formula_and_proposal_figures(client, login, scenario, distri
         status=MOUStatus.ACTIVE,
         commitments=[(service, comfortable, 10)],
     )
+    # Released, the 10 committed seats are taken off the 20: the proposal places the other 10
+    # (kept as a lock, they would be the whole proposal).
+    service.capacity = Decimal(20)
+    scenario.keep_commitments_as_locks = False
+    db.session.commit()
     run = solved_run(scenario)
     view = read_run(run)
     labels = {"status_quo": "Status quo", "formula": "Formula", "run": "Run", "other": ""}

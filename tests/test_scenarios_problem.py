@@ -62,8 +62,9 @@ def scenario(definition: NeedIndexDefinition) -> Callable[..., Scenario]:
 
 
 def eligible(conversion: Conversion, service: Service) -> list[str]:
+    """The schools a service is eligible at (bare ids or per-site entries)."""
     entry = next(s for s in conversion.problem["services"] if s["id"] == f"J{service.id}")
-    return entry["eligible"]
+    return [e if isinstance(e, str) else e["school"] for e in entry["eligible"]]
 
 
 def valid(conversion: Conversion) -> Conversion:
@@ -86,7 +87,11 @@ def test_schools_and_services_become_the_spec_problem(needy, make_service, scena
     services = {s["id"]: s for s in conversion.problem["services"]}
     assert services[f"J{seats.id}"]["integer"] is True
     assert services[f"J{seats.id}"]["capacity"] == 30
-    assert services[f"J{seats.id}"]["partner"] == f"P{seats.partner_id}"
+    # For people: the partner's name (the id is the service's own).
+    assert services[f"J{seats.id}"]["partner"] == seats.partner.name
+    assert services[f"J{seats.id}"]["unit"] == "seats"
+    assert schools[f"S{high.id}"]["code"] == high.dese_code
+    assert schools[f"S{high.id}"]["enrollment"] == 200
     assert "integer" not in services[f"J{hours.id}"]
     assert services[f"J{hours.id}"]["capacity"] == 12.5
     assert eligible(conversion, seats) == sorted([f"S{high.id}", f"S{low.id}"])
@@ -304,10 +309,11 @@ def test_active_commitments_of_the_year_become_locks(needy, make_service, make_m
         commitments=[(service, school, 3)],
     )
 
-    without = valid(build_problem(scenario()))
-    assert without.problem["locks"] == []
+    released = valid(build_problem(scenario(keep_commitments_as_locks=False)))
+    assert released.problem["locks"] == []
 
-    conversion = valid(build_problem(scenario(keep_commitments_as_locks=True)))
+    # Kept by default.
+    conversion = valid(build_problem(scenario()))
     [lock] = conversion.problem["locks"]
     # Two active MOUs on one pair: one lock, their sum.
     assert (lock["service"], lock["school"], lock["amount"]) == (

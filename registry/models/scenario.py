@@ -90,6 +90,10 @@ add_labels(
 )
 
 
+# Seats per student, per category, of a new scenario.
+DEFAULT_SATURATION = Decimal(1)
+
+
 class Scenario(Model):
     """A named allocation question: which schools, services and rules, solved how."""
 
@@ -107,9 +111,13 @@ class Scenario(Model):
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty = all
     service_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # empty = all in scope
     require_service_area: Mapped[bool] = mapped_column(default=True)
-    keep_commitments_as_locks: Mapped[bool] = mapped_column(default=False)
+    # This year's active commitments are held as locks, so every proposed line is
+    # adoptable; off, they are taken off the capacities instead.
+    keep_commitments_as_locks: Mapped[bool] = mapped_column(default=True)
     # Per school and category, units per enrolled student in the grades a service
     # serves (seat-counted services only); None = no saturation bound.
+    # Its default (1) is set on construction, not as a column default: the ORM leaves a
+    # None out of an INSERT when the column has a default, so "no bound" could not be saved.
     saturation: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
     # [{"school_id": int, "category": str, "unit": str (seats when absent),
     #   "min": float | None, "max": float | None}]
@@ -137,6 +145,10 @@ class Scenario(Model):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+    def __init__(self, **values: Any) -> None:
+        values.setdefault("saturation", DEFAULT_SATURATION)
+        super().__init__(**values)
 
     def __repr__(self) -> str:
         return f"<Scenario {self.id} {self.name!r}>"

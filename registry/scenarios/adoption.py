@@ -4,7 +4,14 @@ A line is one (service, school) amount of the run's result. What is drafted
 is the proposed amount less what MOUs of the same school year already commit
 of that service at that school (terminated ones aside), so adopting a
 proposal that kept this year's commitments as locks does not promise them
-twice; a line fully covered already is skipped and said so. Everything goes
+twice; a line fully covered already is skipped and said so. A run that
+released them (`keep_commitments_as_locks` off) had every commitment taken
+off its capacities: its amounts come on top of what is committed, and are
+drafted as they are.
+
+The bridge (`registry.scenarios.problem`) bounds every line so that both
+capacity levels hold once all of a run's lines are drafted: the overall pool
+less commitments not held, and each offering's site capacity. Everything goes
 through the MOU rules (`registry.mous.services`): a line they refuse (for
 instance capacity already promised elsewhere) refuses the whole adoption,
 naming the line, and nothing is saved.
@@ -59,6 +66,7 @@ def adopt_lines(run: ScenarioRun, lines: list[str]) -> Adoption:
         raise Refused(_("These lines are not in this run's proposal: %(l)s", l=", ".join(unknown)))
 
     school_year = run.scenario.school_year
+    held = view.report.get("settings", {}).get("commitments", "held") == "held"
     first, last = year_bounds(school_year)
     adoption = Adoption()
     by_partner: dict[int, list[tuple[Service, School, Decimal]]] = defaultdict(list)
@@ -68,7 +76,7 @@ def adopt_lines(run: ScenarioRun, lines: list[str]) -> Adoption:
         school = db.session.get(School, key_id(school_key))
         if service is None or school is None:
             raise Refused(_("Line %(l)s names a service or school that no longer exists.", l=line))
-        already = _committed_at(service, school, school_year)
+        already = _committed_at(service, school, school_year) if held else Decimal(0)
         amount = _draft_amount(service, proposed[line], already)
         if amount <= 0:
             adoption.skipped.append(

@@ -31,7 +31,12 @@ from sqlalchemy import select
 from registry.equity.kpis import QuartileRow, SchoolUnits, concentration_index, need_quartiles
 from registry.extensions import db
 from registry.models import MOU, Commitment, Service
-from registry.scenarios.problem import category_label, school_key, split_category_key
+from registry.scenarios.problem import (
+    category_label,
+    eligible_schools,
+    school_key,
+    split_category_key,
+)
 from registry.scenarios.services import RunView
 from registry.vocabulary import Category, MOUStatus
 
@@ -55,7 +60,7 @@ def eligible_weights(view: RunView, category: str) -> dict[str, float]:
     eligible: set[str] = set()
     for service in view.problem.get("services", []):
         if service["category"] == category and service["capacity"] > 0:
-            eligible.update(service["eligible"])
+            eligible.update(eligible_schools(service))
     return {key: weights[key] for key in eligible if key in weights}
 
 

@@ -136,7 +136,15 @@ class ScenarioForm(RegistryForm):
     require_service_area = BooleanField(
         _l("Only where the partner's service area covers the school")
     )
-    keep_commitments_as_locks = BooleanField(_l("Keep this year's active commitments as locks"))
+    keep_commitments_as_locks = BooleanField(
+        _l("Keep this year's active commitments as locks"), default=True
+    )
+    saturation = DecimalField(
+        _l("Seats per student, per category"),
+        places=2,
+        default=Decimal(1),
+        validators=[Optional(), NumberRange(0.01, 1000)],
+    )
     objective = RadioField(
         _l("Objective"), choices=options(Objective.choices()), default=Objective.PROPORTIONAL
     )
@@ -182,6 +190,7 @@ class ScenarioForm(RegistryForm):
         self.service_ids.data = list(scenario.service_ids or [])
         self.require_service_area.data = scenario.require_service_area
         self.keep_commitments_as_locks.data = scenario.keep_commitments_as_locks
+        self.saturation.data = scenario.saturation
         self.objective.data = scenario.objective.value
         self.solver.data = scenario.solver.value
         self.time_limit_s.data = scenario.time_limit_s
@@ -225,6 +234,7 @@ class ScenarioForm(RegistryForm):
             "service_ids": sorted(self.service_ids.data or []),
             "require_service_area": bool(self.require_service_area.data),
             "keep_commitments_as_locks": bool(self.keep_commitments_as_locks.data),
+            "saturation": self.saturation.data,
             "objective": Objective(self.objective.data),
             "solver": SolverChoice(self.solver.data),
             "time_limit_s": int(self.time_limit_s.data),

@@ -121,8 +121,16 @@ TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
         "Kept; the pair was made eligible although the service's grades or area rule "
         "excludes it, because an active MOU commits it."
     ),
+    "lock_made_eligible_offering": lambda p: _(
+        "Kept; the pair was made eligible although the service lists no offering at this "
+        "school, because an active MOU commits it."
+    ),
     "limit_school_not_taking_part": lambda p: _(
         "Left out: the school does not take part in this scenario."
+    ),
+    "service_no_capacity": lambda p: _(
+        "Nothing bounds what it could give: it has no overall capacity, no site capacity at "
+        "any school and is not counted in seats per student."
     ),
 }
 

@@ -32,6 +32,7 @@ Limits naming a school that does not take part are left out and reported too.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -45,6 +46,7 @@ from registry.extensions import db
 from registry.models import MOU, Commitment, School, Service
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Scenario, WeightRule
+from registry.mous.services import CAPACITY_STATUSES
 from registry.scenarios.messages import Message, message
 from registry.vocabulary import Category, MOUStatus, PartnerStatus, Unit
 
@@ -89,6 +91,11 @@ def category_label(key: str) -> str:
     return f"{category.label} · {str(unit.label).lower()}"
 
 
+def eligible_schools(service: dict[str, Any]) -> list[str]:
+    """The school ids of a problem service's `eligible` (bare ids or per-site entries)."""
+    return [e if isinstance(e, str) else e["school"] for e in service.get("eligible", [])]
+
+
 def key_id(key: str) -> int | None:
     """The registry id inside a problem id ("S12" → 12); None for anything else."""
     try:
@@ -117,8 +124,14 @@ class ServiceFacts:
     partner: str
     category: str
     unit: str
-    capacity: float
+    capacity: float  # what the problem lets it hand out (see `pool_capacity`)
     eligible: int = 0
+    # The registry's overall capacity (None: no overall pool, `capacity` is then the sum
+    # of its site bounds) and what commitments not held as locks took off it.
+    registry_capacity: float | None = None
+    not_held: float = 0
+    offered_at: int = 0  # schools it has an offering at (0: the grade and area rule)
+    below_threshold: int = 0  # schools it could serve that are below the need threshold
 
 
 @dataclass
@@ -147,6 +160,9 @@ class Conversion:
     skipped_services: list[dict[str, Any]] = field(default_factory=list)
     locks: list[LockNote] = field(default_factory=list)
     skipped_limits: list[dict[str, Any]] = field(default_factory=list)
+    # Per service, per school: which bound its per-site max is ("site", "saturation",
+    # "lock" when a lock is above both).
+    bounds: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def eligible_pairs(self) -> int:
@@ -162,6 +178,7 @@ class Conversion:
             "skipped_services": self.skipped_services,
             "locks": [asdict(n) for n in self.locks],
             "skipped_limits": self.skipped_limits,
+            "bounds": self.bounds,
         }
 
 
@@ -181,6 +198,21 @@ def school_weight(rule: WeightRule, enrollment: int, need: float) -> float:
 
 def grades_overlap(school: School, service: Service) -> bool:
     return bool(set(school.grades or []) & set(service.grades or []))
+
+
+def served_enrollment(school: School, grades: list[str] | set[str]) -> float:
+    """A school's enrollment in the grades a service serves, estimated.
+
+    The registry keeps a school's total enrollment and its grades, not its
+    enrollment per grade, so this is the total × the share of the school's
+    grades that are served (grades assumed equally large). A service that
+    names no grades, or none the school lists, counts the whole school.
+    """
+    own = set(school.grades or [])
+    served = own & set(grades or [])
+    if not own or not served:
+        return float(school.enrollment)
+    return school.enrollment * len(served) / len(own)
 
 
 def _definition(scenario: Scenario) -> NeedIndexDefinition:
@@ -206,7 +238,11 @@ def _exclusion(need: SchoolNeed | None, weight: float | None, threshold: float) 
 def _services_in_scope(scenario: Scenario) -> tuple[list[Service], list[dict[str, Any]]]:
     categories = set(scenario.categories or []) or {c.value for c in Category}
     chosen = set(scenario.service_ids or [])
-    stmt = select(Service).options(selectinload(Service.partner)).order_by(Service.id)
+    stmt = (
+        select(Service)
+        .options(selectinload(Service.partner), selectinload(Service.offerings))
+        .order_by(Service.id)
+    )
     kept: list[Service] = []
     skipped: list[dict[str, Any]] = []
     for service in db.session.scalars(stmt):
@@ -226,12 +262,77 @@ def _services_in_scope(scenario: Scenario) -> tuple[list[Service], list[dict[str
     return kept, skipped
 
 
+@dataclass
+class _Pair:
+    """What bounds one service at one school before commitments are counted."""
+
+    grades: list[str]
+    site: Decimal | None = None  # the offering's site capacity
+    saturation: float | None = None  # saturation × enrollment in the grades served
+
+
+def _candidates(
+    service: Service, schools: dict[int, School], require_area: bool
+) -> dict[int, list[str]]:
+    """The schools a service could serve (need aside), with the grades it serves there.
+
+    A service with offerings is offered at those schools only; one without
+    serves the schools whose grades overlap its own and, when the scenario
+    asks, whose zip its partner's service area covers.
+    """
+    if service.offerings:
+        return {
+            o.school_id: list(o.grades or service.grades or [])
+            for o in service.offerings
+            if o.school_id in schools
+        }
+    return {
+        school.id: list(service.grades or [])
+        for school in schools.values()
+        if grades_overlap(school, service)
+        and (not require_area or service.partner.serves_zip(school.zip))
+    }
+
+
+def _commitments(school_year: str) -> tuple[dict[tuple[int, int], Decimal], list[Commitment]]:
+    """This year's commitments that use capacity (all but terminated MOUs'), summed per
+    (service, school), and the active ones, which may be held as locks."""
+    stmt = (
+        select(Commitment, MOU.status)
+        .join(MOU, Commitment.mou_id == MOU.id)
+        .where(MOU.school_year == school_year, MOU.status.in_(CAPACITY_STATUSES))
+        .options(selectinload(Commitment.service))
+        .order_by(Commitment.service_id, Commitment.school_id, Commitment.id)
+    )
+    committed: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    active: list[Commitment] = []
+    for commitment, status in db.session.execute(stmt):
+        committed[(commitment.service_id, commitment.school_id)] += commitment.amount
+        if status == MOUStatus.ACTIVE:
+            active.append(commitment)
+    return committed, active
+
+
 def build_problem(scenario: Scenario) -> Conversion:
-    """The scenario's problem file from the registry as it is now, with the conversion's report."""
+    """The scenario's problem file from the registry as it is now, with the conversion's report.
+
+    Bounds (specs/allocation.md v2). A service with offerings is eligible at
+    its offering schools only, each offering's site capacity its per-site
+    `max`. For seat-counted services and a scenario saturation `k`, a school
+    gets at most `k` × its enrollment in the grades served (`served_enrollment`)
+    of each service (per-site `max`) and of its category in all (a limit, over
+    the grades any of the category's services serves there). Commitments of
+    the year kept as locks count inside every bound; every other commitment
+    that uses capacity (drafts, submitted, expired, or active ones released or
+    not kept) is taken off the service's pool, its site capacity and the
+    school's saturation bound. So each proposed line can be drafted into an
+    MOU without exceeding either capacity level.
+    """
     definition = _definition(scenario)
     needs = compute_need(definition, scenario.school_year)
     threshold = float(scenario.need_threshold or 0)
     rule = WeightRule(scenario.weight_rule)
+    saturation = float(scenario.saturation) if scenario.saturation is not None else None
 
     conversion = Conversion(
         problem={},
@@ -243,10 +344,15 @@ def build_problem(scenario: Scenario) -> Conversion:
             "categories": list(scenario.categories or []),
             "require_service_area": scenario.require_service_area,
             "keep_commitments_as_locks": scenario.keep_commitments_as_locks,
+            "saturation": saturation,
+            # What a proposed amount means for adoption: the pair's total, commitments
+            # held inside it ("held"), or an amount on top of what is committed ("on_top").
+            "commitments": "held" if scenario.keep_commitments_as_locks else "on_top",
         },
     )
     schools = list(db.session.scalars(select(School).order_by(School.id)))
     taking_part: dict[int, School] = {}
+    below: dict[int, School] = {}
     for school in schools:
         need = needs.get(school.id)
         value = need.value if need else None
@@ -262,84 +368,248 @@ def build_problem(scenario: Scenario) -> Conversion:
         )
         if reason is None:
             taking_part[school.id] = school
+        elif reason["code"] == "need_below_threshold":
+            below[school.id] = school
 
     services, conversion.skipped_services = _services_in_scope(scenario)
-    eligible: dict[int, list[int]] = {}
+    pairs: dict[int, dict[int, _Pair]] = {}
+    kept_services: list[Service] = []
     for service in services:
-        eligible[service.id] = [
-            school.id
-            for school in taking_part.values()
-            if grades_overlap(school, service)
-            and (not scenario.require_service_area or service.partner.serves_zip(school.zip))
-        ]
-
-    locks: list[dict[str, Any]] = []
-    if scenario.keep_commitments_as_locks:
-        locks = _locks(scenario, conversion, {s.id: s for s in services}, taking_part, eligible)
-
-    problem_services = []
-    for service in services:
-        key = service_key(service.id)
-        entry: dict[str, Any] = {
-            "id": key,
-            "name": service.name,
-            "partner": f"P{service.partner_id}",
-            "category": category_key(service.category, service.unit),
-            "unit": service.unit.value,
-            "capacity": _number(pool_capacity(service)),
-        }
-        if service.unit == Unit.SEATS:
-            entry["integer"] = True
-        entry["eligible"] = [school_key(i) for i in sorted(eligible[service.id])]
-        problem_services.append(entry)
-        conversion.services[key] = ServiceFacts(
+        candidates = _candidates(service, {**taking_part, **below}, scenario.require_service_area)
+        sites = {o.school_id: o.capacity for o in service.offerings}
+        found: dict[int, _Pair] = {}
+        for school_id, grades in candidates.items():
+            if school_id not in taking_part:
+                continue
+            pair = _Pair(grades=grades, site=sites.get(school_id))
+            if service.unit == Unit.SEATS and saturation is not None:
+                enrolled = served_enrollment(taking_part[school_id], grades)
+                pair.saturation = math.floor(saturation * enrolled + 1e-9)
+            found[school_id] = pair
+        bounded = any(p.site is not None or p.saturation is not None for p in found.values())
+        if service.capacity is None and found and not bounded:
+            conversion.skipped_services.append(
+                {"id": service.id, "name": service.name, "reason": message("service_no_capacity")}
+            )
+            continue
+        pairs[service.id] = found
+        kept_services.append(service)
+        conversion.services[service_key(service.id)] = ServiceFacts(
             id=service.id,
             name=service.name,
             partner_id=service.partner_id,
             partner=service.partner.name,
             category=service.category.value,
             unit=service.unit.value,
-            capacity=float(pool_capacity(service)),
-            eligible=len(entry["eligible"]),
+            capacity=0,
+            registry_capacity=(float(service.capacity) if service.capacity is not None else None),
+            offered_at=len(service.offerings),
+            below_threshold=sum(1 for s in candidates if s in below),
         )
+    services = kept_services
 
+    committed, active = _commitments(scenario.school_year)
+    held: dict[tuple[int, int], float] = {}
+    locks: list[dict[str, Any]] = []
+    if scenario.keep_commitments_as_locks:
+        locks = _locks(scenario, conversion, services, active, committed, taking_part, pairs)
+        held = {
+            (key_id(n.service) or 0, key_id(n.school) or 0): float(n.amount)
+            for n in conversion.locks
+            if n.kept
+        }
+    not_held: dict[tuple[int, int], float] = {
+        pair: float(amount) - held.get(pair, 0.0) for pair, amount in committed.items()
+    }
+
+    not_held_by_service: dict[int, float] = defaultdict(float)
+    for (service_id, _school), amount in not_held.items():
+        not_held_by_service[service_id] += amount
+    problem_services = []
+    site_max: dict[tuple[int, int], float | None] = {}
+    for service in services:
+        key = service_key(service.id)
+        facts = conversion.services[key]
+        whole = service.unit == Unit.SEATS
+        eligible_entries: list[Any] = []
+        kinds: dict[str, str] = {}
+        finite: list[float] = []
+        for school_id in sorted(pairs[service.id]):
+            pair = pairs[service.id][school_id]
+            bound, kind = _site_bound(pair, not_held.get((service.id, school_id), 0.0), whole)
+            lock = held.get((service.id, school_id))
+            if lock is not None and bound is not None and bound < lock:
+                bound, kind = lock, "lock"
+            site_max[(service.id, school_id)] = bound
+            # Its share of a pool made of sites: the site capacity as listed (net of what
+            # is not held) even where seats per student bind below it, so what they keep
+            # unplaced is said as such; else the per-site max; else what is locked there.
+            if pair.site is not None:
+                listed = float(pair.site) - not_held.get((service.id, school_id), 0.0)
+                finite.append(max(listed, bound or 0.0, lock or 0.0, 0.0))
+            else:
+                finite.append(bound if bound is not None else (lock or 0.0))
+            if bound is None:
+                eligible_entries.append(school_key(school_id))
+                continue
+            kinds[school_key(school_id)] = kind
+            eligible_entries.append({"school": school_key(school_id), "max": _number(bound)})
+        own_not_held = not_held_by_service.get(service.id, 0.0)
+        capacity = pool_capacity(service, finite, own_not_held)
+        facts.capacity = float(capacity)
+        facts.not_held = _number(own_not_held)
+        facts.eligible = len(eligible_entries)
+        if kinds:
+            conversion.bounds[key] = kinds
+        entry: dict[str, Any] = {
+            "id": key,
+            "name": service.name,
+            "partner": service.partner.name,
+            "category": category_key(service.category, service.unit),
+            "unit": service.unit.value,
+            "capacity": _number(capacity),
+        }
+        if whole:
+            entry["integer"] = True
+        entry["eligible"] = eligible_entries
+        problem_services.append(entry)
+
+    codes = {school.id: school.dese_code for school in schools}
     conversion.problem = {
         "objective": scenario.objective.value,
         "schools": [
-            {"id": key, "name": facts.name, "weight": facts.weight}
+            {
+                "id": key,
+                "name": facts.name,
+                "code": codes[facts.id],
+                "enrollment": facts.enrollment,
+                "weight": facts.weight,
+            }
             for key, facts in conversion.schools.items()
             if facts.excluded is None
         ],
         "services": problem_services,
         "locks": locks,
-        "limits": _limits(scenario, conversion),
+        "limits": _limits(scenario, conversion)
+        + _saturation_limits(
+            scenario, saturation, services, pairs, taking_part, held, not_held, site_max
+        ),
         "options": {"time_limit_s": scenario.time_limit_s},
     }
     return conversion
 
 
+def _site_bound(pair: _Pair, not_held: float, whole: bool) -> tuple[float | None, str]:
+    """A pair's per-site max (None: no bound) and which bound it is, net of commitments
+    that are not held as locks."""
+    bounds: list[tuple[float, str]] = []
+    if pair.site is not None:
+        bounds.append((float(pair.site), "site"))
+    if pair.saturation is not None:
+        bounds.append((float(pair.saturation), "saturation"))
+    if not bounds:
+        return None, ""
+    value, kind = min(bounds, key=lambda b: (b[0], b[1] != "site"))
+    value = max(value - not_held, 0.0)
+    if whole:
+        value = math.floor(value + 1e-9)
+    return value, kind
+
+
+def _saturation_limits(
+    scenario: Scenario,
+    saturation: float | None,
+    services: list[Service],
+    pairs: dict[int, dict[int, _Pair]],
+    taking_part: dict[int, School],
+    held: dict[tuple[int, int], float],
+    not_held: dict[tuple[int, int], float],
+    site_max: dict[tuple[int, int], float | None],
+) -> list[dict[str, Any]]:
+    """Per school and seat category: at most saturation × its enrollment in the grades the
+    category's services serve there, so that two programs together stay within it too.
+
+    Held locks count inside it (a bound below them is raised to them, as is one below a
+    scenario limit's minimum); commitments not held are taken off it. A limit no tighter
+    than the school's per-site maxes together is left out: it could never bind.
+    """
+    if saturation is None:
+        return []
+    grades: dict[tuple[str, int], set[str]] = defaultdict(set)
+    inside: dict[tuple[str, int], float] = defaultdict(float)
+    outside: dict[tuple[str, int], float] = defaultdict(float)
+    room: dict[tuple[str, int], float | None] = defaultdict(float)
+    for service in services:
+        if service.unit != Unit.SEATS:
+            continue
+        category = category_key(service.category, service.unit)
+        for school_id, pair in pairs[service.id].items():
+            cell = (category, school_id)
+            # A service that names no grades serves the whole school.
+            grades[cell] |= set(pair.grades or []) or set(taking_part[school_id].grades or [])
+            inside[cell] += held.get((service.id, school_id), 0.0)
+            outside[cell] += not_held.get((service.id, school_id), 0.0)
+            bound = site_max.get((service.id, school_id))
+            so_far = room[cell]
+            room[cell] = None if bound is None or so_far is None else so_far + bound
+    minimums = {
+        (limit_category(limit), int(limit["school_id"])): float(limit["min"])
+        for limit in scenario.limits or []
+        if limit.get("min") is not None
+    }
+    limits: list[dict[str, Any]] = []
+    for (category, school_id), served in sorted(grades.items()):
+        cell = (category, school_id)
+        enrolled = served_enrollment(taking_part[school_id], served)
+        bound = max(math.floor(saturation * enrolled + 1e-9) - outside[cell], 0.0)
+        bound = max(bound, inside[cell], minimums.get(cell, 0.0))
+        most = room[cell]
+        if most is not None and most <= bound:
+            continue
+        limits.append(
+            {
+                "id": saturation_limit_id(school_key(school_id), category),
+                "school": school_key(school_id),
+                "category": category,
+                "max": _number(bound),
+            }
+        )
+    return limits
+
+
+SATURATION_PREFIX = "saturation "
+
+
+def saturation_limit_id(school: str, category: str) -> str:
+    """The id of the saturation limit of a school in a category ("saturation S3 tutoring:seats")."""
+    return f"{SATURATION_PREFIX}{school} {category}"
+
+
 def _locks(
     scenario: Scenario,
     conversion: Conversion,
-    services: dict[int, Service],
+    services: list[Service],
+    active: list[Commitment],
+    committed: dict[tuple[int, int], Decimal],
     taking_part: dict[int, School],
-    eligible: dict[int, list[int]],
+    pairs: dict[int, dict[int, _Pair]],
 ) -> list[dict[str, Any]]:
     categories = set(scenario.categories or []) or {c.value for c in Category}
-    stmt = (
-        select(Commitment)
-        .join(MOU, Commitment.mou_id == MOU.id)
-        .where(MOU.status == MOUStatus.ACTIVE, MOU.school_year == scenario.school_year)
-        .options(selectinload(Commitment.service).selectinload(Service.partner))
-        .order_by(Commitment.service_id, Commitment.school_id, Commitment.id)
-    )
+    in_scope = {s.id: s for s in services}
     # Two MOUs may commit the same service at the same school: one lock, their sum.
     grouped: dict[tuple[int, int], list[Commitment]] = defaultdict(list)
-    for commitment in db.session.scalars(stmt):
+    for commitment in active:
         if commitment.service.category.value not in categories:
             continue  # outside the scenario's question altogether
         grouped[(commitment.service_id, commitment.school_id)].append(commitment)
 
+    # What the pool keeps for commitments that cannot be locks in any case (not active).
+    active_sum: dict[int, Decimal] = defaultdict(Decimal)
+    for commitment in active:
+        active_sum[commitment.service_id] += commitment.amount
+    reserved: dict[int, Decimal] = defaultdict(Decimal)
+    for (service_id, _school), total in committed.items():
+        reserved[service_id] += total
     locks: list[dict[str, Any]] = []
     for (service_id, school_id), commitments in grouped.items():
         amount = float(sum((c.amount for c in commitments), Decimal(0)))
@@ -352,7 +622,7 @@ def _locks(
             kept=False,
         )
         conversion.locks.append(note)
-        service = services.get(service_id)
+        service = in_scope.get(service_id)
         school_facts = conversion.schools.get(school_key(school_id))
         if service is None:
             note.note = message("lock_service_out_of_scope")
@@ -361,16 +631,19 @@ def _locks(
             reason = school_facts.excluded if school_facts else None
             note.note = message("lock_school_not_taking_part", reason=reason)
             continue
-        if amount > float(pool_capacity(service)) + 1e-9:
+        if service.capacity is not None:
+            # The pool less the commitments that are not active (they are never locks).
+            room = service.capacity - (reserved[service_id] - active_sum[service_id])
+            if amount > float(room) + 1e-9:
+                note.note = message(
+                    "lock_above_capacity", amount=_number(amount), capacity=_number(room)
+                )
+                continue
+        if school_id not in pairs[service_id]:
+            pairs[service_id][school_id] = _Pair(grades=list(service.grades or []))
             note.note = message(
-                "lock_above_capacity",
-                amount=_number(amount),
-                capacity=_number(pool_capacity(service)),
+                "lock_made_eligible_offering" if service.offerings else "lock_made_eligible"
             )
-            continue
-        if school_id not in eligible[service_id]:
-            eligible[service_id].append(school_id)
-            note.note = message("lock_made_eligible")
         note.kept = True
         note.lock_index = len(locks)
         locks.append(
@@ -418,8 +691,24 @@ def _limits(scenario: Scenario, conversion: Conversion) -> list[dict[str, Any]]:
     return limits
 
 
-def pool_capacity(service: Service) -> Decimal:
-    """All a service can hand out: its overall capacity, else the sum of its site capacities."""
+def pool_capacity(
+    service: Service, site_bounds: list[float] | None = None, not_held: float = 0
+) -> Decimal:
+    """What the problem lets a service hand out in all.
+
+    With an overall capacity: that capacity less the commitments of the year
+    that are not held as locks (`not_held`; held ones count inside it). Without
+    one there is no overall pool, and the honest finite bound is what its
+    eligible schools list: the sum of their site capacities, and where a school
+    has none its per-site max (seats per student × enrollment in the grades
+    served), else what is locked there. A program listing 10,000 seats at a
+    school of 282 students so has 10,000 in the pool, 282 of them placeable
+    there, and the run says the rest stayed unplaced because of seats per
+    student. `site_bounds` are those, one per eligible school; without them,
+    the sum of the offerings' site capacities.
+    """
     if service.capacity is not None:
-        return service.capacity
-    return sum((o.capacity or Decimal(0) for o in service.offerings), Decimal(0))
+        return max(service.capacity - Decimal(str(not_held)), Decimal(0))
+    if site_bounds is None:
+        return sum((o.capacity or Decimal(0) for o in service.offerings), Decimal(0))
+    return Decimal(str(_number(sum(site_bounds))))

@@ -22,7 +22,13 @@ Measured on the seeded demo district (all categories, whole seats, HiGHS):
 proportional solves in about 0.2–0.3 s and maxmin in about 0.4–0.6 s, so
 both answer within the first second. Before categories were split by unit
 (seats added to hours in one category, mixed whole/continuous) the same
-maxmin took about 5.8 s and proportional about 0.35 s.
+maxmin took about 5.8 s and proportional about 0.35 s. With this year's
+commitments held as locks (the default since issue 10; 388 locks on the
+demo's 2026-27, 6,958 pairs, 485 seats-per-student limits) maxmin still
+takes about 1 s, but proportional spends 10–20 s on some seat categories
+(family engagement: 11.7 s with its 57 locks, 0.12 s without) and reached
+the 60 s time limit with three categories at stage "shared" (a busy
+machine, 2 cores shared); released, 1.5 s.
 """
 
 from __future__ import annotations

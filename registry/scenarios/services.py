@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from registry import formats
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.listing import Sorting
@@ -23,8 +24,10 @@ from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
 from registry.refusals import Refused
 from registry.scenarios.messages import Names, engine_conflict, engine_why, in_words
 from registry.scenarios.problem import (
+    SATURATION_PREFIX,
     category_key,
     category_label,
+    eligible_schools,
     limit_unit,
     split_category_key,
 )
@@ -40,6 +43,7 @@ FIELDS = (
     "service_ids",
     "require_service_area",
     "keep_commitments_as_locks",
+    "saturation",
     "objective",
     "solver",
     "time_limit_s",
@@ -144,7 +148,7 @@ def read_run(run: ScenarioRun) -> RunView:
         {"key": key, **facts} for key, facts in schools.items() if facts.get("excluded")
     ]
     eligible_somewhere = {
-        s for entry in view.problem.get("services", []) for s in entry["eligible"]
+        s for entry in view.problem.get("services", []) for s in eligible_schools(entry)
     }
     view.without_service = [
         {"key": key, **facts}
@@ -203,6 +207,13 @@ def read_run(run: ScenarioRun) -> RunView:
                 "enrollment": enrollment,
                 "per_student": row["allocated"] / enrollment if enrollment else None,
             }
+        )
+        last = view.school_rows[-1]
+        # More than one seat per enrolled student in a category: flagged on the page.
+        last["over_one"] = (
+            last["unit"] == Unit.SEATS.value
+            and last["per_student"] is not None
+            and last["per_student"] > 1 + 1e-9
         )
     for key, facts in services.items():
         capacity = facts["capacity"]
@@ -383,16 +394,198 @@ def stage_words(figures: dict[str, Any]) -> str:
     return str(words)
 
 
+# Why capacity stayed unplaced, most specific first (see `unplaced`).
+UNPLACED_REASONS = (
+    "threshold",
+    "no_school",
+    "saturation",
+    "site",
+    "saturation_site",
+    "locks_limits",
+    "other",
+)
+
+
+def unplaced(view: RunView) -> dict[str, dict[str, float]]:
+    """Per problem category, the capacity its services did not place, by reason.
+
+    A service's unplaced units get one reason: no school taking part is eligible
+    for it ("no_school", or "threshold" when the schools it could serve are all
+    below the need threshold); or every school eligible for it is full — at its
+    per-site max of seats per student ("saturation"), of site capacity ("site"),
+    or at the school's seats-per-student limit in the category (also
+    "saturation"), some one and some the other ("saturation_site"), or held by a
+    lock or a scenario limit ("locks_limits"); else "other" (the whole-seat rule or
+    a time limit left it).
+    """
+    if not view.result:
+        return {}
+    placed: dict[tuple[str, str], float] = defaultdict(float)
+    used: dict[str, float] = defaultdict(float)
+    for row in view.result.get("allocations", []):
+        placed[(row["service"], row["school"])] += row["amount"]
+        used[row["service"]] += row["amount"]
+    received: dict[tuple[str, str], float] = defaultdict(float)
+    services = {s["id"]: s for s in view.problem.get("services", [])}
+    for (service, school), amount in placed.items():
+        if service in services:
+            received[(school, services[service]["category"])] += amount
+    saturation_max: dict[tuple[str, str], float] = {}
+    limit_max: dict[tuple[str, str], float] = {}
+    for limit in view.problem.get("limits", []):
+        if limit.get("max") is None:
+            continue
+        cell = (limit["school"], limit["category"])
+        bucket = (
+            saturation_max if str(limit.get("id", "")).startswith(SATURATION_PREFIX) else limit_max
+        )
+        bucket[cell] = min(bucket.get(cell, limit["max"]), limit["max"])
+    locked = {(lock["service"], lock["school"]) for lock in view.problem.get("locks", [])}
+    bounds = view.report.get("bounds", {})
+    facts = view.services
+
+    reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for key, service in services.items():
+        left = float(service["capacity"]) - used[key]
+        if left <= 1e-6 * max(1.0, float(service["capacity"])):
+            continue
+        category = service["category"]
+        entries = service.get("eligible", [])
+        if not entries:
+            below = (facts.get(key) or {}).get("below_threshold", 0)
+            reasons[category]["threshold" if below else "no_school"] += left
+            continue
+        kinds: set[str] = set()
+        room = False
+        for entry in entries:
+            school = entry if isinstance(entry, str) else entry["school"]
+            most = None if isinstance(entry, str) else entry.get("max")
+            amount = placed.get((key, school), 0.0)
+            cell = (school, category)
+            if (key, school) in locked:
+                kinds.add("lock")
+            elif most is not None and amount >= most - 1e-6:
+                kinds.add(bounds.get(key, {}).get(school, "site"))
+            elif cell in saturation_max and received[cell] >= saturation_max[cell] - 1e-6:
+                kinds.add("saturation")
+            elif cell in limit_max and received[cell] >= limit_max[cell] - 1e-6:
+                kinds.add("limit")
+            else:
+                room = True
+        if room:
+            reason = "other"
+        elif kinds <= {"saturation"}:
+            reason = "saturation"
+        elif kinds <= {"site"}:
+            reason = "site"
+        elif kinds <= {"saturation", "site"}:
+            reason = "saturation_site"
+        else:
+            reason = "locks_limits"
+        reasons[category][reason] += left
+    return {c: dict(r) for c, r in reasons.items()}
+
+
+def unplaced_words(category: str, reason: str, amount: float, saturation: float | None) -> str:
+    """Why some of a category's capacity stayed unplaced, in a sentence.
+
+    ("2,310 seats of College & career stayed unplaced: every eligible school already
+    has a seat per student.")
+    """
+    fields = _category_fields(category, {})
+    values: dict[str, Any] = {
+        "amount": formats.amount(amount),
+        "unit": str(fields["unit_label"]).lower(),
+        "category": _category_name(category),
+    }
+    one = saturation is None or abs(saturation - 1) < 1e-9
+    per = formats.number(saturation or 1, trim=True)
+    if reason == "saturation":
+        if one:
+            return _(
+                "%(amount)s %(unit)s of %(category)s stayed unplaced: every eligible school "
+                "already has a seat per student.",
+                **values,
+            )
+        return _(
+            "%(amount)s %(unit)s of %(category)s stayed unplaced: every eligible school "
+            "already has %(per)s seats per student.",
+            per=per,
+            **values,
+        )
+    if reason == "saturation_site":
+        if one:
+            return _(
+                "%(amount)s %(unit)s of %(category)s stayed unplaced: every eligible school "
+                "already has a seat per student or has reached its site capacity.",
+                **values,
+            )
+        return _(
+            "%(amount)s %(unit)s of %(category)s stayed unplaced: every eligible school "
+            "already has %(per)s seats per student or has reached its site capacity.",
+            per=per,
+            **values,
+        )
+    if reason == "site":
+        return _(
+            "%(amount)s %(unit)s of %(category)s stayed unplaced: every eligible school has "
+            "reached its site capacity.",
+            **values,
+        )
+    if reason == "threshold":
+        return _(
+            "%(amount)s %(unit)s of %(category)s stayed unplaced: the schools its services "
+            "could reach are below the need threshold.",
+            **values,
+        )
+    if reason == "no_school":
+        return _(
+            "%(amount)s %(unit)s of %(category)s stayed unplaced: no school taking part is "
+            "eligible for its services.",
+            **values,
+        )
+    if reason == "locks_limits":
+        return _(
+            "%(amount)s %(unit)s of %(category)s stayed unplaced: locks and limits leave no "
+            "room at the eligible schools.",
+            **values,
+        )
+    return _(
+        "%(amount)s %(unit)s of %(category)s stayed unplaced within the run's rules "
+        "(whole seats, time limit).",
+        **values,
+    )
+
+
+def _category_name(key: str) -> str:
+    try:
+        return str(split_category_key(key)[0].label)
+    except ValueError:
+        return category_label(key)
+
+
 def category_summary(view: RunView, short: int = SHORT_SCHOOLS) -> list[dict[str, Any]]:
-    """Per category: placed of capacity, gap, floor, how far the engine got, and the
-    schools furthest below target."""
+    """Per category: placed of capacity, gap, floor, how far the engine got, the
+    schools furthest below target, why capacity stayed unplaced and how many schools
+    receive more than a seat per student."""
     below: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    over_one: dict[str, int] = defaultdict(int)
     for row in view.school_rows:
         if row["target"] - row["allocated"] > 1e-9:
             below[row["category"]].append(row)
+        if row.get("over_one"):
+            over_one[row["category"]] += 1
+    left = unplaced(view)
+    saturation = view.report.get("settings", {}).get("saturation")
     return [
         {
             **row,
+            "unplaced": [
+                unplaced_words(row["category"], reason, left[row["category"]][reason], saturation)
+                for reason in UNPLACED_REASONS
+                if reason in left.get(row["category"], {})
+            ],
+            "over_one": over_one.get(row["category"], 0),
             "stage_words": stage_words(row),
             "furthest_below": sorted(
                 below.get(row["category"], []),
