@@ -112,11 +112,13 @@ def _register_blueprints(app: Flask) -> None:
     from registry.errors import register_error_handlers
     from registry.main.views import bp as main_bp
     from registry.mous.views import bp as mous_bp
+    from registry.notifications.views import bp as notifications_bp
     from registry.partners.views import bp as partners_bp
     from registry.programs.views import bp as programs_bp
     from registry.scenarios.views import bp as scenarios_bp
     from registry.schools.views import bp as schools_bp
     from registry.services.views import bp as services_bp
+    from registry.users.account import bp as account_bp
     from registry.users.views import bp as users_bp
 
     blueprints = (
@@ -131,6 +133,8 @@ def _register_blueprints(app: Flask) -> None:
         scenarios_bp,
         api_bp,
         programs_bp,
+        notifications_bp,
+        account_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

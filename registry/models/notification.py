@@ -63,7 +63,9 @@ class ReminderSent(Model):
     __table_args__ = (UniqueConstraint("kind", "item_id", "due_date", "lead_days", "recipient"),)
 
     def __repr__(self) -> str:
-        return f"<ReminderSent {self.kind.value} #{self.item_id} {self.lead_days}d {self.recipient}>"
+        return (
+            f"<ReminderSent {self.kind.value} #{self.item_id} {self.lead_days}d {self.recipient}>"
+        )
 
 
 class Notification(Model):
