@@ -190,7 +190,12 @@ def _insurance_dates_expiring(today: date, leads: Sequence[int]) -> list[Reminde
 
 def _start_of_day(day: date) -> datetime:
     """Midnight at the start of a district day, in UTC (stored times are UTC)."""
-    return datetime.combine(day, time.min, tzinfo=district_time.zone()).astimezone(UTC)
+    zone = district_time.zone()
+    midnight = datetime.combine(day, time.min)
+    # Flask-Babel's zones are pytz's, which must localize (a tzinfo= gives them the LMT offset).
+    localize = getattr(zone, "localize", None)
+    local = localize(midnight) if localize else midnight.replace(tzinfo=zone)
+    return local.astimezone(UTC)
 
 
 def _documents_pending(today: date) -> list[Reminder]:

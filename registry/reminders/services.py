@@ -89,7 +89,12 @@ def partner_contacts(partner_ids: Iterable[int]) -> dict[int, list[Recipient]]:
     if not ids:
         return {}
     contacts: dict[int, list[Recipient]] = {pid: [] for pid in ids}
-    names = dict(db.session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(ids))))
+    names = {
+        pid: name
+        for pid, name in db.session.execute(
+            select(Partner.id, Partner.name).where(Partner.id.in_(ids))
+        )
+    }
     users = select(User).where(
         User.partner_id.in_(ids), User.role == Role.PARTNER, User.active.is_(True)
     )
@@ -152,8 +157,9 @@ def notify(found: Plan) -> int:
     if not found.reminders:
         return 0
     items = sorted({(r.kind, r.item_id) for r in found.reminders})
-    existing = set(
-        db.session.execute(
+    existing = {
+        tuple(row)
+        for row in db.session.execute(
             select(
                 Notification.user_id,
                 Notification.kind,
@@ -161,8 +167,8 @@ def notify(found: Plan) -> int:
                 Notification.due_date,
                 Notification.lead_days,
             ).where(tuple_(Notification.kind, Notification.item_id).in_(items))
-        ).tuples()
-    )
+        )
+    }
     added = 0
     for reminder in found.reminders:
         for recipient in found.recipients[reminder.key]:
