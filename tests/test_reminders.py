@@ -275,7 +275,7 @@ def test_a_reminder_goes_once_to_the_partners_contacts_and_the_coordinators(
     assert message["From"] == "registry@district.example"
     assert "Reading Friends · 2025-26" in str(message["Subject"])
     body = message.get_content()
-    assert "That is in 30 days." in body
+    assert "Reading Friends · 2025-26 ends on April 1, 2026. That is in 30 days." in body
     assert f"http://registry.test/mous/{mou.id}" in body
     assert "http://registry.test/notifications/" in body
     partner_body = smtp_server.to("office@reading.example")[0].get_content()

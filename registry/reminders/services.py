@@ -197,11 +197,10 @@ def compose(delivery: Delivery, today: date) -> EmailMessage:
     with force_locale(recipient.locale):
         subject = _("Reminder: %(what)s", what=wording.headline(*_what(reminder)))
         greeting = _("Hello %(name)s,", name=recipient.name) if recipient.name else _("Hello,")
-        lines = [
-            wording.headline(*_what(reminder)),
-            wording.countdown(reminder.kind, reminder.due_date, today),
-        ]
-        paragraphs = [greeting, " ".join(line for line in lines if line)]
+        # The headline is also the subject and the notification: here it ends a sentence.
+        sentence = _("%(headline)s.", headline=wording.headline(*_what(reminder)))
+        countdown = wording.countdown(reminder.kind, reminder.due_date, today)
+        paragraphs = [greeting, f"{sentence} {countdown}" if countdown else sentence]
         paragraphs.append(wording.what_to_do(reminder.kind))
         link = wording.item_path(
             reminder.kind, reminder.item_id, reminder.partner_id, external=True
