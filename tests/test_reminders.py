@@ -414,3 +414,32 @@ def test_the_command_is_audited_as_itself(
         select(AuditEntry.user_email).where(AuditEntry.entity == "reminder_sent").distinct()
     )
     assert list(actors) == ["cli:send-reminders"]
+
+
+@pytest.mark.parametrize(
+    "registry_url, server_name, link",
+    [
+        (
+            "https://partners.district.example/registry",
+            None,
+            "https://partners.district.example/registry/mous/",
+        ),
+        (None, "registry.test", "http://registry.test/mous/"),
+        (None, None, None),
+    ],
+)
+def test_the_mail_links_to_the_item_where_the_site_is_known(
+    app: Flask,
+    smtp_server: Any,
+    district: dict[str, Any],
+    registry_url: str | None,
+    server_name: str | None,
+    link: str | None,
+) -> None:
+    app.config.update(REGISTRY_URL=registry_url, SERVER_NAME=server_name)
+    assert run(app).exit_code == 0
+    body = smtp_server.to(district["coordinator"].email)[0].get_content()
+    if link is None:
+        assert "http" not in body  # no address to give: the mail still goes
+    else:
+        assert f"{link}{district['mou'].id}" in body

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, url_for
 from flask_babel import gettext as _
@@ -67,21 +69,31 @@ def what_to_do(kind: ReminderKind) -> str:
     return _("Upload the new document in the registry before then; a coordinator verifies it.")
 
 
-def _can_name_host() -> bool:
-    return has_request_context() or bool(current_app.config.get("SERVER_NAME"))
+def _address(endpoint: str, external: bool, **values: Any) -> str | None:
+    """An endpoint's address; a full one for mail, built from the request, else from
+    `REGISTRY_URL` (https://registry.district.example, what a command run by cron
+    knows of the site), else from `SERVER_NAME`; None when none of them is there."""
+    if not external or has_request_context():
+        return url_for(endpoint, _external=external, **values)
+    base = current_app.config.get("REGISTRY_URL")
+    if base:
+        site = urlsplit(str(base))
+        adapter = current_app.url_map.bind(
+            site.netloc, script_name=site.path or "/", url_scheme=site.scheme or "https"
+        )
+        return adapter.build(endpoint, values, force_external=True)
+    if current_app.config.get("SERVER_NAME"):
+        return url_for(endpoint, _external=True, **values)
+    return None
 
 
 def item_path(kind: ReminderKind, item_id: int, partner_id: int, *, external: bool) -> str | None:
-    """Where the item is seen in the registry (None when no address can be built here)."""
-    if external and not _can_name_host():
-        return None  # a command outside a request knows no host to name
+    """Where the item is seen in the registry (None when no full address can be built here)."""
     if kind in MOU_KINDS:
-        return url_for("mous.detail", mou_id=item_id, _external=external)
-    return url_for("partners.detail", partner_id=partner_id, _external=external)
+        return _address("mous.detail", external, mou_id=item_id)
+    return _address("partners.detail", external, partner_id=partner_id)
 
 
 def notifications_url() -> str | None:
-    """The address of the notification list, for a mail's footer (None without SERVER_NAME)."""
-    if not _can_name_host():
-        return None
-    return url_for("notifications.index", _external=True)
+    """The full address of the notification list, for a mail's footer (None if unknown)."""
+    return _address("notifications.index", True)
