@@ -14,6 +14,7 @@ from babel.dates import format_date
 from click.testing import Result
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy import insert as sa_insert
 
 from registry.extensions import db
 from registry.models import (
@@ -443,3 +444,31 @@ def test_the_mail_links_to_the_item_where_the_site_is_known(
         assert "http" not in body  # no address to give: the mail still goes
     else:
         assert f"{link}{district['mou'].id}" in body
+
+
+def test_a_message_another_run_logged_meanwhile_is_not_sent_again(
+    app: Flask, smtp_server: Any, district: dict[str, Any]
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from registry.reminders import services
+
+    plan = services.plan(TODAY)
+    first = plan.deliveries[0]
+    db.session.rollback()
+    # Another run, in its own transaction, logs (and sends) the same message first.
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa_insert(ReminderSent).values(
+                kind=first.reminder.kind,
+                item_id=first.reminder.item_id,
+                due_date=first.reminder.due_date,
+                lead_days=first.reminder.lead_days,
+                recipient=first.recipient.email,
+                sent_at=datetime.now(DISTRICT),
+            )
+        )
+    with pytest.raises(IntegrityError):
+        services.deliver(first, TODAY)  # the log row is written before the message goes
+    db.session.rollback()
+    assert smtp_server.messages == []
