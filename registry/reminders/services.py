@@ -89,12 +89,10 @@ def partner_contacts(partner_ids: Iterable[int]) -> dict[int, list[Recipient]]:
     if not ids:
         return {}
     contacts: dict[int, list[Recipient]] = {pid: [] for pid in ids}
-    names = {
-        pid: name
-        for pid, name in db.session.execute(
-            select(Partner.id, Partner.name).where(Partner.id.in_(ids))
-        )
-    }
+    partners = db.session.execute(
+        select(Partner.id, Partner.name, Partner.email).where(Partner.id.in_(ids))
+    ).all()
+    names = {pid: name for pid, name, _email in partners}
     users = select(User).where(
         User.partner_id.in_(ids), User.role == Role.PARTNER, User.active.is_(True)
     )
@@ -102,12 +100,10 @@ def partner_contacts(partner_ids: Iterable[int]) -> dict[int, list[Recipient]]:
         assert user.partner_id is not None  # the query asked for one
         contacts[user.partner_id].append(_user_recipient(user, names.get(user.partner_id)))
     default = str(current_app.config["BABEL_DEFAULT_LOCALE"])
-    for pid, email in db.session.execute(
-        select(Partner.id, Partner.email).where(Partner.id.in_(ids))
-    ):
+    for pid, name, email in partners:
         address = (email or "").strip().lower()
         if address and all(c.email != address for c in contacts[pid]):
-            contacts[pid].append(Recipient(address, default, partner_name=names.get(pid)))
+            contacts[pid].append(Recipient(address, default, partner_name=name))
     return contacts
 
 
