@@ -25,8 +25,9 @@ def bundled_folder(name: str) -> Path:
 
 
 def select_locale() -> str | None:
-    """The page language: an explicit ?lang= choice, else the one remembered, else the browser's."""
+    """The page language: ?lang=, else the one remembered, else the user's own, else the browser's."""
     from flask import current_app, has_request_context
+    from flask_login import current_user
 
     if not has_request_context():
         return None  # CLI and background work: the default locale
@@ -36,6 +37,9 @@ def select_locale() -> str | None:
         return chosen
     if session.get("lang") in languages:
         return session["lang"]
+    own = getattr(current_user, "locale", "") if current_user.is_authenticated else ""
+    if own in languages:
+        return str(own)
     return request.accept_languages.best_match(list(languages))
 
 
@@ -112,11 +116,13 @@ def _register_blueprints(app: Flask) -> None:
     from registry.errors import register_error_handlers
     from registry.main.views import bp as main_bp
     from registry.mous.views import bp as mous_bp
+    from registry.notifications.views import bp as notifications_bp
     from registry.partners.views import bp as partners_bp
     from registry.programs.views import bp as programs_bp
     from registry.scenarios.views import bp as scenarios_bp
     from registry.schools.views import bp as schools_bp
     from registry.services.views import bp as services_bp
+    from registry.users.account import bp as account_bp
     from registry.users.views import bp as users_bp
 
     blueprints = (
@@ -131,6 +137,8 @@ def _register_blueprints(app: Flask) -> None:
         scenarios_bp,
         api_bp,
         programs_bp,
+        notifications_bp,
+        account_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

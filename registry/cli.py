@@ -12,6 +12,7 @@ from flask import Flask
 from registry.audit import Actor, acting_as
 from registry.extensions import db
 from registry.programs.cli import import_partner_programs_command
+from registry.reminders.cli import send_reminders_command
 from registry.scenarios.cli import allocate_command
 
 CLI_ACTOR = Actor(None, "cli")
@@ -24,6 +25,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(import_schools_command)
     app.cli.add_command(import_partner_programs_command)
     app.cli.add_command(allocate_command)
+    app.cli.add_command(send_reminders_command)
 
 
 @click.command("seed-demo")

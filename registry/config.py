@@ -26,6 +26,7 @@ class Settings:
     secure_cookies: bool = False
     district_timezone: str = DEFAULT_DISTRICT_TIMEZONE
     smtp_url: str | None = None
+    registry_url: str | None = None
     mail_from: str | None = None
     # The district's 4-digit DESE code (Boston: 0035): statewide school files keep its rows.
     district_code: str | None = None
@@ -39,6 +40,7 @@ class Settings:
             secure_cookies=os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true"},
             district_timezone=os.environ.get("DISTRICT_TIMEZONE") or DEFAULT_DISTRICT_TIMEZONE,
             smtp_url=os.environ.get("SMTP_URL") or None,
+            registry_url=os.environ.get("REGISTRY_URL") or None,
             mail_from=os.environ.get("MAIL_FROM") or None,
             district_code=os.environ.get("DISTRICT_CODE") or None,
         )
@@ -104,6 +106,10 @@ def build_config(
         "SMTP_URL": settings.smtp_url,
         "MAIL_FROM": settings.mail_from or "registry@localhost",
         "SMTP_TIMEOUT_S": 10.0,
+        # Where mailed links point (a command run by cron has no request to take it from).
+        "REGISTRY_URL": settings.registry_url,
+        # send-reminders: days before a date that a reminder goes out.
+        "REMINDER_LEAD_DAYS": (60, 30, 7),
     }
     config.update(overrides)
     return config

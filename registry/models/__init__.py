@@ -5,6 +5,7 @@ from registry.models.document import Document, DocumentStatus, DocumentType
 from registry.models.imports import ImportMapping
 from registry.models.mou import MOU, Commitment, mou_school
 from registry.models.need import NeedIndexDefinition
+from registry.models.notification import Notification, ReminderKind, ReminderSent
 from registry.models.partner import Partner
 from registry.models.scenario import Scenario, ScenarioRun
 from registry.models.school import INDICATORS, School, SchoolAlias, SchoolIndicators
@@ -21,9 +22,12 @@ __all__ = [
     "DocumentType",
     "ImportMapping",
     "NeedIndexDefinition",
+    "Notification",
     "Offering",
     "Partner",
     "ProgramAreaMapping",
+    "ReminderKind",
+    "ReminderSent",
     "Scenario",
     "ScenarioRun",
     "School",

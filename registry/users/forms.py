@@ -1,13 +1,21 @@
-"""Account forms: create and edit (admins only)."""
+"""Account forms: create and edit (admins only); the language a user picks for themself."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
 
 from registry.fields import RegistryForm, options, strip_text
 from registry.partners.services import partner_choices as partners_by_name
@@ -77,3 +85,17 @@ class UserEditForm(_AccountFields):
         validators=[EqualTo("password", message=_l("The passwords differ."))],
         render_kw=NEW_PASSWORD,
     )
+
+
+class LanguageForm(RegistryForm):
+    """A user's own choice of language for mail and notifications."""
+
+    locale = RadioField(
+        _l("Language of your email and notifications"),
+        choices=[],
+        validators=[InputRequired(message=_l("Choose a language."))],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.locale.choices = options(current_app.config["LANGUAGES"].items())

@@ -159,3 +159,23 @@ def update_user(
         user.set_password(password)
     db.session.flush()
     return user
+
+
+def set_locale(user: User, locale: str) -> User:
+    """Set the language a user's mail and notifications are written in ("" = the default)."""
+    from flask import current_app
+
+    if locale and locale not in current_app.config["LANGUAGES"]:
+        choices = ", ".join(current_app.config["LANGUAGES"])
+        raise Refused(
+            _(
+                "Unknown language '%(code)s' (choose one of %(choices)s).",
+                code=locale,
+                choices=choices,
+            ),
+            field="locale",
+        )
+    if user.locale != locale:
+        user.locale = locale  # audited with the account, like every change
+        db.session.flush()
+    return user

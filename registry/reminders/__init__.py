@@ -1,0 +1,1 @@
+"""Reminders: what is due (finder), sending and logging them (services), the cron command (cli)."""
