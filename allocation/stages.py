@@ -15,7 +15,8 @@ retry to ``5e-7`` relative (the spec allows ``1e-6``).
 Whole seats: when every amount is whole, ``D`` gets chord cuts (the convex
 hull of ``|y - tau|`` on whole ``y``); for ``maxmin`` without cohort minimums
 the floor ``z*`` is found by LPs on the flow network (`allocation.integral`,
-HiGHS only), and stage 3 holds it as ``y_s >= ceil(z* w_s)``. With cohort
+HiGHS only), and stage 3 holds it as ``y_s >= ceil(z* w_s)``; proportional's
+stage 3 there is found by min-cost flow LPs on floors (`allocation.held`). With cohort
 minimums (whole seats, HiGHS), every stage first goes to `allocation.cohorts`
 (flow-LP bounds, reachable totals, a neighbourhood search); the MILP runs
 only when that cannot prove its answer, and the best allocation found is
@@ -455,7 +456,8 @@ class _CategorySolver:
         tolerance; the answer is checked against the spec's. With cohort minimums
         (whole seats, HiGHS), `allocation.cohorts` searches the floor instead, within
         bounds of its own: what it cannot prove is its best, kept, with the stage not
-        completed (`time_limit` only if the time limit ran out).
+        completed (`time_limit` only if the time limit ran out). Whole seats without
+        cohorts (HiGHS): `allocation.held` by flow LPs, the MILP only on its doubt.
 
         Always returns an allocation: `start` when the run finds nothing better,
         with `time_limit` if time ran out and `error` if the solver failed otherwise
