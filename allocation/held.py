@@ -150,7 +150,9 @@ class WholeFloorAtDistance:
         if left is not None and left <= 0:
             return None
         h = self.highs
-        h.setOptionValue("time_limit", highspy.kHighsInf if left is None else left)
+        # HiGHS reads time_limit against the model's run time summed over all its runs.
+        limit = highspy.kHighsInf if left is None else float(h.getRunTime()) + left
+        h.setOptionValue("time_limit", limit)
         columns = np.arange(self.y_first, self.y_first + self.m, dtype=np.int32)
         upper = np.where(np.isinf(self.school_upper), highspy.kHighsInf, self.school_upper)
         h.changeColsBounds(self.m, columns, lower, upper)
