@@ -11,7 +11,8 @@ Modules: `problem` (input data and validation), `model` (one category's PuLP
 model), `scaling` (weights and amounts in the engine's own units, so that the
 answer does not depend on the file's), `stages` (the spec's stages and
 `solve`), `integral` (the exact
-whole-seat maxmin floor by LPs), `cohorts` (proven optima for whole seats
+whole-seat maxmin floor by LPs), `held` (the exact whole-seat floor at the
+least D, proportional's stage 3, by flow LPs), `cohorts` (proven optima for whole seats
 with cohort minimums: flow-LP bounds, reachable totals, neighbourhood
 search), `solvers` (HiGHS/CBC through
 PuLP and their statuses), `explain` (why a school falls short, conflicts),

@@ -15,7 +15,8 @@ retry to ``5e-7`` relative (the spec allows ``1e-6``).
 Whole seats: when every amount is whole, ``D`` gets chord cuts (the convex
 hull of ``|y - tau|`` on whole ``y``); for ``maxmin`` without cohort minimums
 the floor ``z*`` is found by LPs on the flow network (`allocation.integral`,
-HiGHS only), and stage 3 holds it as ``y_s >= ceil(z* w_s)``. With cohort
+HiGHS only), and stage 3 holds it as ``y_s >= ceil(z* w_s)``; proportional's
+stage 3 there is found by min-cost flow LPs on floors (`allocation.held`). With cohort
 minimums (whole seats, HiGHS), every stage first goes to `allocation.cohorts`
 (flow-LP bounds, reachable totals, a neighbourhood search); the MILP runs
 only when that cannot prove its answer, and the best allocation found is
@@ -75,6 +76,7 @@ from allocation.cohorts import applicable as cohorts_apply
 from allocation.floor import ContinuousFloor
 from allocation.floor import applicable as continuous_flow
 from allocation.greedy import first_feasible, placed_bound
+from allocation.held import WholeFloorAtDistance
 from allocation.integral import IntegralFloor, ceil_noise, integral_flow
 from allocation.model import CategoryData, CategoryModel, category_data, clean_amounts
 from allocation.problem import (
@@ -454,7 +456,8 @@ class _CategorySolver:
         tolerance; the answer is checked against the spec's. With cohort minimums
         (whole seats, HiGHS), `allocation.cohorts` searches the floor instead, within
         bounds of its own: what it cannot prove is its best, kept, with the stage not
-        completed (`time_limit` only if the time limit ran out).
+        completed (`time_limit` only if the time limit ran out). Whole seats without
+        cohorts (HiGHS): `allocation.held` by flow LPs, the MILP only on its doubt.
 
         Always returns an allocation: `start` when the run finds nothing better,
         with `time_limit` if time ran out and `error` if the solver failed otherwise
@@ -479,6 +482,9 @@ class _CategorySolver:
                     outcome = Outcome.ERROR
                 return _Stage(outcome, clean_amounts(self.data, found.amounts))
         z_start = self.coverage(start)
+        held = self._whole_floor_at_distance(t_star, start, targets, d_star, limit)
+        if held is not None:
+            return held
         if self.distance_rows is None:  # stage 2 was proven without a PuLP run
             self.distance_rows = self._deviation_rows(targets)
         deviations, target_rows = self.distance_rows
@@ -538,6 +544,34 @@ class _CategorySolver:
         if z_new < z_start:  # as good but for float noise: stage 2's allocation stands
             return _Stage(stage.outcome, start)
         return stage
+
+    def _whole_floor_at_distance(
+        self, t_star: float, start: np.ndarray, targets: np.ndarray, d_star: float, limit: float
+    ) -> _Stage | None:
+        """Stage 3 on a whole-seat flow network (no cohorts, HiGHS) by min-cost flow LPs
+        (`allocation.held`) instead of the MILP, whose bound closes slowly when locks put
+        schools far above target; None (the MILP decides) on any doubt."""
+        if self.solver != "highs" or integral_flow(self.data, bool(self.model.binaries)) != (
+            "whole"
+        ):
+            return None
+        cap = d_star * (1.0 + 5e-7) + 5e-10 * t_star  # the MILP's cap (see floor_at_distance)
+        search = WholeFloorAtDistance(self.data, t_star, targets, cap, self.clock.left)
+        found = search.search(start)
+        if found is None:
+            return None
+        amounts = clean_amounts(self.data, found.amounts)
+        z_start, z_new = self.coverage(start), self.coverage(amounts)
+        if self.distance(amounts, targets) > limit or z_new < z_start * (1.0 - 1e-9):
+            return None  # not what the search promised: let the MILP decide
+        if found.proven:
+            outcome = Outcome.OPTIMAL
+        elif self.clock.expired():
+            outcome = Outcome.TIME_LIMIT
+        else:
+            outcome = Outcome.ERROR  # a solver failure: stage 2's answer stands
+        # As good as stage 2's but for float noise: stage 2's allocation stands.
+        return _Stage(outcome, start if z_new < z_start else amounts)
 
     def distance(self, amounts: np.ndarray, targets: np.ndarray) -> float:
         """D = sum |y_s - tau_s| under `amounts`."""
