@@ -25,7 +25,7 @@ def bundled_folder(name: str) -> Path:
 
 
 def select_locale() -> str | None:
-    """The page language: ?lang=, else the one remembered, else the user's own, else the browser's."""
+    """The page language: ?lang=, else remembered, else the user's own, else the browser's."""
     from flask import current_app, has_request_context
     from flask_login import current_user
 
