@@ -83,7 +83,7 @@ def test_some_schools_without_need_are_counted_and_said(
         "Need is unknown for 1 of 4 schools; the figures by need are computed on the other "
         "3 only." in page
     )
-    assert "Not counted: School D (no data for Economically disadvantaged" in page
+    assert "Not counted: School D (no data for Low income / economically disadvantaged" in page
     # The index is computed on the three (seats rise with need: positive) and says so.
     assert "resources lean to the schools with more need" in page
     assert "(3 schools with a need score; 1 without, not counted.)" in page
