@@ -7,6 +7,14 @@ from registry.models.mou import MOU, Commitment, mou_school
 from registry.models.need import NeedIndexDefinition
 from registry.models.partner import Partner
 from registry.models.scenario import Scenario, ScenarioRun
+from registry.models.selfservice import (
+    Application,
+    ApplicationAttempt,
+    ApplicationStatus,
+    ChangeRequest,
+    ChangeStatus,
+    Invitation,
+)
 from registry.models.school import INDICATORS, School, SchoolAlias, SchoolIndicators
 from registry.models.service import Offering, ProgramAreaMapping, Service
 from registry.models.user import User
@@ -14,12 +22,18 @@ from registry.models.user import User
 __all__ = [
     "INDICATORS",
     "MOU",
+    "Application",
+    "ApplicationAttempt",
+    "ApplicationStatus",
     "AuditEntry",
+    "ChangeRequest",
+    "ChangeStatus",
     "Commitment",
     "Document",
     "DocumentStatus",
     "DocumentType",
     "ImportMapping",
+    "Invitation",
     "NeedIndexDefinition",
     "Offering",
     "Partner",
