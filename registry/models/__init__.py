@@ -7,6 +7,7 @@ from registry.models.mou import MOU, Commitment, mou_school
 from registry.models.need import NeedIndexDefinition
 from registry.models.partner import Partner
 from registry.models.scenario import Scenario, ScenarioRun
+from registry.models.school import INDICATORS, School, SchoolAlias, SchoolIndicators
 from registry.models.selfservice import (
     Application,
     ApplicationAttempt,
@@ -15,7 +16,6 @@ from registry.models.selfservice import (
     ChangeStatus,
     Invitation,
 )
-from registry.models.school import INDICATORS, School, SchoolAlias, SchoolIndicators
 from registry.models.service import Offering, ProgramAreaMapping, Service
 from registry.models.user import User
 
