@@ -101,9 +101,7 @@ def test_an_application_becomes_an_applicant_partner_with_inactive_services(clie
 
 
 def test_an_application_needs_a_service_and_ordered_grades(client):
-    response = client.post(
-        "/apply", data=application_data(service_1_name="", service_2_name="")
-    )
+    response = client.post("/apply", data=application_data(service_1_name="", service_2_name=""))
     assert response.status_code == 400
     assert "Name at least one service you offer." in response.get_data(as_text=True)
     response = client.post(

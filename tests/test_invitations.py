@@ -93,7 +93,9 @@ def test_a_link_expires_after_seven_days(app, make_partner, make_user):
     partner = make_partner()
     coordinator = make_user("coordinator")
     sent = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-    invitation, token = invitation_services.invite(partner, "kim@partner.example", coordinator, sent)
+    invitation, token = invitation_services.invite(
+        partner, "kim@partner.example", coordinator, sent
+    )
     db.session.commit()
     assert invitation.expires_at == sent + timedelta(days=7)
     almost = sent + timedelta(days=7) - timedelta(minutes=1)
