@@ -93,7 +93,7 @@ def test_a_link_expires_after_seven_days(app, make_partner, make_user):
     partner = make_partner()
     coordinator = make_user("coordinator")
     sent = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-    invitation, token = invitation_services.invite(
+    invitation, _token = invitation_services.invite(
         partner, "kim@partner.example", coordinator, sent
     )
     db.session.commit()
