@@ -1,7 +1,8 @@
 """partner self-service: applications, invitations, edits awaiting review
 
 - `partner_application`: an organisation's application (its partner has status
-  applicant), reviewed by a coordinator: approved, or returned with comments.
+  applicant), reviewed by a coordinator: approved, or returned with comments;
+  `locale` is the language it was made in (the emails about it use it).
 - `application_attempt`: applications received per client address, for the
   rate limit on /apply.
 - `invitation`: a one-time link (kept as its SHA-256) for a contact to create a
@@ -84,6 +85,7 @@ def upgrade():
     sa.Column('partner_id', sa.Integer(), nullable=False),
     sa.Column('applicant_name', sa.String(length=200), nullable=False),
     sa.Column('applicant_email', sa.String(length=254), nullable=False),
+    sa.Column('locale', sa.String(length=10), nullable=False),
     sa.Column('status', sa.Enum('submitted', 'returned', 'approved', name='applicationstatus', native_enum=False, length=40), nullable=False),
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('reviewed_by_id', sa.Integer(), nullable=True),

@@ -85,6 +85,7 @@ def submit(
     applicant_email: str,
     client_ip: str,
     now: datetime,
+    locale: str = "",
 ) -> Application:
     """Record an application: a partner with status applicant, its services inactive."""
     cleaned = partner_services.clean_values({k: values[k] for k in APPLICANT_FIELDS if k in values})
@@ -122,6 +123,7 @@ def submit(
             partner=partner,
             applicant_name=applicant_name.strip()[:200],
             applicant_email=applicant_email,
+            locale=locale[:10],
             status=ApplicationStatus.SUBMITTED,
             submitted_at=now,
         )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_timedelta
+from flask_babel import force_locale, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -62,6 +63,7 @@ def apply() -> ResponseReturnValue:
                 form.applicant_email.data or "",
                 client_ip(),
                 utcnow(),
+                locale=str(get_locale() or ""),
             )
         except Refused as err:
             show_refusal(err, form)
@@ -110,7 +112,31 @@ def detail(application_id: int) -> ResponseReturnValue:
     return _detail_page(_application_or_404(application_id))
 
 
+def _in_applicants_language(application: Application) -> Any:
+    """Write the applicant's email in the language they applied in."""
+    return force_locale(application.locale or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
 def _approval_mail(application: Application, invited: tuple[Invitation, str] | None) -> None:
+    with _in_applicants_language(application):
+        subject, body = _approval_text(application, invited)
+    send_after_commit(
+        [message([application.applicant_email], subject, body, reply_to=current_user.email)],
+        _not_sent(application),
+    )
+
+
+def _not_sent(application: Application) -> str:
+    return _(
+        "The decision is saved, but the email to %(email)s could not be sent: "
+        "tell the applicant yourself.",
+        email=application.applicant_email,
+    )
+
+
+def _approval_text(
+    application: Application, invited: tuple[Invitation, str] | None
+) -> tuple[str, str]:
     name = application.partner.name
     subject = _("%(partner)s is approved as a district partner", partner=name)
     if invited is not None:
@@ -128,14 +154,7 @@ def _approval_mail(application: Application, invited: tuple[Invitation, str] | N
         partner=name,
         next=next_step,
     )
-    send_after_commit(
-        [message([application.applicant_email], subject, body, reply_to=current_user.email)],
-        _(
-            "The decision is saved, but the email to %(email)s could not be sent: "
-            "tell the applicant yourself.",
-            email=application.applicant_email,
-        ),
-    )
+    return subject, body
 
 
 @bp.post("/applications/<int:application_id>/approve")
@@ -174,29 +193,31 @@ def return_(application_id: int) -> ResponseReturnValue:
         except Refused as err:
             show_refusal(err, form)
         else:
-            subject = _(
-                "Your application for %(partner)s: changes needed", partner=application.partner.name
-            )
-            body = _(
-                "Hello %(applicant)s,\n\nThe district's partnership office reviewed the "
-                "application of %(partner)s and returns it with these comments:\n\n%(comment)s\n\n"
-                "Reply to this email with the changes or documents asked for.\n",
-                applicant=application.applicant_name,
-                partner=application.partner.name,
-                comment=application.comment,
-            )
+            with _in_applicants_language(application):
+                subject, body = _return_text(application)
             send_after_commit(
                 [
                     message(
                         [application.applicant_email], subject, body, reply_to=current_user.email
                     )
                 ],
-                _(
-                    "The decision is saved, but the email to %(email)s could not be sent: "
-                    "tell the applicant yourself.",
-                    email=application.applicant_email,
-                ),
+                _not_sent(application),
             )
             flash(_("Returned to the applicant with your comments."), "success")
             return redirect(url_for("applications.index"))
     return _detail_page(application, form), 400
+
+
+def _return_text(application: Application) -> tuple[str, str]:
+    subject = _(
+        "Your application for %(partner)s: changes needed", partner=application.partner.name
+    )
+    body = _(
+        "Hello %(applicant)s,\n\nThe district's partnership office reviewed the "
+        "application of %(partner)s and returns it with these comments:\n\n%(comment)s\n\n"
+        "Reply to this email with the changes or documents asked for.\n",
+        applicant=application.applicant_name,
+        partner=application.partner.name,
+        comment=application.comment,
+    )
+    return subject, body

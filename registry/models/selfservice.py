@@ -56,6 +56,8 @@ class Application(Model):
     )
     applicant_name: Mapped[str] = mapped_column(String(200))
     applicant_email: Mapped[str] = mapped_column(String(254))
+    # The language the applicant applied in: the decision is emailed in it ("" = the default).
+    locale: Mapped[str] = mapped_column(String(10), default="")
     status: Mapped[ApplicationStatus] = mapped_column(
         enum_column(ApplicationStatus), default=ApplicationStatus.SUBMITTED, index=True
     )
