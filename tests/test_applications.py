@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +19,9 @@ from registry.models import (
     ApplicationAttempt,
     ApplicationStatus,
     AuditEntry,
+    Document,
+    DocumentStatus,
+    DocumentType,
     Invitation,
     Partner,
     Service,
@@ -281,3 +286,49 @@ def test_services_rows_are_stored_as_services(client):
     _applied(client)
     names = db.session.scalars(select(Service.name).order_by(Service.name)).all()
     assert names == ["Family Nights", "Homework Club"]
+
+
+# ---- documents sent with an application -----------------------------------------------------
+
+
+def _pdf() -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdfs_sent_with_an_application_are_kept_pending(app, client, tmp_path, login):
+    app.config["DOCUMENTS_DIR"] = str(tmp_path)
+    content = _pdf()
+    data = application_data(insurance_certificate=(io.BytesIO(content), "certificate.pdf"))
+    response = client.post("/apply", data=data, content_type="multipart/form-data")
+    assert response.status_code == 302
+    document = db.session.scalars(select(Document)).one()
+    assert document.doc_type == DocumentType.INSURANCE_CERTIFICATE
+    assert document.status == DocumentStatus.PENDING
+    assert document.filename == "certificate.pdf" and document.size == len(content)
+    assert (tmp_path / f"{hashlib.sha256(content).hexdigest()}.pdf").read_bytes() == content
+    login("coordinator")
+    application = db.session.scalars(select(Application)).one()
+    page = client.get(f"/applications/{application.id}").get_data(as_text=True)
+    assert "certificate.pdf" in page
+
+
+def test_a_file_that_is_not_a_pdf_is_refused(app, client, tmp_path):
+    app.config["DOCUMENTS_DIR"] = str(tmp_path)
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+    data = application_data(background_check=(io.BytesIO(png), "policy.pdf"))
+    response = client.post("/apply", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "The file is not a PDF" in response.get_data(as_text=True)
+    assert count(Partner) == 0 and count(Document) == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_applicants_language_is_remembered(client):
+    assert client.post("/apply?lang=es", data=application_data()).status_code == 302
+    assert db.session.scalars(select(Application)).one().locale == "es"

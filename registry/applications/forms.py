@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, Field, SelectField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, ValidationError
 
@@ -71,6 +72,8 @@ class ApplicationForm(RegistryForm):
         filters=[strip_text],
     )
     phone = StringField(_l("Public contact phone"), validators=[Length(max=40)])
+    insurance_certificate = FileField(_l("Insurance certificate (PDF)"))
+    background_check = FileField(_l("Background-check (CORI/SORI) policy or attestation (PDF)"))
     # The honeypot: hidden from people, filled in by form-filling robots.
     fax_number = StringField(_l("Leave this field empty"))
 

@@ -9,6 +9,7 @@ the database so every worker process sees the same count.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import Select, delete, func, select
 
+from registry.applications.documents import check_pdf, store
 from registry.audit import Actor, acting_as
 from registry.extensions import db
 from registry.invitations import services as invitation_services
@@ -23,6 +25,9 @@ from registry.models import (
     Application,
     ApplicationAttempt,
     ApplicationStatus,
+    Document,
+    DocumentStatus,
+    DocumentType,
     Invitation,
     Partner,
     Service,
@@ -33,6 +38,11 @@ from registry.refusals import Refused
 from registry.users.services import find_by_email
 from registry.vocabulary import GRADES, Category, PartnerStatus, Role, Setting, Unit
 
+# The form field each kind of document sent with an application comes in.
+DOCUMENT_FIELDS: dict[DocumentType, str] = {
+    DocumentType.INSURANCE_CERTIFICATE: "insurance_certificate",
+    DocumentType.BACKGROUND_CHECK: "background_check",
+}
 RATE_LIMIT = 5
 RATE_WINDOW = timedelta(hours=1)
 APPLICANT_FIELDS = (
@@ -86,8 +96,15 @@ def submit(
     client_ip: str,
     now: datetime,
     locale: str = "",
+    documents: Sequence[tuple[DocumentType, str, bytes]] = (),
 ) -> Application:
-    """Record an application: a partner with status applicant, its services inactive."""
+    """Record an application: a partner with status applicant, its services inactive.
+
+    `documents` are (type, file name, content) of PDFs sent with it, kept pending
+    verification like any partner document.
+    """
+    for doc_type, _filename, content in documents:
+        check_pdf(content, field=DOCUMENT_FIELDS[doc_type])
     cleaned = partner_services.clean_values({k: values[k] for k in APPLICANT_FIELDS if k in values})
     if partner_services.name_taken(cleaned["name"], None):
         raise Refused(
@@ -128,6 +145,18 @@ def submit(
             submitted_at=now,
         )
         db.session.add(application)
+        for doc_type, filename, content in documents:
+            db.session.add(
+                Document(
+                    partner=partner,
+                    doc_type=doc_type,
+                    filename=clean_filename(filename),
+                    sha256=store(content),
+                    size=len(content),
+                    status=DocumentStatus.PENDING,
+                    uploaded_at=now,
+                )
+            )
         record_attempt(client_ip, now)
         db.session.flush()
     return application
@@ -179,3 +208,10 @@ def queue_query(status: ApplicationStatus | None) -> Select[Any]:
     if status is None:
         return stmt.where(Application.status != ApplicationStatus.APPROVED)
     return stmt.where(Application.status == status)
+
+
+def clean_filename(name: str) -> str:
+    """The name a file is shown under: no folders, no control characters."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(c for c in base if c.isprintable()).strip(" .")
+    return base[-255:] or "document.pdf"

@@ -11,6 +11,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale, format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
 
 from registry.access import EDITORS, roles_required
 from registry.applications import services as application_services
@@ -20,7 +22,7 @@ from registry.extensions import db
 from registry.ids import is_id
 from registry.invitations.views import invitation_mail
 from registry.mail import message
-from registry.models import Application, ApplicationStatus, Invitation
+from registry.models import Application, ApplicationStatus, Document, DocumentType, Invitation
 from registry.models.columns import utcnow
 from registry.partners.forms import ApproveForm, ReturnForm
 from registry.refusals import Refused, show_refusal
@@ -64,6 +66,7 @@ def apply() -> ResponseReturnValue:
                 client_ip(),
                 utcnow(),
                 locale=str(get_locale() or ""),
+                documents=_documents(form),
             )
         except Refused as err:
             show_refusal(err, form)
@@ -71,6 +74,16 @@ def apply() -> ResponseReturnValue:
             return redirect(url_for("applications.thanks"))
     status = 400 if request.method == "POST" else 200
     return render_template("applications/apply.html", form=form), status
+
+
+def _documents(form: ApplicationForm) -> list[tuple[DocumentType, str, bytes]]:
+    """The PDFs sent with the form: (type, file name, content), skipping empty fields."""
+    found = []
+    for doc_type, name in application_services.DOCUMENT_FIELDS.items():
+        upload = form[name].data
+        if isinstance(upload, FileStorage) and upload.filename:
+            found.append((doc_type, upload.filename, upload.read()))
+    return found
 
 
 @bp.get("/apply/thanks")
@@ -101,6 +114,9 @@ def _detail_page(application: Application, return_form: ReturnForm | None = None
     return render_template(
         "applications/detail.html",
         application=application,
+        documents=db.session.scalars(
+            select(Document).where(Document.partner_id == application.partner_id)
+        ).all(),
         approve_form=ApproveForm(),
         return_form=return_form or ReturnForm(),
     )
