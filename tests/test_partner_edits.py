@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from registry import audit
 from registry.extensions import db
-from registry.models import AuditEntry, ChangeRequest, ChangeStatus, Partner, Service
+from registry.models import AuditEntry, ChangeRequest, ChangeStatus, Offering, Partner, Service
 from tests.test_partners import form_data
 
 
@@ -248,3 +248,37 @@ def test_another_partners_service_is_404(client, login, listed, make_service):
         f"/partners/services/{other.id}/changes", data={"description": "x", "grades": ["1"]}
     )
     assert response.status_code == 404
+
+
+def test_offering_texts_wait_for_review(
+    client, login, listed, make_service, make_offering, make_school
+):
+    service = make_service(partner=listed)
+    school = make_school(name="Lincoln Elementary")
+    offering = make_offering(service=service, school=school, days="Mon", student_fees="Free")
+    login("partner", partner=listed)
+    form = client.get(f"/partners/services/{service.id}/changes").get_data(as_text=True)
+    assert "Days at Lincoln Elementary" in form
+    response = client.post(
+        f"/partners/services/{service.id}/changes",
+        data={
+            "description": service.description,
+            "grades": service.grades,
+            f"offering_{offering.id}_days": "Mon, Wed",
+            f"offering_{offering.id}_time": "",
+            f"offering_{offering.id}_weekly_dosage": "",
+            f"offering_{offering.id}_student_fees": "Free",
+        },
+    )
+    assert response.status_code == 302
+    change = db.session.scalars(select(ChangeRequest)).one()
+    assert list(change.changes) == [f"offering.{offering.id}.days"]
+    client.post("/logout")
+    login("coordinator")
+    page = client.get(f"/partners/changes/{change.id}").get_data(as_text=True)
+    assert "Days at Lincoln Elementary" in page and "Mon, Wed" in page
+    db.session.expire_all()
+    assert db.session.get(Offering, offering.id).days == "Mon"
+    client.post(f"/partners/changes/{change.id}/approve")
+    db.session.expire_all()
+    assert db.session.get(Offering, offering.id).days == "Mon, Wed"

@@ -27,7 +27,7 @@ from registry import formats
 from registry.audit import plain
 from registry.concurrency import check_version
 from registry.extensions import db
-from registry.models import ChangeRequest, ChangeStatus, Partner, Service, User
+from registry.models import ChangeRequest, ChangeStatus, Offering, Partner, Service, User
 from registry.partners import services as partner_services
 from registry.refusals import Refused
 from registry.vocabulary import PartnerType, Role, grade_span
@@ -37,6 +37,15 @@ IMMEDIATE_FIELDS: frozenset[str] = frozenset({"phone", "email"})
 REVIEWED_PARTNER_FIELDS: frozenset[str] = partner_services.PROFILE_FIELDS - IMMEDIATE_FIELDS
 REVIEWED_SERVICE_FIELDS: tuple[str, ...] = ("description", "grades", "languages")
 TRANSLATION_PREFIX = "description_translations."
+# An offering's published texts (where and when families find the service), reviewed too.
+OFFERING_PREFIX = "offering."
+REVIEWED_OFFERING_FIELDS: tuple[str, ...] = ("days", "time", "weekly_dosage", "student_fees")
+OFFERING_LABELS: dict[str, Any] = {
+    "days": _l("Days"),
+    "time": _l("Time"),
+    "weekly_dosage": _l("Weekly dosage"),
+    "student_fees": _l("Student fees"),
+}
 
 FIELD_LABELS: dict[str, Any] = {
     "name": _l("Name"),
@@ -59,8 +68,32 @@ def translation_key(locale: str) -> str:
     return f"{TRANSLATION_PREFIX}{locale}"
 
 
-def field_label(key: str, languages: Mapping[str, str]) -> str:
+def offering_key(offering_id: int, part: str) -> str:
+    return f"{OFFERING_PREFIX}{offering_id}.{part}"
+
+
+def _offering_part(key: str) -> tuple[int, str] | None:
+    """(offering id, field) of an offering's change key, else None."""
+    if not key.startswith(OFFERING_PREFIX):
+        return None
+    ident, _dot, part = key.removeprefix(OFFERING_PREFIX).partition(".")
+    return (int(ident), part) if ident.isdigit() and part in REVIEWED_OFFERING_FIELDS else None
+
+
+def _offering(target: Partner | Service, offering_id: int) -> Offering | None:
+    if not isinstance(target, Service):
+        return None
+    return next((o for o in target.offerings if o.id == offering_id), None)
+
+
+def field_label(
+    key: str, languages: Mapping[str, str], target: Partner | Service | None = None
+) -> str:
     """A change's field in the reader's words ("Description in Español"), never its code."""
+    if (found := _offering_part(key)) is not None:
+        offering = _offering(target, found[0]) if target is not None else None
+        school = offering.school.name if offering is not None else _("a school no longer listed")
+        return _("%(field)s at %(school)s", field=OFFERING_LABELS[found[1]], school=school)
     if key.startswith(TRANSLATION_PREFIX):
         code = key.removeprefix(TRANSLATION_PREFIX)
         return _("Description in %(language)s", language=languages.get(code, code))
@@ -118,7 +151,7 @@ def diff(request: ChangeRequest, languages: Mapping[str, str]) -> list[DiffLine]
         lines.append(
             DiffLine(
                 key=key,
-                label=field_label(key, languages),
+                label=field_label(key, languages, target),
                 old=shown_value(key, change.get("old")),
                 new=shown_value(key, change.get("new")),
                 current=shown_value(key, _live(target, key)),
@@ -131,6 +164,9 @@ def diff(request: ChangeRequest, languages: Mapping[str, str]) -> list[DiffLine]
 
 
 def _live(target: Partner | Service, key: str) -> Any:
+    if (found := _offering_part(key)) is not None:
+        offering = _offering(target, found[0])
+        return getattr(offering, found[1]) if offering is not None else None
     if key.startswith(TRANSLATION_PREFIX):
         return (target.description_translations or {}).get(key.removeprefix(TRANSLATION_PREFIX))
     return plain(getattr(target, key))
@@ -156,9 +192,22 @@ def proposed_values(request: ChangeRequest | None) -> dict[str, Any]:
 
 
 def _changes(
-    target: Partner | Service, values: Mapping[str, Any], translations: Mapping[str, str]
+    target: Partner | Service,
+    values: Mapping[str, Any],
+    translations: Mapping[str, str],
+    offerings: Mapping[int, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     changes: dict[str, Any] = {}
+    for offering_id, texts in (offerings or {}).items():
+        offering = _offering(target, offering_id)
+        if offering is None:
+            raise Refused(_("That school is no longer listed for this service."))
+        for part in REVIEWED_OFFERING_FIELDS:
+            if part not in texts:
+                continue
+            old, new = getattr(offering, part) or "", (texts[part] or "").strip()[:200]
+            if new != old:
+                changes[offering_key(offering_id, part)] = {"old": old or None, "new": new or None}
     for key, new in values.items():
         old = plain(getattr(target, key))
         if plain(new) != old:
@@ -259,13 +308,18 @@ def submit_service_edit(
     translations: Mapping[str, str],
     actor: User,
     now: datetime,
+    offerings: Mapping[int, Mapping[str, str]] | None = None,
 ) -> ChangeRequest | None:
-    """A partner user's edit to one of its services' published fields, for review."""
+    """A partner user's edit to one of its services' published fields, for review.
+
+    `offerings` maps an offering's id to its texts (days, time, weekly dosage, fees).
+    """
     _own(actor, service.partner_id)
     cleaned = clean_service_values(values)
     if "grades" in cleaned and not cleaned["grades"]:
         raise Refused(_("Choose at least one grade."), field="grades")
-    return _file(service.partner, service, _changes(service, cleaned, translations), actor, now)
+    changes = _changes(service, cleaned, translations, offerings)
+    return _file(service.partner, service, changes, actor, now)
 
 
 def _review(request: ChangeRequest, actor: User, now: datetime) -> None:
@@ -296,7 +350,11 @@ def approve(request: ChangeRequest, actor: User, now: datetime) -> None:
     plain_values: dict[str, Any] = {}
     for key, change in request.changes.items():
         new = from_json(key, change.get("new"))
-        if key.startswith(TRANSLATION_PREFIX):
+        if (found := _offering_part(key)) is not None:
+            offering = _offering(target, found[0])
+            if offering is not None and (getattr(offering, found[1]) or "") != (new or ""):
+                setattr(offering, found[1], new or "")
+        elif key.startswith(TRANSLATION_PREFIX):
             _set_translation(target, key.removeprefix(TRANSLATION_PREFIX), new)
         else:
             plain_values[key] = new

@@ -20,6 +20,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import StringField
+from wtforms.validators import Length
 
 from registry import district_time
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
@@ -353,24 +355,57 @@ def return_change(change_id: int) -> ResponseReturnValue:
     return _change_page(found, form), 400
 
 
+def _offering_field(offering_id: int, part: str) -> str:
+    return f"offering_{offering_id}_{part}"
+
+
+def _service_change_form(service: Service, **kwargs: Any) -> Any:
+    """The service's reviewed fields, its description's translations, each offering's texts."""
+    form_class = with_translations(ServiceChangeForm, translation_languages())
+    fields = {
+        _offering_field(offering.id, part): StringField(
+            _l(
+                "%(field)s at %(school)s",
+                field=changes.OFFERING_LABELS[part],
+                school=offering.school.name,
+            ),
+            validators=[Length(max=200)],
+        )
+        for offering in service.offerings
+        for part in changes.REVIEWED_OFFERING_FIELDS
+    }
+    form = type(form_class.__name__, (form_class,), fields)(**kwargs)
+    form.languages.choices = language_options(service.languages or [])
+    return form
+
+
 @bp.route("/services/<int:service_id>/changes", methods=["GET", "POST"])
 @roles_required(Role.PARTNER)
 def propose_service(service_id: int) -> ResponseReturnValue:
     """A partner user's edit to a service's published fields, sent for review."""
     service = editable_or_404(Service, service_id)
     languages = translation_languages()
-    form = with_translations(ServiceChangeForm, languages)(
-        obj=service if request.method == "GET" else None
-    )
-    form.languages.choices = language_options(service.languages or [])
+    form = _service_change_form(service, obj=service if request.method == "GET" else None)
     pending = changes.pending_for(service.partner_id, service.id)
     if request.method == "GET":
         _prefill_service(form, service, pending)
     if form.validate_on_submit():
         values = {name: form[name].data for name in changes.REVIEWED_SERVICE_FIELDS}
+        offerings = {
+            offering.id: {
+                part: form[_offering_field(offering.id, part)].data or ""
+                for part in changes.REVIEWED_OFFERING_FIELDS
+            }
+            for offering in service.offerings
+        }
         try:
             filed = changes.submit_service_edit(
-                service, values, translations_of(form, languages), current_user, utcnow()
+                service,
+                values,
+                translations_of(form, languages),
+                current_user,
+                utcnow(),
+                offerings=offerings,
             )
         except Refused as err:
             show_refusal(err, form)
@@ -383,7 +418,20 @@ def propose_service(service_id: int) -> ResponseReturnValue:
     status = 400 if request.method == "POST" else 200
     return (
         render_template(
-            "partners/service_change_form.html", form=form, service=service, pending=pending
+            "partners/service_change_form.html",
+            form=form,
+            service=service,
+            pending=pending,
+            offering_rows=[
+                (
+                    offering,
+                    [
+                        form[_offering_field(offering.id, p)]
+                        for p in changes.REVIEWED_OFFERING_FIELDS
+                    ],
+                )
+                for offering in service.offerings
+            ],
         ),
         status,
     )
@@ -394,10 +442,16 @@ def _prefill_service(form: Any, service: Service, pending: ChangeRequest | None)
         form[translation_field_name(code)].data = (service.description_translations or {}).get(
             code, ""
         )
+    for offering in service.offerings:
+        for part in changes.REVIEWED_OFFERING_FIELDS:
+            form[_offering_field(offering.id, part)].data = getattr(offering, part) or ""
     for key, value in changes.proposed_values(pending).items():
         if key.startswith(changes.TRANSLATION_PREFIX):
             name = translation_field_name(key.removeprefix(changes.TRANSLATION_PREFIX))
-            if name in form:
-                form[name].data = value or ""
-        elif key in form:
-            form[key].data = value
+        elif key.startswith(changes.OFFERING_PREFIX):
+            _prefix, ident, part = key.split(".", 2)
+            name = _offering_field(int(ident), part)
+        else:
+            name = key
+        if name in form:
+            form[name].data = value if value is not None else ""
