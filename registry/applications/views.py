@@ -185,13 +185,7 @@ def approve(application_id: int) -> ResponseReturnValue:
             show_refusal(err)
         else:
             _approval_mail(application, invited)
-            flash(
-                _(
-                    "%(partner)s is approved; the applicant is emailed.",
-                    partner=application.partner.name,
-                ),
-                "success",
-            )
+            flash(_("%(name)s is approved.", name=application.partner.name), "success")
             return redirect(url_for("applications.index"))
     return redirect(url_for("applications.detail", application_id=application.id))
 
