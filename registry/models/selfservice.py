@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import Model
@@ -76,8 +76,10 @@ class Application(Model):
 
     @property
     def title(self) -> str:
-        """The audit names an application by its organisation."""
-        return self.partner.name if self.partner else f"#{self.id}"
+        """The audit names an application by its organisation (when loaded), else its id."""
+        if "partner" in inspect(self).unloaded or self.partner is None:
+            return f"#{self.id}"
+        return self.partner.name
 
 
 class ApplicationAttempt(Model):
@@ -155,7 +157,10 @@ class ChangeRequest(Model):
 
     @property
     def title(self) -> str:
-        """The audit names a request by what it changes."""
-        if self.service is not None:
+        """The audit names a request by what it changes (when loaded), else its id."""
+        unloaded = inspect(self).unloaded
+        if "service" not in unloaded and self.service is not None:
             return self.service.name
-        return self.partner.name if self.partner else f"#{self.id}"
+        if "partner" not in unloaded and self.partner is not None:
+            return self.partner.name
+        return f"#{self.id}"
