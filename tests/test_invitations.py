@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -157,3 +158,46 @@ def test_without_mail_the_coordinator_gets_the_link(app, client, login, make_par
     assert "could not be sent" in html
     token = re.search(r"registry\.test/invitations/([A-Za-z0-9_\-]+)", html).group(1)
     assert invitation_services.find(token) is not None
+
+
+def test_two_clients_racing_on_one_link_make_one_account(
+    app, test_database, make_partner, make_user
+):
+    """On PostgreSQL: the claim is one conditional UPDATE, so the loser is refused in words."""
+    if not test_database.is_postgres:
+        pytest.skip("a write race needs PostgreSQL's row locks")
+    partner = make_partner()
+    sent = datetime.now(UTC)
+    _invitation, token = invitation_services.invite(
+        partner, "race@partner.example", make_user("coordinator"), sent
+    )
+    db.session.commit()
+    start = threading.Barrier(2)
+    answers: list[int] = []
+    errors: list[BaseException] = []
+
+    def send(name: str) -> None:
+        try:
+            client = app.test_client()
+            start.wait(timeout=30)
+            response = client.post(
+                f"/invitations/{token}",
+                data={"name": name, "password": PASSWORD, "confirm": PASSWORD},
+            )
+            answers.append(response.status_code)
+        except BaseException as err:
+            errors.append(err)
+            start.abort()
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in ("First", "Second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert 302 in answers and len(answers) == 2
+    assert sorted(answers)[1] in (400, 410)
+    db.session.expire_all()
+    assert (
+        len(db.session.scalars(select(User).where(User.email == "race@partner.example")).all()) == 1
+    )
