@@ -282,3 +282,16 @@ def test_offering_texts_wait_for_review(
     client.post(f"/partners/changes/{change.id}/approve")
     db.session.expire_all()
     assert db.session.get(Offering, offering.id).days == "Mon, Wed"
+
+
+@pytest.mark.parametrize("role", ["leader"])
+def test_readers_review_nothing(client, login, listed, role):
+    login("partner", partner=listed)
+    client.post(f"/partners/{listed.id}/edit", data=partner_form(listed, description="Ours"))
+    change = db.session.scalars(select(ChangeRequest)).one()
+    client.post("/logout")
+    login(role)
+    assert client.get("/partners/changes").status_code == 404
+    assert client.get(f"/partners/changes/{change.id}").status_code == 404
+    assert client.post(f"/partners/changes/{change.id}/approve").status_code == 404
+    assert client.get("/applications/").status_code == 404
