@@ -110,10 +110,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from registry.applications.views import bp as applications_bp
     from registry.auth.views import bp as auth_bp
     from registry.equity.api import bp as api_bp
     from registry.equity.views import bp as equity_bp
     from registry.errors import register_error_handlers
+    from registry.invitations.views import bp as invitations_bp
     from registry.main.views import bp as main_bp
     from registry.mous.views import bp as mous_bp
     from registry.notifications.views import bp as notifications_bp
@@ -139,6 +141,8 @@ def _register_blueprints(app: Flask) -> None:
         programs_bp,
         notifications_bp,
         account_bp,
+        applications_bp,
+        invitations_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from registry import audit
 from registry.extensions import db
-from registry.models import AuditEntry, Partner
+from registry.models import AuditEntry, ChangeRequest, Partner
 from registry.vocabulary import PartnerStatus, PartnerType
 from tests.exported import csv_rows
 
@@ -256,7 +256,7 @@ def test_an_edit_without_a_version_is_refused(client, login, make_partner):
     assert db.session.get(Partner, partner.id).phone == "1"
 
 
-def test_a_partner_user_updates_insurance_but_not_status_or_verification(client, login):
+def test_a_partner_user_proposes_insurance_but_not_status_or_verification(client, login):
     user = login("partner")
     partner = user.partner
     partner.status = PartnerStatus.APPLICANT
@@ -280,9 +280,16 @@ def test_a_partner_user_updates_insurance_but_not_status_or_verification(client,
     )
     assert response.status_code == 302
     db.session.expire_all()
+    # Insurance goes to the district's review (tests/test_partner_edits.py); the rest is ignored.
+    [change] = db.session.scalars(select(ChangeRequest)).all()
+    assert change.changes["insurance_expiry"]["new"] == "2030-01-31"
+    assert change.changes["insurance_liability"]["new"] == "2000000.00"
+    assert not {"status", "background_check_policy", "background_check_verified"} & set(
+        change.changes
+    )
     partner = db.session.get(Partner, partner.id)
-    assert partner.insurance_expiry == date(2030, 1, 31)
-    assert partner.insurance_liability == Decimal("2000000")
+    assert partner.insurance_expiry == date(2099, 6, 30)
+    assert partner.insurance_liability == Decimal("1000000")
     assert partner.status == PartnerStatus.APPLICANT
     assert partner.background_check_policy is False
     assert partner.background_check_verified is None

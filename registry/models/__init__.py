@@ -9,18 +9,32 @@ from registry.models.notification import Notification, ReminderKind, ReminderSen
 from registry.models.partner import Partner
 from registry.models.scenario import Scenario, ScenarioRun
 from registry.models.school import INDICATORS, School, SchoolAlias, SchoolIndicators
+from registry.models.selfservice import (
+    Application,
+    ApplicationAttempt,
+    ApplicationStatus,
+    ChangeRequest,
+    ChangeStatus,
+    Invitation,
+)
 from registry.models.service import Offering, ProgramAreaMapping, Service
 from registry.models.user import User
 
 __all__ = [
     "INDICATORS",
     "MOU",
+    "Application",
+    "ApplicationAttempt",
+    "ApplicationStatus",
     "AuditEntry",
+    "ChangeRequest",
+    "ChangeStatus",
     "Commitment",
     "Document",
     "DocumentStatus",
     "DocumentType",
     "ImportMapping",
+    "Invitation",
     "NeedIndexDefinition",
     "Notification",
     "Offering",

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateField,
     DecimalField,
     Field,
+    Form,
     HiddenField,
     SelectField,
     StringField,
@@ -23,7 +25,9 @@ from wtforms.validators import URL, DataRequired, Email, Length, Optional, Valid
 
 from registry import formats
 from registry.fields import MultiCheckboxField, RegistryForm, options
-from registry.vocabulary import PartnerStatus, PartnerType
+from registry.vocabulary import GRADES, PartnerStatus, PartnerType
+
+F = TypeVar("F", bound=Form)
 
 # Languages families are served in, stored by their English name.
 LANGUAGES: tuple[str, ...] = (
@@ -207,3 +211,53 @@ class PartnerFilterForm(RegistryForm):
             ]
         ),
     )
+
+
+def translation_languages() -> dict[str, str]:
+    """The languages a description may be translated into: every page language but the default."""
+    default = current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+    return {code: name for code, name in current_app.config["LANGUAGES"].items() if code != default}
+
+
+def translation_field_name(locale: str) -> str:
+    return f"description_{locale}"
+
+
+def with_translations(form_class: type[F], languages: Mapping[str, str]) -> type[F]:
+    """The form with a description field per translation language (the catalogue may grow)."""
+    fields = {
+        translation_field_name(code): TextAreaField(
+            _l("Description in %(language)s", language=name), validators=[Length(max=5000)]
+        )
+        for code, name in languages.items()
+    }
+    return type(form_class.__name__, (form_class,), fields)
+
+
+def translations_of(form: Form, languages: Mapping[str, str]) -> dict[str, str]:
+    """The translations typed into a form, by locale."""
+    return {
+        code: form[translation_field_name(code)].data or ""
+        for code in languages
+        if translation_field_name(code) in form
+    }
+
+
+class ServiceChangeForm(RegistryForm):
+    """What a partner user may change on a service's published listing (reviewed)."""
+
+    description = TextAreaField(_l("Description"), validators=[Length(max=5000)])
+    grades = MultiCheckboxField(_l("Grades served"), choices=options([(g, g) for g in GRADES]))
+    languages = MultiCheckboxField(_l("Languages"), choices=options(LANGUAGE_CHOICES))
+
+
+class ReturnForm(RegistryForm):
+    """A reviewer's comment when returning a request or an application."""
+
+    comment = TextAreaField(
+        _l("Comment for the partner"), validators=[DataRequired(), Length(max=5000)]
+    )
+
+
+class ApproveForm(RegistryForm):
+    """Approving carries nothing but the CSRF token."""

@@ -2,9 +2,11 @@
 
 Who may change what: coordinators and admins change every field. A partner
 user edits its own organisation's profile (name, type, description, contacts,
-languages, service area) and may renew its insurance certificate (expiry and
-liability amount), but never its status nor the background-check attestation
-and its verification date: those record what the district has checked.
+languages, service area, insurance certificate), but never its status nor the
+background-check attestation and its verification date: those record what the
+district has checked. A partner user's edits reach the live listing only when a
+coordinator approves them (registry.partners.changes), except its contact phone
+and email, which apply at once.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def partner_query(filters: PartnerFilters, today: date) -> Select[Any]:
 SEARCHED_COLUMNS = (Partner.name, Partner.description, Partner.contact_name, Partner.email)
 
 
-def _name_taken(name: str, other_than: int | None) -> bool:
+def name_taken(name: str, other_than: int | None) -> bool:
     stmt = select(Partner.id).where(func.lower(Partner.name) == name.strip().lower())
     if other_than is not None:
         stmt = stmt.where(Partner.id != other_than)
@@ -138,7 +140,7 @@ def _money(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
+def clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
     cleaned = dict(values)
     for key in ("name", "website", "contact_name", "email", "phone", "address", "zip"):
         if key in cleaned:
@@ -167,7 +169,7 @@ def _allowed_fields(actor: User) -> frozenset[str]:
     return frozenset()
 
 
-def _apply(partner: Partner, values: Mapping[str, Any], actor: User) -> None:
+def apply_values(partner: Partner, values: Mapping[str, Any], actor: User) -> None:
     unknown = set(values) - PROFILE_FIELDS - DISTRICT_ONLY_FIELDS
     if unknown:
         raise ValueError(f"not partner fields: {sorted(unknown)}")
@@ -177,8 +179,8 @@ def _apply(partner: Partner, values: Mapping[str, Any], actor: User) -> None:
             _("Only the district may change a partner's status and background-check record."),
             field=sorted(refused)[0],
         )
-    cleaned = _clean(values)
-    if "name" in cleaned and _name_taken(cleaned["name"], partner.id):
+    cleaned = clean_values(values)
+    if "name" in cleaned and name_taken(cleaned["name"], partner.id):
         raise Refused(_("Another partner already has this name."), field="name")
     for key, value in cleaned.items():
         if getattr(partner, key) != value:
@@ -196,22 +198,46 @@ def create_partner(values: Mapping[str, Any], actor: User) -> Partner:
         status=PartnerStatus.APPLICANT,
         background_check_policy=False,
     )
-    _apply(partner, values, actor)
+    apply_values(partner, values, actor)
     db.session.add(partner)
     db.session.flush()
     return partner
 
 
 def update_partner(
-    partner: Partner, values: Mapping[str, Any], version: int | str | None, actor: User
+    partner: Partner,
+    values: Mapping[str, Any],
+    version: int | str | None,
+    actor: User,
+    translations: Mapping[str, str] | None = None,
 ) -> Partner:
-    """Change a partner if the form saw its current version and the actor may set those fields."""
+    """Change a partner directly (district staff): partner users' edits go to review instead.
+
+    Refused unless the form saw the current version; `translations` ({locale: text},
+    "" removes one) set the description's translations.
+    """
     check_version(partner, version)
-    if actor.role == Role.PARTNER and actor.partner_id != partner.id:
-        raise Refused(_("A partner may change only its own record."))
-    _apply(partner, values, actor)
+    if actor.role not in (Role.ADMIN, Role.COORDINATOR):
+        raise Refused(_("Your changes go to the partnership office for review."))
+    apply_values(partner, values, actor)
+    if translations is not None:
+        set_translations(partner, translations)
     db.session.flush()
     return partner
+
+
+def set_translations(partner: Partner, translations: Mapping[str, str]) -> None:
+    """Set the description's translations by locale; an empty text removes one."""
+    current = dict(partner.description_translations or {})
+    wanted = dict(current)
+    for locale, text in translations.items():
+        text = (text or "").strip()
+        if text:
+            wanted[locale] = text
+        else:
+            wanted.pop(locale, None)
+    if wanted != current:
+        partner.description_translations = wanted  # a new dict: JSON columns track assignment
 
 
 def partner_choices() -> list[tuple[int, str]]:

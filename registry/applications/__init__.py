@@ -1,0 +1,1 @@
+"""Applications: an organisation applies to become a partner; a coordinator reviews it."""

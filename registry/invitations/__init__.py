@@ -1,0 +1,1 @@
+"""Invitations: a one-time link for a contact to create a partner account."""
