@@ -44,7 +44,13 @@ class UploadForm(DatesForm):
         self.mou_id.choices = options(
             [
                 (PARTNER_WIDE, _l("The partner as a whole")),
-                *((str(m.id), _l("MOU %(year)s (%(status)s)", year=m.school_year, status=m.status.label)) for m in mous),
+                *(
+                    (
+                        str(m.id),
+                        _l("MOU %(year)s (%(status)s)", year=m.school_year, status=m.status.label),
+                    )
+                    for m in mous
+                ),
             ]
         )
 

@@ -124,7 +124,8 @@ def clean_filename(name: str | None) -> str:
 def ascii_filename(name: str) -> str:
     """A plain-ASCII stand-in for a file name, for clients that do not read RFC 5987."""
     decomposed = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    safe = re.sub(r"[^A-Za-z0-9._ -]+", "_", decomposed).strip(" ._")
+    safe = re.sub(r"[^A-Za-z0-9._ -]+", "_", decomposed)
+    safe = re.sub(r"\s+", " ", safe).strip(" ._")
     if not safe.lower().endswith(".pdf"):
         safe = (safe or "document") + ".pdf"
     return safe
