@@ -626,3 +626,73 @@ def test_a_leader_sees_documents_but_no_upload_or_verify(
     assert document.filename in page
     assert f"/documents/{document.id}/download" in page
     assert "/documents/new" not in page and f"/documents/{document.id}/verify" not in page
+
+
+# ---- storage, and the download's form -----------------------------------------------------
+
+
+def test_a_failed_write_leaves_neither_a_file_nor_a_temporary(
+    app: Flask, documents_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.documents import storage
+
+    def fail(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        storage.store(make_pdf())
+    assert list(documents_dir.iterdir()) == []
+
+
+def test_a_stored_file_is_never_rewritten(app: Flask, documents_dir: Path) -> None:
+    from registry.documents import storage
+
+    content = make_pdf()
+    sha256 = storage.store(content)
+    stored = storage.path_for(sha256)
+    before = stored.stat().st_mtime_ns
+    assert storage.store(content) == sha256
+    assert stored.stat().st_mtime_ns == before
+    assert storage.read(sha256) == content
+    with pytest.raises(ValueError):
+        storage.path_for("../../etc/passwd")
+
+
+def test_an_upload_with_nobody_signed_in_has_no_uploader(
+    app: Flask, make_partner: Callable[..., Partner]
+) -> None:
+    with app.test_request_context(method="POST"):
+        document = document_services.upload(
+            make_partner(),
+            doc_type=DocumentType.OTHER,
+            dates=document_services.DocumentDates(None, None),
+            filename=None,
+            content=make_pdf(),
+            by=None,
+        )
+        assert document.uploaded_by_id is None and document.filename == "document.pdf"
+
+
+def test_the_upload_form_starts_on_the_mou_it_was_opened_from(
+    client: FlaskClient, partner_user: User, make_mou: Callable[..., MOU]
+) -> None:
+    mou = make_mou(partner=partner_user.partner)
+    page = client.get(f"/partners/{partner_user.partner_id}/documents/new?mou={mou.id}").get_data(
+        as_text=True
+    )
+    assert f'<option selected value="{mou.id}">' in page
+    assert 'enctype="multipart/form-data"' in page
+
+
+def test_a_download_without_the_forms_token_is_refused_and_not_audited(
+    app: Flask,
+    client: FlaskClient,
+    partner_user: User,
+    make_document: Callable[..., Document],
+) -> None:
+    document = make_document(partner_user.partner)
+    app.config["WTF_CSRF_ENABLED"] = True  # after signing in: the sign-in form sent none
+    with client.post(f"/documents/{document.id}/download") as response:
+        assert response.status_code == 400
+    assert audit_rows("download", document) == []

@@ -163,11 +163,14 @@ def upload(
     dates: DocumentDates,
     filename: str | None,
     content: bytes,
-    by: User,
+    by: User | None,
     mou: MOU | None = None,
     limit: int | None = None,
 ) -> Document:
-    """Check a PDF, keep its file, and record it as a pending document of the partner (or MOU)."""
+    """Check a PDF, keep its file, and record it as a pending document of the partner (or MOU).
+
+    `by` is None for an upload nobody signed in made (an organisation's application).
+    """
     if mou is not None and mou.partner_id != partner.id:
         raise Refused(_("Choose one of this partner's MOUs."), field="mou_id")
     if doc_type == DocumentType.SIGNED_MOU and mou is None:
