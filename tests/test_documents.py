@@ -696,3 +696,27 @@ def test_a_download_without_the_forms_token_is_refused_and_not_audited(
     with client.post(f"/documents/{document.id}/download") as response:
         assert response.status_code == 400
     assert audit_rows("download", document) == []
+
+
+def test_district_staff_read_a_documents_history_in_words_a_partner_does_not(
+    client: FlaskClient,
+    login: Callable[..., User],
+    make_user: Callable[..., User],
+    make_partner: Callable[..., Partner],
+    make_document: Callable[..., Document],
+) -> None:
+    partner = make_partner()
+    document = make_document(partner)
+    coordinator = login("coordinator")
+    client.post(f"/documents/{document.id}/download").close()
+    client.post(
+        f"/documents/{document.id}/reject",
+        data={"version": document.version, "reason": "Wrong year."},
+    )
+    page = client.get(f"/documents/{document.id}").get_data(as_text=True)
+    for words in ("Uploaded", "Downloaded", "Rejected: Wrong year.", coordinator.email):
+        assert words in page
+    client.post("/logout")
+    login(user=make_user("partner", partner=partner))
+    page = client.get(f"/documents/{document.id}").get_data(as_text=True)
+    assert "Wrong year." in page and coordinator.email not in page

@@ -324,3 +324,39 @@ def content_disposition(name: str) -> str:
     """An attachment header for a file name, per RFC 6266 with an RFC 5987 UTF-8 form."""
     quoted = quote(name, safe="!#$&+-.^_`|~")  # RFC 5987 attr-char, the rest %-encoded
     return f"attachment; filename=\"{ascii_filename(name)}\"; filename*=UTF-8''{quoted}"
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One line of a document's history, in words."""
+
+    entry: AuditEntry
+    what: str
+
+
+def _what(entry: AuditEntry) -> str:
+    after = entry.after or {}
+    if entry.action == "create":
+        return _("Uploaded")
+    if entry.action == "download":
+        return _("Downloaded")
+    if entry.action == "delete":
+        return _("Deleted")
+    if entry.action == "status":
+        status = after.get("status")
+        if status == DocumentStatus.VERIFIED.value:
+            return _("Verified")
+        if status == DocumentStatus.REJECTED.value:
+            return _("Rejected: %(reason)s", reason=after.get("rejection_reason") or "")
+        return _("Dates changed; pending verification again")
+    return _("Dates changed")
+
+
+def document_trail(document: Document) -> list[TrailEntry]:
+    """A document's audit rows, newest first: uploaded, dates changed, reviewed, downloaded."""
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.entity == "document", AuditEntry.entity_id == document.id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    )
+    return [TrailEntry(entry, _what(entry)) for entry in db.session.scalars(stmt)]

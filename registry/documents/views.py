@@ -179,6 +179,8 @@ def _detail_page(document: Document, reject_form: RejectForm | None = None) -> s
         may_review=reviewer,
         may_edit=can_edit(current_user, document.partner),
         today=district_time.today(),
+        # District staff see every handling, downloads included; a partner sees the review.
+        trail=services.document_trail(document) if current_user.role in READERS else None,
     )
 
 
