@@ -720,3 +720,13 @@ def test_district_staff_read_a_documents_history_in_words_a_partner_does_not(
     login(user=make_user("partner", partner=partner))
     page = client.get(f"/documents/{document.id}").get_data(as_text=True)
     assert "Wrong year." in page and coordinator.email not in page
+
+
+def test_an_upload_without_a_file_says_so(client: FlaskClient, partner_user: User) -> None:
+    response = client.post(
+        f"/partners/{partner_user.partner_id}/documents/new",
+        data={"doc_type": "other", "mou_id": ""},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "Choose the PDF file to upload." in response.get_data(as_text=True)

@@ -18,19 +18,24 @@ from registry.models.document import DocumentType
 PARTNER_WIDE = ""
 
 
-class DatesForm(RegistryForm):
-    """When a document takes effect and when it expires."""
-
+class _Dates(RegistryForm):
     effective_date = DateField(_l("In force from"), validators=[Optional()])
     expiry_date = DateField(_l("Expires on"), validators=[Optional()])
+
+
+class DatesForm(_Dates):
+    """A correction of when a document takes effect and when it expires."""
+
     version = HiddenField()
 
 
-class UploadForm(DatesForm):
+class UploadForm(_Dates):
     """One PDF, what it is, and what it concerns: the partner as a whole or one of its MOUs."""
 
     file = FileField(
-        _l("PDF file"), validators=[FileRequired(_l("Choose the PDF file to upload."))]
+        _l("PDF file"),
+        validators=[FileRequired(_l("Choose the PDF file to upload."))],
+        render_kw={"accept": "application/pdf,.pdf"},
     )
     doc_type = SelectField(_l("Type of document"), validators=[InputRequired()])
     mou_id = SelectField(_l("Concerns"), validators=[Optional()])
