@@ -112,6 +112,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from registry.applications.views import bp as applications_bp
     from registry.auth.views import bp as auth_bp
+    from registry.documents.views import bp as documents_bp
     from registry.equity.api import bp as api_bp
     from registry.equity.views import bp as equity_bp
     from registry.errors import register_error_handlers
@@ -143,6 +144,7 @@ def _register_blueprints(app: Flask) -> None:
         account_bp,
         applications_bp,
         invitations_bp,
+        documents_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -100,7 +100,12 @@ def build_config(
         # A scenario run is solved in the background; the request waits this long for it.
         "SCENARIO_WAIT_S": 1.0,
         "SCENARIO_QUEUE": "scenarios",
+        # Every request body: imports are read in memory and stay at 5 MB. The document upload
+        # alone raises its own request's limit (registry.documents.views).
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        # Documents (registry.documents): PDFs up to this size, kept outside the web root.
+        "DOCUMENT_MAX_BYTES": 10 * 1024 * 1024,
+        "DOCUMENTS_DIR": str(Path(instance_path) / "documents"),
         "UPLOAD_FOLDER": str(Path(instance_path) / "uploads"),
         # Mail (registry.mail): smtp://user:pass@host:587?starttls=1, or smtps://...; None = off.
         "SMTP_URL": settings.smtp_url,

@@ -1,0 +1,1 @@
+"""Documents kept for a partner or an MOU: upload, checks, storage, verification, download."""
