@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from registry import audit
 from registry.applications import services as application_services
@@ -332,3 +334,22 @@ def test_a_file_that_is_not_a_pdf_is_refused(app, client, tmp_path):
 def test_the_applicants_language_is_remembered(client):
     assert client.post("/apply?lang=es", data=application_data()).status_code == 302
     assert db.session.scalars(select(Application)).one().locale == "es"
+
+
+def test_two_documents_larger_than_other_uploads_may_be_sent(app, client, tmp_path):
+    # Every other upload is bounded by MAX_CONTENT_LENGTH (5 MB); an application may
+    # carry two PDFs of up to a document's size each.
+    app.config["DOCUMENTS_DIR"] = str(tmp_path)
+    app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024
+    padded = _pdf() + b"%" + b" " * (6 * 1024 * 1024) + b"\n"  # a comment after %%EOF
+    data = application_data(
+        insurance_certificate=FileStorage(io.BytesIO(padded), "certificate.pdf"),
+        background_check=FileStorage(io.BytesIO(padded), "policy.pdf"),
+    )
+    # Encoded in memory: the test client spools a large body to a file it never closes.
+    boundary, body = encode_multipart(data)
+    response = client.post(
+        "/apply", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    assert len(db.session.scalars(select(Document)).all()) == 2

@@ -17,8 +17,9 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import Select, delete, func, select
 
-from registry.applications.documents import check_pdf, store
 from registry.audit import Actor, acting_as
+from registry.documents.services import check_pdf, max_bytes
+from registry.documents.storage import store
 from registry.extensions import db
 from registry.invitations import services as invitation_services
 from registry.models import (
@@ -104,7 +105,7 @@ def submit(
     verification like any partner document.
     """
     for doc_type, _filename, content in documents:
-        check_pdf(content, field=DOCUMENT_FIELDS[doc_type])
+        check_pdf(content, max_bytes(), field=DOCUMENT_FIELDS[doc_type])
     cleaned = partner_services.clean_values({k: values[k] for k in APPLICANT_FIELDS if k in values})
     if partner_services.name_taken(cleaned["name"], None):
         raise Refused(

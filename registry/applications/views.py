@@ -18,6 +18,8 @@ from registry.access import EDITORS, roles_required
 from registry.applications import services as application_services
 from registry.applications.forms import HONEYPOT, ApplicationForm
 from registry.applications.mailing import send_after_commit
+from registry.documents.services import max_bytes
+from registry.documents.views import FORM_ROOM
 from registry.extensions import db
 from registry.ids import is_id
 from registry.invitations.views import invitation_mail
@@ -40,6 +42,14 @@ def _wait_in_words(wait: timedelta) -> str:
     return format_timedelta(
         timedelta(minutes=minutes), granularity="minute", threshold=2, add_direction=True
     )
+
+
+@bp.url_value_preprocessor
+def allow_two_documents(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Before the form is read: an application may carry two PDFs of a document's size
+    # (MAX_CONTENT_LENGTH bounds every other upload).
+    if endpoint == "applications.apply":
+        request.max_content_length = 2 * max_bytes() + FORM_ROOM
 
 
 @bp.route("/apply", methods=["GET", "POST"])

@@ -65,8 +65,8 @@ def max_bytes() -> int:
     return int(current_app.config["DOCUMENT_MAX_BYTES"])
 
 
-def check_pdf(content: bytes, limit: int) -> None:
-    """Refuse a file that is too large, not a PDF, encrypted, or corrupt (field `file`)."""
+def check_pdf(content: bytes, limit: int, field: str = "file") -> None:
+    """Refuse a file that is too large, not a PDF, encrypted, or corrupt (on the form's `field`)."""
     if len(content) > limit:
         raise Refused(
             _(
@@ -74,24 +74,24 @@ def check_pdf(content: bytes, limit: int) -> None:
                 "(for example, scanned at a lower resolution, or split into parts).",
                 limit=megabytes(limit),
             ),
-            field="file",
+            field=field,
         )
     if not content:
-        raise Refused(_("The file is empty. Choose the PDF again."), field="file")
+        raise Refused(_("The file is empty. Choose the PDF again."), field=field)
     if not content.startswith(PDF_MAGIC):
         raise Refused(
             _(
                 "The file is not a PDF. Only PDF documents can be uploaded: "
                 "save or print the document as a PDF, then upload that."
             ),
-            field="file",
+            field=field,
         )
     corrupt = Refused(
         _(
             "The PDF could not be read: it is damaged or incomplete. "
             "Save or scan it again, then upload the new file."
         ),
-        field="file",
+        field=field,
     )
     try:
         reader = PdfReader(io.BytesIO(content), strict=True)
@@ -101,7 +101,7 @@ def check_pdf(content: bytes, limit: int) -> None:
                     "The PDF is protected with a password, so the district cannot read it. "
                     "Save a copy without a password, then upload that."
                 ),
-                field="file",
+                field=field,
             )
         pages = reader.pages
         if len(pages) == 0:
