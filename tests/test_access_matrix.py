@@ -26,7 +26,7 @@ MATRIX: list[tuple[str, tuple[int, int, int, int]]] = [
     ("/services/", (200, 200, 200, 200)),
     ("/services/new", (200, 200, 404, 200)),
     ("/services/{own_service}", (200, 200, 200, 200)),
-    ("/services/{own_service}/edit", (200, 200, 404, 200)),
+    ("/services/{own_service}/edit", (200, 200, 404, 302)),  # a partner's edit goes to review
     ("/services/{other_service}", (200, 200, 200, 404)),
     ("/services/{other_service}/edit", (200, 200, 404, 404)),
     ("/schools/", (200, 200, 200, 404)),

@@ -86,7 +86,10 @@ def test_a_partner_user_sees_and_edits_only_its_own_services(client, login, make
     own = make_service(partner=user.partner, name="Our Tutoring")
     other = make_service(name="Their Mentoring")
     assert client.get(f"/services/{own.id}").status_code == 200
-    assert client.get(f"/services/{own.id}/edit").status_code == 200
+    # Its edits to a listed service go to review, never straight to the listing.
+    response = client.get(f"/services/{own.id}/edit")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/partners/services/{own.id}/changes")
     listing = client.get("/services/").get_data(as_text=True)
     assert "Our Tutoring" in listing and "Their Mentoring" not in listing
     exported = client.get("/services/?format=csv").get_data(as_text=True)
@@ -108,20 +111,31 @@ def test_a_partner_user_cannot_create_for_another_partner(client, login, make_pa
     assert service.partner_id == user.partner_id
 
 
-def test_a_partner_user_cannot_move_its_service_to_another_partner(
+def test_a_partner_user_cannot_move_or_rename_its_service_directly(
     client, login, make_service, make_partner
 ):
     user = login("partner")
-    own = make_service(partner=user.partner)
+    own = make_service(partner=user.partner, name="Original")
     other = make_partner()
     response = client.post(
         f"/services/{own.id}/edit", data=form_data(own, partner_id=str(other.id), name="Renamed")
     )
     assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/partners/services/{own.id}/changes")
     db.session.expire_all()
     service = db.session.get(Service, own.id)
-    assert service.name == "Renamed"
+    assert service.name == "Original"
     assert service.partner_id == user.partner_id
+
+
+def test_a_partner_users_new_service_waits_for_review(client, login):
+    login("partner")
+    response = client.post("/services/new", data=form_data())
+    assert response.status_code == 302
+    service = db.session.scalar(select(Service).where(Service.name == "Reading Buddies"))
+    assert service.active is False
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "reviews it before it is listed" in page
 
 
 def test_leaders_cannot_post_changes(client, login, make_service):

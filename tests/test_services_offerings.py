@@ -53,8 +53,8 @@ def test_who_may_manage_another_partners_offerings(
     assert offerings_count() == (0 if status == 200 else 1)
 
 
-def test_a_partner_manages_the_offerings_of_its_own_services(
-    client, login, make_service, make_school
+def test_a_partners_offering_changes_go_to_review(
+    client, login, make_service, make_school, make_offering
 ) -> None:
     user = login("partner")
     service = make_service(partner=user.partner, name="Homework help")
@@ -64,11 +64,15 @@ def test_a_partner_manages_the_offerings_of_its_own_services(
         data={"school_id": str(school.id), "capacity": "25", "days": "Mon, Wed"},
     )
     assert response.status_code == 302
-    offering = db.session.scalars(select(Offering)).one()
-    assert (offering.service_id, offering.school_id) == (service.id, school.id)
-    assert offering.capacity == 25 and offering.days == "Mon, Wed"
-    page = text(client.get(f"/services/{service.id}"))
-    assert "Lincoln Elementary" in page and f"/offerings/{offering.id}/edit" in page
+    assert response.headers["Location"].endswith(f"/partners/services/{service.id}/changes")
+    assert offerings_count() == 0
+    offering = make_offering(service=service, school=school, days="Tue")
+    base = f"/services/{service.id}/offerings/{offering.id}"
+    assert client.post(f"{base}/edit", data={"days": "Fri", "capacity": "99"}).status_code == 302
+    assert client.post(f"{base}/delete").status_code == 302
+    db.session.expire_all()
+    kept = db.session.get(Offering, offering.id)
+    assert kept is not None and kept.days == "Tue" and kept.capacity == 20
 
 
 def test_an_offering_of_another_service_is_not_found_under_this_one(

@@ -178,9 +178,15 @@ def _owning_partner(values: dict[str, Any], actor: User, current: int | None) ->
 
 
 def create_service(values: Mapping[str, Any], actor: User) -> Service:
-    """Record a new service for a partner (a partner user's own, whatever was submitted)."""
+    """Record a new service for a partner (a partner user's own, whatever was submitted).
+
+    A partner user's new service starts inactive: the district activates it after
+    review, so nothing reaches the family directory unreviewed.
+    """
     cleaned = _clean(values)
     cleaned["partner_id"] = _owning_partner(cleaned, actor, None)
+    if actor.role == Role.PARTNER:
+        cleaned["active"] = False
     service = Service(**cleaned)
     db.session.add(service)
     db.session.flush()

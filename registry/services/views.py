@@ -162,7 +162,16 @@ def new() -> ResponseReturnValue:
         except Refused as err:
             show_refusal(err, form)
         else:
-            flash(_("Service %(name)s added.", name=service.name), "success")
+            if service.active:
+                flash(_("Service %(name)s added.", name=service.name), "success")
+            else:
+                flash(
+                    _(
+                        "Service %(name)s added. The district reviews it before it is listed.",
+                        name=service.name,
+                    ),
+                    "success",
+                )
             return redirect(url_for("services.detail", service_id=service.id))
     status = 400 if request.method == "POST" else 200
     return render_template("services/form.html", form=form, service=None), status
@@ -172,6 +181,8 @@ def new() -> ResponseReturnValue:
 @roles_required(*EDITORS, Role.PARTNER)
 def edit(service_id: int) -> ResponseReturnValue:
     service = editable_or_404(Service, service_id)
+    if current_user.role == Role.PARTNER:
+        return _to_review(service)
     # On POST only what was submitted counts: a missing version must not borrow the current one.
     form = _form_for(service, obj=service if request.method == "GET" else None)
     if form.validate_on_submit():
@@ -190,6 +201,12 @@ def edit(service_id: int) -> ResponseReturnValue:
             return redirect(url_for("services.detail", service_id=service.id))
     status = 400 if request.method == "POST" else 200
     return render_template("services/form.html", form=form, service=service), status
+
+
+def _to_review(service: Service) -> ResponseReturnValue:
+    """A partner user's edits to a published listing go to the district for review."""
+    flash(_("Changes to a listed service go to the district for review."), "info")
+    return redirect(url_for("partners.propose_service", service_id=service.id))
 
 
 # ---- offerings -------------------------------------------------------------------------
@@ -241,6 +258,8 @@ def _offering_page(
 @roles_required(*EDITORS, Role.PARTNER)
 def new_offering(service_id: int) -> ResponseReturnValue:
     service = editable_or_404(Service, service_id)
+    if current_user.role == Role.PARTNER:
+        return _to_review(service)
     form = _offering_form(service)
     if request.method == "GET":
         form.school_id.data = id_arg("school_id") or 0
@@ -268,6 +287,8 @@ def new_offering(service_id: int) -> ResponseReturnValue:
 @roles_required(*EDITORS, Role.PARTNER)
 def edit_offering(service_id: int, offering_id: int) -> ResponseReturnValue:
     service = editable_or_404(Service, service_id)
+    if current_user.role == Role.PARTNER:
+        return _to_review(service)
     offering = _offering_or_404(service, offering_id)
     form = _offering_form(service, offering, obj=offering if request.method == "GET" else None)
     if form.validate_on_submit():
@@ -293,6 +314,8 @@ def edit_offering(service_id: int, offering_id: int) -> ResponseReturnValue:
 @roles_required(*EDITORS, Role.PARTNER)
 def delete_offering(service_id: int, offering_id: int) -> ResponseReturnValue:
     service = editable_or_404(Service, service_id)
+    if current_user.role == Role.PARTNER:
+        return _to_review(service)
     offering = _offering_or_404(service, offering_id)
     school = offering.school.name
     try:
