@@ -100,6 +100,8 @@ def build_config(
         "SMTP_URL": settings.smtp_url,
         "MAIL_FROM": settings.mail_from or "registry@localhost",
         "SMTP_TIMEOUT_S": 10.0,
+        # Whoever drafted or last edited an MOU cannot activate it; another coordinator does.
+        "MOU_TWO_PERSON_APPROVAL": True,
     }
     config.update(overrides)
     return config

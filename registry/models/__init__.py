@@ -3,7 +3,7 @@
 from registry.models.audit import AuditEntry
 from registry.models.document import Document, DocumentStatus, DocumentType
 from registry.models.imports import ImportMapping
-from registry.models.mou import MOU, Commitment, mou_school
+from registry.models.mou import MOU, Commitment, MOUVersion, mou_school
 from registry.models.need import NeedIndexDefinition
 from registry.models.partner import Partner
 from registry.models.scenario import Scenario, ScenarioRun
@@ -20,6 +20,7 @@ __all__ = [
     "DocumentStatus",
     "DocumentType",
     "ImportMapping",
+    "MOUVersion",
     "NeedIndexDefinition",
     "Offering",
     "Partner",
