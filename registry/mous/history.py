@@ -64,6 +64,16 @@ class Change:
 
 def action_label(entry: AuditEntry) -> str:
     """What the row did, in words."""
+    if entry.entity == "commitment":
+        return {
+            "create": _("Commitment added"),
+            "delete": _("Commitment removed"),
+        }.get(entry.action, _("Commitment changed"))
+    if entry.entity == "mou_version":
+        number = (entry.after or {}).get("number")
+        return _("Version recorded") if number == 1 else _("Amendment activated")
+    if entry.entity == "mou" and entry.action == "create" and (entry.after or {}).get("amends_id"):
+        return _("Amendment drafted")
     return {
         "create": _("Created"),
         "update": _("Changed"),
