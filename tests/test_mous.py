@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 
 from registry.audit import SYSTEM, acting_as
 from registry.extensions import db
-from registry.models import MOU, AuditEntry, Commitment
+from registry.models import MOU, AuditEntry, Commitment, DocumentType
 from registry.mous import services as mou_services
 from registry.refusals import Refused
-from registry.models import DocumentType
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus, PartnerStatus, Unit
 from tests.exported import csv_records
 from tests.mou_ready import ready, verified
