@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from registry import formats
 from registry.extensions import db
-from registry.models import AuditEntry, School, Service, User
+from registry.models import AuditEntry, Commitment, School, Service, User
 from registry.vocabulary import DPAStatus, DPAType, LabelledEnum, MOUStatus
 
 FIELD_LABELS: dict[str, object] = {
@@ -155,9 +155,9 @@ def sentence(entry: AuditEntry) -> str | None:
         if entry.action == "delete":
             return _("Commitment removed: %(line)s", line=_line(before))
         if "amount" in after:
-            now = {**before, **after}
-            service = db.session.get(Service, now.get("service_id") or 0)
-            school = db.session.get(School, now.get("school_id") or 0)
+            line = db.session.get(Commitment, entry.entity_id or 0)
+            service = line.service if line else None
+            school = line.school if line else None
             return _(
                 "Commitment changed: %(service)s at %(school)s, from %(old)s to %(new)s %(unit)s",
                 service=service.name if service else _("a removed service"),

@@ -624,6 +624,7 @@ def remove_commitment(mou: MOU, commitment: Commitment, by: User | None = None) 
     if commitment.mou_id != mou.id:
         raise Refused(_("That commitment is not part of this MOU."))
     mou.commitments.remove(commitment)
+    db.session.delete(commitment)  # explicitly, so the audit records the removal
     _edited_by(mou, by)
     db.session.flush()
 
@@ -847,6 +848,7 @@ def _apply_amendment(amendment: MOU, by: User | None) -> MOU:
         for key, old in current.items():
             if key not in wanted:
                 original.commitments.remove(old)
+                db.session.delete(old)
             elif old.amount != wanted[key].amount:
                 old.amount = wanted[key].amount
         for key, line in wanted.items():
@@ -997,6 +999,9 @@ def audit_trail(mou: MOU) -> list[AuditEntry]:
     mine = or_(
         _json_id(AuditEntry.after, "mou_id") == mou.id,
         _json_id(AuditEntry.before, "mou_id") == mou.id,
+        # an amount changed in place (by an amendment) names only the amount
+        (AuditEntry.entity == "commitment")
+        & AuditEntry.entity_id.in_([c.id for c in mou.commitments]),
     )
     return list(
         db.session.scalars(
