@@ -330,6 +330,7 @@ def test_two_simultaneous_renewals_give_one_draft(
         status=MOUStatus.ACTIVE,
         commitments=[(reading, lincoln, 20)],
     )
+    mou_id = mou.id  # the threads have no app context of their own to load it
     emails = [make_user("coordinator").email for _ in range(2)]
     start = threading.Barrier(2)
     answers: list[tuple[int, str]] = [(0, "")] * 2
@@ -341,7 +342,7 @@ def test_two_simultaneous_renewals_give_one_draft(
             signed_in = client.post("/login", data={"email": emails[i], "password": PASSWORD})
             assert signed_in.status_code == 302
             start.wait(timeout=30)
-            response = client.post(f"/mous/{mou.id}/renew")
+            response = client.post(f"/mous/{mou_id}/renew")
             answers[i] = (response.status_code, response.headers.get("Location", ""))
         except BaseException as err:
             errors.append(err)
@@ -354,7 +355,7 @@ def test_two_simultaneous_renewals_give_one_draft(
         thread.join(60)
     assert not errors, errors
     db.session.expire_all()
-    drafts = db.session.scalars(select(MOU).where(MOU.renewed_from_id == mou.id)).all()
+    drafts = db.session.scalars(select(MOU).where(MOU.renewed_from_id == mou_id)).all()
     assert len(drafts) == 1
     assert [status for status, _ in answers] == [302, 302]
     assert {location.rsplit("/", 1)[1] for _, location in answers} == {str(drafts[0].id)}
