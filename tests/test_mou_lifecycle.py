@@ -371,6 +371,12 @@ def _details(mou: MOU, **changes) -> MOUDetails:
         "start_date": mou.start_date,
         "end_date": mou.end_date,
         "notes": mou.notes,
+        "signed_date": mou.signed_date,
+        "signatories": mou.signatories,
+        "shares_student_data": mou.shares_student_data,
+        "partner_signer_name": mou.partner_signer_name,
+        "partner_signer_title": mou.partner_signer_title,
+        "partner_signed_date": mou.partner_signed_date,
     }
     values.update(changes)
     return MOUDetails(**values)
@@ -633,3 +639,27 @@ def test_versions_are_kept_once_per_number(make_mou) -> None:
     assert versions.record(mou, None) is versions.record(mou, None)
     count = select(func.count(MOUVersion.id)).where(MOUVersion.mou_id == mou.id)
     assert db.session.scalar(count) == 1
+
+
+def test_changing_the_terms_after_the_partner_signed_clears_its_signature(
+    client, login, make_mou, make_user, reading, lincoln
+) -> None:
+    partner_user = make_user("partner", partner=reading.partner)
+    mou = make_mou(partner=reading.partner, schools=[lincoln])
+    mou_services.sign_as_partner(mou, partner_user, "Grace Hopper", "Director")
+    db.session.commit()
+    login("coordinator")
+    response = client.post(
+        f"/mous/{mou.id}/commitments",
+        data={"service_id": str(reading.id), "school_id": str(lincoln.id), "amount": "5"},
+        follow_redirects=True,
+    )
+    assert "its signature was cleared" in page(response)
+    mou = fresh(mou.id)
+    assert not mou.partner_signed and mou.partner_signed_by_id is None
+    # A notes-only edit keeps a signature; a new end date does not.
+    mou_services.sign_as_partner(mou, partner_user, "Grace Hopper", "Director")
+    mou_services.update_mou(mou, _details(mou, notes="Typo fixed"), mou.version)
+    assert mou.partner_signed
+    mou_services.update_mou(mou, _details(mou, end_date=date(2026, 5, 1)), mou.version)
+    assert not mou.partner_signed

@@ -28,7 +28,10 @@ Decisions beyond the issue's text, kept here so there is one place to look:
   the amended MOU, and the draft row goes (the audit keeps it).
 - A partner user signs its partner's draft or submitted MOU in the app (typed name,
   title, the date and time, and the account). A district edit of the partner's
-  signatory or date replaces that record with a district-recorded signature.
+  signatory or date replaces that record with a district-recorded signature. A change
+  to the term, the schools, student-data sharing or the commitments after the partner
+  signed clears the partner's signature (it signed other terms), unless the same edit
+  records a new one.
 
 Functions validate, change objects and flush; they never commit. A refusal is
 a `Refused` whose message is shown to the user as it is.
@@ -171,7 +174,26 @@ def _check_details(details: MOUDetails) -> list[School]:
     return schools
 
 
+def _unsign_partner(mou: MOU) -> None:
+    """The terms changed after the partner signed: its signature no longer covers them."""
+    mou.partner_signer_name = mou.partner_signer_title = ""
+    mou.partner_signed_date = mou.partner_signed_at = None
+    mou.partner_signed_by_id = None
+
+
 def _apply(mou: MOU, details: MOUDetails, schools: list[School]) -> None:
+    before = (
+        mou.start_date,
+        mou.end_date,
+        sorted(s.id for s in mou.schools),
+        mou.shares_student_data,
+    )
+    after = (
+        details.start_date,
+        details.end_date,
+        sorted(s.id for s in schools),
+        details.shares_student_data,
+    )
     mou.schools = sorted(schools, key=lambda s: s.name)
     mou.school_year = details.school_year
     mou.start_date = details.start_date
@@ -187,7 +209,10 @@ def _apply(mou: MOU, details: MOUDetails, schools: list[School]) -> None:
     mou.dpa_expiry = details.dpa_expiry if sharing else None
     name, title = details.partner_signer_name.strip(), details.partner_signer_title.strip()
     signed = (name, title, details.partner_signed_date)
-    if signed != (mou.partner_signer_name, mou.partner_signer_title, mou.partner_signed_date):
+    recorded = (mou.partner_signer_name, mou.partner_signer_title, mou.partner_signed_date)
+    if signed == recorded and before != after and mou.partner_signed:
+        _unsign_partner(mou)
+    elif signed != recorded:
         # The district records (or corrects) the partner's signature: no longer an in-app one.
         mou.partner_signer_name, mou.partner_signer_title, mou.partner_signed_date = signed
         mou.partner_signed_at = None
@@ -603,6 +628,8 @@ def add_commitment(
             raise Refused(problem, "amount")
     commitment = Commitment(service=service, school=school, amount=amount)
     mou.commitments.append(commitment)
+    if mou.partner_signed:
+        _unsign_partner(mou)
     _edited_by(mou, by)
     db.session.flush()
     return commitment
@@ -625,6 +652,8 @@ def remove_commitment(mou: MOU, commitment: Commitment, by: User | None = None) 
         raise Refused(_("That commitment is not part of this MOU."))
     mou.commitments.remove(commitment)
     db.session.delete(commitment)  # explicitly, so the audit records the removal
+    if mou.partner_signed:
+        _unsign_partner(mou)
     _edited_by(mou, by)
     db.session.flush()
 

@@ -175,14 +175,28 @@ def edit(mou_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         form.fill_from(mou)
     if form.validate_on_submit():
+        was_signed = mou.partner_signed
         try:
             mou_services.update_mou(mou, form.details(), form.version.data, by=_me())
         except Refused as err:
             show_refusal(err, form)
         else:
             flash(_("MOU saved."), "success")
+            _warn_if_unsigned(mou, was_signed)
             return redirect(url_for("mous.detail", mou_id=mou.id))
     return _form_page(form, mou)
+
+
+def _warn_if_unsigned(mou: MOU, was_signed: bool) -> None:
+    if was_signed and not mou.partner_signed:
+        flash(
+            _(
+                "The terms changed after %(partner)s signed: its signature was cleared, and "
+                "the partner signs again.",
+                partner=mou.partner.name,
+            ),
+            "warning",
+        )
 
 
 def _form_page(form: MOUForm, mou: MOU | None) -> ResponseReturnValue:
@@ -349,12 +363,14 @@ def add_commitment(mou_id: int) -> ResponseReturnValue:
         school = db.session.get(School, form.school_id.data)
         if service is None or school is None:
             abort(404)
+        was_signed = mou.partner_signed
         try:
             mou_services.add_commitment(mou, service, school, form.amount.data, by=_me())
         except Refused as err:
             show_refusal(err, form)
         else:
             flash(_("Commitment added."), "success")
+            _warn_if_unsigned(mou, was_signed)
             return redirect(url_for("mous.detail", mou_id=mou.id, _anchor="commitments"))
     return _detail_page(mou, form, 400)
 
@@ -366,12 +382,14 @@ def delete_commitment(mou_id: int, commitment_id: int) -> ResponseReturnValue:
     commitment = db.session.get(Commitment, commitment_id)
     if commitment is None or commitment.mou_id != mou.id:
         abort(404)
+    was_signed = mou.partner_signed
     try:
         mou_services.remove_commitment(mou, commitment, by=_me())
     except Refused as err:
         show_refusal(err)
     else:
         flash(_("Commitment removed."), "success")
+        _warn_if_unsigned(mou, was_signed)
     return redirect(url_for("mous.detail", mou_id=mou.id, _anchor="commitments"))
 
 
