@@ -395,7 +395,7 @@ def test_an_amendment_becomes_the_next_version_and_earlier_ones_stay_readable(
     assert amendment.status == MOUStatus.DRAFT and amendment.amends_id == mou.id
     assert [c.amount for c in amendment.commitments] == [Decimal(20)]
     assert not amendment.district_signed and not amendment.partner_signed
-    with pytest.raises(mou_services.AlreadyRenewed, match="amendment in progress"):
+    with pytest.raises(mou_services.AmendmentInProgress, match="amendment in progress"):
         mou_services.amend(mou)
 
     # A draft change: 25 seats instead of 20, and the term ends a month early.
@@ -663,3 +663,20 @@ def test_changing_the_terms_after_the_partner_signed_clears_its_signature(
     assert mou.partner_signed
     mou_services.update_mou(mou, _details(mou, end_date=date(2026, 5, 1)), mou.version)
     assert not mou.partner_signed
+
+
+def test_the_amend_button_drafts_one_amendment(client, login, make_mou) -> None:
+    login("coordinator")
+    mou = make_mou(status=MOUStatus.ACTIVE)
+    assert f"/mous/{mou.id}/amend" in page(client.get(f"/mous/{mou.id}"))
+    first = client.post(f"/mous/{mou.id}/amend")
+    assert first.status_code == 302
+    amendment = db.session.scalars(select(MOU).where(MOU.amends_id == mou.id)).one()
+    assert first.headers["Location"].endswith(f"/mous/{amendment.id}")
+    shown = page(client.get(f"/mous/{amendment.id}"))
+    assert "Amendment to the MOU" in shown and "What is missing before activation" in shown
+    again = client.post(f"/mous/{mou.id}/amend", follow_redirects=True)
+    assert "already has an amendment in progress" in page(again)
+    count = select(func.count(MOU.id)).where(MOU.amends_id == mou.id)
+    assert db.session.scalar(count) == 1
+    assert "An amendment of this MOU is in progress" in page(client.get(f"/mous/{mou.id}"))

@@ -46,7 +46,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, Table, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -95,6 +95,20 @@ class AlreadyRenewed(Refused):
     def __init__(self, message: str, renewal: MOU) -> None:
         super().__init__(message)
         self.renewal = renewal
+
+
+class AmendmentInProgress(Refused):
+    """The MOU has an amendment in progress already; `amendment` is that draft."""
+
+    def __init__(self, message: str, amendment: MOU) -> None:
+        super().__init__(message)
+        self.amendment = amendment
+
+
+def counted_for_capacity() -> ColumnElement[bool]:
+    """The MOUs whose commitments use up capacity: not terminated, and not amendment drafts
+    (an amendment's lines replace the amended MOU's only once it is active)."""
+    return and_(MOU.status.in_(CAPACITY_STATUSES), MOU.amends_id.is_(None))
 
 
 @dataclass
@@ -391,8 +405,7 @@ def committed_amount(
         .where(
             Commitment.service_id == service.id,
             MOU.school_year == school_year,
-            MOU.status.in_(CAPACITY_STATUSES),
-            MOU.amends_id.is_(None),  # an amendment draft is a proposal, not yet in force
+            counted_for_capacity(),
         )
     )
     if school is not None:
@@ -808,7 +821,7 @@ def amend(mou: MOU, by: User | None = None) -> MOU:
         raise Refused(_("Only an active MOU can be amended."))
     existing = amendment_of(mou)
     if existing is not None:
-        raise AlreadyRenewed(
+        raise AmendmentInProgress(
             _("This MOU already has an amendment in progress; it is shown here."), existing
         )
     mou_id = mou.id
@@ -847,7 +860,7 @@ def amend(mou: MOU, by: User | None = None) -> MOU:
         winner = db.session.scalars(select(MOU).where(MOU.amends_id == mou_id)).first()
         if winner is None:
             raise
-        raise AlreadyRenewed(
+        raise AmendmentInProgress(
             _("This MOU already has an amendment in progress; it is shown here."), winner
         ) from None
     return amendment

@@ -402,8 +402,8 @@ def amend(mou_id: int) -> ResponseReturnValue:
     mou = editable_or_404(MOU, mou_id)
     try:
         amendment = mou_services.amend(mou, by=_me())
-    except mou_services.AlreadyRenewed as err:
-        existing_id = err.renewal.id
+    except mou_services.AmendmentInProgress as err:
+        existing_id = err.amendment.id
         show_refusal(err)
         return redirect(url_for("mous.detail", mou_id=existing_id))
     except Refused as err:
