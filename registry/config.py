@@ -115,6 +115,8 @@ def build_config(
         "REGISTRY_URL": settings.registry_url,
         # send-reminders: days before a date that a reminder goes out.
         "REMINDER_LEAD_DAYS": (60, 30, 7),
+        # Whoever drafted or last edited an MOU cannot activate it; another coordinator does.
+        "MOU_TWO_PERSON_APPROVAL": True,
     }
     config.update(overrides)
     return config

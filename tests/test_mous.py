@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 
 from registry.audit import SYSTEM, acting_as
 from registry.extensions import db
-from registry.models import MOU, AuditEntry, Commitment
+from registry.models import MOU, AuditEntry, Commitment, DocumentType
 from registry.mous import services as mou_services
 from registry.refusals import Refused
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus, PartnerStatus, Unit
 from tests.exported import csv_records
+from tests.mou_ready import ready, verified
 
 TODAY = date(2025, 10, 1)
 CURRENT_DPA = {
@@ -80,7 +81,7 @@ def mou_form(schools, **overrides) -> dict:
 
 def test_the_whole_lifecycle_through_the_pages(client, login, make_mou) -> None:
     login("coordinator")
-    mou = make_mou()
+    mou = ready(make_mou())
     for action, reached in [
         ("submit", MOUStatus.SUBMITTED),
         ("activate", MOUStatus.ACTIVE),
@@ -130,23 +131,29 @@ def test_a_status_change_leaves_a_status_audit_row(client, login, make_mou) -> N
 
 
 def test_sharing_student_data_without_an_agreement_blocks_activation(make_mou) -> None:
-    mou = make_mou(status=MOUStatus.SUBMITTED, shares_student_data=True)
-    with pytest.raises(Refused, match="not signed") as refused:
+    mou = ready(make_mou(status=MOUStatus.SUBMITTED, shares_student_data=True), documents=False)
+    verified(mou.partner_id, DocumentType.INSURANCE_CERTIFICATE)
+    verified(mou.partner_id, DocumentType.BACKGROUND_CHECK)
+    db.session.commit()
+    with pytest.raises(Refused, match="no data-privacy agreement covers the whole term"):
         mou_services.activate(mou, TODAY)
-    assert "type is not set" in str(refused.value)
     assert status_of(mou) == MOUStatus.SUBMITTED
 
 
 def test_a_current_agreement_allows_activation(make_mou) -> None:
-    mou = make_mou(status=MOUStatus.SUBMITTED, **CURRENT_DPA)
+    mou = ready(make_mou(status=MOUStatus.SUBMITTED, **CURRENT_DPA))
     mou_services.activate(mou, TODAY)
     db.session.commit()
     assert status_of(mou) == MOUStatus.ACTIVE
 
 
 def test_an_expired_agreement_blocks_activation(make_mou) -> None:
-    mou = make_mou(status=MOUStatus.SUBMITTED, **{**CURRENT_DPA, "dpa_expiry": date(2025, 6, 30)})
-    with pytest.raises(Refused, match="expired on Jun 30, 2025"):
+    mou = ready(make_mou(status=MOUStatus.SUBMITTED, **CURRENT_DPA), documents=False)
+    verified(mou.partner_id, DocumentType.INSURANCE_CERTIFICATE)
+    verified(mou.partner_id, DocumentType.BACKGROUND_CHECK)
+    verified(mou.partner_id, DocumentType.DATA_PRIVACY_AGREEMENT, expiry_date=date(2025, 6, 30))
+    db.session.commit()
+    with pytest.raises(Refused, match="expires on Jun 30, 2025, before the term ends"):
         mou_services.activate(mou, TODAY)
 
 
@@ -486,7 +493,9 @@ def test_renew_makes_next_years_draft(client, login, make_mou, make_school, seat
     assert [(c.service, c.school, c.amount) for c in renewal.commitments] == [
         (seats, school, Decimal(30))
     ]
-    assert renewal.dpa_status == DPAStatus.SIGNED and renewal.shares_student_data
+    # No signature and no verification is copied forward.
+    assert renewal.shares_student_data and renewal.dpa_status == DPAStatus.NOT_STARTED
+    assert renewal.dpa_expiry is None and renewal.signed_date is None
     assert response.headers["Location"].endswith(f"/mous/{renewal.id}")
 
     again = client.post(f"/mous/{mou.id}/renew", follow_redirects=True)

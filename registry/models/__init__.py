@@ -3,7 +3,7 @@
 from registry.models.audit import AuditEntry
 from registry.models.document import Document, DocumentStatus, DocumentType
 from registry.models.imports import ImportMapping
-from registry.models.mou import MOU, Commitment, mou_school
+from registry.models.mou import MOU, Commitment, MOUVersion, mou_school
 from registry.models.need import NeedIndexDefinition
 from registry.models.notification import Notification, ReminderKind, ReminderSent
 from registry.models.partner import Partner
@@ -35,6 +35,7 @@ __all__ = [
     "DocumentType",
     "ImportMapping",
     "Invitation",
+    "MOUVersion",
     "NeedIndexDefinition",
     "Notification",
     "Offering",

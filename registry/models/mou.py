@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -19,13 +20,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import Model, db
-from registry.models.columns import enum_column
+from registry.models.columns import UTCDateTime, enum_column, utcnow
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus
 
 if TYPE_CHECKING:
     from registry.models.partner import Partner
     from registry.models.school import School
     from registry.models.service import Service
+    from registry.models.user import User
 
 mou_school = Table(
     "mou_school",
@@ -54,7 +56,35 @@ class MOU(Model):
     dpa_type: Mapped[DPAType | None] = mapped_column(enum_column(DPAType))
     dpa_status: Mapped[DPAStatus | None] = mapped_column(enum_column(DPAStatus))
     dpa_expiry: Mapped[date | None]
-    renewed_from_id: Mapped[int | None] = mapped_column(ForeignKey("mou.id", ondelete="SET NULL"))
+    # The partner's side of the signature: typed in the app by a partner user (then
+    # partner_signed_at and partner_signed_by_id say when and by which account), or
+    # recorded by the district from a paper signature (those two stay empty).
+    partner_signer_name: Mapped[str] = mapped_column(String(200), default="")
+    partner_signer_title: Mapped[str] = mapped_column(String(200), default="")
+    partner_signed_date: Mapped[date | None]
+    partner_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    partner_signed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    # Two-person approval: neither of these may activate the MOU.
+    drafted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    last_edited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    # Unique: an MOU is renewed once, and has one amendment in progress at a time,
+    # even when two people ask at once (NULLs are distinct on SQLite and PostgreSQL).
+    renewed_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mou.id", ondelete="SET NULL"), unique=True
+    )
+    # An amendment is a draft MOU row amending an active one; on activation its terms
+    # and commitments become the amended MOU's next version and the draft row goes.
+    amends_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mou.id", ondelete="CASCADE"), unique=True
+    )
+    # The number of the agreement's current version (1, then one more per amendment).
+    terms_version: Mapped[int] = mapped_column(default=1)
     version: Mapped[int] = mapped_column(default=1)
 
     partner: Mapped[Partner] = relationship(back_populates="mous")
@@ -64,7 +94,16 @@ class MOU(Model):
     commitments: Mapped[list[Commitment]] = relationship(
         back_populates="mou", cascade="all, delete-orphan", order_by="Commitment.id"
     )
-    renewed_from: Mapped[MOU | None] = relationship(remote_side="MOU.id")
+    renewed_from: Mapped[MOU | None] = relationship(
+        remote_side="MOU.id", foreign_keys=[renewed_from_id]
+    )
+    amends: Mapped[MOU | None] = relationship(remote_side="MOU.id", foreign_keys=[amends_id])
+    partner_signed_by: Mapped[User | None] = relationship(foreign_keys=[partner_signed_by_id])
+    drafted_by: Mapped[User | None] = relationship(foreign_keys=[drafted_by_id])
+    last_edited_by: Mapped[User | None] = relationship(foreign_keys=[last_edited_by_id])
+    versions: Mapped[list[MOUVersion]] = relationship(
+        back_populates="mou", cascade="all, delete-orphan", order_by="MOUVersion.number"
+    )
 
     __table_args__ = (CheckConstraint("end_date >= start_date", name="dates_ordered"),)
     __mapper_args__ = {"version_id_col": version}
@@ -80,6 +119,14 @@ class MOU(Model):
     def in_force_between(self, first: date, last: date) -> bool:
         """Whether the MOU's term overlaps [first, last] (status aside)."""
         return self.start_date <= last and self.end_date >= first
+
+    @property
+    def district_signed(self) -> bool:
+        return self.signed_date is not None and bool(self.signatories.strip())
+
+    @property
+    def partner_signed(self) -> bool:
+        return self.partner_signed_date is not None and bool(self.partner_signer_name.strip())
 
     @property
     def title(self) -> str:
@@ -108,3 +155,32 @@ class Commitment(Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         UniqueConstraint("mou_id", "service_id", "school_id"),
     )
+
+
+class MOUVersion(Model):
+    """One version of an MOU's agreed terms and commitments, as it was when it took effect.
+
+    Version 1 is the MOU as first activated; each activated amendment adds the next.
+    The snapshot keeps names as well as ids, so a version reads the same after a
+    service or school is renamed or removed.
+    """
+
+    __tablename__ = "mou_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mou_id: Mapped[int] = mapped_column(ForeignKey("mou.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_by_email: Mapped[str] = mapped_column(String(254), default="")
+
+    mou: Mapped[MOU] = relationship(back_populates="versions")
+
+    __table_args__ = (UniqueConstraint("mou_id", "number"),)
+
+    @property
+    def title(self) -> str:
+        return f"v{self.number}"

@@ -46,6 +46,8 @@ class Service(Model):
     capacity: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
     active: Mapped[bool] = mapped_column(default=True)
+    # Whether its staff work directly with students (then background checks gate its MOUs).
+    direct_student_contact: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(default=1)
 
     partner: Mapped[Partner] = relationship(back_populates="services")

@@ -39,8 +39,13 @@ class MOUForm(RegistryForm):
     )
     start_date = DateField(_l("Start date"), validators=[InputRequired()])
     end_date = DateField(_l("End date"), validators=[InputRequired()])
-    signed_date = DateField(_l("Signed on"), validators=[Optional()])
-    signatories = StringField(_l("Signatories"), validators=[Length(max=500)])
+    signed_date = DateField(_l("District signed on"), validators=[Optional()])
+    signatories = StringField(_l("District signatories"), validators=[Length(max=500)])
+    partner_signer_name = StringField(_l("Partner signatory"), validators=[Length(max=200)])
+    partner_signer_title = StringField(
+        _l("Partner signatory's title"), validators=[Length(max=200)]
+    )
+    partner_signed_date = DateField(_l("Partner signed on"), validators=[Optional()])
     notes = TextAreaField(_l("Notes"), validators=[Length(max=5000)])
     shares_student_data = BooleanField(_l("The partner receives student data"))
     dpa_type = SelectField(_l("Data-privacy agreement type"), validators=[Optional()])
@@ -92,6 +97,9 @@ class MOUForm(RegistryForm):
             dpa_type=DPAType(self.dpa_type.data) if self.dpa_type.data else None,
             dpa_status=DPAStatus(self.dpa_status.data) if self.dpa_status.data else None,
             dpa_expiry=self.dpa_expiry.data,
+            partner_signer_name=self.partner_signer_name.data or "",
+            partner_signer_title=self.partner_signer_title.data or "",
+            partner_signed_date=self.partner_signed_date.data,
         )
 
 
@@ -128,3 +136,19 @@ class CommitmentForm(RegistryForm):
         )
         self.service_id.choices = [(s.id, f"{s.name} ({s.unit.label.lower()})") for s in services]
         self.school_id.choices = [(s.id, s.name) for s in mou.schools]
+
+
+class SignForm(RegistryForm):
+    """The partner's sign-off: who signs, as what (the date, time and account are recorded)."""
+
+    name = StringField(
+        _l("Your full name"),
+        validators=[DataRequired(_l("Type your full name to sign.")), Length(max=200)],
+    )
+    title = StringField(
+        _l("Your title"), validators=[DataRequired(_l("Type your title.")), Length(max=200)]
+    )
+    confirm = BooleanField(
+        _l("I am authorised to sign this MOU for my organisation, and I agree to its terms."),
+        validators=[DataRequired(_l("Confirm that you may sign for your organisation."))],
+    )

@@ -14,7 +14,24 @@ Decisions beyond the issue's text, kept here so there is one place to look:
   both or neither may be set; whichever is set is enforced, and None is no limit.
 - Checking capacity and writing the commitment are one step: `lock_capacity` holds
   the service row first, so two simultaneous commitments cannot both fit.
-- Any MOU may be renewed once; the renewal is a draft for the next school year.
+- Any MOU may be renewed once; the renewal is a draft for the next school year. It
+  copies terms and commitments, never a signature or a verification (the data-privacy
+  agreement status starts again at "not started"). A unique constraint on
+  renewed_from_id makes two simultaneous renewals give one draft; the second is shown it.
+- Activation goes through the gates in `registry.mous.gates` (every unmet one listed)
+  and two-person approval. The MOU as first activated is kept as version 1.
+- An active MOU is amended through an amendment: a draft MOU row (`amends_id`) with the
+  same school year, its own sign-off and the same gates. Amendment drafts use no
+  capacity; a line of an amendment needs capacity only for what it adds to the amended
+  line (checked by the one rule when added, and again on activation). On activation its
+  terms and commitments become the amended MOU's next version, its documents move to
+  the amended MOU, and the draft row goes (the audit keeps it).
+- A partner user signs its partner's draft or submitted MOU in the app (typed name,
+  title, the date and time, and the account). A district edit of the partner's
+  signatory or date replaces that record with a district-recorded signature. A change
+  to the term, the schools, student-data sharing or the commitments after the partner
+  signed clears the partner's signature (it signed other terms), unless the same edit
+  records a new one.
 
 Functions validate, change objects and flush; they never commit. A refusal is
 a `Refused` whose message is shown to the user as it is.
@@ -29,10 +46,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, Table, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from registry import district_time, formats
+from registry import district_time, formats, unit_of_work
 from registry.concurrency import check_version
 from registry.extensions import db
 from registry.listing import search
@@ -40,15 +58,19 @@ from registry.models import (
     MOU,
     AuditEntry,
     Commitment,
+    Document,
     Offering,
     Partner,
     School,
     Service,
+    User,
     mou_school,
 )
+from registry.models.columns import utcnow
+from registry.mous import gates, versions
 from registry.refusals import Refused
 from registry.schoolyear import next_year, year_bounds
-from registry.vocabulary import DPAStatus, DPAType, MOUStatus, PartnerStatus, Unit
+from registry.vocabulary import DPAStatus, DPAType, MOUStatus, Unit
 
 # The only status moves there are (issue 2: draft → submitted → active → expired | terminated).
 MOVES: dict[MOUStatus, tuple[MOUStatus, ...]] = {
@@ -75,6 +97,20 @@ class AlreadyRenewed(Refused):
         self.renewal = renewal
 
 
+class AmendmentInProgress(Refused):
+    """The MOU has an amendment in progress already; `amendment` is that draft."""
+
+    def __init__(self, message: str, amendment: MOU) -> None:
+        super().__init__(message)
+        self.amendment = amendment
+
+
+def counted_for_capacity() -> ColumnElement[bool]:
+    """The MOUs whose commitments use up capacity: not terminated, and not amendment drafts
+    (an amendment's lines replace the amended MOU's only once it is active)."""
+    return and_(MOU.status.in_(CAPACITY_STATUSES), MOU.amends_id.is_(None))
+
+
 @dataclass
 class MOUDetails:
     """What a person may set on an MOU (the partner is given only on creation)."""
@@ -90,6 +126,9 @@ class MOUDetails:
     dpa_type: DPAType | None = None
     dpa_status: DPAStatus | None = None
     dpa_expiry: date | None = None
+    partner_signer_name: str = ""
+    partner_signer_title: str = ""
+    partner_signed_date: date | None = None
 
 
 @dataclass
@@ -149,7 +188,26 @@ def _check_details(details: MOUDetails) -> list[School]:
     return schools
 
 
+def _unsign_partner(mou: MOU) -> None:
+    """The terms changed after the partner signed: its signature no longer covers them."""
+    mou.partner_signer_name = mou.partner_signer_title = ""
+    mou.partner_signed_date = mou.partner_signed_at = None
+    mou.partner_signed_by_id = None
+
+
 def _apply(mou: MOU, details: MOUDetails, schools: list[School]) -> None:
+    before = (
+        mou.start_date,
+        mou.end_date,
+        sorted(s.id for s in mou.schools),
+        mou.shares_student_data,
+    )
+    after = (
+        details.start_date,
+        details.end_date,
+        sorted(s.id for s in schools),
+        details.shares_student_data,
+    )
     mou.schools = sorted(schools, key=lambda s: s.name)
     mou.school_year = details.school_year
     mou.start_date = details.start_date
@@ -163,6 +221,21 @@ def _apply(mou: MOU, details: MOUDetails, schools: list[School]) -> None:
     mou.dpa_type = details.dpa_type if sharing else None
     mou.dpa_status = details.dpa_status if sharing else None
     mou.dpa_expiry = details.dpa_expiry if sharing else None
+    name, title = details.partner_signer_name.strip(), details.partner_signer_title.strip()
+    signed = (name, title, details.partner_signed_date)
+    recorded = (mou.partner_signer_name, mou.partner_signer_title, mou.partner_signed_date)
+    if signed == recorded and before != after and mou.partner_signed:
+        _unsign_partner(mou)
+    elif signed != recorded:
+        # The district records (or corrects) the partner's signature: no longer an in-app one.
+        mou.partner_signer_name, mou.partner_signer_title, mou.partner_signed_date = signed
+        mou.partner_signed_at = None
+        mou.partner_signed_by_id = None
+
+
+def _edited_by(mou: MOU, by: User | None) -> None:
+    if by is not None:
+        mou.last_edited_by_id = by.id
 
 
 def is_editable(mou: MOU) -> bool:
@@ -180,10 +253,12 @@ def _require_editable(mou: MOU) -> None:
         )
 
 
-def create_mou(partner: Partner, details: MOUDetails) -> MOU:
-    """A new draft MOU for a partner."""
+def create_mou(partner: Partner, details: MOUDetails, by: User | None = None) -> MOU:
+    """A new draft MOU for a partner, drafted by `by`."""
     schools = _check_details(details)
-    mou = MOU(status=MOUStatus.DRAFT)
+    mou = MOU(status=MOUStatus.DRAFT, partner_signer_name="", partner_signer_title="")
+    if by is not None:
+        mou.drafted_by_id = mou.last_edited_by_id = by.id
     db.session.add(mou)
     with db.session.no_autoflush:
         mou.partner = partner
@@ -192,11 +267,21 @@ def create_mou(partner: Partner, details: MOUDetails) -> MOU:
     return mou
 
 
-def update_mou(mou: MOU, details: MOUDetails, version: int | str | None) -> MOU:
+def update_mou(
+    mou: MOU, details: MOUDetails, version: int | str | None, by: User | None = None
+) -> MOU:
     """Save an edit made against `version`; stale, non-editable or invalid edits change nothing."""
     check_version(mou, version)
     _require_editable(mou)
     schools = _check_details(details)
+    if mou.amends_id is not None and details.school_year != mou.school_year:
+        raise Refused(
+            _(
+                "An amendment keeps the school year of the MOU it amends (%(year)s).",
+                year=mou.school_year,
+            ),
+            "school_year",
+        )
     kept = set(details.school_ids)
     orphaned = sorted({c.school.name for c in mou.commitments if c.school_id not in kept})
     if orphaned:
@@ -208,6 +293,7 @@ def update_mou(mou: MOU, details: MOUDetails, version: int | str | None) -> MOU:
             "school_ids",
         )
     _apply(mou, details, schools)
+    _edited_by(mou, by)
     db.session.flush()
     return mou
 
@@ -238,21 +324,18 @@ def dpa_gaps(mou: MOU, today: date) -> list[str]:
     return gaps
 
 
-def activation_problems(mou: MOU, today: date) -> list[str]:
-    """What stands between an MOU and becoming active (empty: nothing)."""
-    problems: list[str] = []
-    if not mou.schools:
-        problems.append(_("it names no school"))
-    if mou.partner.status != PartnerStatus.APPROVED:
-        problems.append(
-            _("the partner is %(status)s, not approved", status=mou.partner.status.label.lower())
-        )
-    problems.extend(dpa_gaps(mou, today))
-    return problems
+def activation_problems(mou: MOU, today: date | None = None) -> list[str]:
+    """What stands between an MOU and becoming active, in words (empty: nothing)."""
+    return [gap.text for gap in gates.activation_gaps(mou)]
 
 
-def change_status(mou: MOU, target: MOUStatus, today: date | None = None) -> MOU:
-    """Move the MOU to `target` if that is one of the allowed moves and its conditions hold."""
+def change_status(
+    mou: MOU, target: MOUStatus, today: date | None = None, by: User | None = None
+) -> MOU:
+    """Move the MOU to `target` if that is one of the allowed moves and its conditions hold.
+
+    The MOU that has the status afterwards: for an amendment made active, the amended MOU.
+    """
     today = today or district_time.today()
     if target not in MOVES[mou.status]:
         raise Refused(
@@ -263,13 +346,23 @@ def change_status(mou: MOU, target: MOUStatus, today: date | None = None) -> MOU
             )
         )
     if target == MOUStatus.ACTIVE:
-        problems = activation_problems(mou, today)
-        if problems:
+        found = gates.activation_gaps(mou)
+        blocked = gates.activator_gap(mou, by)
+        if blocked is not None:
+            found.append(blocked)
+        if found:
             raise Refused(
-                _("This MOU cannot become active: %(problems)s.", problems="; ".join(problems))
+                _(
+                    "This MOU cannot become active yet: %(problems)s",
+                    problems=" ".join(gap.text for gap in found),
+                )
             )
+        if mou.amends_id is not None:
+            return _apply_amendment(mou, by)
     mou.status = target
     db.session.flush()
+    if target == MOUStatus.ACTIVE:
+        versions.record(mou, by)
     return mou
 
 
@@ -278,9 +371,9 @@ def submit(mou: MOU, today: date | None = None) -> MOU:
     return change_status(mou, MOUStatus.SUBMITTED, today)
 
 
-def activate(mou: MOU, today: date | None = None) -> MOU:
-    """Submitted → active, with a current data-privacy agreement when student data is shared."""
-    return change_status(mou, MOUStatus.ACTIVE, today)
+def activate(mou: MOU, today: date | None = None, by: User | None = None) -> MOU:
+    """Submitted → active, once every gate is met, by someone other than its drafter/editor."""
+    return change_status(mou, MOUStatus.ACTIVE, today, by)
 
 
 def expire(mou: MOU, today: date | None = None) -> MOU:
@@ -312,7 +405,7 @@ def committed_amount(
         .where(
             Commitment.service_id == service.id,
             MOU.school_year == school_year,
-            MOU.status.in_(CAPACITY_STATUSES),
+            counted_for_capacity(),
         )
     )
     if school is not None:
@@ -512,8 +605,13 @@ def amount_problem(service: Service, amount: Decimal) -> str | None:
     return None
 
 
-def add_commitment(mou: MOU, service: Service, school: School, amount: Decimal) -> Commitment:
-    """Promise an amount of one of the partner's services at one of the MOU's schools."""
+def add_commitment(
+    mou: MOU, service: Service, school: School, amount: Decimal, by: User | None = None
+) -> Commitment:
+    """Promise an amount of one of the partner's services at one of the MOU's schools.
+
+    On an amendment, only what the line adds to the amended MOU's line needs capacity.
+    """
     _require_editable(mou)
     if service.partner_id != mou.partner_id:
         raise Refused(
@@ -537,21 +635,39 @@ def add_commitment(mou: MOU, service: Service, school: School, amount: Decimal) 
         raise Refused(problem, "amount")
     if mou.status in CAPACITY_STATUSES:
         lock_capacity(service)
-        problem = capacity_problem(service, school, mou.school_year, amount)
+        needed = amount - _amended_amount(mou, service, school)
+        problem = capacity_problem(service, school, mou.school_year, needed) if needed > 0 else None
         if problem:
             raise Refused(problem, "amount")
     commitment = Commitment(service=service, school=school, amount=amount)
     mou.commitments.append(commitment)
+    if mou.partner_signed:
+        _unsign_partner(mou)
+    _edited_by(mou, by)
     db.session.flush()
     return commitment
 
 
-def remove_commitment(mou: MOU, commitment: Commitment) -> None:
+def _amended_amount(mou: MOU, service: Service, school: School) -> Decimal:
+    """What the MOU an amendment amends commits of a service at a school (0: not an amendment)."""
+    if mou.amends is None:
+        return Decimal(0)
+    for line in mou.amends.commitments:
+        if line.service_id == service.id and line.school_id == school.id:
+            return Decimal(line.amount)
+    return Decimal(0)
+
+
+def remove_commitment(mou: MOU, commitment: Commitment, by: User | None = None) -> None:
     """Take a commitment line off a draft or submitted MOU."""
     _require_editable(mou)
     if commitment.mou_id != mou.id:
         raise Refused(_("That commitment is not part of this MOU."))
     mou.commitments.remove(commitment)
+    db.session.delete(commitment)  # explicitly, so the audit records the removal
+    if mou.partner_signed:
+        _unsign_partner(mou)
+    _edited_by(mou, by)
     db.session.flush()
 
 
@@ -572,37 +688,64 @@ def renewal_of(mou: MOU) -> MOU | None:
     ).first()
 
 
-def renew(mou: MOU) -> Renewal:
-    """Next school year's draft from an MOU: same partner, schools and (capacity allowing) lines."""
+def _already_renewed(existing: MOU) -> AlreadyRenewed:
+    return AlreadyRenewed(
+        _(
+            "This MOU was already renewed for %(year)s (MOU %(id)s); that draft is shown here.",
+            year=existing.school_year,
+            id=existing.id,
+        ),
+        existing,
+    )
+
+
+def renew(mou: MOU, by: User | None = None) -> Renewal:
+    """Next school year's draft from an MOU: same partner, schools and (capacity allowing) lines.
+
+    No signature and no verification is copied. When someone else renews the MOU at the
+    same moment, the unique renewed_from_id refuses the second draft: this request's work
+    is rolled back and AlreadyRenewed names the draft that won.
+    """
+    if mou.amends_id is not None:
+        raise Refused(_("An amendment is not renewed; renew the MOU it amends."))
     existing = renewal_of(mou)
     if existing is not None:
-        raise AlreadyRenewed(
-            _(
-                "This MOU was already renewed for %(year)s (MOU %(id)s); that draft is shown here.",
-                year=existing.school_year,
-                id=existing.id,
-            ),
-            existing,
-        )
+        raise _already_renewed(existing)
+    mou_id = mou.id
     renewal = MOU(
         school_year=next_year(mou.school_year),
         start_date=_a_year_later(mou.start_date),
         end_date=_a_year_later(mou.end_date),
         status=MOUStatus.DRAFT,
+        signed_date=None,
         signatories="",
+        partner_signer_name="",
+        partner_signer_title="",
+        partner_signed_date=None,
         notes="",
         shares_student_data=mou.shares_student_data,
         dpa_type=mou.dpa_type,
-        dpa_status=mou.dpa_status,
-        dpa_expiry=mou.dpa_expiry,
+        # The agreement for next year is to be signed again, whatever this year's says.
+        dpa_status=DPAStatus.NOT_STARTED if mou.shares_student_data else None,
+        dpa_expiry=None,
     )
+    if by is not None:
+        renewal.drafted_by_id = renewal.last_edited_by_id = by.id
     # In the session before any relationship is set, so no autoflush meets a stray object.
     db.session.add(renewal)
     with db.session.no_autoflush:
         renewal.partner = mou.partner
         renewal.renewed_from = mou
         renewal.schools = list(mou.schools)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Another renewal of this MOU was committed first (uq_mou_renewed_from_id).
+        unit_of_work.roll_back()
+        winner = db.session.scalars(select(MOU).where(MOU.renewed_from_id == mou_id)).first()
+        if winner is None:
+            raise
+        raise _already_renewed(winner) from None
     result = Renewal(renewal)
     # Every service first, in one order, so two renewals sharing services cannot deadlock.
     for service in sorted({line.service for line in mou.commitments}, key=lambda s: s.id):
@@ -659,6 +802,139 @@ def renew(mou: MOU) -> Renewal:
         renewal.commitments.append(Commitment(service=service, school=line.school, amount=amount))
         db.session.flush()  # so the next line's capacity check counts this one
     return result
+
+
+# ---- amendments ----------------------------------------------------------------------
+
+
+def amendment_of(mou: MOU) -> MOU | None:
+    """The amendment in progress for this MOU, if any."""
+    return db.session.scalars(select(MOU).where(MOU.amends_id == mou.id).limit(1)).first()
+
+
+def amend(mou: MOU, by: User | None = None) -> MOU:
+    """Start an amendment of an active MOU: a draft copy of its terms and commitments.
+
+    It carries no signature: both sides sign the amendment itself.
+    """
+    if mou.status != MOUStatus.ACTIVE:
+        raise Refused(_("Only an active MOU can be amended."))
+    existing = amendment_of(mou)
+    if existing is not None:
+        raise AmendmentInProgress(
+            _("This MOU already has an amendment in progress; it is shown here."), existing
+        )
+    mou_id = mou.id
+    amendment = MOU(
+        school_year=mou.school_year,
+        start_date=mou.start_date,
+        end_date=mou.end_date,
+        status=MOUStatus.DRAFT,
+        signed_date=None,
+        signatories="",
+        partner_signer_name="",
+        partner_signer_title="",
+        partner_signed_date=None,
+        notes=mou.notes,
+        shares_student_data=mou.shares_student_data,
+        dpa_type=mou.dpa_type,
+        dpa_status=mou.dpa_status,
+        dpa_expiry=mou.dpa_expiry,
+        amends_id=mou.id,
+    )
+    if by is not None:
+        amendment.drafted_by_id = amendment.last_edited_by_id = by.id
+    db.session.add(amendment)
+    with db.session.no_autoflush:
+        amendment.partner = mou.partner
+        amendment.amends = mou
+        amendment.schools = list(mou.schools)
+        for line in mou.commitments:
+            amendment.commitments.append(
+                Commitment(service=line.service, school=line.school, amount=line.amount)
+            )
+    try:
+        db.session.flush()
+    except IntegrityError:
+        unit_of_work.roll_back()
+        winner = db.session.scalars(select(MOU).where(MOU.amends_id == mou_id)).first()
+        if winner is None:
+            raise
+        raise AmendmentInProgress(
+            _("This MOU already has an amendment in progress; it is shown here."), winner
+        ) from None
+    return amendment
+
+
+def _apply_amendment(amendment: MOU, by: User | None) -> MOU:
+    """Make an amendment (its gates met) the amended MOU's next version; the amended MOU."""
+    original = amendment.amends
+    if original is None or original.status != MOUStatus.ACTIVE:
+        raise Refused(_("The MOU this amends is no longer active; the amendment cannot apply."))
+    current = {(c.service_id, c.school_id): c for c in original.commitments}
+    wanted = {(c.service_id, c.school_id): c for c in amendment.commitments}
+    for service in sorted({c.service for c in amendment.commitments}, key=lambda s: s.id):
+        lock_capacity(service)
+    for key, line in wanted.items():
+        old = current.get(key)
+        extra = Decimal(line.amount) - (Decimal(old.amount) if old else Decimal(0))
+        if extra > 0:
+            problem = capacity_problem(line.service, line.school, original.school_year, extra)
+            if problem:
+                raise Refused(problem)
+    versions.record(original, None)  # the terms in force until now, if never kept
+    with db.session.no_autoflush:
+        for name in versions.TERM_FIELDS:
+            setattr(original, name, getattr(amendment, name))
+        original.schools = list(amendment.schools)
+        for key, old in current.items():
+            if key not in wanted:
+                original.commitments.remove(old)
+                db.session.delete(old)
+            elif old.amount != wanted[key].amount:
+                old.amount = wanted[key].amount
+        for key, line in wanted.items():
+            if key not in current:
+                original.commitments.append(
+                    Commitment(service=line.service, school=line.school, amount=line.amount)
+                )
+        original.terms_version += 1
+    db.session.flush()
+    versions.record(original, by)
+    # The amendment's papers (the signed amendment, its agreement) belong to the MOU now.
+    db.session.execute(
+        update(Document)
+        .where(Document.mou_id == amendment.id)
+        .values(mou_id=original.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.delete(amendment)
+    db.session.flush()
+    return original
+
+
+# ---- the partner's sign-off ----------------------------------------------------------
+
+
+def sign_as_partner(mou: MOU, user: User, name: str, title: str) -> MOU:
+    """The partner's side of the signature, typed in the app by a partner user of the MOU's
+    partner: name, title, the district's date and the time, and the account."""
+    if user.partner_id != mou.partner_id:
+        raise Refused(_("Only a user of %(partner)s can sign this MOU.", partner=mou.partner.name))
+    _require_editable(mou)
+    name, title = name.strip(), title.strip()
+    if not name:
+        raise Refused(_("Type your full name to sign."), "name")
+    if not title:
+        raise Refused(_("Type your title."), "title")
+    now = utcnow()
+    mou.partner_signer_name = name
+    mou.partner_signer_title = title
+    mou.partner_signed_date = district_time.today(now)
+    mou.partner_signed_at = now
+    mou.partner_signed_by_id = user.id
+    db.session.flush()
+    return mou
 
 
 # ---- questions other pages ask -------------------------------------------------------
@@ -755,12 +1031,32 @@ def capacity_left(mou: MOU) -> dict[int, Headroom]:
     return {c.id: headroom(c.service, c.school, mou.school_year) for c in mou.commitments}
 
 
+def _json_id(column: Any, key: str) -> Any:
+    return column[key].as_integer()
+
+
 def audit_trail(mou: MOU) -> list[AuditEntry]:
-    """The MOU's own audit rows, newest first."""
+    """The MOU's history, newest first: its own rows, its commitments' rows, its versions'
+    rows, and the creation of its amendments."""
+    mine = or_(
+        _json_id(AuditEntry.after, "mou_id") == mou.id,
+        _json_id(AuditEntry.before, "mou_id") == mou.id,
+        # an amount changed in place (by an amendment) names only the amount
+        (AuditEntry.entity == "commitment")
+        & AuditEntry.entity_id.in_([c.id for c in mou.commitments]),
+    )
     return list(
         db.session.scalars(
             select(AuditEntry)
-            .where(AuditEntry.entity == "mou", AuditEntry.entity_id == mou.id)
+            .where(
+                or_(
+                    (AuditEntry.entity == "mou") & (AuditEntry.entity_id == mou.id),
+                    AuditEntry.entity.in_(("commitment", "mou_version")) & mine,
+                    (AuditEntry.entity == "mou")
+                    & (AuditEntry.action == "create")
+                    & (_json_id(AuditEntry.after, "amends_id") == mou.id),
+                )
+            )
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         )
     )

@@ -58,6 +58,11 @@ class ServiceForm(RegistryForm):
         validators=[InputRequired(_l("Enter the cost, or 0.")), Amount(Decimal(0), MAX_AMOUNT)],
     )
     active = BooleanField(_l("Active (offered this year)"))
+    direct_student_contact = BooleanField(
+        _l("Its staff work directly with students"),
+        default=True,
+        description=_l("Then an MOU committing it needs verified background checks."),
+    )
     version = HiddenField()
 
 

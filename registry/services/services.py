@@ -74,6 +74,7 @@ FIELDS: frozenset[str] = frozenset(
         "capacity",
         "cost",
         "active",
+        "direct_student_contact",
     }
 )
 
