@@ -24,15 +24,14 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
 from registry.extensions import db
-from registry.models import MOU, Commitment, School, Service
+from registry.models import MOU, School, Service, User
 from registry.models.scenario import ScenarioRun
 from registry.mous.services import (
-    CAPACITY_STATUSES,
     MOUDetails,
     add_commitment,
+    committed_amount,
     create_mou,
 )
 from registry.refusals import Refused
@@ -54,7 +53,7 @@ def _draft_amount(service: Service, proposed: float, already: Decimal) -> Decima
     return amount.quantize(places, rounding=ROUND_DOWN)
 
 
-def adopt_lines(run: ScenarioRun, lines: list[str]) -> Adoption:
+def adopt_lines(run: ScenarioRun, lines: list[str], by: User | None = None) -> Adoption:
     """Draft MOUs for the chosen lines ("J<id>:S<id>") of a run's proposal (no commit)."""
     view = read_run(run)
     proposed = {row["line"]: row["amount"] for row in view.allocation_rows}
@@ -76,7 +75,7 @@ def adopt_lines(run: ScenarioRun, lines: list[str]) -> Adoption:
         school = db.session.get(School, key_id(school_key))
         if service is None or school is None:
             raise Refused(_("Line %(l)s names a service or school that no longer exists.", l=line))
-        already = _committed_at(service, school, school_year) if held else Decimal(0)
+        already = committed_amount(service, school_year, school=school) if held else Decimal(0)
         amount = _draft_amount(service, proposed[line], already)
         if amount <= 0:
             adoption.skipped.append(
@@ -105,10 +104,11 @@ def adopt_lines(run: ScenarioRun, lines: list[str]) -> Adoption:
                     run=run.id,
                 ),
             ),
+            by=by,
         )
         for service, school, amount in lines_of_partner:
             try:
-                add_commitment(mou, service, school, amount)
+                add_commitment(mou, service, school, amount, by=by)
             except Refused as err:
                 raise Refused(
                     _(
@@ -120,18 +120,3 @@ def adopt_lines(run: ScenarioRun, lines: list[str]) -> Adoption:
                 ) from err
         adoption.mous.append(mou)
     return adoption
-
-
-def _committed_at(service: Service, school: School, school_year: str) -> Decimal:
-    """What MOUs of the year (terminated aside) already commit of a service at a school."""
-    stmt = (
-        select(func.coalesce(func.sum(Commitment.amount), 0))
-        .join(MOU, Commitment.mou_id == MOU.id)
-        .where(
-            Commitment.service_id == service.id,
-            Commitment.school_id == school.id,
-            MOU.school_year == school_year,
-            MOU.status.in_(CAPACITY_STATUSES),
-        )
-    )
-    return Decimal(str(db.session.scalar(stmt) or 0))

@@ -46,7 +46,7 @@ from registry.extensions import db
 from registry.models import MOU, Commitment, School, Service
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Scenario, WeightRule
-from registry.mous.services import CAPACITY_STATUSES
+from registry.mous.services import counted_for_capacity
 from registry.scenarios.messages import Message, message
 from registry.vocabulary import Category, MOUStatus, PartnerStatus, Unit
 
@@ -300,7 +300,7 @@ def _commitments(school_year: str) -> tuple[dict[tuple[int, int], Decimal], list
     stmt = (
         select(Commitment, MOU.status)
         .join(MOU, Commitment.mou_id == MOU.id)
-        .where(MOU.school_year == school_year, MOU.status.in_(CAPACITY_STATUSES))
+        .where(MOU.school_year == school_year, counted_for_capacity())
         .options(selectinload(Commitment.service))
         .order_by(Commitment.service_id, Commitment.school_id, Commitment.id)
     )

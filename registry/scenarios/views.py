@@ -290,7 +290,7 @@ def adopt(run_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     try:
-        result = adoption.adopt_lines(scenario_run, form.lines.data or [])
+        result = adoption.adopt_lines(scenario_run, form.lines.data or [], by=current_user)
     except Refused as err:
         show_refusal(err)
         return redirect(url_for("scenarios.run_page", run_id=run_id))

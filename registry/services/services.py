@@ -43,8 +43,8 @@ from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import MOU, Commitment, Offering, Partner, School, Service, User
 from registry.mous.services import (
-    CAPACITY_STATUSES,
     committed_amount,
+    counted_for_capacity,
     has_offerings,
     lock_capacity,
     offering_at,
@@ -264,7 +264,7 @@ def offering_lines(service: Service, school_year: str) -> list[OfferingLine]:
             .where(
                 Commitment.service_id == service.id,
                 MOU.school_year == school_year,
-                MOU.status.in_(CAPACITY_STATUSES),
+                counted_for_capacity(),
             )
             .group_by(Commitment.school_id)
         )
@@ -298,7 +298,7 @@ def schools_committed_unoffered(service: Service, school_year: str) -> list[str]
             .where(
                 Commitment.service_id == service.id,
                 MOU.school_year == school_year,
-                MOU.status.in_(CAPACITY_STATUSES),
+                counted_for_capacity(),
                 Commitment.school_id.not_in(offered),
                 select(Offering.id).where(Offering.service_id == service.id).exists(),
             )
@@ -409,7 +409,7 @@ def delete_offering(offering: Offering, today: date) -> None:
             .where(
                 Commitment.service_id == service.id,
                 Commitment.school_id == school.id,
-                MOU.status.in_(CAPACITY_STATUSES),
+                counted_for_capacity(),
                 MOU.school_year >= school_year_of(today),
             )
             .distinct()
