@@ -7,7 +7,7 @@ from wtforms import RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from registry.api.tokens import LIFETIMES
-from registry.fields import RegistryForm, strip_text
+from registry.fields import RegistryForm, options, strip_text
 
 
 class TokenForm(RegistryForm):
@@ -18,7 +18,7 @@ class TokenForm(RegistryForm):
     )
     days = RadioField(
         _l("Expires after"),
-        choices=[(str(d), _l("%(days)d days", days=d)) for d in LIFETIMES],
+        choices=options((str(d), _l("%(days)d days", days=d)) for d in LIFETIMES),
         default=str(LIFETIMES[1]),
         validators=[InputRequired(message=_l("Choose how long the token lasts."))],
     )
