@@ -61,7 +61,9 @@ PAGING = (
         "Where the page starts: the cursor in the previous page's `next` link.",
     ),
 )
-TEXT = {"type": "string", "maxLength": 200}
+# No NUL characters: the app refuses them in any field (registry.errors), with a 400.
+NO_NUL = "^[^\\x00]*$"
+TEXT = {"type": "string", "maxLength": 200, "pattern": NO_NUL}
 
 OPERATIONS = (
     Operation(
@@ -94,7 +96,7 @@ OPERATIONS = (
         SchoolPage,
         (
             Param("q", TEXT, "Text in the name, DESE code or zip code."),
-            Param("zip", {"type": "string", "maxLength": 10}, "Zip code."),
+            Param("zip", {"type": "string", "maxLength": 10, "pattern": NO_NUL}, "Zip code."),
         ),
     ),
     Operation(

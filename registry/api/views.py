@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from pydantic import BaseModel
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from registry import district_time, security_log
@@ -153,6 +154,15 @@ def public(view: Callable[..., Response]) -> Callable[..., Response]:
             return error(400, str(err))
 
     return wrapped
+
+
+@bp.errorhandler(HTTPException)
+def http_error(err: HTTPException) -> Response:
+    """The app's refusals (a NUL in the query, ...) in JSON here, not as an HTML page."""
+    code = err.code or 500
+    default = type(err).description
+    own = err.description if err.description and err.description != default else None
+    return error(code, own or _("Not found.") if code == 404 else own or err.name)
 
 
 # ---- query parameters -------------------------------------------------------------------
