@@ -356,3 +356,20 @@ def test_the_openapi_document_is_3_1_and_describes_every_endpoint(client: FlaskC
 
 def test_the_kpis_endpoint_is_unchanged(app: Flask, client: FlaskClient) -> None:
     assert client.get("/api/v1/kpis").status_code == 401
+
+
+def test_token_events_reach_the_security_log(
+    client: FlaskClient,
+    login: Callable[..., User],
+    api: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    login(Role.LEADER)
+    with caplog.at_level("WARNING", logger="registry.security"):
+        client.post("/account/tokens/", data={"name": "Nightly", "days": "365"})
+        token = db.session.scalars(select(ApiToken)).one()
+        client.post(f"/account/tokens/{token.id}/revoke")
+        api("/api/v1/partners", "prk_" + "x" * 43)
+    kinds = [json.loads(r.getMessage())["kind"] for r in caplog.records]
+    assert kinds == ["api.token_created", "api.token_revoked", "api.token_refused"]
+    assert all("prk_" not in r.getMessage() for r in caplog.records)  # no secret logged
