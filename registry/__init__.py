@@ -110,6 +110,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from registry.api.account import bp as api_tokens_bp
+    from registry.api.views import bp as api_v1_bp
     from registry.applications.views import bp as applications_bp
     from registry.auth.views import bp as auth_bp
     from registry.documents.views import bp as documents_bp
@@ -145,6 +147,8 @@ def _register_blueprints(app: Flask) -> None:
         applications_bp,
         invitations_bp,
         documents_bp,
+        api_v1_bp,
+        api_tokens_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -1,5 +1,6 @@
 """The registry's models, one module per aggregate."""
 
+from registry.models.api_token import ApiToken
 from registry.models.audit import AuditEntry
 from registry.models.document import Document, DocumentStatus, DocumentType
 from registry.models.imports import ImportMapping
@@ -23,6 +24,7 @@ from registry.models.user import User
 __all__ = [
     "INDICATORS",
     "MOU",
+    "ApiToken",
     "Application",
     "ApplicationAttempt",
     "ApplicationStatus",
