@@ -140,6 +140,9 @@ def record_failure(email: str, address: str | None) -> Verdict:
 
 
 def record_success(email: str) -> None:
-    """Forget the account's failures (a correct password was given)."""
-    with db.engine.begin() as conn:
-        conn.execute(delete(LoginThrottle).where(LoginThrottle.key == account_key(email)))
+    """Forget the account's failures (a correct password was given, or a reset link used).
+
+    Part of the request's unit of work (it ends well, so it commits): on SQLite a second
+    connection could not write while the request holds the write lock.
+    """
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == account_key(email)))

@@ -99,8 +99,13 @@ def create_user(
     partner_id: int | None = None,
     name: str = "",
     password: str,
+    must_change_password: bool = False,
 ) -> User:
-    """Create an active account (email unique ignoring case; partner link only for partners)."""
+    """Create an active account (email unique ignoring case; partner link only for partners).
+
+    `must_change_password`: someone else chose the password (an admin, on the account form),
+    so the user must choose their own at first sign-in.
+    """
     email = _email(email)
     if find_by_email(email) is not None:
         raise Refused(
@@ -115,6 +120,7 @@ def create_user(
         role=checked_role,
         partner_id=checked_partner,
         active=True,
+        must_change_password=must_change_password,
     )
     user.set_password(password)
     db.session.add(user)
@@ -169,6 +175,8 @@ def update_user(
             setattr(user, attr, value)
     if password:
         user.set_password(password)
+        # An admin chose it: the user must choose their own at next sign-in (not the admin's own).
+        user.must_change_password = acting is None or acting.id != user.id
     db.session.flush()
     return user
 
