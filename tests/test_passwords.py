@@ -262,10 +262,21 @@ def test_a_new_link_replaces_the_old_one(client, make_user, smtp_server, clock):
     user = make_user("leader")
     _ask(client, user.email)
     first = _link(smtp_server)
+    clock.at += timedelta(minutes=1, seconds=1)
     _ask(client, user.email)
     second = _link(smtp_server)
     assert client.get(first).status_code == 404
     assert client.get(second).status_code == 200
+
+
+def test_at_most_one_email_a_minute(client, make_user, smtp_server, clock):
+    user = make_user("leader")
+    for _ in range(5):
+        assert "is on its way" in _ask(client, user.email).get_data(as_text=True)
+    assert len(smtp_server.messages) == 1
+    clock.at += timedelta(minutes=1, seconds=1)
+    _ask(client, user.email)
+    assert len(smtp_server.messages) == 2
 
 
 def test_a_failed_mail_answers_the_same(client, make_user, smtp_server, clock):

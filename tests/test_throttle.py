@@ -155,3 +155,15 @@ def test_a_failed_sign_in_is_logged(app, client, make_user, clock, caplog):
         '"kind": "login.failure"' in r.getMessage() and "who@district.example" in r.getMessage()
         for r in caplog.records
     )
+
+
+def test_a_quiet_day_forgets_the_failures(app, client, make_user, clock):
+    user = make_user("admin")
+    for _ in range(4):
+        _sign_in(client, user.email)
+    clock.advance(24 * 3600 + 1)
+    _sign_in(client, "someone@district.example", ip="10.3.3.3")  # any failure tidies up
+    keys = set(db.session.scalars(select(LoginThrottle.key)))
+    assert throttle.account_key(user.email) not in keys
+    _sign_in(client, user.email)
+    assert throttle.check(user.email, "10.0.0.1").allowed  # one failure: free again

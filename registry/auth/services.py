@@ -17,6 +17,7 @@ from registry.refusals import Refused
 from registry.users.services import check_password_policy, find_by_email
 
 RESET_MINUTES = 30
+RESEND_AFTER = timedelta(minutes=1)
 
 # Verified against when the email is unknown, so a miss costs the same time as a hit.
 _DUMMY = User(email="", password_hash="")
@@ -74,6 +75,14 @@ def start_reset(email: str) -> tuple[User, str] | None:
     if user is None or not user.active:
         return None
     at = now()
+    recent = db.session.scalar(
+        select(func.count(PasswordResetToken.id)).where(
+            PasswordResetToken.user_id == user.id,
+            PasswordResetToken.created_at > at - RESEND_AFTER,
+        )
+    )
+    if recent:
+        return None  # one email a minute at most: the form must not be a way to flood a mailbox
     _expire_tokens(user, at)
     token = secrets.token_urlsafe(32)
     minutes = reset_minutes()

@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from registry.extensions import db
 from registry.models.columns import utcnow
 from registry.models.login_throttle import LoginThrottle
+
+FORGET_AFTER = timedelta(days=1)
 
 
 def now() -> datetime:
@@ -131,9 +133,19 @@ def _add_failure(conn: Connection, key: str, limits: Limits, at: datetime) -> in
 
 
 def record_failure(email: str, address: str | None) -> Verdict:
-    """Count a failed attempt; the verdict says how long the next one must wait."""
+    """Count a failed attempt; the verdict says how long the next one must wait.
+
+    Counters quiet for a day (and not blocked) are forgotten on the way: the table keeps
+    only recent trouble, and an old typo does not slow anyone down next month.
+    """
     at = now()
     with db.engine.begin() as conn:
+        conn.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.last_failure_at < at - FORGET_AFTER,
+                or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < at),
+            )
+        )
         for key, kind in _keys(email, address).items():
             _add_failure(conn, key, Limits.from_config(kind), at)
     return check(email, address)
