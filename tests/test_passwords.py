@@ -163,6 +163,18 @@ def test_a_change_is_refused_with_a_reason(client, login, current, new, confirm,
     assert user.check_password(PASSWORD)
 
 
+def test_guessing_the_current_password_is_throttled(client, login, monkeypatch):
+    from registry.auth import throttle
+
+    monkeypatch.setattr(throttle, "now", lambda: datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
+    login("leader")
+    for _ in range(3):
+        assert _change(client, "guess " * 3).status_code == 400
+    response = _change(client)  # even the right one waits
+    assert response.status_code == 429
+    assert "Try again in 1 second." in response.get_data(as_text=True)
+
+
 def test_signed_out_users_are_sent_to_sign_in(client):
     assert client.get("/account/password").status_code == 302
 

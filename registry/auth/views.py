@@ -129,13 +129,24 @@ def _force_password_change() -> ResponseReturnValue | None:
 def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
     if form.validate_on_submit():
+        # Guessing the current password from a borrowed session is throttled like signing in.
+        verdict = throttle.check(current_user.email, request.remote_addr)
+        if not verdict.allowed:
+            form.form_errors.append(_retry_message(verdict))
+            return render_template("auth/change_password.html", form=form, forced=False), 429
         try:
             services.change_password(
                 current_user, current=form.current.data or "", new=form.password.data or ""
             )
         except Refused as err:
+            if err.field == "current":
+                throttle.record_failure(current_user.email, request.remote_addr)
+                security_log.record(
+                    "password.change_failure", user_id=current_user.id, email=current_user.email
+                )
             show_refusal(err, form)
         else:
+            throttle.record_success(current_user.email)
             security_log.record(
                 "password.changed", user_id=current_user.id, email=current_user.email
             )
