@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -167,3 +168,35 @@ def test_a_quiet_day_forgets_the_failures(app, client, make_user, clock):
     assert throttle.account_key(user.email) not in keys
     _sign_in(client, user.email)
     assert throttle.check(user.email, "10.0.0.1").allowed  # one failure: free again
+
+
+def test_parallel_failures_all_count(app, test_database, clock):
+    """Two workers failing at once on PostgreSQL: every failure is counted (one atomic UPDATE)."""
+    if not test_database.is_postgres:
+        pytest.skip("a write race needs PostgreSQL's concurrent connections")
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def fail(ip: str) -> None:
+        try:
+            with app.app_context():
+                start.wait(timeout=30)
+                for _ in range(6):
+                    throttle.record_failure("raced@district.example", ip)
+        except BaseException as err:
+            errors.append(err)
+            start.abort()
+
+    threads = [threading.Thread(target=fail, args=(ip,)) for ip in ("10.1.1.1", "10.2.2.2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    row = db.session.scalar(
+        select(LoginThrottle).where(
+            LoginThrottle.key == throttle.account_key("raced@district.example")
+        )
+    )
+    assert row is not None and row.failures == 12
+    assert row.blocked_until == clock.at + timedelta(minutes=15)
