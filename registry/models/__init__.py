@@ -4,10 +4,12 @@ from registry.models.api_token import ApiToken
 from registry.models.audit import AuditEntry
 from registry.models.document import Document, DocumentStatus, DocumentType
 from registry.models.imports import ImportMapping
+from registry.models.login_throttle import LoginThrottle
 from registry.models.mou import MOU, Commitment, MOUVersion, mou_school
 from registry.models.need import NeedIndexDefinition
 from registry.models.notification import Notification, ReminderKind, ReminderSent
 from registry.models.partner import Partner
+from registry.models.password_reset import PasswordResetToken
 from registry.models.scenario import Scenario, ScenarioRun
 from registry.models.school import INDICATORS, School, SchoolAlias, SchoolIndicators
 from registry.models.selfservice import (
@@ -37,11 +39,13 @@ __all__ = [
     "DocumentType",
     "ImportMapping",
     "Invitation",
+    "LoginThrottle",
     "MOUVersion",
     "NeedIndexDefinition",
     "Notification",
     "Offering",
     "Partner",
+    "PasswordResetToken",
     "ProgramAreaMapping",
     "ReminderKind",
     "ReminderSent",

@@ -34,6 +34,8 @@ class User(UserMixin, Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The language mail and notifications are written in ("en", "es", "pt"); "" = the default.
     locale: Mapped[str] = mapped_column(String(10), default="")
+    # Set when an admin chooses the password: the user must pick their own at next sign-in.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
 
     partner: Mapped[Partner | None] = relationship()
 

@@ -9,13 +9,14 @@ from flask import has_request_context
 from flask_babel import gettext
 from sqlalchemy import func, select
 
+from registry.auth import passwords
 from registry.extensions import db
 from registry.models import Partner, User
 from registry.refusals import Refused
 from registry.vocabulary import Role
 
-MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD_LENGTH = 200
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
+MAX_PASSWORD_LENGTH = passwords.MAX_LENGTH
 # Deliberately loose: one @, something on each side, a dot in the domain, no spaces.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -62,17 +63,28 @@ def _partner_id(role: Role, partner_id: int | None) -> int | None:
     return None
 
 
-def _check_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise Refused(
-            _("The password needs at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
-            field="password",
-        )
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise Refused(
-            _("The password may have at most %(n)s characters.", n=MAX_PASSWORD_LENGTH),
-            field="password",
-        )
+def check_password_policy(password: str, *, email: str = "", name: str = "") -> None:
+    """Refuse a password that is too short or long, common, or made of our or the user's words."""
+    found = passwords.problem(password or "", email=email, name=name)
+    if found is None:
+        return
+    messages = {
+        "short": _("The password needs at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
+        "long": _("The password may have at most %(n)s characters.", n=MAX_PASSWORD_LENGTH),
+        "context": _(
+            "The password is made of words anyone would guess first (your name or email, "
+            "the district's or this product's name): add a few unrelated words."
+        ),
+        "repeats": _(
+            "The password is a repeat or a sequence (like aaaa or 1234), which is guessed "
+            "quickly: use a phrase of several unrelated words."
+        ),
+        "common": _(
+            "The password is too common or too easy to guess: use a phrase of several "
+            "unrelated words."
+        ),
+    }
+    raise Refused(messages[found], field="password")
 
 
 def find_by_email(email: str) -> User | None:
@@ -87,8 +99,13 @@ def create_user(
     partner_id: int | None = None,
     name: str = "",
     password: str,
+    must_change_password: bool = False,
 ) -> User:
-    """Create an active account (email unique ignoring case; partner link only for partners)."""
+    """Create an active account (email unique ignoring case; partner link only for partners).
+
+    `must_change_password`: someone else chose the password (an admin, on the account form),
+    so the user must choose their own at first sign-in.
+    """
     email = _email(email)
     if find_by_email(email) is not None:
         raise Refused(
@@ -96,13 +113,14 @@ def create_user(
         )
     checked_role = _role(role)
     checked_partner = _partner_id(checked_role, partner_id)
-    _check_password(password)
+    check_password_policy(password, email=email, name=name)
     user = User(
         email=email,
         name=(name or "").strip(),
         role=checked_role,
         partner_id=checked_partner,
         active=True,
+        must_change_password=must_change_password,
     )
     user.set_password(password)
     db.session.add(user)
@@ -145,7 +163,7 @@ def update_user(
     if losing_admin and _other_active_admins(user) == 0:
         raise Refused(_("This is the last active admin account; make another admin first."), "role")
     if password:
-        _check_password(password)
+        check_password_policy(password, email=user.email, name=name or user.name)
     # Only differing values are set: an unchanged save leaves no audit row.
     for attr, value in (
         ("name", (name or "").strip()),
@@ -157,6 +175,8 @@ def update_user(
             setattr(user, attr, value)
     if password:
         user.set_password(password)
+        # An admin chose it: the user must choose their own at next sign-in (not the admin's own).
+        user.must_change_password = acting is None or acting.id != user.id
     db.session.flush()
     return user
 

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from registry import security_log
 from registry.access import roles_required
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
@@ -66,6 +67,7 @@ def new() -> ResponseReturnValue:
                 partner_id=form.chosen_partner_id,
                 name=form.name.data or "",
                 password=form.password.data or "",
+                must_change_password=True,
             )
         except Refused as err:
             show_refusal(err, form)
@@ -97,6 +99,13 @@ def edit(user_id: int) -> ResponseReturnValue:
         except Refused as err:
             show_refusal(err, form)
         else:
+            if form.password.data:
+                security_log.record(
+                    "password.set_by_admin",
+                    user_id=user.id,
+                    email=user.email,
+                    admin_id=current_user.id,
+                )
             flash(_("Account %(email)s saved.", email=user.email), "success")
             return redirect(url_for("users.index"))
     return _form_page(form, user)
