@@ -107,6 +107,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from registry.auth.views import bp as auth_bp
+    from registry.directory.views import bp as directory_bp
     from registry.equity.api import bp as api_bp
     from registry.equity.views import bp as equity_bp
     from registry.errors import register_error_handlers
@@ -131,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
         scenarios_bp,
         api_bp,
         programs_bp,
+        directory_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)
