@@ -32,6 +32,12 @@ class EachRequestItsLanguage(FlaskClient):
 
 
 @pytest.fixture
+def app_config() -> dict[str, Any]:
+    """The listing's fingerprint asked afresh on every request: tests change data between them."""
+    return {"DIRECTORY_FRESH_S": 0}
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     app.test_client_class = EachRequestItsLanguage
     return app.test_client()
@@ -453,3 +459,37 @@ def test_listing_rules_match_in_sql_for_a_day(
     assert listing.listed_service(service.id, TODAY) is not None
     assert listing.listed_service(service.id, TODAY + timedelta(days=400)) is None
     assert listing.listed_service(service.id, date(2000, 1, 1)) is None
+
+
+def test_a_page_asked_again_is_not_rendered_again(
+    client: FlaskClient, listed: Callable[..., Service], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.directory import views
+
+    rendered: list[str] = []
+    real = views.render_template
+
+    def counting(name: str, **context: Any) -> str:
+        rendered.append(name)
+        return real(name, **context)
+
+    monkeypatch.setattr(views, "render_template", counting)
+    service = listed(name="Homework Help")
+    path = f"/directory/services/{service.id}"
+    first = client.get(path)
+    second = client.get(path)
+    assert second.get_data() == first.get_data() and rendered == ["directory/service.html"]
+    assert second.headers["ETag"] == first.headers["ETag"]
+    client.get(path, headers={"Accept-Language": "es"})
+    assert len(rendered) == 2
+
+
+def test_kept_pages_are_bounded() -> None:
+    from registry.directory.caching import RenderedPages
+
+    pages = RenderedPages(size=2)
+    pages.put("a", b"A")
+    pages.put("b", b"B")
+    assert pages.get("a") == b"A"  # now the most recent
+    pages.put("c", b"C")
+    assert pages.get("b") is None and pages.get("a") == b"A" and pages.get("c") == b"C"

@@ -3,7 +3,10 @@
 The ETag is a hash of what a page depends on: the listing's fingerprint (one
 query of counts and version sums), the district's date, the page language, the
 address with its query, and the code that renders it. A visitor who sends it
-back gets a 304 without the page being built.
+back gets a 304 without the page being built; any other visitor asking for the
+same page gets the body rendered for the first (kept in the process, by ETag).
+The fingerprint itself is reused for a few seconds (`DIRECTORY_FRESH_S`,
+default 2): a change shows within that, then within the visitors' max-age.
 
 The language is chosen from `?lang=`, else the session cookie, else
 Accept-Language, so responses vary on Cookie and Accept-Language. A response
@@ -14,12 +17,15 @@ session refreshed) is private: a shared cache must never hand it to another.
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import cache, wraps
 from pathlib import Path
 from typing import ParamSpec
 
-from flask import current_app, make_response, request, session
+from flask import Flask, current_app, make_response, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from werkzeug.wrappers import Response
@@ -28,7 +34,47 @@ from registry import district_time
 from registry.directory.listing import fingerprint
 
 MAX_AGE_S = 300
+FRESH_S = 2.0
+PAGES_KEPT = 512
 P = ParamSpec("P")
+
+
+class RenderedPages:
+    """The most recently asked-for pages' bodies, by ETag (thread-safe, bounded)."""
+
+    def __init__(self, size: int = PAGES_KEPT) -> None:
+        self.size = size
+        self._pages: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self._fingerprint: tuple[float, tuple[str, ...]] | None = None
+
+    def get(self, etag: str) -> bytes | None:
+        with self._lock:
+            body = self._pages.get(etag)
+            if body is not None:
+                self._pages.move_to_end(etag)
+            return body
+
+    def put(self, etag: str, body: bytes) -> None:
+        with self._lock:
+            self._pages[etag] = body
+            self._pages.move_to_end(etag)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+    def fingerprint(self, fresh_s: float) -> tuple[str, ...]:
+        """The listing's fingerprint, asked of the database at most once per `fresh_s`."""
+        now = time.monotonic()
+        kept = self._fingerprint
+        if kept is not None and now < kept[0]:
+            return kept[1]
+        value = tuple(str(part) for part in fingerprint(district_time.today()))
+        self._fingerprint = (now + fresh_s, value)
+        return value
+
+
+def _pages(app: Flask) -> RenderedPages:
+    return app.extensions.setdefault("directory_pages", RenderedPages())
 
 
 @cache
@@ -56,7 +102,7 @@ def page_etag() -> str:
         str(get_locale() or "en"),
         request.path,
         request.query_string.decode("latin-1"),
-        *(str(part) for part in fingerprint(district_time.today())),
+        *_pages(current_app).fingerprint(current_app.config.get("DIRECTORY_FRESH_S", FRESH_S)),
     )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
@@ -90,9 +136,14 @@ def cached_page(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseR
         etag = page_etag()
         if request.if_none_match.contains_weak(etag):
             return _headers(Response(status=304), etag)
+        pages = _pages(current_app)
+        body = pages.get(etag)
+        if body is not None:
+            return _headers(Response(body, mimetype="text/html"), etag)
         response = make_response(view(*args, **kwargs))
         if response.status_code != 200:
             return response
+        pages.put(etag, response.get_data())
         return _headers(response, etag)
 
     return wrapped
