@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from functools import cache, wraps
 from pathlib import Path
-from typing import ParamSpec
+from typing import ParamSpec, TypeVar
 
 from flask import Flask, current_app, make_response, request, session
 from flask.typing import ResponseReturnValue
@@ -37,6 +37,7 @@ MAX_AGE_S = 300
 FRESH_S = 2.0
 PAGES_KEPT = 512
 P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class RenderedPages:
@@ -47,6 +48,7 @@ class RenderedPages:
         self._pages: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._fingerprint: tuple[float, tuple[str, ...]] | None = None
+        self._derived: dict[str, tuple[tuple[str, ...], object]] = {}
 
     def get(self, etag: str) -> bytes | None:
         with self._lock:
@@ -70,6 +72,17 @@ class RenderedPages:
             return kept[1]
         value = tuple(str(part) for part in fingerprint(district_time.today()))
         self._fingerprint = (now + fresh_s, value)
+        return value
+
+    def derived(self, name: str, compute: Callable[[], T]) -> T:
+        """A figure drawn from the listing (the languages served), computed once per fingerprint."""
+        current = self._fingerprint[1] if self._fingerprint else None
+        kept = self._derived.get(name)
+        if kept is not None and current is not None and kept[0] == current:
+            return kept[1]  # type: ignore[return-value]
+        value = compute()
+        if current is not None:
+            self._derived[name] = (current, value)
         return value
 
 
@@ -147,3 +160,8 @@ def cached_page(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseR
         return _headers(response, etag)
 
     return wrapped
+
+
+def derived(name: str, compute: Callable[[], T]) -> T:
+    """`compute()`, or its value kept since the listing last changed (call after the ETag)."""
+    return _pages(current_app).derived(name, compute)

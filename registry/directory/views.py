@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 from registry import district_time
 from registry.directory import listing
-from registry.directory.caching import cached_page, finish_caching
+from registry.directory.caching import cached_page, derived, finish_caching
 from registry.directory.wording import describe, language_name
 from registry.extensions import db
 from registry.models import School
@@ -39,7 +39,7 @@ def index() -> ResponseReturnValue:
         results=results,
         categories=list(Category),
         grades=GRADES,
-        languages=listing.languages_served(today),
+        languages=derived("languages", lambda: listing.languages_served(today)),
         today=today,
     )
 

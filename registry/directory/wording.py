@@ -45,13 +45,16 @@ def _codes_by_english_name() -> dict[str, str]:
     return {name.casefold(): code for code, name in Locale("en").languages.items()}
 
 
+@cache
+def _names_in(locale: str) -> dict[str, str]:
+    try:
+        return dict(Locale.parse(locale).languages)
+    except (UnknownLocaleError, ValueError):
+        return {}
+
+
 def language_name(name: str) -> str:
     """A language as partners record it ("Spanish") in the visitor's words ("Español")."""
     code = _codes_by_english_name().get(name.strip().casefold())
-    if code is None:
-        return name
-    try:
-        shown = Locale.parse(_reader()).languages.get(code)
-    except (UnknownLocaleError, ValueError):
-        return name
+    shown = _names_in(_reader()).get(code) if code else None
     return shown[:1].upper() + shown[1:] if shown else name
