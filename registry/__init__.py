@@ -114,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     from registry.api.views import bp as api_v1_bp
     from registry.applications.views import bp as applications_bp
     from registry.auth.views import bp as auth_bp
+    from registry.directory.views import bp as directory_bp
     from registry.documents.views import bp as documents_bp
     from registry.equity.api import bp as api_bp
     from registry.equity.views import bp as equity_bp
@@ -149,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
         documents_bp,
         api_v1_bp,
         api_tokens_bp,
+        directory_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

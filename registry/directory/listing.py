@@ -1,0 +1,394 @@
+"""What the family directory lists, and the searches over it: all in SQL, one page at a time.
+
+A service is listed on a day when it is active, its partner is approved, and an
+MOU in force that day (active, its term including the day) commits it. It is
+listed at a school (a *placement*) where such an MOU commits it, or where it has
+an offering and such an MOU (one committing the service) covers the school.
+Nothing else about MOUs, and nothing internal (capacity, commitments' amounts,
+costs, compliance, staff), leaves this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Subquery,
+    and_,
+    distinct,
+    exists,
+    func,
+    or_,
+    select,
+    union,
+)
+from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.sql.elements import ColumnClause
+
+from registry.extensions import db
+from registry.models import MOU, Commitment, Offering, Partner, School, Service
+from registry.models.mou import mou_school
+from registry.vocabulary import GRADES, Category, MOUStatus, PartnerStatus
+
+PER_PAGE = 20
+MAX_PAGE = 100_000
+# How many schools a service's card in the results names before "and N more".
+SCHOOLS_ON_A_CARD = 3
+ZIP_CODE = re.compile(r"^\d{5}$")
+T = TypeVar("T")
+
+
+def _in_force(today: date) -> ColumnElement[bool]:
+    return and_(MOU.status == MOUStatus.ACTIVE, MOU.start_date <= today, MOU.end_date >= today)
+
+
+def placements(today: date) -> Subquery:
+    """(service_id, school_id) for every listed service at every school it is listed at."""
+    committed = (
+        select(Commitment.service_id, Commitment.school_id)
+        .join(MOU, MOU.id == Commitment.mou_id)
+        .where(_in_force(today))
+    )
+    covering = aliased(Commitment)
+    offered = (
+        select(Offering.service_id, Offering.school_id)
+        .join(mou_school, mou_school.c.school_id == Offering.school_id)
+        .join(MOU, MOU.id == mou_school.c.mou_id)
+        .join(
+            covering,
+            and_(covering.mou_id == MOU.id, covering.service_id == Offering.service_id),
+        )
+        .where(_in_force(today))
+    )
+    both = union(committed, offered).subquery("placed")
+    return (
+        select(both.c.service_id, both.c.school_id)
+        .join(Service, Service.id == both.c.service_id)
+        .join(Partner, Partner.id == Service.partner_id)
+        .where(Service.active.is_(True), Partner.status == PartnerStatus.APPROVED)
+        .subquery("placement")
+    )
+
+
+def _json_elements(column: Any) -> Any:
+    """A JSON array column's elements as a table with a `value` column, on either database."""
+    if db.engine.dialect.name == "postgresql":
+        return func.json_array_elements_text(column).table_valued("value")
+    return func.json_each(column).table_valued("value")
+
+
+def _holds(column: Any, value: str) -> ColumnElement[bool]:
+    """Whether a JSON array column holds a value (exactly, as an element)."""
+    elements = _json_elements(column)
+    value_column: ColumnClause[Any] = elements.c.value
+    return exists(select(1).select_from(elements).where(value_column == value))
+
+
+@dataclass(frozen=True)
+class Search:
+    """A family's search, from the query string; anything unusable is dropped, never an error."""
+
+    text: str = ""
+    school: str = ""
+    category: Category | None = None
+    grade: str = ""
+    language: str = ""
+    zip: str = ""
+    zip_refused: str = ""  # a zip code that is not five digits, to say so
+
+    @classmethod
+    def from_args(cls, args: Any) -> Search:
+        def arg(name: str) -> str:
+            return str(args.get(name, "") or "").strip()[:200]
+
+        category = arg("category")
+        zip_code = arg("zip")
+        return cls(
+            text=arg("q"),
+            school=arg("school"),
+            category=Category(category) if category in Category._value2member_map_ else None,
+            grade=arg("grade") if arg("grade") in GRADES else "",
+            language=arg("language"),
+            zip=zip_code if ZIP_CODE.match(zip_code) else "",
+            zip_refused="" if not zip_code or ZIP_CODE.match(zip_code) else zip_code,
+        )
+
+    @property
+    def any(self) -> bool:
+        return bool(
+            self.text or self.school or self.category or self.grade or self.language or self.zip
+        )
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a list, and where it sits in the whole."""
+
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first item (1-based), for "21–40 of 57"."""
+        return (self.page - 1) * self.per_page + 1 if self.items else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.items) - 1 if self.items else 0
+
+
+def page_number(raw: object) -> int:
+    try:
+        number = int(str(raw))
+    except ValueError:
+        return 1
+    return min(max(number, 1), MAX_PAGE)
+
+
+@dataclass
+class Card:
+    """A service in the results: the service (its partner loaded) and a few of its schools."""
+
+    service: Service
+    schools: list[tuple[int, str]] = field(default_factory=list)
+    more_schools: int = 0
+
+
+def search_services(search: Search, today: date, page: int) -> Page[Card]:
+    """The listed services matching a search, by name, one page of them."""
+    placed = placements(today)
+    at = select(placed.c.service_id)
+    if search.school or search.zip:
+        at = at.join(School, School.id == placed.c.school_id)
+        if search.school:
+            at = at.where(func.lower(School.name).contains(search.school.lower(), autoescape=True))
+        if search.zip:
+            at = at.where(School.zip == search.zip)
+    conditions: list[ColumnElement[bool]] = [Service.id.in_(at)]
+    if search.category:
+        conditions.append(Service.category == search.category)
+    if search.grade:
+        conditions.append(_holds(Service.grades, search.grade))
+    if search.language:
+        conditions.append(_holds(Service.languages, search.language))
+    if search.text:
+        needle = search.text.lower()
+        conditions.append(
+            or_(
+                *(
+                    func.lower(column).contains(needle, autoescape=True)
+                    for column in (
+                        Service.name,
+                        Service.description,
+                        Partner.name,
+                        Partner.description,
+                    )
+                )
+            )
+        )
+    base = select(Service).join(Service.partner).where(*conditions)
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    services = db.session.scalars(
+        base.options(contains_eager(Service.partner))
+        .order_by(func.lower(Service.name), func.lower(Partner.name), Service.id)
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    cards = [Card(service) for service in services]
+    _name_a_few_schools(cards, placed)
+    return Page(cards, page, PER_PAGE, total)
+
+
+def _name_a_few_schools(cards: list[Card], placed: Subquery) -> None:
+    """A few schools of each card (by name) and how many more: a bounded read per page."""
+    if not cards:
+        return
+    ranked = (
+        select(
+            placed.c.service_id,
+            School.id,
+            School.name,
+            func.row_number()
+            .over(partition_by=placed.c.service_id, order_by=(School.name, School.id))
+            .label("rank"),
+            func.count().over(partition_by=placed.c.service_id).label("schools"),
+        )
+        .join(School, School.id == placed.c.school_id)
+        .where(placed.c.service_id.in_([card.service.id for card in cards]))
+        .subquery()
+    )
+    by_service = {card.service.id: card for card in cards}
+    rows = db.session.execute(
+        select(ranked).where(ranked.c.rank <= SCHOOLS_ON_A_CARD).order_by(ranked.c.rank)
+    )
+    for service_id, school_id, name, _rank, count in rows:
+        card = by_service[service_id]
+        card.schools.append((school_id, name))
+        card.more_schools = count - len(card.schools)
+
+
+def languages_served(today: date) -> list[str]:
+    """Every language some listed service is offered in (for the search's choices)."""
+    elements = _json_elements(Service.languages)
+    listed = select(placements(today).c.service_id)
+    value: ColumnClause[Any] = elements.c.value
+    return list(
+        db.session.scalars(
+            select(value)
+            .distinct()
+            .select_from(Service)
+            .join(elements, db.true())
+            .where(Service.id.in_(listed))
+            .order_by(value)
+        )
+    )
+
+
+@dataclass
+class SchoolRow:
+    school: School
+    services: int
+    partners: int
+
+
+def search_schools(text: str, today: date, page: int) -> Page[SchoolRow]:
+    """Schools with at least one listed service, by name, matching a name or zip code."""
+    placed = placements(today)
+    stmt = (
+        select(
+            School,
+            func.count(distinct(placed.c.service_id)),
+            func.count(distinct(Service.partner_id)),
+        )
+        .join(placed, placed.c.school_id == School.id)
+        .join(Service, Service.id == placed.c.service_id)
+        .group_by(School.id)
+    )
+    if text:
+        stmt = stmt.where(
+            or_(
+                func.lower(School.name).contains(text.lower(), autoescape=True),
+                School.zip == text,
+            )
+        )
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.execute(
+        stmt.order_by(func.lower(School.name), School.id)
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    return Page([SchoolRow(s, n, p) for s, n, p in rows], page, PER_PAGE, total)
+
+
+def listed_service(service_id: int, today: date) -> Service | None:
+    """The service if the directory lists it today, else None."""
+    placed = placements(today)
+    return db.session.scalars(
+        select(Service)
+        .join(Service.partner)
+        .options(contains_eager(Service.partner))
+        .where(Service.id == service_id, Service.id.in_(select(placed.c.service_id)))
+    ).first()
+
+
+@dataclass
+class Place:
+    """Where a service is listed: the school, and the offering there (days, time, fees) if any."""
+
+    school: School
+    offering: Offering | None
+
+
+def places_of(service: Service, today: date) -> list[Place]:
+    """The schools a listed service is listed at, by name, each with its offering there."""
+    placed = placements(today)
+    rows = db.session.execute(
+        select(School, Offering)
+        .join(placed, placed.c.school_id == School.id)
+        .outerjoin(
+            Offering,
+            and_(Offering.school_id == School.id, Offering.service_id == placed.c.service_id),
+        )
+        .where(placed.c.service_id == service.id)
+        .order_by(func.lower(School.name), School.id)
+    ).all()
+    return [Place(school, offering) for school, offering in rows]
+
+
+@dataclass
+class SchoolListing:
+    """A school's listed services, by partner, each with its offering at the school if any."""
+
+    by_partner: list[tuple[Partner, list[tuple[Service, Offering | None]]]]
+
+    @property
+    def services(self) -> int:
+        return sum(len(services) for _, services in self.by_partner)
+
+
+def listing_at(school: School, today: date) -> SchoolListing:
+    placed = placements(today)
+    rows = db.session.execute(
+        select(Service, Offering)
+        .join(placed, placed.c.service_id == Service.id)
+        .join(Service.partner)
+        .outerjoin(
+            Offering, and_(Offering.service_id == Service.id, Offering.school_id == school.id)
+        )
+        .options(contains_eager(Service.partner))
+        .where(placed.c.school_id == school.id)
+        .order_by(func.lower(Partner.name), func.lower(Service.name), Service.id)
+    ).all()
+    grouped: dict[int, list[tuple[Service, Offering | None]]] = defaultdict(list)
+    partners: dict[int, Partner] = {}
+    for service, offering in rows:
+        partners[service.partner_id] = service.partner
+        grouped[service.partner_id].append((service, offering))
+    return SchoolListing([(partners[pid], grouped[pid]) for pid in partners])
+
+
+def fingerprint(today: date) -> tuple[object, ...]:
+    """Counts, id and version sums of everything the directory shows: a change moves one.
+
+    One query of aggregates, far cheaper than a page: the ETag is built from it.
+    """
+    aggregates: list[Any] = []
+    for model in (Partner, Service, Offering, MOU, School):
+        aggregates += [
+            select(func.count()).select_from(model).scalar_subquery(),
+            select(func.coalesce(func.sum(model.version), 0)).scalar_subquery(),
+            select(func.coalesce(func.max(model.id), 0)).scalar_subquery(),
+        ]
+    aggregates += [
+        select(func.count()).select_from(Commitment).scalar_subquery(),
+        select(
+            func.coalesce(
+                func.sum(Commitment.id + Commitment.service_id * 7 + Commitment.school_id * 13), 0
+            )
+        ).scalar_subquery(),
+        select(func.count()).select_from(mou_school).scalar_subquery(),
+        select(
+            func.coalesce(func.sum(mou_school.c.mou_id * 7 + mou_school.c.school_id * 13), 0)
+        ).scalar_subquery(),
+    ]
+    row = db.session.execute(select(*aggregates)).one()
+    return (today.isoformat(), *row)
