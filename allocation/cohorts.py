@@ -84,8 +84,8 @@ FIRST_TRY_NODES = 200  # nodes of the quick whole-MILP check of a maxmin floor
 # Proportional's stage 3: each HiGHS MILP run stops after this much work (calls of
 # HiGHS' MIP interrupt callback, which HiGHS makes at the same points of its search on
 # every machine: with one thread and a fixed seed a cap on them repeats exactly, where
-# a cap in seconds made the answer depend on the machine's speed and load; 30 calls
-# are about 1-2 s of CPU on district cohort categories), and the search ends
+# a cap in seconds made the answer depend on the machine's speed and load; 10 calls
+# are 0.3-1.6 s of CPU on district-int `tutoring`), and the search ends
 # (unproven: its best so far) after this many floors it could not settle.
 STAGE3_RUN_WORK = 10
 STAGE3_UNSETTLED = 2
