@@ -1023,8 +1023,10 @@ class CohortSearch:
         Between the two neighbourhoods of that search, an LP dive with D held at the
         node's bound (or at `cap`, proportional's stage 3's, if given: any D up to it
         will do there) and y free within the node's bounds (`_capped_dive`). Failing
-        all that, with y free within the node's bounds, minimising D.
+        all that (but in stage 3, where the whole MILP at the floor comes next), with y
+        free within the node's bounds, minimising D.
         """
+        free = self._free_leaves and cap is None  # stage 3: the dive is its y-free try
         cap = value + self._tolerance(value) if cap is None else max(cap, value)
         held = self._repair(
             x,
@@ -1035,7 +1037,7 @@ class CohortSearch:
             y_upper=y,
             between=partial(self._capped_dive, lo, hi, t_star, targets, chords, cap),
         )
-        if held is not None or not self._free_leaves:
+        if held is not None or not free:
             return held
         return self._repair(
             x,
