@@ -757,8 +757,9 @@ class CohortSearch:
         on once no cohort pair is below its cohort, or None (a dead end, or x not whole).
         `h`'s column bounds are changed."""
         viable = self.viable[self.on_off]
+        solved = self._solved(h)
         for _ in range(2 * len(self.on_off) + 1):
-            if not self._solved(h):
+            if not solved:
                 return None
             x = self._x(h)
             cohort = x[self.on_off]
@@ -773,8 +774,10 @@ class CohortSearch:
             on, off = (float(viable[t]), float(self.upper[k])), (0.0, 0.0)
             first, other = (on, off) if share[pick] >= 0.5 else (off, on)
             h.changeColBounds(k, *first)
-            if self._run(h) != Kinds.kOptimal:
-                h.changeColBounds(k, *other)
+            if self._run(h) == Kinds.kOptimal:
+                continue  # solved as it stands: no second run
+            h.changeColBounds(k, *other)
+            solved = self._solved(h)
         return None
 
     def _capped_dive(
