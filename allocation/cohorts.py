@@ -1218,6 +1218,20 @@ class CohortSearch:
                 z = self.coverage(held)
                 if z > best.value:
                     best = self._held = Found(held, z, proven=False)
+        # The top floor the LP allows, first, by a dive alone (`_capped_dive`: D held
+        # under the cap, y above the floors): cheap, and where stage 2 settled on a
+        # D-optimal allocation with a low floor, it often reaches the top at once
+        # (district-int seed 1 `tutoring`: proven in a second, where the bisection
+        # could not settle its floors).
+        top_floors = self._floors(z_open)
+        if top_floors is not None and next_breakpoint(w, best.value) <= z_open:
+            top = self._capped_dive(top_floors, self.school_upper, t_star, targets, chords, cap)
+            if top is not None:
+                z = self.coverage(top)
+                if z > best.value:
+                    best = self._held = Found(top, z, proven=False)
+                if next_breakpoint(w, best.value) > z_open:
+                    return Found(best.amounts, best.value, proven=True)
         # From here on, feasibility of floors under the cap: y's lower bounds, f at 0.
         h.changeColCost(f_col, 0.0)
         h.changeColBounds(f_col, 0.0, 0.0)
