@@ -705,17 +705,9 @@ class CohortSearch:
         x, y = np.round(self._x(h)), np.round(self._y(h))
         # T* held too: the LP's y need not be whole (its target rows can cut the flow
         # polytope's vertices), and rounded it may place less.
-        # Between the neighbourhoods, a dive above the floors (y free): any allocation
-        # placing T* above them will do, and the dive is cheaper than the second MILP.
-        held = self._repair(
-            x,
-            y,
-            placed=t_star,
-            targets=None,
-            chords=[],
-            y_upper=y,
-            between=partial(self._dive, floors, t_star),
-        )
+        # (No dive between the neighbourhoods here: above the floors it failed as often
+        # as it helped, at 0.4-2 s a try, on district-int `tutoring`.)
+        held = self._repair(x, y, placed=t_star, targets=None, chords=[], y_upper=y)
         if held is not None:
             return held
         moved = self._repair(
@@ -729,7 +721,7 @@ class CohortSearch:
         repaired = self._repair(
             np.round(other), floors, placed=t_star, targets=None, chords=[], target=-t_star + 0.5
         )
-        return repaired  # (the dive above the floors was tried with `held`)
+        return repaired if repaired is not None else self._dive(floors, t_star)
 
     def _dive(
         self, floors: np.ndarray, t_star: float | None, y_upper: np.ndarray | None = None
