@@ -74,16 +74,20 @@ from allocation.solvers import (
     MIP_REL_GAP,
     quiet_highs,
     run_highs,
+    set_time_limit,
 )
 
 INF = highspy.kHighsInf
 WHOLE = 1e-6  # how far an LP value may sit from a whole number and still count as it
 FEW_BREAKPOINTS = 32  # maxmin floors left to try one by one, from the top
 FIRST_TRY_NODES = 200  # nodes of the quick whole-MILP check of a maxmin floor
-# Proportional's stage 3: each HiGHS run at most this long, and the search ends
-# (unproven: its best so far, reported as `time_limit`) after this many floors it
-# could not settle.
-STAGE3_RUN_CAP_S = 1.0
+# Proportional's stage 3: each HiGHS MILP run stops after this much work (calls of
+# HiGHS' MIP interrupt callback, which HiGHS makes at the same points of its search on
+# every machine: with one thread and a fixed seed a cap on them repeats exactly, where
+# a cap in seconds made the answer depend on the machine's speed and load; 10 calls
+# are 0.3-1.6 s of CPU on district-int `tutoring`), and the search ends
+# (unproven: its best so far) after this many floors it could not settle.
+STAGE3_RUN_WORK = 10
 STAGE3_UNSETTLED = 2
 NODE_LIMIT = 64  # branch-and-bound nodes before handing over to the MILP
 Kinds = highspy.HighsModelStatus
@@ -169,7 +173,7 @@ class CohortSearch:
         self._best: Found | None = None  # the running search's best, kept if time runs out
         self._free_leaves = True  # whether `_leaf` may search with y free (see min_distance)
         self._held: Found | None = None  # likewise for `floor_at_distance`
-        self.run_cap: float | None = None  # seconds, at most, for any one HiGHS run
+        self.run_work: int | None = None  # MIP interrupt callbacks, at most, in one run
 
     def _usable(self, capacity: np.ndarray) -> np.ndarray:
         """Each service's capacity, lowered to what its cohorts let it hand out.
@@ -309,10 +313,25 @@ class CohortSearch:
         if left is not None and left <= 0:
             raise _Stopped
         limit = left if cap_s is None else (cap_s if left is None else min(left, cap_s))
-        if self.run_cap is not None:  # proportional's stage 3 bounds each run
-            limit = self.run_cap if limit is None else min(limit, self.run_cap)
-        h.setOptionValue("time_limit", INF if limit is None else float(limit))
-        run_highs(h)
+        set_time_limit(h, limit)
+        if self.run_work is None:
+            run_highs(h)
+            return h.getModelStatus()
+        # Proportional's stage 3 bounds each MILP run by its work (`STAGE3_RUN_WORK`).
+        calls = 0
+        cap = self.run_work
+
+        def count(event: highspy.HighsCallbackEvent) -> None:
+            nonlocal calls
+            calls += 1
+            if calls > cap:
+                event.interrupt()
+
+        h.cbMipInterrupt += count
+        try:
+            run_highs(h)
+        finally:
+            h.cbMipInterrupt -= count
         return h.getModelStatus()
 
     def _solved(self, h: highspy.Highs) -> bool:
@@ -325,14 +344,19 @@ class CohortSearch:
         return True
 
     def _floor_lp(
-        self, floors: np.ndarray, t_star: float, targets: np.ndarray | None = None
+        self,
+        floors: np.ndarray,
+        t_star: float | None,
+        targets: np.ndarray | None = None,
+        y_upper: np.ndarray | None = None,
     ) -> highspy.Highs:
-        """The flow LP (dual simplex) placing T* with y >= floors; with `targets`, min D."""
+        """The flow LP (dual simplex) placing T* with floors <= y <= y_upper (by default
+        the school's limits); with `targets`, min D."""
         h = self._build(
             integer=False,
             x_lower=self.implied,
             y_lower=floors,
-            y_upper=self.school_upper,
+            y_upper=self.school_upper if y_upper is None else y_upper,
             placed=t_star,
             targets=targets,
             chords=[],
@@ -681,6 +705,8 @@ class CohortSearch:
         x, y = np.round(self._x(h)), np.round(self._y(h))
         # T* held too: the LP's y need not be whole (its target rows can cut the flow
         # polytope's vertices), and rounded it may place less.
+        # (No dive between the neighbourhoods here: above the floors it failed as often
+        # as it helped, at 0.4-2 s a try, on district-int `tutoring`.)
         held = self._repair(x, y, placed=t_star, targets=None, chords=[], y_upper=y)
         if held is not None:
             return held
@@ -697,8 +723,11 @@ class CohortSearch:
         )
         return repaired if repaired is not None else self._dive(floors, t_star)
 
-    def _dive(self, floors: np.ndarray, t_star: float) -> np.ndarray | None:
-        """Whole amounts placing T* with y >= floors (cohorts kept) by LP diving, or None.
+    def _dive(
+        self, floors: np.ndarray, t_star: float | None, y_upper: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """Whole amounts placing T* with floors <= y <= y_upper (cohorts kept) by LP
+        diving, or None.
 
         The flow LP with floors has whole vertices, and stays a flow LP when a
         cohort pair is held off (x = 0) or on (x >= v). While a solution gives a
@@ -708,19 +737,27 @@ class CohortSearch:
         backtracking beyond that one flip: cheap (a fraction of a second at
         district scale), and often close to the top floor where the repairs fail.
         """
-        h = self._floor_lp(floors, t_star)
+        h = self._floor_lp(floors, t_star, y_upper=y_upper)
+        found = self._dive_lp(h)
+        need = 0.0 if t_star is None else t_star
+        if found is None or not self.holds(found, floors, need, y_upper):
+            return None
+        return found
+
+    def _dive_lp(self, h: highspy.Highs) -> np.ndarray | None:
+        """`_dive`'s dive on a flow LP `h` (any rows, any objective): the whole x it ends
+        on once no cohort pair is below its cohort, or None (a dead end, or x not whole).
+        `h`'s column bounds are changed."""
         viable = self.viable[self.on_off]
+        solved = self._solved(h)
         for _ in range(2 * len(self.on_off) + 1):
-            if not self._solved(h):
+            if not solved:
                 return None
             x = self._x(h)
             cohort = x[self.on_off]
             bad = np.flatnonzero((cohort > WHOLE) & (cohort < viable - WHOLE))
             if not len(bad):
-                found = self._whole(h)
-                if found is None or not self.holds(found, floors, t_star):
-                    return None
-                return found
+                return self._whole(h)
             # The pair the LP has most nearly decided: nearest 0 or its cohort.
             share = cohort[bad] / viable[bad]
             pick = int(np.argmax(np.abs(share - 0.5)))
@@ -729,9 +766,50 @@ class CohortSearch:
             on, off = (float(viable[t]), float(self.upper[k])), (0.0, 0.0)
             first, other = (on, off) if share[pick] >= 0.5 else (off, on)
             h.changeColBounds(k, *first)
-            if self._run(h) != Kinds.kOptimal:
-                h.changeColBounds(k, *other)
+            if self._run(h) == Kinds.kOptimal:
+                continue  # solved as it stands: no second run
+            h.changeColBounds(k, *other)
+            solved = self._solved(h)
         return None
+
+    def _capped_dive(
+        self,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        t_star: float,
+        targets: np.ndarray,
+        chords: list[tuple[int, float, float]],
+        cap: float,
+    ) -> np.ndarray | None:
+        """Whole amounts placing T* with lo <= y <= hi, cohorts kept and D <= cap, by an
+        LP dive (`_dive_lp`) on the flow LP minimising D with the row D <= cap, or None.
+
+        With D capped at a node's bound the dive keeps to D-optimal allocations while
+        y moves freely: on district-int seed 2 `tutoring` it reaches the bound in
+        0.7 s where the neighbourhood MILP with y free takes 6 s (and a dive with y
+        held, or one minimising D without the cap, misses it).
+        """
+        h = self._build(
+            integer=False,
+            x_lower=self.implied,
+            y_lower=lo,
+            y_upper=hi,
+            placed=t_star,
+            targets=targets,
+            chords=chords,
+        )
+        h.setOptionValue("solver", "simplex")
+        # Solved before the cap row is added: the dive then starts from the uncapped
+        # LP's optimal vertex, which led to whole allocations more often (16 of 20
+        # district-int cohort categories against 15, seeds 1-10) than a fresh start.
+        if not self._solved(h):
+            return None
+        n, m = self.n, self.m
+        h.addRow(-INF, cap, 2 * m, np.arange(n + m, n + 3 * m, dtype=np.int32), np.ones(2 * m))
+        found = self._dive_lp(h)
+        if found is None or not self.holds(found, lo, t_star, hi):
+            return None
+        return found if self.distance(found, targets) <= cap else None
 
     def _whole_feasibility(
         self, floors: np.ndarray, t_star: float, max_nodes: int | None = None
@@ -847,11 +925,15 @@ class CohortSearch:
             split = self._split(y, lo)
             if split is None:
                 # Every y_s reachable: look for an allocation with cohorts kept.
-                found = self._leaf(np.round(x), np.round(y), lo, hi, t_star, targets, chords, value)
+                found = self._leaf(
+                    np.round(x), np.round(y), lo, hi, t_star, targets, chords, value, cap
+                )
                 if found is not None:
                     d = self.distance(found, targets)
                     if incumbent is None or d < incumbent.value:
                         incumbent = self._best = Found(found, d, proven=False)
+                    if cap is not None and d <= cap:
+                        return incumbent  # all that proportional's stage 3 asks
                 if incumbent is not None and incumbent.value <= value + self._tolerance(value):
                     heapq.heappush(nodes, (value, key, lo, hi))
                     solved[key] = (value, x, y)
@@ -927,15 +1009,30 @@ class CohortSearch:
         targets: np.ndarray,
         chords: list[tuple[int, float, float]],
         value: float,
+        cap: float | None = None,
     ) -> np.ndarray | None:
         """An allocation for a node whose LP has every y_s reachable.
 
         First with y held at the LP's (any allocation then has the node's D); the
         cohorts usually fit by moving seats between services of the same schools.
-        Failing that, with y free within the node's bounds, minimising D.
+        Between the two neighbourhoods of that search, an LP dive with D held at the
+        node's bound (or at `cap`, proportional's stage 3's, if given: any D up to it
+        will do there) and y free within the node's bounds (`_capped_dive`). Failing
+        all that (but in stage 3, where the whole MILP at the floor comes next), with y
+        free within the node's bounds, minimising D.
         """
-        held = self._repair(x, y, placed=None, targets=None, chords=[], y_upper=y)
-        if held is not None or not self._free_leaves:
+        free = self._free_leaves and cap is None  # stage 3: the dive is its y-free try
+        cap = value + self._tolerance(value) if cap is None else max(cap, value)
+        held = self._repair(
+            x,
+            y,
+            placed=None,
+            targets=None,
+            chords=[],
+            y_upper=y,
+            between=partial(self._capped_dive, lo, hi, t_star, targets, chords, cap),
+        )
+        if held is not None or not free:
             return held
         return self._repair(
             x,
@@ -976,11 +1073,16 @@ class CohortSearch:
         y_upper: np.ndarray | None = None,
         enough: Callable[[np.ndarray], bool] = lambda _: True,
         target: float = -INF,
+        between: Callable[[], np.ndarray | None] | None = None,
     ) -> np.ndarray | None:
         """Whole amounts with every cohort kept, near the LP solution `x`, or None.
 
         Tries the services' neighbourhood, then also the schools'; stops at the first
         allocation that is `enough` (meets the bound it is measured against).
+        `between`, if given, is tried between the two (an LP dive, `_dive`): the
+        schools' neighbourhood is a MILP that took 4-7.5 s on district cohort
+        categories (maxmin seed 1 `tutoring`, proportional seed 8 `arts`) where a
+        dive takes under a second.
         """
         hi = self.school_upper if y_upper is None else y_upper
         need = 0.0 if placed is None else placed
@@ -993,7 +1095,11 @@ class CohortSearch:
         free_by_service = np.isin(self.pair_service, services)
         neighbourhoods = [free_by_service, free_by_service | np.isin(self.pair_school, schools)]
         best: np.ndarray | None = None
-        for free in neighbourhoods:
+        for wide, free in enumerate(neighbourhoods):
+            if wide and between is not None:
+                dived = between()
+                if dived is not None and enough(dived):
+                    return dived
             fixed = {k: bool(x[k] > 0) for k in self.on_off.tolist() if not free[k]}
             h = self._build(
                 integer=True,
@@ -1010,7 +1116,7 @@ class CohortSearch:
             # At most half the time left: the MILP after it needs some too.
             left = self.time_left()
             status = self._run(h, None if left is None else left / 2)
-            stopped = (Kinds.kTimeLimit, Kinds.kObjectiveTarget)
+            stopped = (Kinds.kTimeLimit, Kinds.kObjectiveTarget, Kinds.kInterrupt)
             if (status == Kinds.kOptimal or status in stopped) and (
                 h.getInfo().primal_solution_status == 2
             ):
@@ -1040,13 +1146,13 @@ class CohortSearch:
         if self.distance(start, targets) > cap:
             return None
         self._held = Found(start, self.coverage(start), proven=False)
-        self.run_cap = STAGE3_RUN_CAP_S
+        self.run_work = STAGE3_RUN_WORK
         try:
             return self._floor_at_distance(t_star, targets, cap)
         except _Stopped:
             return self._held  # the best allocation found before the time ran out
         finally:
-            self.run_cap = None
+            self.run_work = None
 
     def _floor_at_distance(self, t_star: float, targets: np.ndarray, cap: float) -> Found:
         w, n, m = self.weights, self.n, self.m
@@ -1092,12 +1198,32 @@ class CohortSearch:
         if np.all(np.abs(y - np.round(y)) <= WHOLE) and self._split(y, self.school_lower) is None:
             y = np.round(y)
             held = self._repair(
-                np.round(self._x(h)), y, placed=None, targets=None, chords=[], y_upper=y
+                np.round(self._x(h)),
+                y,
+                placed=None,
+                targets=None,
+                chords=[],
+                y_upper=y,
+                between=partial(self._dive, y, None, y),
             )
             if held is not None and self.distance(held, targets) <= cap:
                 z = self.coverage(held)
                 if z > best.value:
                     best = self._held = Found(held, z, proven=False)
+        # The top floor the LP allows, first, by a dive alone (`_capped_dive`: D held
+        # under the cap, y above the floors): cheap, and where stage 2 settled on a
+        # D-optimal allocation with a low floor, it often reaches the top at once
+        # (district-int seed 1 `tutoring`: proven in a second, where the bisection
+        # could not settle its floors).
+        top_floors = self._floors(z_open)
+        if top_floors is not None and next_breakpoint(w, best.value) <= z_open:
+            top = self._capped_dive(top_floors, self.school_upper, t_star, targets, chords, cap)
+            if top is not None:
+                z = self.coverage(top)
+                if z > best.value:
+                    best = self._held = Found(top, z, proven=False)
+                if next_breakpoint(w, best.value) > z_open:
+                    return Found(best.amounts, best.value, proven=True)
         # From here on, feasibility of floors under the cap: y's lower bounds, f at 0.
         h.changeColCost(f_col, 0.0)
         h.changeColBounds(f_col, 0.0, 0.0)

@@ -60,6 +60,7 @@ from allocation.solvers import (
     quiet_highs,
     run,
     run_highs,
+    set_time_limit,
 )
 
 WELL_BELOW_SHARE = 0.9  # "well below" target: less than 90% of it ...
@@ -539,8 +540,11 @@ class _Checker:
     pair, a limit bounds its school's row, a min_viable opens its cohort rows.
     """
 
-    def __init__(self, data: CategoryData) -> None:
+    def __init__(
+        self, data: CategoryData, time_left: Callable[[], float | None] = lambda: None
+    ) -> None:
         self.data = data
+        self.time_left = time_left  # what is left of the solve's time limit (None: no limit)
         self.checks = 0
         self.position = {school.id: i for i, school in enumerate(data.schools)}
         self.locks = dict(data.locks)
@@ -729,6 +733,10 @@ class _ComponentModel:
             np.asarray([row_bounds[row][0] for row in listed], dtype=np.float64),
             np.asarray([row_bounds[row][1] for row in listed], dtype=np.float64),
         )
+        left = checker.time_left()
+        if left is not None and left <= 0:
+            raise _GiveUp  # the time limit is spent: what is known stands
+        set_time_limit(highs, left)
         run_highs(highs)
         status = highs.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
@@ -881,9 +889,19 @@ def _involved(
     )
 
 
-def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
+def elastic_conflicts(
+    data: CategoryData, solver: str, time_left: Callable[[], float | None] = lambda: None
+) -> list[Conflict]:
     """Locks and limits left with slack when all are made soft and total slack is minimised,
-    each with every other lock, limit and min_viable it cannot hold together with."""
+    each with every other lock, limit and min_viable it cannot hold together with.
+
+    The search counts against the solve's time limit (`time_left`: seconds left, None
+    for none): once it is spent, each conflict names what the checks found so far, and
+    with no elastic answer at all there are none (the caller then names every lock
+    and limit)."""
+    left = time_left()
+    if left is not None and left <= 0:
+        return []  # the time limit is spent: not even the model is built
     model = CategoryModel(data, elastic=True)
     lp = model.problem("elastic", pulp.LpMinimize)
     slack_terms = [(var, 1.0) for pair in model.lock_slack.values() for var in pair]
@@ -891,11 +909,11 @@ def elastic_conflicts(data: CategoryData, solver: str) -> list[Conflict]:
         (var, 1.0) for pair in model.limit_slack.values() for var in pair if var is not None
     ]
     lp.setObjective(pulp.LpAffineExpression(slack_terms))
-    outcome = run(lp, make_solver(solver, time_limit_s=None))
+    outcome = run(lp, make_solver(solver, time_limit_s=time_left()))
     if outcome not in (Outcome.OPTIMAL, Outcome.TIME_LIMIT):
         return []
     words = _Words(data)
-    checker = _Checker(data)
+    checker = _Checker(data, time_left)
     category = data.category
     conflicts: list[Conflict] = []
     received = {school.id: model.y[i].varValue or 0.0 for i, school in enumerate(data.schools)}

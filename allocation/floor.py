@@ -41,7 +41,7 @@ import numpy as np
 
 from allocation.integral import FloorOutcome, positions_by
 from allocation.model import CategoryData
-from allocation.solvers import quiet_highs, run_highs
+from allocation.solvers import quiet_highs, run_highs, set_time_limit
 
 SERVED = 1e-7  # relative shortfall of a school's floor that still counts as served
 HELD = 1e-7  # the floors of the final allocation: z w_s (1 - HELD)
@@ -96,7 +96,7 @@ class ContinuousFloor:
         left = self.time_left()
         if left is not None and left <= 0:
             return False
-        self.highs.setOptionValue("time_limit", highspy.kHighsInf if left is None else left)
+        set_time_limit(self.highs, left)
         run_highs(self.highs)
         self.steps += 1
         return bool(self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal)

@@ -34,7 +34,7 @@ import highspy
 import numpy as np
 
 from allocation.model import CategoryData
-from allocation.solvers import quiet_highs, run_highs
+from allocation.solvers import quiet_highs, run_highs, set_time_limit
 
 NOISE = 1e-9  # relative float noise allowed in ceil(z w_s)
 WHOLE = 1e-6  # how far a simplex value may sit from a whole number and still count as it
@@ -153,7 +153,7 @@ class IntegralFloor:
         left = self.time_left()
         if left is not None and left <= 0:
             return None
-        self.highs.setOptionValue("time_limit", highspy.kHighsInf if left is None else left)
+        set_time_limit(self.highs, left)
         run_highs(self.highs)
         return self.highs.getModelStatus()
 

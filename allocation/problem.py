@@ -499,7 +499,9 @@ def load_problem(source: str | bytes | Mapping[str, Any] | Problem) -> Problem:
 
 def _close_to_or_below(amount: float, bound: float) -> bool:
     # A lock equal to the capacity up to float noise (e.g. 0.1 + 0.2) is not "above" it.
-    return amount <= bound + 1e-9 * max(1.0, abs(bound))
+    # Relative only: amounts have no natural unit (a floor of 1e-9 would let a lock of
+    # 2e-9 pass a capacity of 1e-9).
+    return amount <= bound + 1e-9 * abs(bound)
 
 
 def _check_amount(where: str, key: str, value: object, *, positive: bool = False) -> None:

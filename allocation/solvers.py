@@ -98,6 +98,20 @@ def quiet_highs(**options: Any) -> highspy.Highs:
     return highs
 
 
+def set_time_limit(highs: highspy.Highs, seconds: float | None) -> None:
+    """Let the next run of `highs` take at most `seconds` (None: no limit).
+
+    HiGHS' ``time_limit`` is read against the model's run time summed over every
+    run of the same object, not the next run's: a model re-solved many times (a
+    dive, a bisection, stages grown in place) would otherwise be stopped at once
+    when what earlier runs took exceeds the limit.
+    """
+    if seconds is None:
+        highs.setOptionValue("time_limit", highspy.kHighsInf)
+    else:
+        highs.setOptionValue("time_limit", float(highs.getRunTime()) + float(seconds))
+
+
 def run_highs(highs: highspy.Highs) -> None:
     """`highs.run()`, once more without presolve if HiGHS reports a solve error.
 
@@ -192,9 +206,7 @@ class BulkHiGHS(pulp.HiGHS):  # type: ignore[misc, valid-type, unused-ignore]
     def _configure(self, highs: highspy.Highs) -> None:
         # Options persist in a reused model: set every one each time.
         highs.setOptionValue("output_flag", False)
-        highs.setOptionValue(
-            "time_limit", highspy.kHighsInf if self.timeLimit is None else float(self.timeLimit)
-        )
+        set_time_limit(highs, None if self.timeLimit is None else float(self.timeLimit))
         highs.setOptionValue("solver", "choose")
         highs.setOptionValue("mip_lp_solver", "choose")
         highs.setOptionValue("presolve", "choose")

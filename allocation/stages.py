@@ -730,7 +730,8 @@ def _solve_category(
     budget.clock.starting(data.category, "placed")
     first = runner.stage1()
     if first.outcome == Outcome.INFEASIBLE:
-        return explain.elastic_conflicts(data, solver) or [explain.unexplained(data)]
+        found = explain.elastic_conflicts(data, solver, budget.left)
+        return found or [explain.unexplained(data)]
     if first.amounts is None:
         raise RuntimeError(f"the solver failed on category {data.category!r}")
     placed = float(first.amounts.sum())

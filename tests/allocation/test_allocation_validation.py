@@ -124,6 +124,11 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         'locks[0]: amount 61 is above the capacity 60 of service "J1"',
     ),
     (
+        "lock twice a tiny capacity",
+        lambda p: (p["services"][0].update(capacity=1e-9), p["locks"][0].update(amount=2e-9)),
+        'locks[0]: amount 2e-09 is above the capacity 1e-09 of service "J1"',
+    ),
+    (
         "lock unknown service",
         lambda p: p["locks"][0].update(service="J9"),
         'locks[0]: unknown service id "J9"',
