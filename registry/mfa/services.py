@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from datetime import datetime
 
 import pyotp
@@ -27,6 +28,7 @@ STEP_SECONDS = 30
 DRIFT_STEPS = 1
 RECOVERY_CODES = 10
 DEFAULT_REQUIRED_ROLES = ("admin", "coordinator", "leader")
+_CODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # base32: no 0/O or 1/I to confuse
 
 
 def now() -> datetime:
@@ -153,6 +155,8 @@ def _accept_totp(found: MfaCredential, code: str) -> bool:
     current = int(now().timestamp()) // STEP_SECONDS
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
         if hmac.compare_digest(totp.at(step * STEP_SECONDS), code):
+            if found.last_timestep is not None and step <= found.last_timestep:
+                return False  # replayed, or older than a code already used
             table = _table()
             claimed = db.session.execute(
                 update(table)
@@ -184,7 +188,8 @@ def _new_recovery_codes(user: User) -> list[str]:
     _drop_recovery_codes(user)
     codes = []
     for _n in range(RECOVERY_CODES):
-        raw = pyotp.random_base32(16)  # 80 bits: the plain hash cannot be guessed back
+        # 80 random bits: too many to guess back from the plain hash.
+        raw = "".join(secrets.choice(_CODE_ALPHABET) for _c in range(16))
         codes.append("-".join(raw[i : i + 4] for i in range(0, 16, 4)))
     db.session.add_all(MfaRecoveryCode(user_id=user.id, code_hash=_hash(c)) for c in codes)
     return codes

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
-from registry import security_log
+from registry import security_log, unit_of_work
 from registry.auth import throttle
 from registry.mfa import login as pending_login
 from registry.mfa import services
@@ -63,6 +63,7 @@ def verify() -> ResponseReturnValue:
             return render_template("mfa/verify.html", form=form), 429
         used = services.verify(user, form.code.data or "")
         if used is None:
+            unit_of_work.roll_back()  # nothing to keep; SQLite's write lock must be free
             verdict = throttle.record_failure(user.email, request.remote_addr)
             security_log.record("mfa.failure", user_id=user.id, email=user.email)
             message = _("That code is not right, or was already used.")
@@ -180,10 +181,10 @@ def disable() -> ResponseReturnValue:
                 current_user, password=form.password.data or "", code=form.code.data or ""
             )
         except Refused as err:
+            show_refusal(err, form)
             if err.field in ("password", "code"):
                 throttle.record_failure(current_user.email, request.remote_addr)
             security_log.record("mfa.failure", user_id=current_user.id, email=current_user.email)
-            show_refusal(err, form)
         else:
             security_log.record("mfa.disabled", user_id=current_user.id, email=current_user.email)
             flash(_("Two-step sign-in is off."), "info")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Unmapped, mapped_column, unmapped_column
 
 from registry.extensions import Model
 from registry.models.columns import UTCDateTime, utcnow
@@ -14,7 +14,7 @@ from registry.models.columns import UTCDateTime, utcnow
 class MfaCredential(Model):
     """A user's authenticator-app secret; in use once `confirmed_at` is set.
 
-    The `secret` column is deliberately left out of the mapping (``exclude_properties``):
+    The `secret` column is deliberately left out of the mapping (``unmapped_column``):
     the audit trail copies every mapped column, and the secret must not land there. It is
     read and written with Core statements in registry/mfa/services.py only. It is stored
     as is (base32), not encrypted: no vetted encryption library is installed.
@@ -23,13 +23,12 @@ class MfaCredential(Model):
     """
 
     __tablename__ = "mfa_credential"
-    __mapper_args__ = {"exclude_properties": ["secret"]}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), unique=True
     )
-    secret: Mapped[str] = mapped_column(String(64))
+    secret: Unmapped[str] = unmapped_column(String(64))  # SQLAlchemy 2.1
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_timestep: Mapped[int | None] = mapped_column(BigInteger)
