@@ -306,3 +306,19 @@ def test_new_recovery_codes_replace_the_old(client, login, clock):
     _password_step(client, user)
     assert client.post("/login/code", data={"code": old[0]}).status_code == 400
     assert client.post("/login/code", data={"code": new[0]}).status_code == 302
+
+
+def test_an_admin_resets_a_lost_second_factor_from_the_command_line(app, client, login, clock):
+    user = login(Role.PARTNER)
+    _enrol(client, user, clock)
+    client.post("/logout")
+    result = app.test_cli_runner().invoke(args=["mfa-reset", user.email.upper()])
+    assert result.exit_code == 0, result.output
+    assert "is reset" in result.output
+    db.session.expire_all()
+    assert services.credential(user) is None
+    assert db.session.scalar(select(MfaRecoveryCode)) is None
+    response = _password_step(client, user)
+    assert "/login/code" not in response.headers["Location"]
+    result = app.test_cli_runner().invoke(args=["mfa-reset", "nobody@district.example"])
+    assert result.exit_code != 0

@@ -135,6 +135,20 @@ def disable(user: User, *, password: str, code: str) -> None:
     db.session.flush()
 
 
+def reset(user: User) -> bool:
+    """An administrator's reset (lost phone and codes): the user sets it up again.
+
+    False when there was nothing to reset.
+    """
+    found = credential(user)
+    if found is None:
+        return False
+    _drop_recovery_codes(user)
+    db.session.delete(found)
+    db.session.flush()
+    return True
+
+
 # ---- codes -----------------------------------------------------------------------------
 
 

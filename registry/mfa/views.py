@@ -9,6 +9,7 @@ from flask_login import current_user, login_required, login_user
 
 from registry import security_log, unit_of_work
 from registry.auth import throttle
+from registry.auth.views import _retry_message, _seconds
 from registry.mfa import login as pending_login
 from registry.mfa import services
 from registry.mfa.forms import CodeForm, ConfirmForm, DisableForm, StartForm
@@ -43,8 +44,6 @@ def _force_enrolment() -> ResponseReturnValue | None:
 
 @bp.route("/login/code", methods=["GET", "POST"])
 def verify() -> ResponseReturnValue:
-    from registry.auth.views import _retry_message, _seconds
-
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
     found = pending_login.pending()
