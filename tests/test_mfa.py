@@ -155,6 +155,13 @@ def test_sign_in_requires_the_code_after_the_password(client, login, clock, capl
     assert response.status_code == 302
     assert _signed_in(client)
     assert any('"kind": "mfa.used"' in e for e in _events(caplog))
+    client.post("/logout")
+
+    # The page asked for before signing in is where the second step ends.
+    clock.advance(30)
+    client.post("/login?next=/partners/", data={"email": user.email, "password": PASSWORD})
+    response = client.post("/login/code", data={"code": _code(user, clock)})
+    assert response.headers["Location"].endswith("/partners/")
 
 
 def test_a_wrong_code_counts_against_the_throttle(client, login, clock, caplog):

@@ -63,7 +63,8 @@ def login() -> ResponseReturnValue:
                 message += " " + _retry_message(verdict)
             form.password.errors.append(message)
         elif mfa_login.second_step_needed(user):
-            # Not signed in yet: a code from the authenticator app comes first.
+            # Not signed in yet: a code from the authenticator app comes first (and only a
+            # right code clears the account's throttle counter).
             return mfa_login.begin(user, _safe_next(request.args.get("next")))
         else:
             throttle.record_success(email)
