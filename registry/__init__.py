@@ -121,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     from registry.errors import register_error_handlers
     from registry.invitations.views import bp as invitations_bp
     from registry.main.views import bp as main_bp
+    from registry.mfa.views import bp as mfa_bp
     from registry.mous.views import bp as mous_bp
     from registry.notifications.views import bp as notifications_bp
     from registry.partners.views import bp as partners_bp
@@ -151,6 +152,7 @@ def _register_blueprints(app: Flask) -> None:
         api_v1_bp,
         api_tokens_bp,
         directory_bp,
+        mfa_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -172,6 +172,8 @@ def make_app(url: str, **overrides: Any) -> Flask:
         "SQLALCHEMY_DATABASE_URI": url,
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "registry.test",
+        # No forced two-step sign-in (tests/test_mfa.py turns it on where it tests it).
+        "MFA_REQUIRED_ROLES": (),
     }
     config.update(overrides)
     app = create_app(config)

@@ -21,6 +21,7 @@ from registry.auth.forms import (
 )
 from registry.auth.services import authenticate
 from registry.mail import MailError, message, send
+from registry.mfa import login as mfa_login
 from registry.models import User
 from registry.refusals import Refused, show_refusal
 from registry.unit_of_work import after_commit
@@ -61,6 +62,10 @@ def login() -> ResponseReturnValue:
             if not verdict.allowed:
                 message += " " + _retry_message(verdict)
             form.password.errors.append(message)
+        elif mfa_login.second_step_needed(user):
+            # Not signed in yet: a code from the authenticator app comes first (and only a
+            # right code clears the account's throttle counter).
+            return mfa_login.begin(user, _safe_next(request.args.get("next")))
         else:
             throttle.record_success(email)
             login_user(user)

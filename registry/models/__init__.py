@@ -5,6 +5,7 @@ from registry.models.audit import AuditEntry
 from registry.models.document import Document, DocumentStatus, DocumentType
 from registry.models.imports import ImportMapping
 from registry.models.login_throttle import LoginThrottle
+from registry.models.mfa import MfaCredential, MfaRecoveryCode
 from registry.models.mou import MOU, Commitment, MOUVersion, mou_school
 from registry.models.need import NeedIndexDefinition
 from registry.models.notification import Notification, ReminderKind, ReminderSent
@@ -41,6 +42,8 @@ __all__ = [
     "Invitation",
     "LoginThrottle",
     "MOUVersion",
+    "MfaCredential",
+    "MfaRecoveryCode",
     "NeedIndexDefinition",
     "Notification",
     "Offering",
