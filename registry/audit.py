@@ -25,7 +25,15 @@ from registry.models.columns import utcnow
 
 # Columns never copied into the trail: bookkeeping, secrets, and whole files kept elsewhere
 # (a scenario run's problem and result JSON are stored on the run and downloadable there).
-_SKIPPED = {"version", "password_hash", "problem_json", "result_json", "report_json"}
+_SKIPPED = {
+    "version",
+    "password_hash",
+    "secret",  # a TOTP secret (registry.models.mfa)
+    "token_hash",  # hashes of one-time tokens: nothing to review, nothing to leak
+    "problem_json",
+    "result_json",
+    "report_json",
+}
 
 
 @dataclass(frozen=True)

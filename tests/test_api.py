@@ -371,5 +371,6 @@ def test_token_events_reach_the_security_log(
         client.post(f"/account/tokens/{token.id}/revoke")
         api("/api/v1/partners", "prk_" + "x" * 43)
     kinds = [json.loads(r.getMessage())["kind"] for r in caplog.records]
+    kinds = [k for k in kinds if k.startswith("api.")]  # sign-in has its own events
     assert kinds == ["api.token_created", "api.token_revoked", "api.token_refused"]
     assert all("prk_" not in r.getMessage() for r in caplog.records)  # no secret logged

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, String
-from sqlalchemy.orm import Mapped, Unmapped, mapped_column, unmapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.extensions import Model
 from registry.models.columns import UTCDateTime, utcnow
@@ -14,9 +14,9 @@ from registry.models.columns import UTCDateTime, utcnow
 class MfaCredential(Model):
     """A user's authenticator-app secret; in use once `confirmed_at` is set.
 
-    The `secret` column is deliberately left out of the mapping (``unmapped_column``):
-    the audit trail copies every mapped column, and the secret must not land there. It is
-    read and written with Core statements in registry/mfa/services.py only. It is stored
+    The `secret` column is deferred (never loaded with the row) and the audit trail skips
+    it (registry.audit._SKIPPED), so it never lands in an audit row. It is read and
+    written with Core statements in registry/mfa/services.py only. It is stored
     as is (base32), not encrypted: no vetted encryption library is installed.
     `last_timestep` is the 30-second step of the last code accepted: a code is accepted
     only for a later step, so a code seen over someone's shoulder cannot be used again.
@@ -28,7 +28,7 @@ class MfaCredential(Model):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), unique=True
     )
-    secret: Unmapped[str] = unmapped_column(String(64))  # SQLAlchemy 2.1
+    secret: Mapped[str] = mapped_column(String(64), deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_timestep: Mapped[int | None] = mapped_column(BigInteger)
