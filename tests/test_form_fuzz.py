@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,6 +51,8 @@ class Case:
     page: str = ""  # where the form is shown, when not at `post` itself
     # A 200 answer that is not the form sent back with errors (an import's next step).
     next_step_200: bool = False
+    # A page whose form holds valid values for these fields (an edit page for a "new" form).
+    defaults_from: str = ""
     marks: tuple[Any, ...] = field(default=())
 
     @property
@@ -60,47 +63,64 @@ class Case:
 CASES: list[Case] = [
     Case("account.language", "coordinator", "/account/language"),
     Case("auth.change_password", "coordinator", "/account/password"),
-    Case("api_tokens.create", "admin", "/account/tokens/", page="/account/tokens/"),
+    Case("api_tokens.create", "admin", "/account/tokens/", next_step_200=True),
     Case("applications.apply", None, "/apply"),
-    Case("applications.return_", "coordinator", "/applications/{application}/return",
-         page="/applications/{application}"),
+    Case(
+        "applications.return_",
+        "coordinator",
+        "/applications/{application}/return",
+        page="/applications/{application}",
+    ),
     Case("documents.edit", "coordinator", "/documents/{document}/edit"),
-    Case("documents.reject", "coordinator", "/documents/{document}/reject",
-         page="/documents/{document}"),
+    Case(
+        "documents.reject",
+        "coordinator",
+        "/documents/{document}/reject",
+        page="/documents/{document}",
+    ),
     Case("documents.upload", "coordinator", "/partners/{partner}/documents/new"),
-    Case("equity.new_definition", "admin", "/equity/need/definitions/new"),
+    Case(
+        "equity.new_definition",
+        "admin",
+        "/equity/need/definitions/new",
+        defaults_from="/equity/need/definitions/{definition}/edit",
+    ),
     Case("equity.edit_definition", "admin", "/equity/need/definitions/{definition}/edit"),
     Case("equity.reference", "admin", "/equity/need/reference", next_step_200=True),
-    Case("invitations.new", "coordinator", "/invitations/new"),
+    Case("invitations.new", "coordinator", "/invitations/new?partner_id={partner}"),
     Case("auth.login", None, "/login"),
     Case("auth.forgot_password", None, "/login/forgot"),
-    Case("mous.new", "coordinator", "/mous/new"),
+    Case("mous.new", "coordinator", "/mous/new", defaults_from="/mous/{mou}/edit"),
     Case("mous.edit", "coordinator", "/mous/{mou}/edit"),
     Case("mous.add_commitment", "coordinator", "/mous/{mou}/commitments", page="/mous/{mou}"),
-    Case("mous.sign", "coordinator", "/mous/{submitted_mou}/sign"),
-    Case("mous.terminate", "coordinator", "/mous/{active_mou}/terminate",
-         page="/mous/{active_mou}"),
-    Case("mous.amend", "coordinator", "/mous/{active_mou}/amend", page="/mous/{active_mou}"),
-    Case("mous.renew", "coordinator", "/mous/{active_mou}/renew", page="/mous/{active_mou}"),
-    Case("partners.new", "coordinator", "/partners/new"),
+    Case("mous.sign", "partner", "/mous/{submitted_mou}/sign"),
+    Case("partners.new", "coordinator", "/partners/new", defaults_from="/partners/{partner}/edit"),
     Case("partners.edit", "coordinator", "/partners/{partner}/edit"),
-    Case("partners.return_change", "coordinator", "/partners/changes/{change}/return",
-         page="/partners/changes/{change}"),
+    Case(
+        "partners.return_change",
+        "coordinator",
+        "/partners/changes/{change}/return",
+        page="/partners/changes/{change}",
+    ),
     Case("partners.propose_service", "partner", "/partners/services/{own_service}/changes"),
     Case("programs.areas", "coordinator", "/programs/areas"),
     Case("programs.edit_area", "coordinator", "/programs/areas/{area}/edit"),
     Case("programs.import_listing", "coordinator", "/programs/import", next_step_200=True),
-    Case("scenarios.new", "admin", "/scenarios/new"),
+    Case("scenarios.new", "admin", "/scenarios/new", defaults_from="/scenarios/{scenario}/edit"),
     Case("scenarios.edit", "admin", "/scenarios/{scenario}/edit"),
-    Case("schools.new", "coordinator", "/schools/new"),
+    Case("schools.new", "coordinator", "/schools/new", defaults_from="/schools/{school}/edit"),
     Case("schools.edit", "coordinator", "/schools/{school}/edit"),
     Case("schools.import_csv", "coordinator", "/schools/import", next_step_200=True),
-    Case("services.new", "coordinator", "/services/new"),
+    Case("services.new", "coordinator", "/services/new", defaults_from="/services/{service}/edit"),
     Case("services.edit", "coordinator", "/services/{service}/edit"),
-    Case("services.new_offering", "coordinator", "/services/{service}/offerings/new"),
-    Case("services.edit_offering", "coordinator",
-         "/services/{service}/offerings/{offering}/edit"),
-    Case("users.new", "admin", "/users/new"),
+    Case(
+        "services.new_offering",
+        "coordinator",
+        "/services/{service}/offerings/new",
+        defaults_from="/services/{service}/offerings/{offering}/edit",
+    ),
+    Case("services.edit_offering", "coordinator", "/services/{service}/offerings/{offering}/edit"),
+    Case("users.new", "admin", "/users/new", defaults_from="/users/{other_user}/edit"),
     Case("users.edit", "admin", "/users/{other_user}/edit"),
 ]
 
@@ -114,6 +134,9 @@ NOT_FUZZED: dict[str, str] = {
     "mous.activate": "a button: no fields to fuzz",
     "mous.submit": "a button: no fields to fuzz",
     "mous.expire": "a button: no fields to fuzz",
+    "mous.terminate": "a button: no fields to fuzz",
+    "mous.amend": "a button: no fields to fuzz",
+    "mous.renew": "a button: no fields to fuzz",
     "mous.delete_commitment": "a button: no fields to fuzz",
     "notifications.mark_read": "a button: no fields to fuzz",
     "notifications.mark_all_read": "a button: no fields to fuzz",
@@ -150,7 +173,13 @@ numberish = st.sampled_from(
 )
 
 nasty = st.one_of(
-    any_text, long_text, with_nul, with_rtl, with_emoji, with_marker, numberish,
+    any_text,
+    long_text,
+    with_nul,
+    with_rtl,
+    with_emoji,
+    with_marker,
+    numberish,
     st.just(MARKER),
 )
 
@@ -165,6 +194,7 @@ class FormField:
     default: str = ""
     options: list[str] = field(default_factory=list)
     multiple: bool = False
+    checked: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -204,6 +234,7 @@ class FormParser(HTMLParser):
                 found.multiple = found.multiple or kind == "checkbox"
                 if "checked" in a:
                     found.default = a.get("value", "y")
+                    found.checked.append(found.default)
             elif kind in ("submit", "image", "button", "reset"):
                 if name != LANGUAGE_ONLY:
                     found = form.fields.setdefault(name, FormField(name, "submit"))
@@ -227,6 +258,7 @@ class FormParser(HTMLParser):
         self._select.options.append(value)
         if "selected" in a:
             self._select.default = value
+            self._select.checked.append(value)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
@@ -248,42 +280,55 @@ def form_for(html: str, post_path: str) -> ParsedForm:
     candidates = [
         f
         for f in parser.forms
-        if (urlsplit(f.action).path or post_path) == post_path
+        if (urlsplit(f.action).path or urlsplit(post_path).path) == urlsplit(post_path).path
         and any(x.name not in ("csrf_token", LANGUAGE_ONLY) for x in f.fields.values())
     ]
     assert candidates, f"no POST form to {post_path} with fields on the page"
     return max(candidates, key=lambda f: len(f.fields))
 
 
+def kept(f: FormField) -> Any:
+    """What the page would send back untouched (a select's first real option when none is)."""
+    if f.multiple:
+        return list(f.checked)
+    if f.kind == "select" and not f.default:
+        return next((o for o in f.options if o), "")
+    return f.default
+
+
 def draw_values(data: st.DataObject, form: ParsedForm) -> dict[str, Any]:
-    """A value for every field: the page's own, a valid choice, or something nasty."""
+    """The page's own values with one field made nasty, or every field drawn afresh."""
+    fuzzable = [f for f in form.fields.values() if f.name != "csrf_token" and f.kind != "submit"]
+    one_field = data.draw(st.sampled_from([True, True, False]), label="one field only")
+    target = data.draw(st.sampled_from([f.name for f in fuzzable]), label="nasty field")
     values: dict[str, Any] = {}
     for f in form.fields.values():
-        if f.name == "csrf_token":
-            values[f.name] = f.default
+        if f.kind == "submit":
+            choice = data.draw(st.sampled_from([None, *f.options]), label=f.name)
+            if choice is not None:
+                values[f.name] = choice
             continue
         if f.kind == "file":
             content = data.draw(st.binary(max_size=2000), label=f"{f.name} bytes")
             filename = data.draw(st.one_of(st.just("list.csv"), nasty), label=f"{f.name} name")
             values[f.name] = (io.BytesIO(content), filename)
             continue
-        if f.kind == "submit":
-            choice = data.draw(st.sampled_from([None, *f.options]), label=f.name)
-            if choice is not None:
-                values[f.name] = choice
-            continue
-        if f.kind == "hidden":  # a version, an id: mostly left as the page had it
-            strategy: st.SearchStrategy[Any] = st.one_of(st.just(f.default), numberish)
+        if f.name == "csrf_token" or (one_field and f.name != target):
+            drawn: Any = kept(f)
+        elif f.kind == "hidden":  # a version, an id
+            drawn = data.draw(st.one_of(st.just(f.default), numberish, nasty), label=f.name)
         elif f.options and f.multiple:
-            strategy = st.one_of(
-                st.lists(st.sampled_from(f.options), unique=True, max_size=3),
-                st.lists(st.one_of(st.sampled_from(f.options), nasty), max_size=3),
+            drawn = data.draw(
+                st.one_of(
+                    st.lists(st.sampled_from(f.options), unique=True, max_size=3),
+                    st.lists(st.one_of(st.sampled_from(f.options), nasty), max_size=3),
+                ),
+                label=f.name,
             )
-        elif f.options:
-            strategy = st.one_of(st.sampled_from(f.options), st.just(f.default), nasty)
+        elif f.options and not one_field:
+            drawn = data.draw(st.one_of(st.sampled_from(f.options), nasty), label=f.name)
         else:
-            strategy = st.one_of(st.just(f.default), nasty, nasty)
-        drawn = data.draw(strategy, label=f.name)
+            drawn = data.draw(nasty, label=f.name)
         if drawn:
             values[f.name] = drawn
     return values
@@ -319,10 +364,10 @@ def world(
     application = Application(
         partner=applicant, applicant_name="Ana Applicant", applicant_email="ana@applicant.example"
     )
-    change = ChangeRequest(
-        partner=own, changes={"description": {"old": "", "new": "We tutor."}}
+    change = ChangeRequest(partner=own, changes={"description": {"old": "", "new": "We tutor."}})
+    area = ProgramAreaMapping(
+        area_key="tutoring", area="Tutoring", category=Category.ACADEMIC_SUPPORT
     )
-    area = ProgramAreaMapping(area_key="tutoring", area="Tutoring", category=Category.ACADEMIC_SUPPORT)
     scenario = Scenario(name="Fuzzed", school_year="2025-26")
     db.session.add_all([document, application, change, area, scenario])
     db.session.commit()
@@ -334,8 +379,7 @@ def world(
         "service": service.id,
         "offering": offering.id,
         "mou": make_mou(partner=partner, schools=[school]).id,
-        "submitted_mou": make_mou(partner=partner, schools=[school], status=MOUStatus.SUBMITTED).id,
-        "active_mou": make_mou(partner=partner, schools=[school], status=MOUStatus.ACTIVE).id,
+        "submitted_mou": make_mou(partner=own, schools=[school], status=MOUStatus.SUBMITTED).id,
         "document": document.id,
         "application": application.id,
         "change": change.id,
@@ -361,7 +405,9 @@ def says_why(page: bytes) -> bool:
     )
 
 
-def check_answer(client: FlaskClient, case: Case, response: TestResponse, sent: dict[str, Any]) -> None:
+def check_answer(
+    client: FlaskClient, case: Case, response: TestResponse, sent: dict[str, Any]
+) -> None:
     status = response.status_code
     page = body(response)
     assert status < 500, f"{case.endpoint} answered {status} to {sent!r:.2000}"
@@ -394,9 +440,7 @@ def fuzz_settings() -> settings:
     )
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.endpoint, marks=c.marks) for c in CASES]
-)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.endpoint, marks=c.marks) for c in CASES])
 def test_a_form_never_fails_on_odd_input(
     client: FlaskClient, login: Callable[..., User], world: dict[str, Any], case: Case
 ) -> None:
@@ -409,6 +453,15 @@ def test_a_form_never_fails_on_odd_input(
     shown = client.get(form_page)
     assert shown.status_code == 200, f"{form_page}: {shown.status_code}"
     form = form_for(shown.get_data(as_text=True), post_path)
+    if case.defaults_from:
+        filled = client.get(case.defaults_from.format(**world))
+        assert filled.status_code == 200
+        parser = FormParser()
+        parser.feed(filled.get_data(as_text=True))
+        valid = max(parser.forms, key=lambda f: len(f.fields)).fields
+        for name, f in form.fields.items():
+            if name in valid and f.kind not in ("submit", "file") and name != "csrf_token":
+                f.default, f.checked = valid[name].default, valid[name].checked
 
     @given(data=st.data())
     @fuzz_settings()
@@ -416,6 +469,8 @@ def test_a_form_never_fails_on_odd_input(
         sent = draw_values(data, form)
         response = client.post(post_path, data=sent)
         check_answer(client, case, response, sent)
+        if os.environ.get("FUZZ_TRACE"):
+            print("TRACE", case.endpoint, response.status_code, response.headers.get("Location"))
 
     fuzz()
 
