@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -77,6 +76,14 @@ CASES: list[Case] = [
         "coordinator",
         "/documents/{document}/reject",
         page="/documents/{document}",
+        marks=(
+            pytest.mark.xfail(
+                strict=True,
+                reason="BUG: rejecting a document already rejected is a 400 whose reason is lost: "
+                "show_refusal puts it in form.form_errors, and the detail page no longer shows "
+                "the reject form (registry/documents/views.py reject, owner: documents)",
+            ),
+        ),
     ),
     Case("documents.upload", "coordinator", "/partners/{partner}/documents/new"),
     Case(
@@ -101,6 +108,14 @@ CASES: list[Case] = [
         "coordinator",
         "/partners/changes/{change}/return",
         page="/partners/changes/{change}",
+        marks=(
+            pytest.mark.xfail(
+                strict=True,
+                reason="BUG: returning a change already returned is a 400 whose reason is lost: "
+                "show_refusal puts it in form.form_errors, and the change page no longer shows "
+                "the return form (registry/partners/views.py return_change, owner: selfservice)",
+            ),
+        ),
     ),
     Case("partners.propose_service", "partner", "/partners/services/{own_service}/changes"),
     Case("programs.areas", "coordinator", "/programs/areas"),
@@ -397,6 +412,10 @@ def body(response: TestResponse) -> bytes:
     return response.get_data()
 
 
+# The link at the foot of templates/errors/error.html (a refusal before any form: NUL, 404, ...).
+ERROR_PAGE = b"Back to the start page"
+
+
 def says_why(page: bytes) -> bool:
     """A form sent back, or a refusal, names the problem (error summary, field error, alert)."""
     return any(
@@ -422,7 +441,7 @@ def check_answer(
         if not case.next_step_200:
             assert says_why(page), f"{case.endpoint} sent the form back without saying why"
     elif 400 <= status < 500:
-        assert b"<h1" in page and len(page) > 200, f"{case.endpoint} {status} without a page"
+        assert says_why(page) or ERROR_PAGE in page, f"{case.endpoint} {status} without a reason"
     # 204 and the like: nothing to show
 
 
@@ -469,8 +488,6 @@ def test_a_form_never_fails_on_odd_input(
         sent = draw_values(data, form)
         response = client.post(post_path, data=sent)
         check_answer(client, case, response, sent)
-        if os.environ.get("FUZZ_TRACE"):
-            print("TRACE", case.endpoint, response.status_code, response.headers.get("Location"))
 
     fuzz()
 
