@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +38,7 @@ from registry.models.service import Offering, ProgramAreaMapping
 from registry.vocabulary import Category, MOUStatus, PartnerStatus, Role
 
 MARKER = "<script>alert(1)</script>"
+PASSPHRASE = "correct horse battery staple 42"
 RAW_MARKER = b"<script>alert(1)"
 
 # ---- what is fuzzed, as whom, from which page -------------------------------------------
@@ -52,6 +54,8 @@ class Case:
     next_step_200: bool = False
     # A page whose form holds valid values for these fields (an edit page for a "new" form).
     defaults_from: str = ""
+    # Valid values for fields the page leaves empty (#N# becomes a fresh number per example).
+    fill: tuple[tuple[str, str], ...] = ()
     marks: tuple[Any, ...] = field(default=())
 
     @property
@@ -91,17 +95,42 @@ CASES: list[Case] = [
         "admin",
         "/equity/need/definitions/new",
         defaults_from="/equity/need/definitions/{definition}/edit",
+        fill=(("name", "Fuzz index #N#"),),
     ),
     Case("equity.edit_definition", "admin", "/equity/need/definitions/{definition}/edit"),
     Case("equity.reference", "admin", "/equity/need/reference", next_step_200=True),
-    Case("invitations.new", "coordinator", "/invitations/new?partner_id={partner}"),
+    Case(
+        "invitations.new",
+        "coordinator",
+        "/invitations/new?partner_id={partner}",
+        fill=(("email", "invitee#N#@partner.example"),),
+    ),
     Case("auth.login", None, "/login"),
-    Case("auth.forgot_password", None, "/login/forgot"),
+    Case(
+        "auth.forgot_password", None, "/login/forgot", fill=(("email", "someone@district.example"),)
+    ),
     Case("mous.new", "coordinator", "/mous/new", defaults_from="/mous/{mou}/edit"),
     Case("mous.edit", "coordinator", "/mous/{mou}/edit"),
-    Case("mous.add_commitment", "coordinator", "/mous/{mou}/commitments", page="/mous/{mou}"),
-    Case("mous.sign", "partner", "/mous/{submitted_mou}/sign"),
-    Case("partners.new", "coordinator", "/partners/new", defaults_from="/partners/{partner}/edit"),
+    Case(
+        "mous.add_commitment",
+        "coordinator",
+        "/mous/{mou}/commitments",
+        page="/mous/{mou}",
+        fill=(("amount", "5"),),
+    ),
+    Case(
+        "mous.sign",
+        "partner",
+        "/mous/{submitted_mou}/sign",
+        fill=(("name", "Pat Partner"), ("title", "Director"), ("confirm", "y")),
+    ),
+    Case(
+        "partners.new",
+        "coordinator",
+        "/partners/new",
+        defaults_from="/partners/{partner}/edit",
+        fill=(("name", "Fuzz partner #N#"),),
+    ),
     Case("partners.edit", "coordinator", "/partners/{partner}/edit"),
     Case(
         "partners.return_change",
@@ -118,12 +147,18 @@ CASES: list[Case] = [
         ),
     ),
     Case("partners.propose_service", "partner", "/partners/services/{own_service}/changes"),
-    Case("programs.areas", "coordinator", "/programs/areas"),
+    Case("programs.areas", "coordinator", "/programs/areas", fill=(("area", "Fuzz area #N#"),)),
     Case("programs.edit_area", "coordinator", "/programs/areas/{area}/edit"),
     Case("programs.import_listing", "coordinator", "/programs/import", next_step_200=True),
     Case("scenarios.new", "admin", "/scenarios/new", defaults_from="/scenarios/{scenario}/edit"),
     Case("scenarios.edit", "admin", "/scenarios/{scenario}/edit"),
-    Case("schools.new", "coordinator", "/schools/new", defaults_from="/schools/{school}/edit"),
+    Case(
+        "schools.new",
+        "coordinator",
+        "/schools/new",
+        defaults_from="/schools/{school}/edit",
+        fill=(("dese_code", "9#N#"), ("name", "Fuzz school #N#")),
+    ),
     Case("schools.edit", "coordinator", "/schools/{school}/edit"),
     Case("schools.import_csv", "coordinator", "/schools/import", next_step_200=True),
     Case("services.new", "coordinator", "/services/new", defaults_from="/services/{service}/edit"),
@@ -133,9 +168,20 @@ CASES: list[Case] = [
         "coordinator",
         "/services/{service}/offerings/new",
         defaults_from="/services/{service}/offerings/{offering}/edit",
+        fill=(("school_id", "{school2}"),),
     ),
     Case("services.edit_offering", "coordinator", "/services/{service}/offerings/{offering}/edit"),
-    Case("users.new", "admin", "/users/new", defaults_from="/users/{other_user}/edit"),
+    Case(
+        "users.new",
+        "admin",
+        "/users/new",
+        defaults_from="/users/{other_user}/edit",
+        fill=(
+            ("email", "fuzz#N#@district.example"),
+            ("password", PASSPHRASE),
+            ("confirm", PASSPHRASE),
+        ),
+    ),
     Case("users.edit", "admin", "/users/{other_user}/edit"),
 ]
 
@@ -303,11 +349,11 @@ def form_for(html: str, post_path: str) -> ParsedForm:
 
 
 def kept(f: FormField) -> Any:
-    """What the page would send back untouched (a select's first real option when none is)."""
+    """What a browser would send back untouched (a select's first option when none is chosen)."""
     if f.multiple:
         return list(f.checked)
-    if f.kind == "select" and not f.default:
-        return next((o for o in f.options if o), "")
+    if f.kind == "select" and not f.checked:
+        return f.options[0] if f.options else ""
     return f.default
 
 
@@ -380,6 +426,7 @@ def world(
         partner=applicant, applicant_name="Ana Applicant", applicant_email="ana@applicant.example"
     )
     change = ChangeRequest(partner=own, changes={"description": {"old": "", "new": "We tutor."}})
+    school2 = make_school(name="Second Fuzz School")
     area = ProgramAreaMapping(
         area_key="tutoring", area="Tutoring", category=Category.ACADEMIC_SUPPORT
     )
@@ -391,6 +438,7 @@ def world(
         "own": own,
         "own_service": make_service(partner=own).id,
         "school": school.id,
+        "school2": school2.id,
         "service": service.id,
         "offering": offering.id,
         "mou": make_mou(partner=partner, schools=[school]).id,
@@ -481,11 +529,17 @@ def test_a_form_never_fails_on_odd_input(
         for name, f in form.fields.items():
             if name in valid and f.kind not in ("submit", "file") and name != "csrf_token":
                 f.default, f.checked = valid[name].default, valid[name].checked
+    for name, value in case.fill:
+        form.fields[name].default = value.format(**world)
+        form.fields[name].checked = [form.fields[name].default]
+    numbers = itertools.count(1)
 
     @given(data=st.data())
     @fuzz_settings()
     def fuzz(data: st.DataObject) -> None:
         sent = draw_values(data, form)
+        n = str(next(numbers))
+        sent = {k: v.replace("#N#", n) if isinstance(v, str) else v for k, v in sent.items()}
         response = client.post(post_path, data=sent)
         check_answer(client, case, response, sent)
 
