@@ -271,11 +271,17 @@ def verify(document_id: int) -> ResponseReturnValue:
 @roles_required(*EDITORS)
 def reject(document_id: int) -> ResponseReturnValue:
     document = _viewable(document_id)
+    if document.status == DocumentStatus.REJECTED:  # the page shows no form to answer on
+        flash(_("This document is already rejected."), "error")
+        return redirect(url_for("documents.detail", document_id=document.id))
     form = RejectForm()
     if form.validate_on_submit():
         try:
             services.reject(document, form.reason.data, form.version.data, current_user)
         except Refused as err:
+            if err.field is None:  # said above the page, which may no longer show the form
+                show_refusal(err)
+                return redirect(url_for("documents.detail", document_id=document.id))
             show_refusal(err, form)
         else:
             flash(_("%(name)s rejected.", name=document.filename), "success")

@@ -29,7 +29,7 @@ from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.ids import is_id
 from registry.listing import paginate, search, sort
-from registry.models import Application, ChangeRequest, Partner, Service
+from registry.models import Application, ChangeRequest, ChangeStatus, Partner, Service
 from registry.models.columns import utcnow
 from registry.partners import changes
 from registry.partners import services as partner_services
@@ -343,11 +343,19 @@ def approve_change(change_id: int) -> ResponseReturnValue:
 @roles_required(*EDITORS)
 def return_change(change_id: int) -> ResponseReturnValue:
     found = _change_or_404(change_id)
+    if found.status != ChangeStatus.PENDING:  # the page shows no form to answer on
+        flash(
+            _("This request was already reviewed (%(status)s).", status=found.status.label), "error"
+        )
+        return redirect(url_for("partners.change_detail", change_id=found.id))
     form = ReturnForm()
     if form.validate_on_submit():
         try:
             changes.return_request(found, form.comment.data or "", current_user, utcnow())
         except Refused as err:
+            if err.field is None:  # said above the page, which may no longer show the form
+                show_refusal(err)
+                return redirect(url_for("partners.change_detail", change_id=found.id))
             show_refusal(err, form)
         else:
             flash(_("Returned to the partner with your comment."), "success")
