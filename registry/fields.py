@@ -37,9 +37,14 @@ def options(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
+# Bidirectional embedding, override and isolate controls: typed into a name they reverse the
+# text shown around it wherever it is displayed ("Trojan Source"); nobody types them on purpose.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)], None)
+
+
 def strip_text(value: Any) -> Any:
-    """A WTForms filter: surrounding white space off typed text."""
-    return value.strip() if isinstance(value, str) else value
+    """A WTForms filter: bidi controls and surrounding white space off typed text."""
+    return value.translate(_BIDI_CONTROLS).strip() if isinstance(value, str) else value
 
 
 def add_field_error(form: Form, field: str | None, message: str) -> bool:
