@@ -22,6 +22,7 @@ from registry.models.selfservice import (
 )
 from registry.models.service import Offering, ProgramAreaMapping, Service
 from registry.models.user import User
+from registry.models.user_session import UserSession
 
 __all__ = [
     "INDICATORS",
@@ -56,5 +57,6 @@ __all__ = [
     "SchoolIndicators",
     "Service",
     "User",
+    "UserSession",
     "mou_school",
 ]
