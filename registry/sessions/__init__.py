@@ -42,8 +42,10 @@ def load_user(user_id: str) -> User | None:
 
 def _check_session() -> ResponseReturnValue | None:
     """Before anything reads the signed-in user: is the cookie's session record still good?"""
-    g.pop("user_session_id", None)
-    g.pop("user_session_user_id", None)
+    # `g` may outlive a request (a test's or a CLI's app context serves several): nothing
+    # checked for an earlier request, nor the user Flask-Login loaded for it, may carry over.
+    for key in ("user_session_id", "user_session_user_id", "_login_user"):
+        g.pop(key, None)
     user_id = session.get("_user_id")
     if user_id is None:
         return None
