@@ -256,7 +256,7 @@ def test_users_see_their_sessions_and_end_one(client, login, sign_in, make_user)
     page = client.get("/account/sessions").get_data(as_text=True)
     assert page.count("<tr>") == 3 and page.count("This session") == 1
     assert "127.0.0.1" in page
-    current, other = sorted(records(user), key=lambda r: r.id)
+    _current, other = sorted(records(user), key=lambda r: r.id)
     assert client.post(f"/account/sessions/{other.id}/end").status_code == 302
     assert sent_to_sign_in(phone) and signed_in(client)
     # Someone else's session: not found.

@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, user_logged_in, user_logged_out
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import InstanceState, Session, UOWTransaction
 from werkzeug.wrappers import Response
 
 from registry import security_log
@@ -95,7 +95,7 @@ def _revoke_on_account_change(
     for obj in list(db_session.dirty):
         if not isinstance(obj, User):
             continue
-        state = inspect(obj)
+        state: InstanceState[User] = inspect(obj)
         reason = ""
         if state.attrs.password_hash.history.has_changes():
             reason = "password"
@@ -128,7 +128,9 @@ def _host_prefixed_cookie(app: Flask) -> None:
     # __Host- cookies: Secure, path "/", no Domain; browsers refuse them otherwise.
     if app.config.get("SESSION_COOKIE_SECURE") and app.config["SESSION_COOKIE_NAME"] == "session":
         app.config.update(
-            SESSION_COOKIE_NAME="__Host-session", SESSION_COOKIE_PATH="/", SESSION_COOKIE_DOMAIN=None
+            SESSION_COOKIE_NAME="__Host-session",
+            SESSION_COOKIE_PATH="/",
+            SESSION_COOKIE_DOMAIN=None,
         )
 
 

@@ -19,10 +19,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, g, has_request_context, request, session
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from registry.extensions import db
 from registry.models import User, UserSession
@@ -55,7 +56,12 @@ def nonce_hash(nonce: str) -> str:
     return hashlib.sha256(nonce.encode("utf-8")).hexdigest()
 
 
-_BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
 _SYSTEMS = (
     ("iPhone", "iOS"),
     ("iPad", "iOS"),
@@ -68,7 +74,7 @@ _SYSTEMS = (
 
 
 def user_agent_summary(agent: str) -> str:
-    """"Firefox, Windows" from a User-Agent header; its first words if neither is known."""
+    """ "Firefox, Windows" from a User-Agent header; its first words if neither is known."""
     browser = next((name for mark, name in _BROWSERS if mark in agent), "")
     system = next((name for mark, name in _SYSTEMS if mark in agent), "")
     if browser or system:
@@ -189,11 +195,11 @@ def open_sessions(user_id: int) -> list[UserSession]:
     return list(rows)
 
 
-def _end_in(db_session: Session, user_id: int, reason: str, keep: int | None) -> int:
+def _end_in(
+    db_session: Session | scoped_session[Any], user_id: int, reason: str, keep: int | None
+) -> int:
     # Without flushing: also called while a flush is being prepared (the revocation hook).
-    stmt = select(UserSession).where(
-        UserSession.user_id == user_id, UserSession.ended_at.is_(None)
-    )
+    stmt = select(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
     if keep is not None:
         stmt = stmt.where(UserSession.id != keep)
     at = now()

@@ -53,7 +53,10 @@ def end_own(session_id: int) -> ResponseReturnValue:
         return redirect(url_for("auth.login"))
     services.end_one(record, "by_user")
     security_log.record(
-        "session.ended_by_user", user_id=current_user.id, email=current_user.email, session=record.id
+        "session.ended_by_user",
+        user_id=current_user.id,
+        email=current_user.email,
+        session=record.id,
     )
     flash(_ended_message(1), "success")
     return redirect(url_for("sessions.own"))
