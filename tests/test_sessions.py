@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -17,7 +18,7 @@ from registry.extensions import db
 from registry.models import AuditEntry, User, UserSession
 from registry.sessions import services as session_services
 from registry.sessions.services import user_agent_summary
-from tests.conftest import PASSWORD, make_app
+from tests.conftest import PASSWORD
 
 GOOD = "velvet otter maps the quiet harbour"
 HOST = "registry.test"
@@ -38,6 +39,12 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.at += timedelta(**delta)
+
+
+@pytest.fixture
+def app_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Per-test configuration: a test parametrizes it (indirect) to change the app's."""
+    return dict(getattr(request, "param", {}))
 
 
 @pytest.fixture
@@ -309,20 +316,16 @@ def test_the_csrf_token_is_renewed_at_sign_in(app, make_user):
     assert refused.status_code == 400
 
 
-def test_secure_cookies_are_host_prefixed(test_database, make_user):
+@pytest.mark.parametrize("app_config", [{"SESSION_COOKIE_SECURE": True}], indirect=True)
+def test_secure_cookies_are_host_prefixed(client, make_user):
     user = make_user("leader")
-    secure = make_app(test_database.url, SESSION_COOKIE_SECURE=True)
-    with secure.app_context():
-        browser = secure.test_client()
-        response = browser.post(
-            "/login",
-            data={"email": user.email, "password": PASSWORD},
-            base_url=f"https://{HOST}",
-        )
-        assert response.status_code == 302
-        cookie = response.headers["Set-Cookie"]
-        assert cookie.startswith("__Host-session=")
-        assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+    response = client.post(
+        "/login", data={"email": user.email, "password": PASSWORD}, base_url=f"https://{HOST}"
+    )
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=")
+    assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
 
 
 def test_plain_http_keeps_the_plain_cookie_name(client, login):
