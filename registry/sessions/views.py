@@ -7,11 +7,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, logout_user
-from flask_wtf import FlaskForm
 
 from registry import security_log
 from registry.access import roles_required
 from registry.extensions import db
+from registry.fields import RegistryForm
 from registry.models import User, UserSession
 from registry.sessions import services
 from registry.vocabulary import Role
@@ -19,8 +19,9 @@ from registry.vocabulary import Role
 bp = Blueprint("sessions", __name__)
 
 
-class EndSessionsForm(FlaskForm):
-    """A button: the form is only its CSRF token."""
+class EndSessionsForm(RegistryForm):
+    """A button: the form is only its CSRF token (checked for every POST by CSRFProtect, so
+    an invalid submit here is a language switch: the page is shown again)."""
 
 
 def _ended_message(count: int) -> str:
@@ -44,9 +45,8 @@ def end_own(session_id: int) -> ResponseReturnValue:
     record = db.get_or_404(UserSession, session_id)
     if record.user_id != current_user.id:
         abort(404)
-    form = EndSessionsForm()
-    if not form.validate_on_submit():
-        abort(400)
+    if not EndSessionsForm().validate_on_submit():
+        return redirect(url_for("sessions.own"))
     if record.id == services.current_session_id():
         logout_user()  # ends this record, like the sign-out button
         flash(_("You are signed out."), "info")
@@ -65,9 +65,8 @@ def end_own(session_id: int) -> ResponseReturnValue:
 @bp.post("/account/sessions/end-others")
 @login_required
 def end_others() -> ResponseReturnValue:
-    form = EndSessionsForm()
-    if not form.validate_on_submit():
-        abort(400)
+    if not EndSessionsForm().validate_on_submit():
+        return redirect(url_for("sessions.own"))
     count = services.end_all(current_user, "by_user", keep_current=True)
     security_log.record(
         "session.ended_by_user", user_id=current_user.id, email=current_user.email, count=count
@@ -80,9 +79,8 @@ def end_others() -> ResponseReturnValue:
 @roles_required(Role.ADMIN)
 def end_for_user(user_id: int) -> ResponseReturnValue:
     user = db.get_or_404(User, user_id)
-    form = EndSessionsForm()
-    if not form.validate_on_submit():
-        abort(400)
+    if not EndSessionsForm().validate_on_submit():
+        return redirect(url_for("users.edit", user_id=user.id))
     # An admin ending their own sessions here keeps the one they are using.
     count = services.end_all(user, "by_admin", keep_current=user.id == current_user.id)
     security_log.record(
