@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import current_app, g, has_request_context, request, session
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, scoped_session
 
 from registry.extensions import db
@@ -163,12 +164,17 @@ def check(nonce: str | None, user_id: str) -> Verdict:
 
 def _write_apart(session_id: int, **values: object) -> None:
     # Its own connection, committed at once: the request may be a GET, which writes nothing.
-    with db.engine.begin() as conn:
-        conn.execute(
-            update(UserSession)
-            .where(UserSession.id == session_id, UserSession.ended_at.is_(None))
-            .values(**values)
-        )
+    # Best effort: if the database is busy (SQLite's single writer), the next request writes
+    # it; a timed-out session is refused all the same, as the check is made on every request.
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(UserSession)
+                .where(UserSession.id == session_id, UserSession.ended_at.is_(None))
+                .values(**values)
+            )
+    except OperationalError as err:
+        current_app.logger.warning("session %s not updated (%s): %s", session_id, values, err)
 
 
 def current_session_id() -> int | None:
