@@ -55,7 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter  # before any route: ids out of range are 404s
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from registry import audit, language, models
+    from registry import audit, language, sessions
 
     db.init_app(app)
     unit_of_work.init_app(app)
@@ -67,12 +67,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
 
-    @login_manager.user_loader
-    def load_user(user_id: str) -> models.User | None:
-        try:
-            return db.session.get(models.User, int(user_id))
-        except ValueError:
-            return None
+    # The user loader, and the session-record check before anything reads current_user.
+    sessions.init_app(app)
 
     @app.before_request
     def attribute_changes_to_the_signed_in_user() -> None:
@@ -129,6 +125,7 @@ def _register_blueprints(app: Flask) -> None:
     from registry.scenarios.views import bp as scenarios_bp
     from registry.schools.views import bp as schools_bp
     from registry.services.views import bp as services_bp
+    from registry.sessions.views import bp as sessions_bp
     from registry.users.account import bp as account_bp
     from registry.users.views import bp as users_bp
 
@@ -153,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
         api_tokens_bp,
         directory_bp,
         mfa_bp,
+        sessions_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -100,9 +100,12 @@ def _retry_message(verdict: throttle.Verdict) -> str:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    logout_user()
+    logout_user()  # ends the session's record too (registry.sessions)
     flash(_("You are signed out."), "info")
-    return redirect(url_for("auth.login"))
+    response = redirect(url_for("auth.login"))
+    # The browser drops this site's cookies and storage (the flash is lost with them).
+    response.headers["Clear-Site-Data"] = '"cookies", "storage"'
+    return response
 
 
 @bp.get("/logout")

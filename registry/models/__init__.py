@@ -23,6 +23,7 @@ from registry.models.selfservice import (
 )
 from registry.models.service import Offering, ProgramAreaMapping, Service
 from registry.models.user import User
+from registry.models.user_session import UserSession
 
 __all__ = [
     "INDICATORS",
@@ -59,5 +60,6 @@ __all__ = [
     "SchoolIndicators",
     "Service",
     "User",
+    "UserSession",
     "mou_school",
 ]
