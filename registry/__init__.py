@@ -124,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     from registry.programs.views import bp as programs_bp
     from registry.scenarios.views import bp as scenarios_bp
     from registry.schools.views import bp as schools_bp
+    from registry.seclog.views import bp as seclog_bp
     from registry.services.views import bp as services_bp
     from registry.users.account import bp as account_bp
     from registry.users.views import bp as users_bp
@@ -145,6 +146,7 @@ def _register_blueprints(app: Flask) -> None:
         applications_bp,
         invitations_bp,
         documents_bp,
+        seclog_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

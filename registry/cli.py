@@ -14,6 +14,7 @@ from registry.extensions import db
 from registry.programs.cli import import_partner_programs_command
 from registry.reminders.cli import send_reminders_command
 from registry.scenarios.cli import allocate_command
+from registry.seclog.cli import verify_audit_command
 
 CLI_ACTOR = Actor(None, "cli")
 
@@ -26,6 +27,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(import_partner_programs_command)
     app.cli.add_command(allocate_command)
     app.cli.add_command(send_reminders_command)
+    app.cli.add_command(verify_audit_command)
 
 
 @click.command("seed-demo")

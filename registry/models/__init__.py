@@ -9,6 +9,7 @@ from registry.models.notification import Notification, ReminderKind, ReminderSen
 from registry.models.partner import Partner
 from registry.models.scenario import Scenario, ScenarioRun
 from registry.models.school import INDICATORS, School, SchoolAlias, SchoolIndicators
+from registry.models.security_event import SecurityEvent
 from registry.models.selfservice import (
     Application,
     ApplicationAttempt,
@@ -48,6 +49,7 @@ __all__ = [
     "School",
     "SchoolAlias",
     "SchoolIndicators",
+    "SecurityEvent",
     "Service",
     "User",
     "mou_school",
