@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask_babel import refresh
 from flask.testing import FlaskClient
+from flask_babel import refresh
 from sqlalchemy import select
 
 from registry.extensions import db
