@@ -115,4 +115,3 @@ def store(rows: list[dict[str, Any]]) -> None:
 def store_pending(exc: BaseException | None = None) -> None:
     """Store the events this request recorded (its unit of work has ended by now)."""
     store(g.pop(_PENDING, []))
-

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -122,27 +122,24 @@ class Verdict:
         return self.broken_id is None
 
 
-def _rows(conn: Connection, table: Table) -> Iterator[Mapping[str, Any]]:
-    stmt = select(table).order_by(table.c.id).execution_options(yield_per=1000)
-    for row in conn.execute(stmt):
-        yield row._mapping
-
-
 def verify(conn: Connection, table: Table) -> Verdict:
     """Walk a table's rows in id order and check every hash against the row before it."""
     previous: str | None = None
     checked = unchained = 0
     started = False
-    for row in _rows(conn, table):
-        stored = row["chain_hash"]
-        if stored is None:
-            if not started:
-                unchained += 1
-                continue
-            return Verdict(table.name, checked, unchained, row["id"], "no hash")
-        started = True
-        if stored != chain_hash(previous, table.name, row):
-            return Verdict(table.name, checked, unchained, row["id"], "hash does not match")
-        previous = stored
-        checked += 1
+    stmt = select(table).order_by(table.c.id).execution_options(yield_per=1000)
+    with conn.execute(stmt) as result:  # a server-side cursor on PostgreSQL: closed on return
+        for found in result:
+            row = found._mapping
+            stored = row["chain_hash"]
+            if stored is None:
+                if not started:
+                    unchained += 1
+                    continue
+                return Verdict(table.name, checked, unchained, row["id"], "no hash")
+            started = True
+            if stored != chain_hash(previous, table.name, row):
+                return Verdict(table.name, checked, unchained, row["id"], "hash does not match")
+            previous = stored
+            checked += 1
     return Verdict(table.name, checked, unchained)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -74,21 +75,20 @@ def _line(values: list[Any]) -> str:
 
 def csv_lines(chosen: EventFilter) -> Iterator[str]:
     """The filtered events as CSV, a line at a time (read in batches: the table grows)."""
-    import json
-
     yield "\ufeff" + _line(list(CSV_HEADER))
     stmt = filtered(chosen).execution_options(yield_per=500)
-    for event in db.session.scalars(stmt):
-        yield _line(
-            [
-                event.id,
-                event.at.isoformat(),
-                event.kind,
-                "" if event.user_id is None else event.user_id,
-                neutralised(event.email),
-                event.ip,
-                neutralised(event.path),
-                neutralised(json.dumps(event.details, ensure_ascii=False, sort_keys=True)),
-                event.chain_hash or "",
-            ]
-        )
+    with db.session.scalars(stmt) as events:  # closed even if the download stops early
+        for event in events:
+            yield _line(
+                [
+                    event.id,
+                    event.at.isoformat(),
+                    event.kind,
+                    "" if event.user_id is None else event.user_id,
+                    neutralised(event.email),
+                    event.ip,
+                    neutralised(event.path),
+                    neutralised(json.dumps(event.details, ensure_ascii=False, sort_keys=True)),
+                    event.chain_hash or "",
+                ]
+            )
