@@ -130,7 +130,7 @@ def verify(conn: Connection, table: Table) -> Verdict:
     stmt = select(table).order_by(table.c.id).execution_options(yield_per=1000)
     with conn.execute(stmt) as result:  # a server-side cursor on PostgreSQL: closed on return
         for found in result:
-            row = found._mapping
+            row: Mapping[str, Any] = dict(found._mapping)
             stored = row["chain_hash"]
             if stored is None:
                 if not started:

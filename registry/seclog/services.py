@@ -52,7 +52,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=district_time.zone())
 
 
-def filtered(chosen: EventFilter) -> Select[tuple[SecurityEvent]]:
+def filtered(chosen: EventFilter) -> Select[Any]:
     """The events matching the filter, newest first."""
     stmt = select(SecurityEvent)
     if chosen.kind:
