@@ -124,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     from registry.programs.views import bp as programs_bp
     from registry.scenarios.views import bp as scenarios_bp
     from registry.schools.views import bp as schools_bp
+    from registry.seclog.views import bp as seclog_bp
     from registry.services.views import bp as services_bp
     from registry.sessions.views import bp as sessions_bp
     from registry.users.account import bp as account_bp
@@ -151,6 +152,7 @@ def _register_blueprints(app: Flask) -> None:
         directory_bp,
         mfa_bp,
         sessions_bp,
+        seclog_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user, login_required
 
 from registry.extensions import db
 from registry.ids import is_id
 from registry.models import MOU, Partner, School, Service, User
+from registry.security_log import record
 from registry.vocabulary import Role
 
 P = ParamSpec("P")
@@ -34,6 +35,7 @@ def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
         @login_required
         def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
             if current_user.role not in roles:
+                record("access.refused", endpoint=request.endpoint, role=current_user.role.value)
                 abort(404)
             return view(*args, **kwargs)
 
@@ -68,7 +70,10 @@ def _load(model: type[M], ident: int, check: Callable[[User, Any], bool]) -> M:
     if not is_id(ident):  # paths are bounded already; other callers pass any int
         abort(404)
     obj = db.session.get(model, ident)
-    if obj is None or not check(current_user, obj):
+    if obj is None:
+        abort(404)
+    if not check(current_user, obj):
+        record("access.refused", entity=model.__name__, entity_id=ident, check=check.__name__)
         abort(404)
     return obj
 

@@ -3,6 +3,10 @@
 A session hook records every insert, update and delete of the registry's
 records, so no service can forget to. Who acted comes from `acting_as`
 (the request sets it from the signed-in user; CLI commands name themselves).
+
+Every row carries a hash chained to the row before it (registry.seclog.chain), computed
+here at insert time, also for the rows a service adds itself (a document download's).
+The table is append-only: on PostgreSQL a trigger refuses UPDATE and DELETE.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.orm.attributes import NO_VALUE
 
 from registry.models.audit import AuditEntry
 from registry.models.columns import utcnow
+from registry.seclog import chain
 
 # Columns never copied into the trail: bookkeeping, secrets, and whole files kept elsewhere
 # (a scenario run's problem and result JSON are stored on the run and downloadable there).
@@ -182,6 +187,24 @@ def _keep_old_values(mapper: Mapper[Any], class_: type) -> None:
 def _write_audit_rows(session: Session, flush_context: UOWTransaction) -> None:
     rows = _rows(session)
     if rows:
-        table = AuditEntry.__table__
-        assert isinstance(table, Table)  # typed as any FromClause; a mapped class's is a Table
-        session.connection().execute(insert(table), rows)
+        table = _table()
+        conn = session.connection()
+        for row in rows:
+            row["chain_hash"] = chain.link(conn, table, row)
+        conn.execute(insert(table), rows)
+
+
+def _table() -> Table:
+    table = AuditEntry.__table__
+    assert isinstance(table, Table)  # typed as any FromClause; a mapped class's is a Table
+    return table
+
+
+@event.listens_for(AuditEntry, "before_insert")
+def _chain_added_entry(mapper: Mapper[Any], connection: Any, target: AuditEntry) -> None:
+    # A row a service adds itself (the hook skips AuditEntry objects): chain it the same way.
+    target.at = target.at or utcnow()
+    target.user_email = target.user_email or ""
+    target.summary = target.summary or ""
+    row = {name: getattr(target, name) for name in chain.CONTENT_COLUMNS["audit_entry"]}
+    target.chain_hash = chain.link(connection, _table(), row)

@@ -15,6 +15,7 @@ from registry.mfa.cli import mfa_reset_command
 from registry.programs.cli import import_partner_programs_command
 from registry.reminders.cli import send_reminders_command
 from registry.scenarios.cli import allocate_command
+from registry.seclog.cli import verify_audit_command
 
 CLI_ACTOR = Actor(None, "cli")
 
@@ -28,6 +29,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(allocate_command)
     app.cli.add_command(send_reminders_command)
     app.cli.add_command(mfa_reset_command)
+    app.cli.add_command(verify_audit_command)
 
 
 @click.command("seed-demo")

@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from registry.concurrency import StaleEdit
+from registry.security_log import record
 from registry.unit_of_work import SAFE_METHODS
 
 
@@ -61,6 +62,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_refused(err: CSRFError) -> tuple[str, int]:
+        record("csrf.failure", reason=err.description)
         reason = _(
             "The form had expired or did not come from this registry, so nothing was saved. "
             "Go back, reload the page and send the form again."
@@ -70,6 +72,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> tuple[str, int]:
         code = err.code or 500
+        if code == 403:
+            record("access.refused", status=403, endpoint=request.endpoint)
         reason = _own_description(err)
         return render_template("errors/error.html", code=code, reason=reason), code
 

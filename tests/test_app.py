@@ -92,6 +92,10 @@ def test_post_without_csrf_token_is_refused(
     response = client.post("/login", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 400
     assert "The form had expired" in response.get_data(as_text=True)
+    with csrf_app.app_context():  # the CSRF failure is a security event, stored: close its pool
+        from registry.extensions import db
+
+        db.engine.dispose()
 
 
 def _setuptools_config() -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from flask import Flask, request
 from flask_babel import gettext
 from werkzeug import exceptions
 
+from registry.extensions import db
 from tests.conftest import ScratchDatabase, make_app
 
 # Each status the registry produces, a request that produces it, and our title for it.
@@ -22,7 +25,7 @@ CASES = [
 
 
 @pytest.fixture
-def failing_app(test_database: ScratchDatabase) -> Flask:
+def failing_app(test_database: ScratchDatabase) -> Iterator[Flask]:
     """The app with one route per status, and errors handled as in production."""
     app = make_app(test_database.url, PROPAGATE_EXCEPTIONS=False, MAX_CONTENT_LENGTH=1000)
 
@@ -33,7 +36,9 @@ def failing_app(test_database: ScratchDatabase) -> Flask:
 
     app.add_url_rule("/fail/<int:code>", "fail", fail, methods=["GET"])
     app.add_url_rule("/upload", "upload", lambda: str(len(request.form)), methods=["POST"])
-    return app
+    yield app
+    with app.app_context():  # a refusal is a security event, stored: close its connection
+        db.engine.dispose()
 
 
 def _request(client, code: int):
@@ -78,3 +83,5 @@ def test_a_refused_csrf_token_is_explained_in_words(test_database):
     page = app.test_client().post("/login", data={"email": "a@b.example"}).get_data(as_text=True)
     assert "The form had expired or did not come from this registry" in page
     assert "CSRF token" not in page
+    with app.app_context():  # the CSRF failure is a security event, stored: close its connection
+        db.engine.dispose()

@@ -69,7 +69,6 @@ def login() -> ResponseReturnValue:
         else:
             throttle.record_success(email)
             login_user(user)
-            security_log.record("login.success", user_id=user.id, email=user.email)
             flash(_("Signed in as %(email)s.", email=user.email), "success")
             if user.must_change_password:
                 return redirect(url_for("auth.change_password"))

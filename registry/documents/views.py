@@ -37,6 +37,7 @@ from registry.extensions import db
 from registry.models import MOU, Partner
 from registry.models.document import Document, DocumentStatus, DocumentType
 from registry.refusals import Refused, show_refusal
+from registry.security_log import record
 from registry.vocabulary import Role
 
 bp = Blueprint("documents", __name__)
@@ -205,6 +206,7 @@ def download(document_id: int) -> ResponseReturnValue:
             ),
         )
     services.record_download(document, current_user)
+    record("document.download", document_id=document.id, partner_id=document.partner_id)
     response = send_file(
         path,
         mimetype="application/pdf",

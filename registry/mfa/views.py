@@ -75,7 +75,6 @@ def verify() -> ResponseReturnValue:
             login_user(user)
             kind = "mfa.recovery_used" if used == "recovery" else "mfa.used"
             security_log.record(kind, user_id=user.id, email=user.email)
-            security_log.record("login.success", user_id=user.id, email=user.email)
             flash(_("Signed in as %(email)s.", email=user.email), "success")
             if used == "recovery":
                 flash(

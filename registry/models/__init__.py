@@ -13,6 +13,7 @@ from registry.models.partner import Partner
 from registry.models.password_reset import PasswordResetToken
 from registry.models.scenario import Scenario, ScenarioRun
 from registry.models.school import INDICATORS, School, SchoolAlias, SchoolIndicators
+from registry.models.security_event import SecurityEvent
 from registry.models.selfservice import (
     Application,
     ApplicationAttempt,
@@ -58,6 +59,7 @@ __all__ = [
     "School",
     "SchoolAlias",
     "SchoolIndicators",
+    "SecurityEvent",
     "Service",
     "User",
     "UserSession",

@@ -25,3 +25,6 @@ class AuditEntry(Model):
     summary: Mapped[str] = mapped_column(String(300), default="")
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # sha256 of the previous row's hash and this row's content (registry.seclog.chain);
+    # NULL only on rows written before the chain began.
+    chain_hash: Mapped[str | None] = mapped_column(String(64))

@@ -13,6 +13,7 @@ from registry.auth import passwords
 from registry.extensions import db
 from registry.models import Partner, User
 from registry.refusals import Refused
+from registry.security_log import record
 from registry.vocabulary import Role
 
 MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
@@ -164,6 +165,20 @@ def update_user(
         raise Refused(_("This is the last active admin account; make another admin first."), "role")
     if password:
         check_password_policy(password, email=user.email, name=name or user.name)
+    if user.role != checked_role:
+        record(
+            "user.role_changed",
+            account=user.email,
+            before=user.role.value,
+            after=checked_role.value,
+        )
+    if user.partner_id != checked_partner:
+        record(
+            "user.partner_changed",
+            account=user.email,
+            before=user.partner_id,
+            after=checked_partner,
+        )
     # Only differing values are set: an unchanged save leaves no audit row.
     for attr, value in (
         ("name", (name or "").strip()),
