@@ -35,6 +35,7 @@ _SKIPPED = {
     "password_hash",
     "secret",  # a TOTP secret (registry.models.mfa)
     "token_hash",  # hashes of one-time tokens: nothing to review, nothing to leak
+    "nonce_hash",  # a server-side session's cookie nonce, hashed
     "problem_json",
     "result_json",
     "report_json",
