@@ -27,6 +27,7 @@ class Settings:
     district_timezone: str = DEFAULT_DISTRICT_TIMEZONE
     smtp_url: str | None = None
     registry_url: str | None = None
+    mfa_required_roles: tuple[str, ...] | None = None  # None: the default roles
     mail_from: str | None = None
     # The district's 4-digit DESE code (Boston: 0035): statewide school files keep its rows.
     district_code: str | None = None
@@ -41,9 +42,17 @@ class Settings:
             district_timezone=os.environ.get("DISTRICT_TIMEZONE") or DEFAULT_DISTRICT_TIMEZONE,
             smtp_url=os.environ.get("SMTP_URL") or None,
             registry_url=os.environ.get("REGISTRY_URL") or None,
+            mfa_required_roles=_roles(os.environ.get("MFA_REQUIRED_ROLES")),
             mail_from=os.environ.get("MAIL_FROM") or None,
             district_code=os.environ.get("DISTRICT_CODE") or None,
         )
+
+
+def _roles(value: str | None) -> tuple[str, ...] | None:
+    """A comma-separated list of roles ("admin,coordinator"); set but empty = none."""
+    if value is None:
+        return None
+    return tuple(r.strip() for r in value.split(",") if r.strip())
 
 
 def sqlite_default(instance_path: str) -> str:
@@ -118,5 +127,7 @@ def build_config(
         # Whoever drafted or last edited an MOU cannot activate it; another coordinator does.
         "MOU_TWO_PERSON_APPROVAL": True,
     }
+    if settings.mfa_required_roles is not None:
+        config["MFA_REQUIRED_ROLES"] = settings.mfa_required_roles
     config.update(overrides)
     return config

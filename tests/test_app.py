@@ -13,7 +13,7 @@ from jinja2 import FileSystemLoader
 
 import registry
 from registry import create_app
-from registry.config import ConfigError
+from registry.config import ConfigError, Settings, build_config
 from tests.conftest import PASSWORD, ScratchDatabase, make_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,18 @@ def test_reads_database_url_and_secret_key_from_environment(
     app = create_app()
     assert app.config["SECRET_KEY"] == "from-env"
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("env.sqlite3")
+
+
+@pytest.mark.parametrize(
+    "value, roles",
+    [("", ()), ("admin", ("admin",)), (" admin , coordinator ", ("admin", "coordinator"))],
+)
+def test_mfa_required_roles_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str, roles: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("MFA_REQUIRED_ROLES", value)
+    settings = Settings.from_environ()
+    assert build_config("/tmp", settings, {"TESTING": True})["MFA_REQUIRED_ROLES"] == roles
 
 
 def test_healthz_answers_after_a_real_query(client: FlaskClient) -> None:
