@@ -26,6 +26,7 @@ from sqlalchemy.orm import selectinload
 
 from registry import district_time
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
+from registry.downloads import as_download
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.ids import id_arg
@@ -465,7 +466,6 @@ def printable(mou_id: int) -> ResponseReturnValue:
 @roles_required(*READERS, Role.PARTNER)
 def as_pdf(mou_id: int) -> ResponseReturnValue:
     mou = viewable_or_404(MOU, mou_id)
-    response = Response(pdf.render(mou), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="mou-{mou.id}.pdf"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return as_download(
+        Response(pdf.render(mou), mimetype="application/pdf"), f"mou-{mou.id}", ".pdf"
+    )
