@@ -30,6 +30,8 @@ class Settings:
     mail_from: str | None = None
     # The district's 4-digit DESE code (Boston: 0035): statewide school files keep its rows.
     district_code: str | None = None
+    # How many reverse proxies stand in front of the app (0: none, X-Forwarded-* ignored).
+    trusted_proxies: int = 0
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -43,7 +45,20 @@ class Settings:
             registry_url=os.environ.get("REGISTRY_URL") or None,
             mail_from=os.environ.get("MAIL_FROM") or None,
             district_code=os.environ.get("DISTRICT_CODE") or None,
+            trusted_proxies=_count("TRUSTED_PROXIES"),
         )
+
+
+def _count(name: str) -> int:
+    """A whole number of 0 or more from the environment (unset or empty: 0)."""
+    raw = os.environ.get(name, "").strip() or "0"
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(f"{name} must be a whole number of 0 or more, not {raw!r}.")
+    return value
 
 
 def sqlite_default(instance_path: str) -> str:
@@ -117,6 +132,9 @@ def build_config(
         "REMINDER_LEAD_DAYS": (60, 30, 7),
         # Whoever drafted or last edited an MOU cannot activate it; another coordinator does.
         "MOU_TWO_PERSON_APPROVAL": True,
+        # Reverse proxies in front of the app: X-Forwarded-For/-Proto/-Host/-Port are trusted
+        # from this many hops (werkzeug's ProxyFix). 0: none, the headers are ignored.
+        "TRUSTED_PROXIES": settings.trusted_proxies,
     }
     config.update(overrides)
     return config

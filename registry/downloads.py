@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TypeVar
 from urllib.parse import quote
 
 from werkzeug.wrappers import Response
+
+R = TypeVar("R", bound=Response)
 
 # RFC 5987 attr-char: what may appear in filename* unencoded; the rest is %-encoded.
 ATTR_CHARS = "!#$&+-.^_`|~"
@@ -58,7 +61,7 @@ def content_disposition(stem: str, extension: str = "") -> str:
     return disposition(exact_name(stem, extension), ascii_fallback(stem, extension))
 
 
-def as_download(response: Response, stem: str, extension: str = "") -> Response:
+def as_download(response: R, stem: str, extension: str = "") -> R:
     """The response, saved by the browser as `stem` + `extension`, never cached."""
     response.headers["Content-Disposition"] = content_disposition(stem, extension)
     response.headers["Cache-Control"] = "private, no-store"

@@ -247,7 +247,7 @@ def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
     return buffer.getvalue()
 
 
-def download(content: bytes, mimetype: str, filename: str, extension: str) -> Response:
+def download(content: bytes, mimetype: str, filename: str, extension: str = "") -> Response:
     """A file to save as `filename` + `extension`, whatever characters the name holds.
 
     The name may come from a user (a need index's name): registry.downloads writes the header,

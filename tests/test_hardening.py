@@ -14,6 +14,7 @@ from registry.downloads import ascii_fallback, content_disposition
 from registry.extensions import db
 from registry.models import NeedIndexDefinition, User
 from registry.vocabulary import Role
+from tests.conftest import ScratchDatabase
 
 HOSTILE_NAMES = [
     'report.html"; x="',
@@ -97,3 +98,72 @@ def test_documents_use_the_shared_header(app: Flask) -> None:
 
     header = document_services.content_disposition('cert"; x=".pdf')
     assert header == content_disposition('cert"; x=".pdf')
+
+
+# ---- headers ---------------------------------------------------------------------------------
+
+
+def test_the_policy_forbids_plugins_and_base_changes(client: FlaskClient) -> None:
+    response = client.get("/login")
+    policy = response.headers["Content-Security-Policy"]
+    assert "object-src 'none'" in policy and "base-uri 'none'" in policy
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "Strict-Transport-Security" not in response.headers  # plain HTTP: no HSTS
+
+
+def _fresh_app(test_database: ScratchDatabase, **config: object) -> Flask:
+    from tests.conftest import make_app
+
+    app = make_app(test_database.url, **config)
+
+    @app.get("/_whoami")
+    def whoami() -> dict[str, object]:
+        from flask import request
+
+        return {"addr": request.remote_addr, "scheme": request.scheme, "host": request.host}
+
+    return app
+
+
+def test_hsts_is_sent_when_cookies_are_secure(test_database: ScratchDatabase) -> None:
+    app = _fresh_app(test_database, SESSION_COOKIE_SECURE=True)
+    response = app.test_client().get("/_whoami")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+FORWARDED = {
+    "X-Forwarded-For": "203.0.113.7",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "registry.district.example",
+}
+
+
+def test_forwarded_headers_are_ignored_without_trusted_proxies(
+    test_database: ScratchDatabase,
+) -> None:
+    app = _fresh_app(test_database)
+    seen = app.test_client().get("/_whoami", headers=FORWARDED).get_json()
+    assert seen["addr"] != "203.0.113.7" and seen["scheme"] == "http"
+
+
+def test_one_trusted_proxy_is_believed(test_database: ScratchDatabase) -> None:
+    app = _fresh_app(test_database, TRUSTED_PROXIES=1)
+    seen = app.test_client().get("/_whoami", headers=FORWARDED).get_json()
+    assert seen == {"addr": "203.0.113.7", "scheme": "https", "host": "registry.district.example"}
+
+
+def test_trusted_proxies_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from registry.config import ConfigError, Settings
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "2")
+    assert Settings.from_environ().trusted_proxies == 2
+    monkeypatch.setenv("TRUSTED_PROXIES", "many")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        Settings.from_environ()
+
+
+def test_exports_are_never_cached(client: FlaskClient, login: Callable[..., User]) -> None:
+    login(Role.COORDINATOR)
+    response = client.get("/partners/?format=csv")
+    assert response.status_code == 200
+    assert "no-store" in response.headers["Cache-Control"]
