@@ -167,3 +167,146 @@ def test_exports_are_never_cached(client: FlaskClient, login: Callable[..., User
     response = client.get("/partners/?format=csv")
     assert response.status_code == 200
     assert "no-store" in response.headers["Cache-Control"]
+
+
+# ---- partner accounts without a partner --------------------------------------------------------
+
+
+def _unlinked_partner_user(make_user: Callable[..., User]) -> User:
+    """A partner account whose partner link is gone (as when its partner was deleted)."""
+    from sqlalchemy import update
+
+    user = make_user(Role.PARTNER)
+    db.session.execute(update(User).where(User.id == user.id).values(partner_id=None))
+    db.session.commit()
+    db.session.expire_all()
+    assert user.partner_id is None
+    return user
+
+
+def test_a_partner_account_without_a_partner_sees_nothing(
+    client: FlaskClient,
+    login: Callable[..., User],
+    make_user: Callable[..., User],
+    make_mou: Callable[..., object],
+    make_service: Callable[..., object],
+) -> None:
+    mou = make_mou()
+    service = make_service()
+    login(user=_unlinked_partner_user(make_user))
+    mous = client.get("/mous/")
+    assert mous.status_code == 404
+    assert mou.title not in mous.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert client.get("/mous/?format=csv").status_code == 404
+    assert client.get(f"/mous/{mou.id}").status_code == 404  # type: ignore[attr-defined]
+    assert client.get("/services/").status_code == 404
+    assert client.get(f"/services/{service.id}").status_code == 404  # type: ignore[attr-defined]
+    assert client.get("/partners/mine").status_code == 404
+    page = client.get("/", follow_redirects=True)
+    assert page.status_code == 404
+
+
+def test_a_linked_partner_still_lists_its_own_mous(
+    client: FlaskClient, login: Callable[..., User], make_mou: Callable[..., object]
+) -> None:
+    own = make_mou()
+    other = make_mou()
+    login(Role.PARTNER, partner=own.partner)  # type: ignore[attr-defined]
+    page = client.get("/mous/").get_data(as_text=True)
+    assert f'href="/mous/{own.id}"' in page  # type: ignore[attr-defined]
+    assert f'href="/mous/{other.id}"' not in page  # type: ignore[attr-defined]
+
+
+def test_the_services_refuse_a_partner_role_without_a_link(
+    app: Flask, make_user: Callable[..., User]
+) -> None:
+    from registry.refusals import Refused
+    from registry.users import services as user_services
+
+    with pytest.raises(Refused, match="partner organisation") as refused:
+        user_services.create_user(
+            email="nolink@partner.example",
+            role=Role.PARTNER,
+            partner_id=None,
+            password="a long unusual phrase of words 91",
+        )
+    assert refused.value.field == "partner_id"
+    db.session.rollback()
+    leader = make_user(Role.LEADER)
+    with pytest.raises(Refused, match="partner organisation"):
+        user_services.update_user(leader, name="x", role=Role.PARTNER, partner_id=None, active=True)
+    db.session.rollback()
+
+
+def test_the_model_refuses_to_save_a_partner_role_without_a_link(
+    app: Flask, make_user: Callable[..., User]
+) -> None:
+    from registry.models.user import PartnerLinkMissing
+
+    db.session.add(User(email="raw@partner.example", role=Role.PARTNER, password_hash="x"))
+    with pytest.raises(PartnerLinkMissing):
+        db.session.flush()
+    db.session.rollback()
+    linked = make_user(Role.PARTNER)
+    linked.partner = None
+    with pytest.raises(PartnerLinkMissing):
+        db.session.flush()
+    db.session.rollback()
+    leader = make_user(Role.LEADER)
+    leader.role = Role.PARTNER
+    with pytest.raises(PartnerLinkMissing):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_an_unlinked_partner_account_can_still_be_saved_unchanged_otherwise(
+    app: Flask, make_user: Callable[..., User]
+) -> None:
+    user = _unlinked_partner_user(make_user)
+    user.name = "Renamed"  # neither role nor link: the guard does not stand in the way
+    db.session.commit()
+    assert db.session.get(User, user.id).name == "Renamed"  # type: ignore[union-attr]
+
+
+# ---- version check on account edits -------------------------------------------------------------
+
+
+def _account_form(user: User, **overrides: str) -> dict[str, str]:
+    data = {
+        "name": user.name,
+        "role": user.role.value,
+        "partner_id": str(user.partner_id or ""),
+        "active": "y" if user.active else "",
+        "password": "",
+        "confirm": "",
+        "version": str(user.version),
+    }
+    data.update(overrides)
+    return data
+
+
+def test_the_edit_form_carries_the_version(
+    client: FlaskClient, login: Callable[..., User], make_user: Callable[..., User]
+) -> None:
+    user = make_user(Role.LEADER)
+    login(Role.ADMIN)
+    page = client.get(f"/users/{user.id}/edit").get_data(as_text=True)
+    assert f'name="version" type="hidden" value="{user.version}"' in page
+
+
+def test_a_stale_account_edit_is_refused_with_409(
+    client: FlaskClient, login: Callable[..., User], make_user: Callable[..., User]
+) -> None:
+    user = make_user(Role.LEADER, name="Lee")
+    login(Role.ADMIN)
+    opened = _account_form(user)  # two admins open the form at the same version
+    first = client.post(f"/users/{user.id}/edit", data={**opened, "name": "Lee One"})
+    assert first.status_code == 302
+    stale = client.post(f"/users/{user.id}/edit", data={**opened, "name": "Lee Two"})
+    assert stale.status_code == 409
+    db.session.expire_all()
+    assert db.session.get(User, user.id).name == "Lee One"  # type: ignore[union-attr]
+    missing = {k: v for k, v in _account_form(user, name="Lee Three").items() if k != "version"}
+    assert client.post(f"/users/{user.id}/edit", data=missing).status_code == 409
+    fresh = client.post(f"/users/{user.id}/edit", data=_account_form(user, name="Lee Four"))
+    assert fresh.status_code == 302
