@@ -115,6 +115,11 @@ def build_config(
         # A scenario run is solved in the background; the request waits this long for it.
         "SCENARIO_WAIT_S": 1.0,
         "SCENARIO_QUEUE": "scenarios",
+        # Runs solving at once, per user and in all; more wait in line (registry.scenarios.runner).
+        "SCENARIO_RUNS_PER_USER": 2,
+        "SCENARIO_RUNS_TOTAL": 4,
+        # A run still "running" this long after twice its time limit lost its worker: failed.
+        "SCENARIO_STALE_MARGIN_S": 300,
         # Every request body: imports are read in memory and stay at 5 MB. The document upload
         # alone raises its own request's limit (registry.documents.views).
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
