@@ -3,7 +3,9 @@ without a partner, and the version check on account edits."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -79,8 +81,6 @@ def test_the_need_export_is_named_safely_from_the_index_name(
 
 
 def test_every_content_disposition_goes_through_registry_downloads() -> None:
-    from pathlib import Path
-
     import registry
 
     root = Path(registry.__file__).parent
@@ -310,3 +310,36 @@ def test_a_stale_account_edit_is_refused_with_409(
     assert client.post(f"/users/{user.id}/edit", data=missing).status_code == 409
     fresh = client.post(f"/users/{user.id}/edit", data=_account_form(user, name="Lee Four"))
     assert fresh.status_code == 302
+
+
+# ---- dependencies -------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTALL = (
+    ".venv/bin/pip install -r requirements.lock && .venv/bin/pip install --no-deps -e '.[dev]'"
+)
+
+
+@pytest.mark.nodb
+def test_every_locked_dependency_is_pinned_with_a_hash() -> None:
+    text = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    requirements = re.split(r"(?m)^(?=[A-Za-z0-9])", text)[1:]
+    assert len(requirements) > 20
+    for requirement in requirements:
+        assert re.match(r"^[A-Za-z0-9._\-\[\],]+==[^\s;]+", requirement), requirement
+        assert "--hash=sha256:" in requirement, requirement
+    names = {r.split("==")[0].split("[")[0].lower() for r in requirements}
+    assert {"flask", "sqlalchemy", "pytest", "ruff"} <= names
+
+
+@pytest.mark.nodb
+def test_ci_and_the_readme_install_from_the_lock() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ".venv/bin/pip install -q -r requirements.lock &&" in ci
+    assert ".venv/bin/pip install -q --no-deps -e '.[dev]'" in ci
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```sh\n(.*?)\n```", setup, re.S)
+    assert len(commands) == 2
+    assert commands[1] == f"python3 -m venv .venv && {INSTALL} && .venv/bin/python -m pytest"
+    assert "pip-compile --generate-hashes" in setup
