@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, g, request, session
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from registry import unit_of_work
@@ -16,6 +17,15 @@ from registry.ids import IdConverter
 from registry.unit_of_work import RegistryFlask
 
 PACKAGE = Path(__file__).resolve().parent
+
+# Styles keep 'unsafe-inline': a few templates still set style= (need bars, chart swatches,
+# the MOU print page's <style>, the application form's honeypot).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def bundled_folder(name: str) -> Path:
@@ -86,15 +96,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-        )
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config["SESSION_COOKIE_SECURE"]:  # served over HTTPS only: browsers remember it
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
+
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N proxies: the client's address, scheme and host are what they forwarded.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
 
     _register_blueprints(app)
     _register_template_helpers(app)

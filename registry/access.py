@@ -66,6 +66,19 @@ def can_edit(user: User, obj: Any) -> bool:
     return False
 
 
+def own_partner_id() -> int | None:
+    """The partner whose records a signed-in partner user's lists are confined to.
+
+    None for district staff (no confinement). A partner account without a partner link
+    has nothing of its own to see: its lists answer 404, never every partner's records.
+    """
+    if current_user.role != Role.PARTNER:
+        return None
+    if current_user.partner_id is None:
+        abort(404)
+    return int(current_user.partner_id)
+
+
 def _load(model: type[M], ident: int, check: Callable[[User, Any], bool]) -> M:
     if not is_id(ident):  # paths are bounded already; other callers pass any int
         abort(404)
@@ -96,6 +109,7 @@ __all__ = [
     "can_edit",
     "can_view",
     "editable_or_404",
+    "own_partner_id",
     "roles_required",
     "viewable_or_404",
 ]

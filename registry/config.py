@@ -31,6 +31,8 @@ class Settings:
     mail_from: str | None = None
     # The district's 4-digit DESE code (Boston: 0035): statewide school files keep its rows.
     district_code: str | None = None
+    # How many reverse proxies stand in front of the app (0: none, X-Forwarded-* ignored).
+    trusted_proxies: int = 0
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             mfa_required_roles=_roles(os.environ.get("MFA_REQUIRED_ROLES")),
             mail_from=os.environ.get("MAIL_FROM") or None,
             district_code=os.environ.get("DISTRICT_CODE") or None,
+            trusted_proxies=_count("TRUSTED_PROXIES"),
         )
 
 
@@ -53,6 +56,18 @@ def _roles(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     return tuple(r.strip() for r in value.split(",") if r.strip())
+
+
+def _count(name: str) -> int:
+    """A whole number of 0 or more from the environment (unset or empty: 0)."""
+    raw = os.environ.get(name, "").strip() or "0"
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(f"{name} must be a whole number of 0 or more, not {raw!r}.")
+    return value
 
 
 def sqlite_default(instance_path: str) -> str:
@@ -109,6 +124,11 @@ def build_config(
         # A scenario run is solved in the background; the request waits this long for it.
         "SCENARIO_WAIT_S": 1.0,
         "SCENARIO_QUEUE": "scenarios",
+        # Runs solving at once, per user and in all; more wait in line (registry.scenarios.runner).
+        "SCENARIO_RUNS_PER_USER": 2,
+        "SCENARIO_RUNS_TOTAL": 4,
+        # A run still "running" this long after twice its time limit lost its worker: failed.
+        "SCENARIO_STALE_MARGIN_S": 300,
         # Every request body: imports are read in memory and stay at 5 MB. The document upload
         # alone raises its own request's limit (registry.documents.views).
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
@@ -126,6 +146,9 @@ def build_config(
         "REMINDER_LEAD_DAYS": (60, 30, 7),
         # Whoever drafted or last edited an MOU cannot activate it; another coordinator does.
         "MOU_TWO_PERSON_APPROVAL": True,
+        # Reverse proxies in front of the app: X-Forwarded-For/-Proto/-Host/-Port are trusted
+        # from this many hops (werkzeug's ProxyFix). 0: none, the headers are ignored.
+        "TRUSTED_PROXIES": settings.trusted_proxies,
     }
     if settings.mfa_required_roles is not None:
         config["MFA_REQUIRED_ROLES"] = settings.mfa_required_roles

@@ -14,13 +14,14 @@ import csv
 import enum
 import io
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
-from flask import Response, request, send_file
+from flask import Response, request
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone
 from openpyxl import Workbook
@@ -29,6 +30,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from registry import security_log
+from registry.downloads import as_download
 
 T = TypeVar("T")
 
@@ -218,7 +220,8 @@ def _xlsx_cell(sheet: Any, column: Column[T], record: T) -> Any:
 
 def sheet_title(title: str) -> str:
     """A title Excel accepts for a sheet: at most 31 characters, none of []:*?/\\."""
-    return re.sub(r"[\[\]:*?/\\]", "-", title)[:31] or "Sheet"
+    plain = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in title)
+    return re.sub(r"[\[\]:*?/\\]", "-", plain).strip("' ")[:31].strip("' ") or "Sheet"
 
 
 def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
@@ -245,15 +248,19 @@ def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
     return buffer.getvalue()
 
 
-def download(content: bytes, mimetype: str, filename: str) -> Response:
-    """A file to save, named `filename` (Werkzeug encodes a name that isn't ASCII, RFC 5987)."""
-    return send_file(io.BytesIO(content), mimetype, as_attachment=True, download_name=filename)
+def download(content: bytes, mimetype: str, filename: str, extension: str = "") -> Response:
+    """A file to save as `filename` + `extension`, whatever characters the name holds.
+
+    The name may come from a user (a need index's name): registry.downloads writes the header,
+    and the file is never cached (Cache-Control: no-store).
+    """
+    return as_download(Response(content, mimetype=mimetype), filename, extension)
 
 
 def csv_response(filename: str, columns: Sequence[Column[T]], records: Iterable[T]) -> Response:
     rows = list(records)  # built in memory anyway; counted for the security log
     security_log.record("export", list=filename, format="csv", rows=len(rows))
-    return download(csv_bytes(columns, rows), "text/csv", f"{filename}.csv")
+    return download(csv_bytes(columns, rows), "text/csv", filename, ".csv")
 
 
 def xlsx_response(filename: str, sheets: Sequence[Sheet[Any]]) -> Response:
@@ -261,7 +268,7 @@ def xlsx_response(filename: str, sheets: Sequence[Sheet[Any]]) -> Response:
     security_log.record(
         "export", list=filename, format="xlsx", rows=sum(1 for s in listed for _ in s.records)
     )
-    return download(xlsx_bytes(listed), XLSX_MIMETYPE, f"{filename}.xlsx")
+    return download(xlsx_bytes(listed), XLSX_MIMETYPE, filename, ".xlsx")
 
 
 def export_response(

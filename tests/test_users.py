@@ -186,6 +186,7 @@ def _edit(client, user, **overrides):
         "active": "y" if user.active else "",
         "password": "",
         "confirm": "",
+        "version": str(user.version),
     }
     data.update(overrides)
     return client.post(f"/users/{user.id}/edit", data=data)

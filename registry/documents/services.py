@@ -12,7 +12,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import quote
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -20,6 +19,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from sqlalchemy import or_, select
 
+from registry import downloads
 from registry.access import EDITORS
 from registry.concurrency import check_version
 from registry.documents import storage
@@ -123,12 +123,7 @@ def clean_filename(name: str | None) -> str:
 
 def ascii_filename(name: str) -> str:
     """A plain-ASCII stand-in for a file name, for clients that do not read RFC 5987."""
-    decomposed = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    safe = re.sub(r"[^A-Za-z0-9._ -]+", "_", decomposed)
-    safe = re.sub(r"\s+", " ", safe).strip(" ._")
-    if not safe.lower().endswith(".pdf"):
-        safe = (safe or "document") + ".pdf"
-    return safe
+    return downloads.ascii_fallback(name, ".pdf", default="document")
 
 
 def download_name(document: Document) -> str:
@@ -322,8 +317,7 @@ def verified_document(
 
 def content_disposition(name: str) -> str:
     """An attachment header for a file name, per RFC 6266 with an RFC 5987 UTF-8 form."""
-    quoted = quote(name, safe="!#$&+-.^_`|~")  # RFC 5987 attr-char, the rest %-encoded
-    return f"attachment; filename=\"{ascii_filename(name)}\"; filename*=UTF-8''{quoted}"
+    return downloads.disposition(name, ascii_filename(name))
 
 
 @dataclass(frozen=True)

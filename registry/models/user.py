@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Connection, ForeignKey, String, event, inspect
+from sqlalchemy.orm import InstanceState, Mapped, Mapper, mapped_column, relationship
 
 from registry.extensions import Model
 from registry.models.columns import UTCDateTime, enum_column, utcnow
@@ -37,7 +37,12 @@ class User(UserMixin, Model):
     # Set when an admin chooses the password: the user must pick their own at next sign-in.
     must_change_password: Mapped[bool] = mapped_column(default=False)
 
+    # Optimistic locking: an admin's edit made on an older version is refused (409).
+    version: Mapped[int] = mapped_column(default=1)
+
     partner: Mapped[Partner | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
@@ -61,3 +66,22 @@ class User(UserMixin, Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role.value}>"
+
+
+class PartnerLinkMissing(ValueError):
+    """A partner account was about to be saved without the partner it belongs to."""
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _partner_role_needs_a_link(mapper: Mapper[User], connection: Connection, user: User) -> None:
+    """Refuse to save a partner account without a partner (services refuse it first, in words).
+
+    Checked when the account is created or its role or link changes, not on every save: an
+    account whose partner was deleted (the link goes NULL) can still sign in, and sees nothing.
+    """
+    if user.role != Role.PARTNER or user.partner_id is not None or user.partner is not None:
+        return
+    state: InstanceState[User] = inspect(user)
+    if any(state.attrs[name].history.has_changes() for name in ("role", "partner_id", "partner")):
+        raise PartnerLinkMissing(f"partner account {user.email} has no partner")

@@ -25,7 +25,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from registry import district_time
-from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
+from registry.access import (
+    EDITORS,
+    READERS,
+    editable_or_404,
+    own_partner_id,
+    roles_required,
+    viewable_or_404,
+)
+from registry.downloads import as_download
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.ids import id_arg
@@ -59,9 +67,8 @@ def _filters_from_args() -> MOUFilters:
     status = args.get("status", "")
     year = args.get("school_year", "").strip()
     shares = args.get("shares", "")
-    partner_id = id_arg("partner")
-    if current_user.role == Role.PARTNER:
-        partner_id = current_user.partner_id  # a partner only ever lists its own
+    # A partner only ever lists its own (an account without a partner link: 404).
+    partner_id = own_partner_id() if current_user.role == Role.PARTNER else id_arg("partner")
     return MOUFilters(
         status=MOUStatus(status) if status in MOUStatus._value2member_map_ else None,
         school_year=year if is_school_year(year) else None,
@@ -465,7 +472,6 @@ def printable(mou_id: int) -> ResponseReturnValue:
 @roles_required(*READERS, Role.PARTNER)
 def as_pdf(mou_id: int) -> ResponseReturnValue:
     mou = viewable_or_404(MOU, mou_id)
-    response = Response(pdf.render(mou), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="mou-{mou.id}.pdf"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return as_download(
+        Response(pdf.render(mou), mimetype="application/pdf"), f"mou-{mou.id}", ".pdf"
+    )

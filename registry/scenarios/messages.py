@@ -88,6 +88,11 @@ TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
         "The worker stopped the run after its time limit; no result was kept."
     ),
     "run_crashed": lambda p: _("The solve stopped with an error: %(e)s", e=p.get("error", "")),
+    "worker_lost": lambda p: _(
+        "The background worker stopped answering: the run was still not finished long after "
+        "its time limit, so it was marked failed. Run the scenario again; if this repeats, "
+        "ask an administrator to check the scenario worker."
+    ),
     "queue_unreachable": lambda p: _(
         "The job queue could not be reached; solving on the web server."
     ),

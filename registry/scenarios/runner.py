@@ -29,6 +29,16 @@ takes about 1 s, but proportional spends 10–20 s on some seat categories
 (family engagement: 11.7 s with its 57 locks, 0.12 s without) and reached
 the 60 s time limit with three categories at stage "shared" (a busy
 machine, 2 cores shared); released, 1.5 s.
+
+Limits (issue 12): at most `SCENARIO_RUNS_TOTAL` runs solve at once, and at most
+`SCENARIO_RUNS_PER_USER` of one user's. A run beyond them stays queued ("Waiting: N runs
+ahead" on its page) until a slot frees: a run takes its slot with one conditional UPDATE
+(`claim`, under an advisory lock on PostgreSQL), so parallel requests never start more;
+a run that finishes hands the free slots to the oldest waiting runs (`release_waiting`),
+and so does every new run. A run whose worker died (still "running" after twice its time
+limit, the RQ job's own timeout, plus `SCENARIO_STALE_MARGIN_S`) is marked failed
+(`reap_stale`): when any run is started or finishes, and by ``flask --app registry
+scenarios reap`` (for cron). A page (a GET) only reads: it never marks a run.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import json
 import threading
 import weakref
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import partial
 from time import monotonic, perf_counter, sleep
 from typing import Any
@@ -49,7 +60,8 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import aliased
 
 from allocation import ProblemError, result_to_json, solve
 from registry.audit import Actor, acting_as
@@ -63,6 +75,11 @@ from registry.scenarios.problem import build_problem
 DEFAULT_WAIT_S = 1.0
 POLL_S = 0.05
 DEFAULT_QUEUE = "scenarios"
+DEFAULT_RUNS_PER_USER = 2
+DEFAULT_RUNS_TOTAL = 4
+DEFAULT_STALE_MARGIN_S = 300
+# Claims of run slots take turns on PostgreSQL (any constant both sides agree on).
+CLAIM_LOCK_KEY = 0x5CE7A210
 WORKER_ACTOR = Actor(None, "scenario-worker")  # a run nobody (still on record) started
 
 # Background threads by run id, so tests (and shutdown) can wait for them.
@@ -79,8 +96,26 @@ def queue_name() -> str:
     return str(current_app.config.get("SCENARIO_QUEUE") or DEFAULT_QUEUE)
 
 
+def runs_per_user() -> int:
+    return max(int(current_app.config.get("SCENARIO_RUNS_PER_USER", DEFAULT_RUNS_PER_USER)), 1)
+
+
+def runs_total() -> int:
+    return max(int(current_app.config.get("SCENARIO_RUNS_TOTAL", DEFAULT_RUNS_TOTAL)), 1)
+
+
+def stale_after(run: ScenarioRun) -> timedelta:
+    """How long a run may stay "running" before its worker is taken for dead."""
+    margin = current_app.config.get("SCENARIO_STALE_MARGIN_S", DEFAULT_STALE_MARGIN_S)
+    return timedelta(seconds=run.scenario.time_limit_s * 2 + int(margin))
+
+
 def start_run(scenario: Scenario, by: User | None) -> ScenarioRun:
-    """A new queued run of the scenario with its problem built; `dispatch` solves it (no commit)."""
+    """A new queued run of the scenario with its problem built; `dispatch` solves it (no commit).
+
+    Runs whose worker died are marked failed first, so their slots count free again.
+    """
+    reap_stale()
     run = ScenarioRun(
         scenario=scenario, created_by=by, status=RunStatus.QUEUED, stage=RunStage.WAITING
     )
@@ -177,19 +212,155 @@ def run_actor(run: ScenarioRun) -> Actor:
     return WORKER_ACTOR
 
 
+def _solving() -> Any:
+    """Runs holding a slot: taken (stage solving) and not finished."""
+    return ScenarioRun.stage == RunStage.SOLVING, ScenarioRun.status.not_in(
+        [RunStatus.DONE, RunStatus.FAILED, RunStatus.TIMED_OUT]
+    )
+
+
+def claim(run_id: int, now: datetime | None = None) -> bool:
+    """Take a run slot for a queued run, within the limits; whether it was taken (commits).
+
+    One conditional UPDATE counts the runs holding slots and takes this one's, so two
+    workers can't both take the last slot (PostgreSQL: the claims also take turns on an
+    advisory lock, as each statement there counts from its own snapshot).
+    """
+    db.session.rollback()  # a fresh transaction: SQLite takes its write lock at the UPDATE
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK_KEY})
+    owner = db.session.scalar(select(ScenarioRun.created_by_id).where(ScenarioRun.id == run_id))
+    other = aliased(ScenarioRun)
+    holding = select(func.count(other.id)).where(
+        other.stage == RunStage.SOLVING,
+        other.status.not_in([RunStatus.DONE, RunStatus.FAILED, RunStatus.TIMED_OUT]),
+    )
+    conditions = [
+        ScenarioRun.id == run_id,
+        ScenarioRun.status == RunStatus.QUEUED,
+        ScenarioRun.stage == RunStage.WAITING,
+        holding.scalar_subquery() < runs_total(),
+    ]
+    if owner is not None:
+        mine = holding.where(other.created_by_id == owner)
+        conditions.append(mine.scalar_subquery() < runs_per_user())
+    taken = db.session.execute(
+        update(ScenarioRun)
+        .where(*conditions)
+        .values(stage=RunStage.SOLVING, started_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+
 def execute_run(run_id: int) -> None:
-    """Solve a queued run, committing its progress (the worker's entry point)."""
+    """Solve a queued run, committing its progress (the worker's entry point).
+
+    A run that finds no free slot stays queued; the run that frees one starts it.
+    """
+    if not claim(run_id):
+        return
     run = db.session.get(ScenarioRun, run_id)
-    if run is None or run.status != RunStatus.QUEUED:
+    if run is None:
         return
     # Stored texts are codes (registry.scenarios.messages): no language is needed here.
     with acting_as(run_actor(run)):
-        run.status = RunStatus.RUNNING
-        run.stage = RunStage.SOLVING
-        run.started_at = utcnow()
+        run.status = RunStatus.RUNNING  # the start is audited; the slot was taken above
         db.session.commit()
         solve_run(run, on_progress=partial(record_progress, run_id))
         db.session.commit()
+    reap_stale()
+    db.session.commit()
+    release_waiting()
+
+
+def reap_stale(now: datetime | None = None) -> list[ScenarioRun]:
+    """Mark failed every run still "running" long after its worker should have ended (flush).
+
+    Its page then says the worker stopped; its slot counts free again.
+    """
+    now = now or utcnow()
+    running = db.session.scalars(
+        select(ScenarioRun).where(ScenarioRun.status == RunStatus.RUNNING)
+    ).all()
+    reaped = []
+    for run in running:
+        since = run.started_at or run.created_at
+        if since is not None and now - since > stale_after(run):
+            with acting_as(WORKER_ACTOR):
+                _finish(run, RunStatus.FAILED, dumps("worker_lost"))
+                run.finished_at = now
+                run.duration_ms = int((now - since).total_seconds() * 1000)
+                db.session.flush()
+            reaped.append(run)
+    return reaped
+
+
+def waiting_ahead(run: ScenarioRun) -> int:
+    """How many queued runs were made before this one and still wait (a read, for its page)."""
+    if run.status != RunStatus.QUEUED:
+        return 0
+    return int(
+        db.session.scalar(
+            select(func.count(ScenarioRun.id)).where(
+                ScenarioRun.status == RunStatus.QUEUED,
+                ScenarioRun.stage == RunStage.WAITING,
+                ScenarioRun.id < run.id,
+            )
+        )
+        or 0
+    )
+
+
+def release_waiting() -> list[int]:
+    """Hand the oldest waiting runs to the background, as many as there are free slots.
+
+    Each still takes its slot itself (`claim`), so handing one out twice does no harm.
+    """
+    db.session.rollback()
+    held = db.session.execute(
+        select(ScenarioRun.created_by_id, func.count(ScenarioRun.id))
+        .where(*_solving())
+        .group_by(ScenarioRun.created_by_id)
+    ).all()
+    by_user: dict[int | None, int] = {owner: int(count) for owner, count in held}
+    free = runs_total() - sum(by_user.values())
+    released: list[int] = []
+    if free <= 0:
+        return released
+    waiting = db.session.scalars(
+        select(ScenarioRun)
+        .where(ScenarioRun.status == RunStatus.QUEUED, ScenarioRun.stage == RunStage.WAITING)
+        .order_by(ScenarioRun.id)
+    ).all()
+    for run in waiting:
+        if len(released) >= free:
+            break
+        owner = run.created_by_id
+        if owner is not None and by_user.get(owner, 0) >= runs_per_user():
+            continue
+        by_user[owner] = by_user.get(owner, 0) + 1
+        released.append(run.id)
+    for run_id in released:
+        found = db.session.get(ScenarioRun, run_id)
+        if found is not None:
+            dispatch(found)
+    return released
+
+
+def may_start(run: ScenarioRun) -> bool:
+    """Whether a slot looks free for the run now (a read; `claim` decides for sure)."""
+    held = db.session.execute(
+        select(ScenarioRun.created_by_id, func.count(ScenarioRun.id))
+        .where(*_solving())
+        .group_by(ScenarioRun.created_by_id)
+    ).all()
+    by_user = {owner: int(count) for owner, count in held}
+    if sum(by_user.values()) >= runs_total():
+        return False
+    owner = run.created_by_id
+    return owner is None or by_user.get(owner, 0) < runs_per_user()
 
 
 def run_job(run_id: int) -> None:
@@ -212,8 +383,12 @@ def _in_thread(app: Flask, run_id: int) -> None:
 
 
 def dispatch(run: ScenarioRun) -> Job | threading.Thread | None:
-    """Hand a committed, queued run to the background: RQ when configured, else a thread."""
-    if run.status != RunStatus.QUEUED:
+    """Hand a committed, queued run to the background: RQ when configured, else a thread.
+
+    A run with no free slot stays queued, and nothing is handed over: the run that frees
+    a slot starts it (`release_waiting`).
+    """
+    if run.status != RunStatus.QUEUED or run.stage != RunStage.WAITING or not may_start(run):
         return None
     url = current_app.config.get("REDIS_URL")
     if url:
@@ -230,6 +405,9 @@ def dispatch(run: ScenarioRun) -> Job | threading.Thread | None:
             # Better slower on this process than never: say so on the run page.
             run.progress = dumps("queue_unreachable")
             db.session.commit()
+    running = _threads.get(run.id)
+    if running is not None and running.is_alive():
+        return running  # handed over already (a release and its own request, say)
     thread = threading.Thread(
         target=_in_thread,
         args=(current_app._get_current_object(), run.id),  # type: ignore[attr-defined]
@@ -280,8 +458,16 @@ def stalled(run: ScenarioRun, now: Any = None) -> bool:
     since = run.started_at or run.created_at
     if since is None:
         return False
-    waited = ((now or utcnow()) - since).total_seconds()
-    return waited > run.scenario.time_limit_s * 2 + 300
+    return (now or utcnow()) - since > stale_after(run)
+
+
+@click.command("reap")
+@with_appcontext
+def reap_command() -> None:
+    """Mark failed the runs whose worker died (still running long after their time limit)."""
+    reaped = reap_stale()
+    db.session.commit()
+    click.echo(f"{len(reaped)} run(s) marked failed: {', '.join(str(r.id) for r in reaped)}")
 
 
 @click.command("worker")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask_babel import format_timedelta
+from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from registry.scenarios.problem import (
     limit_unit,
     split_category_key,
 )
+from registry.scenarios.runner import waiting_ahead
 from registry.vocabulary import Category, Unit
 
 FIELDS = (
@@ -349,6 +350,15 @@ def progress_of(run: ScenarioRun, now: datetime | None = None) -> dict[str, Any]
             text = _("The run failed.")
         else:
             text = _("The run timed out.")
+    elif (run.stage == RunStage.WAITING or run.status == RunStatus.QUEUED) and (
+        ahead := waiting_ahead(run)
+    ):
+        text = ngettext(
+            "Waiting: %(num)s run ahead. Time so far: %(took)s.",
+            "Waiting: %(num)s runs ahead. Time so far: %(took)s.",
+            ahead,
+            took=took,
+        )
     elif run.stage == RunStage.WAITING or run.status == RunStatus.QUEUED:
         text = _("Waiting for a worker. Time so far: %(took)s.", took=took)
     else:

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     PasswordField,
     RadioField,
     SelectField,
@@ -74,6 +75,7 @@ class UserCreateForm(_AccountFields):
 
 
 class UserEditForm(_AccountFields):
+    version = HiddenField()  # the account's version when the form was opened (409 if stale)
     active = BooleanField(_l("Active (may sign in)"))
     password = PasswordField(
         _l("New password"),

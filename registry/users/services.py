@@ -10,6 +10,7 @@ from flask_babel import gettext
 from sqlalchemy import func, select
 
 from registry.auth import passwords
+from registry.concurrency import check_version
 from registry.extensions import db
 from registry.models import Partner, User
 from registry.refusals import Refused
@@ -149,8 +150,16 @@ def update_user(
     active: bool,
     password: str | None = None,
     acting: User | None = None,
+    version: int | str | None = None,
+    check: bool = False,
 ) -> User:
-    """Change an account; an admin may not lock themself (or the district) out of admin."""
+    """Change an account; an admin may not lock themself (or the district) out of admin.
+
+    With `check` (the admin's edit form), `version` must be the account's current version:
+    an edit made on a form opened before someone else's save is refused (StaleEdit, a 409).
+    """
+    if check:
+        check_version(user, version)
     checked_role = _role(role)
     checked_partner = _partner_id(checked_role, partner_id)
     losing_admin = (

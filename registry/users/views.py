@@ -95,6 +95,8 @@ def edit(user_id: int) -> ResponseReturnValue:
                 active=bool(form.active.data),
                 password=form.password.data or None,
                 acting=current_user,
+                version=form.version.data,
+                check=True,
             )
         except Refused as err:
             show_refusal(err, form)
