@@ -84,7 +84,8 @@ def _signed_in(sender: Flask, user: User, **_: Any) -> None:
 def _signed_out(sender: Flask, user: User, **_: Any) -> None:
     session_id = services.current_session_id()
     services.end_current("logout")
-    security_log.record("session.ended", user_id=user.id, email=user.email, session=session_id)
+    if getattr(user, "is_authenticated", False):  # signing out of an ended session: no one
+        security_log.record("session.ended", user_id=user.id, email=user.email, session=session_id)
 
 
 def _revoke_on_account_change(
