@@ -149,7 +149,13 @@ def test_role_and_partner_link_changes_are_recorded(
     user = make_user("leader")
     partner = make_partner()
     admin = login("admin")
-    data = {"name": user.name, "role": "partner", "partner_id": str(partner.id), "active": "y"}
+    data = {
+        "name": user.name,
+        "role": "partner",
+        "partner_id": str(partner.id),
+        "active": "y",
+        "version": str(user.version),
+    }
     assert client.post(f"/users/{user.id}/edit", data=data).status_code == 302
     role, link = events("user.role_changed"), events("user.partner_changed")
     assert [(e.user_id, e.details) for e in role] == [
@@ -260,10 +266,15 @@ def test_the_admin_exports_the_filtered_events_as_csv(
     _seed(app)
     admin = login("admin")
     response = client.get("/security-events?format=csv&first=2026-03-02&last=2026-03-31")
+    streamed = response.is_streamed
+    body = response.get_data(as_text=True)  # read whole before asserting: the stream closes
     assert response.status_code == 200
-    assert response.is_streamed
-    assert response.headers["Content-Disposition"] == 'attachment; filename="security-events.csv"'
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert streamed
+    assert response.headers["Content-Disposition"] == (
+        "attachment; filename=\"security-events.csv\"; filename*=UTF-8''security-events.csv"
+    )
+    assert response.headers["Cache-Control"] == "private, no-store"
+    rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
     assert rows[0][:3] == ["id", "at_utc", "kind"]
     assert [(r[2], r[4]) for r in rows[1:]] == [
         ("logout", "'=cmd@district.example"),  # never a formula in a spreadsheet

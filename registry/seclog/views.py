@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from registry import security_log
 from registry.access import roles_required
+from registry.downloads import as_download
 from registry.listing import paginate
 from registry.seclog import services, signals
 from registry.seclog.services import EventFilter
@@ -52,9 +53,7 @@ def index() -> ResponseReturnValue:
         response = Response(
             stream_with_context(services.csv_lines(chosen)), mimetype="text/csv; charset=utf-8"
         )
-        response.headers["Content-Disposition"] = 'attachment; filename="security-events.csv"'
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return as_download(response, "security-events", ".csv")
     pagination = paginate(services.filtered(chosen))
     return render_template(
         "seclog/events.html",
