@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -31,6 +31,7 @@ from sqlalchemy.orm import aliased, contains_eager
 from sqlalchemy.sql.elements import ColumnClause
 
 from registry.extensions import db
+from registry.listing import Page
 from registry.models import MOU, Commitment, Offering, Partner, School, Service
 from registry.models.mou import mou_school
 from registry.vocabulary import GRADES, Category, MOUStatus, PartnerStatus
@@ -40,7 +41,6 @@ MAX_PAGE = 100_000
 # How many schools a service's card in the results names before "and N more".
 SCHOOLS_ON_A_CARD = 3
 ZIP_CODE = re.compile(r"^\d{5}$")
-T = TypeVar("T")
 
 
 def _in_force(today: date) -> ColumnElement[bool]:
@@ -123,37 +123,6 @@ class Search:
         return bool(
             self.text or self.school or self.category or self.grade or self.language or self.zip
         )
-
-
-@dataclass
-class Page(Generic[T]):
-    """One page of a list, and where it sits in the whole."""
-
-    items: list[T]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def first(self) -> int:
-        """The position of the page's first item (1-based), for "21–40 of 57"."""
-        return (self.page - 1) * self.per_page + 1 if self.items else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.items) - 1 if self.items else 0
 
 
 def page_number(raw: object) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from registry import formats
 from registry.concurrency import check_version
 from registry.extensions import db
-from registry.listing import Sorting
+from registry.listing import Page, Sorting
 from registry.models import School, Service, User
 from registry.models.columns import utcnow
 from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
@@ -606,34 +606,7 @@ def category_summary(view: RunView, short: int = SHORT_SCHOOLS) -> list[dict[str
     ]
 
 
-@dataclass(frozen=True)
-class RowPage:
-    """One page of an in-memory table, shaped like a Flask-SQLAlchemy pagination."""
-
-    items: list[dict[str, Any]]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
+RowPage = Page[dict[str, Any]]
 
 
 def school_page(
