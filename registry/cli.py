@@ -51,16 +51,16 @@ def seed_demo_command(password: str | None) -> None:
 @click.option("--schools", default=1850, show_default=True, type=click.IntRange(1, 9999),
               help="Schools; partners, services, MOUs and commitments scale with it.")  # fmt: skip
 @click.option("--seed", default=20261130, show_default=True, type=int, help="Random seed.")
-@click.option(
-    "--password", default=None, help="Password for every account (generated if omitted)."
-)
+@click.option("--password", default=None, help="Password for every account (generated if omitted).")
 def seed_scale_command(schools: int, seed: int, password: str | None) -> None:
     """Build a fictional state-sized registry on an empty, migrated database."""
     import sys
+    import time
 
     from registry.refusals import Refused
-    from registry.scale import seed_scale
+    from registry.scale import analyze_tables, seed_scale
 
+    started = time.perf_counter()
     try:
         with acting_as(CLI_ACTOR):
             report = seed_scale(schools=schools, seed=seed, password=password, actor=CLI_ACTOR)
@@ -69,6 +69,8 @@ def seed_scale_command(schools: int, seed: int, password: str | None) -> None:
         db.session.rollback()
         click.echo(str(err), err=True)
         sys.exit(2)
+    analyze_tables()
+    report.seconds = time.perf_counter() - started
     click.echo(report.describe())
 
 
