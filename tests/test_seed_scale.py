@@ -8,6 +8,7 @@ from datetime import date
 from flask import Flask
 from sqlalchemy import func, select
 
+from registry.cli import seed_scale_command
 from registry.extensions import db
 from registry.models import (
     MOU,
@@ -20,7 +21,7 @@ from registry.models import (
     Service,
     User,
 )
-from registry.scale import PARTNERS_PER_SCHOOL, build_scale_plan, scale_years
+from registry.scale import PARTNERS_PER_SCHOOL, SCHOOLS, SEED, build_scale_plan, scale_years
 from registry.vocabulary import MOUStatus
 
 TODAY = date(2026, 11, 30)
@@ -44,6 +45,8 @@ def test_the_plan_repeats_for_a_seed_and_scales_with_the_schools() -> None:
         small, large = len(first.rows[table]), len(double.rows[table])
         assert 0 < small < large, table
     assert first.years == scale_years(TODAY) == ["2024-25", "2025-26", "2026-27"]
+    defaults = {p.name: p.default for p in seed_scale_command.params}
+    assert (defaults["schools"], defaults["seed"]) == (SCHOOLS, SEED)
 
 
 def test_commitments_stay_within_capacity_and_fit_the_schools() -> None:
