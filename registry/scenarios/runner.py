@@ -182,16 +182,18 @@ def start_run(scenario: Scenario, by: User | None) -> ScenarioRun:
     return run
 
 
-def build_run(run: ScenarioRun) -> bool:
-    """Build the run's problem from the registry as it is now and keep it on the run (flush).
+def build_run(run: ScenarioRun, flush: bool = True) -> bool:
+    """Build the run's problem from the registry as it is now and keep it on the run.
 
     Whether it was built; a problem that cannot be built marks the run failed, saying why.
+    The worker flushes later (`flush=False`), after checking the run is still its own.
     """
     try:
         conversion = build_problem(run.scenario)
     except (ValueError, LookupError) as err:
         _finish(run, RunStatus.FAILED, error=dumps("build_failed", error=str(err)))
-        db.session.flush()
+        if flush:
+            db.session.flush()
         return False
     run.problem_json = json.dumps(conversion.problem, indent=1, ensure_ascii=False)
     run.report_json = json.dumps(conversion.report(), ensure_ascii=False)
@@ -201,7 +203,8 @@ def build_run(run: ScenarioRun) -> bool:
         {s["category"] for s in conversion.problem["services"]}
         | {limit["category"] for limit in conversion.problem["limits"]}
     )
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return True
 
 
@@ -309,8 +312,9 @@ def record_progress(
 def _commit_if_mine(run_id: int, attempt: int) -> None:
     """Commit the run's changes only while the run is still this attempt's (else `RunLost`).
 
-    The conditional UPDATE comes first in the transaction: on PostgreSQL it holds the row
-    until the commit, so a reaper deciding the run's fate waits and then sees this beat.
+    The conditional UPDATE comes before the run's changes are flushed (the worker never
+    flushes them before): on PostgreSQL it holds the row until the commit, so a reaper
+    deciding the run's fate waits and then sees this beat.
     """
     with db.session.no_autoflush:
         fenced = db.session.execute(
@@ -468,7 +472,7 @@ def _build_and_solve(run: ScenarioRun, attempt: int) -> None:
         run.progress = dumps("building", **build_size(run.scenario))
         _commit_if_mine(run_id, attempt)
         _held_for_tests(run_id, attempt)
-        built = build_run(run)
+        built = build_run(run, flush=False)
         if built:
             run.progress = note
         _commit_if_mine(run_id, attempt)
