@@ -79,7 +79,7 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import Engine, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from allocation import ProblemError, result_to_json, solve
 from registry.audit import Actor, acting_as
@@ -106,6 +106,10 @@ DEFAULT_REAP_EVERY_S = 30.0
 CLAIM_LOCK_KEY = 0x5CE7A210
 WORKER_ACTOR = Actor(None, "scenario-worker")  # a run nobody (still on record) started
 FINISHED = (RunStatus.DONE, RunStatus.FAILED, RunStatus.TIMED_OUT)
+# A run's files: loaded only where they are read.
+BIG_COLUMNS = (ScenarioRun.problem_json, ScenarioRun.result_json, ScenarioRun.report_json)
+# What the reaper reads again of a run once it holds the row (never its files).
+REAPER_READS = ("status", "stage", "attempts", "heartbeat_at", "started_at", "progress", "error")
 # Stages of a run that holds a slot: a worker took it.
 TAKEN = (RunStage.BUILDING, RunStage.SOLVING)
 # g's flag: this request queued again a run whose worker died (hand it out after the commit).
@@ -532,10 +536,13 @@ def reap_stale(now: datetime | None = None) -> list[ScenarioRun]:
     now = now or utcnow()
     silent_since = now - heartbeat_timeout()
     candidates = db.session.scalars(
-        select(ScenarioRun).where(
+        select(ScenarioRun)
+        .where(
             ScenarioRun.status.not_in(FINISHED),
             or_(ScenarioRun.status == RunStatus.RUNNING, ScenarioRun.stage.in_(TAKEN)),
         )
+        # Every new run's request reaps: never the files (megabytes at state scale).
+        .options(*(defer(c) for c in BIG_COLUMNS))
     ).all()
     reaped = []
     for run in candidates:
@@ -547,7 +554,7 @@ def reap_stale(now: datetime | None = None) -> list[ScenarioRun]:
         if too_old and _lock_if(
             run.id, ScenarioRun.status == RunStatus.RUNNING, ScenarioRun.attempts == run.attempts
         ):
-            db.session.refresh(run)
+            db.session.refresh(run, REAPER_READS)
             with acting_as(WORKER_ACTOR):
                 _finish(run, RunStatus.FAILED, dumps("worker_lost"))
                 run.finished_at = now
@@ -559,7 +566,7 @@ def reap_stale(now: datetime | None = None) -> list[ScenarioRun]:
             *_still_mine(run.id, run.attempts),
             ScenarioRun.heartbeat_at < silent_since,
         ):
-            db.session.refresh(run)
+            db.session.refresh(run, REAPER_READS)
             with acting_as(WORKER_ACTOR):
                 if run.attempts < max_attempts():
                     _queue_again(run)
