@@ -145,11 +145,23 @@ def test_the_progress_shows_the_build_with_the_problems_size_and_the_time(
     assert figures["finished"] and figures["text"] == "Results ready."
 
 
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (LookupError("no need index for 2025-26"), "no need index for 2025-26"),
+        (RuntimeError("a bug"), "RuntimeError: a bug"),  # never left "building"
+    ],
+)
 def test_a_build_error_fails_the_run_in_the_worker_with_its_reason(
-    app: Flask, scenario: Scenario, no_background: list[int], monkeypatch: pytest.MonkeyPatch
+    app: Flask,
+    scenario: Scenario,
+    no_background: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    words: str,
 ) -> None:
     def broken(*args: Any) -> None:
-        raise LookupError("no need index for 2025-26")
+        raise error
 
     monkeypatch.setattr(runner, "build_problem", broken)
     run = runner.start_run(scenario, by=None)
@@ -160,7 +172,7 @@ def test_a_build_error_fails_the_run_in_the_worker_with_its_reason(
     assert scenario_services.progress_of(run)["text"] == "The run failed."
     from registry.scenarios.messages import in_words
 
-    assert in_words(run.error) == "The problem could not be built: no need index for 2025-26"
+    assert in_words(run.error) == f"The problem could not be built: {words}"
 
 
 def test_a_run_whose_worker_stopped_beating_is_queued_again_once_then_failed(
@@ -219,7 +231,13 @@ def test_a_beating_run_is_left_alone_and_its_page_does_not_warn(
     # Silent past the timeout: the page warns (a GET only reads), the reaper acts.
     later = utcnow() + timedelta(seconds=TIMEOUT_S + 5)
     assert runner.stalled(_fresh(run.id), now=later)
-    assert [r.id for r in runner.reap_stale(now=later)] == [run.id]
+    found = _fresh(run.id)
+    found.heartbeat_at = utcnow() - timedelta(seconds=TIMEOUT_S + 5)
+    db.session.commit()
+    page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
+    assert "The worker running this scenario has stopped answering" in page
+    assert _fresh(run.id).status == RunStatus.QUEUED and _fresh(run.id).attempts == 1
+    assert [r.id for r in runner.reap_stale()] == [run.id]
 
 
 def test_a_worker_taken_for_dead_cannot_write_to_its_run_again(

@@ -88,7 +88,7 @@ from registry.models import ScenarioRun, School, Service, User
 from registry.models.columns import utcnow
 from registry.models.scenario import RunStage, RunStatus, Scenario
 from registry.scenarios.messages import dumps
-from registry.scenarios.problem import build_problem
+from registry.scenarios.problem import Conversion, build_problem
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +196,24 @@ def build_run(run: ScenarioRun, flush: bool = True) -> bool:
         conversion = build_problem(run.scenario)
     except (ValueError, LookupError) as err:
         _finish(run, RunStatus.FAILED, error=dumps("build_failed", error=str(err)))
+    except JobTimeoutException:  # the RQ job's own time limit, in the build
+        _finish(run, RunStatus.TIMED_OUT, dumps("run_timed_out"))
+    except SQLAlchemyError:
+        raise  # the database went away: the run is retried once it is back (`reap_stale`)
+    except Exception as err:  # a run that breaks must say so on its page, whatever broke
+        _finish(run, RunStatus.FAILED, dumps("build_failed", error=f"{type(err).__name__}: {err}"))
+    else:
+        _keep(run, conversion)
         if flush:
             db.session.flush()
-        return False
+        return True
+    if flush:
+        db.session.flush()
+    return False
+
+
+def _keep(run: ScenarioRun, conversion: Conversion) -> None:
+    """The built problem's files and figures, on its run."""
     run.problem_json = json.dumps(conversion.problem, indent=1, ensure_ascii=False)
     run.report_json = json.dumps(conversion.report(), ensure_ascii=False)
     run.eligible_pairs = conversion.eligible_pairs
@@ -207,9 +222,6 @@ def build_run(run: ScenarioRun, flush: bool = True) -> bool:
         {s["category"] for s in conversion.problem["services"]}
         | {limit["category"] for limit in conversion.problem["limits"]}
     )
-    if flush:
-        db.session.flush()
-    return True
 
 
 def build_size(scenario: Scenario) -> dict[str, int]:
@@ -756,13 +768,20 @@ def wait_for_thread(run_id: int, timeout: float | None = None) -> None:
         thread.join(timeout)
 
 
+def silent(run: ScenarioRun, now: Any = None) -> bool:
+    """Whether the worker running the run stopped beating (a read: the reaper deals with it)."""
+    if run.status.finished or run.heartbeat_at is None:
+        return False
+    return bool((now or utcnow()) - run.heartbeat_at > heartbeat_timeout())
+
+
 def stalled(run: ScenarioRun, now: Any = None) -> bool:
     """Whether a queued or running run has waited far beyond its time limit, or its worker
     stopped beating (a read: the reaper deals with it)."""
     if run.status.finished:
         return False
     now = now or utcnow()
-    if run.heartbeat_at is not None and now - run.heartbeat_at > heartbeat_timeout():
+    if silent(run, now):
         return True
     since = run.started_at or run.created_at
     if since is None:

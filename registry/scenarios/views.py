@@ -195,6 +195,7 @@ def run_page(run_id: int) -> ResponseReturnValue:
         in_words=messages.in_words,
         others=others,
         stalled=runner.stalled(scenario_run),
+        silent=runner.silent(scenario_run),
         drafted=drafted,
         may_adopt=current_user.role in EDITORS,
         form=AdoptForm(),
