@@ -313,12 +313,15 @@ def record_progress(
     are not audited (the run's start and end are). Raises `RunLost` when the run is no
     longer this attempt's.
     """
-    counted = db.session.execute(
-        update(ScenarioRun)
-        .where(*_still_mine(run_id, attempt))
-        .values(categories_done=done, categories_total=total, heartbeat_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    # The row first, the audit trail's lock (if the commit flushes anything) after, in the
+    # same order as `_commit_if_mine` and the reaper.
+    with db.session.no_autoflush:
+        counted = db.session.execute(
+            update(ScenarioRun)
+            .where(*_still_mine(run_id, attempt))
+            .values(categories_done=done, categories_total=total, heartbeat_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
     if not counted.rowcount:  # type: ignore[attr-defined]
         db.session.rollback()
         raise RunLost(run_id)
@@ -526,10 +529,20 @@ def _held_for_tests(run_id: int, attempt: int) -> None:
 def _lock_if(run_id: int, *conditions: Any) -> bool:
     """Hold the run's row for this transaction if it still meets the conditions.
 
-    A no-op UPDATE: it takes the row (PostgreSQL) or the database (SQLite) first and checks
-    the conditions after, so a worker beating meanwhile is seen, never overwritten.
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so the conditions are checked on the row's
+    latest version and a row a worker is writing (alive, then) is skipped, never waited
+    for: the reaper holds the audit trail's lock once it has flushed one run, and waiting
+    for a worker that waits for that lock would deadlock. SQLite: a no-op UPDATE, which
+    takes the database's write lock first and checks the conditions after.
     """
     with db.session.no_autoflush:
+        if db.engine.dialect.name == "postgresql":
+            found = db.session.scalar(
+                select(ScenarioRun.id)
+                .where(ScenarioRun.id == run_id, *conditions)
+                .with_for_update(skip_locked=True)
+            )
+            return found is not None
         held = db.session.execute(
             update(ScenarioRun.__table__)  # type: ignore[arg-type]
             .where(ScenarioRun.id == run_id, *conditions)
