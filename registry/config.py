@@ -128,7 +128,10 @@ def build_config(
         # Runs solving at once, per user and in all; more wait in line (registry.scenarios.runner).
         "SCENARIO_RUNS_PER_USER": 2,
         "SCENARIO_RUNS_TOTAL": 4,
-        # A run still "running" this long after twice its time limit lost its worker: failed.
+        # The build's allowance on top of the solve's time limit (in the RQ job's own limit).
+        "SCENARIO_BUILD_ALLOWANCE_S": 120,
+        # A run still "running" this long after twice its time limit and the build's allowance
+        # is stuck: failed.
         "SCENARIO_STALE_MARGIN_S": 300,
         # A worker with a run says it is alive this often; a run with no heartbeat for the
         # timeout lost its worker: queued again (SCENARIO_RUN_ATTEMPTS in all), else failed.

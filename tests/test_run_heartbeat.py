@@ -305,3 +305,24 @@ def test_the_reap_command_says_what_it_did(
     assert result.exit_code == 0, result.output
     assert f"0 run(s) marked failed: ; 1 run(s) queued again: {run_id}" in result.output
     assert no_background == [run_id]
+
+
+def test_a_job_stopped_by_its_time_limit_anywhere_marks_its_run_timed_out(
+    app: Flask, scenario: Scenario, no_background: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rq.timeouts import JobTimeoutException
+
+    def out_of_time(*args: Any) -> None:
+        raise JobTimeoutException("Task exceeded maximum timeout value (180 seconds)")
+
+    monkeypatch.setattr(runner, "_keep", out_of_time)  # after the build, storing its files
+    run = runner.start_run(scenario, by=None)
+    db.session.commit()
+    runner.execute_run(run.id)
+    run = _fresh(run.id)
+    assert (run.status, run.stage, run.problem_json) == (
+        RunStatus.TIMED_OUT,
+        RunStage.FINISHED,
+        None,
+    )
+    assert runner.reap_stale() == []

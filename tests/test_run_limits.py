@@ -25,6 +25,7 @@ from tests.conftest import PASSWORD
 
 LIMIT_S = 60  # the scenario's time limit
 MARGIN_S = 300
+BUILD_S = 120  # the build's allowance
 
 
 @pytest.fixture
@@ -33,6 +34,7 @@ def app_config() -> dict[str, Any]:
         "SCENARIO_RUNS_PER_USER": 2,
         "SCENARIO_RUNS_TOTAL": 4,
         "SCENARIO_STALE_MARGIN_S": MARGIN_S,
+        "SCENARIO_BUILD_ALLOWANCE_S": BUILD_S,
         # The runs below are claimed with clocks of long ago: their heartbeats are judged in
         # tests/test_run_heartbeat.py, here only their age.
         "SCENARIO_HEARTBEAT_TIMEOUT_S": 365 * 24 * 3600,
@@ -130,7 +132,7 @@ def test_a_run_page_never_writes_and_a_dead_workers_run_is_reaped_after_its_limi
     page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
     assert "longer than its time limit" in page
     assert _statuses([run.id])[run.id] == RunStatus.RUNNING
-    deadline = started + timedelta(seconds=LIMIT_S * 2 + MARGIN_S)
+    deadline = started + timedelta(seconds=LIMIT_S * 2 + BUILD_S + MARGIN_S)
     assert runner.reap_stale(now=deadline) == []
     assert [r.id for r in runner.reap_stale(now=deadline + timedelta(seconds=1))] == [run.id]
     db.session.commit()

@@ -46,8 +46,10 @@ all), or marks it failed and says why. Each attempt has its number (`attempts`, 
 by `claim`), and a worker writes to its run only while the run is still its attempt's
 (`_commit_if_mine`: a conditional UPDATE in the same transaction), so a worker taken for
 dead that comes back never overwrites the retry, nor solves it twice. A run still
-"running" long after its time limit (twice it, the RQ job's own timeout, plus
-`SCENARIO_STALE_MARGIN_S`) is marked failed whatever its heartbeat says. The reaper runs
+"running" long after its time limit (twice it plus the build's allowance
+`SCENARIO_BUILD_ALLOWANCE_S`, about the RQ job's own timeout, plus `SCENARIO_STALE_MARGIN_S`)
+is marked failed whatever its heartbeat says; a job stopped by its timeout marks its run
+timed out. The reaper runs
 when any run is started or finishes, every `SCENARIO_REAP_EVERY_S` seconds in each
 ``scenarios worker`` (so a surviving worker picks up a killed one's run), and by ``flask
 --app registry scenarios reap`` (for cron). A page (a GET) only reads: it never marks a
@@ -102,6 +104,10 @@ DEFAULT_HEARTBEAT_S = 10.0
 DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
 DEFAULT_ATTEMPTS = 2  # a run whose worker died is tried once more
 DEFAULT_REAP_EVERY_S = 30.0
+# What the build may take on top of the solve's limit (the job's limit, and the age after which
+# a "running" run is taken for stuck). Measured: 40 s of CPU at state scale before the build
+# was vectorised; a busy 2-core machine stretched it past 180 s.
+DEFAULT_BUILD_ALLOWANCE_S = 120
 # Claims of run slots take turns on PostgreSQL (any constant both sides agree on).
 CLAIM_LOCK_KEY = 0x5CE7A210
 WORKER_ACTOR = Actor(None, "scenario-worker")  # a run nobody (still on record) started
@@ -160,10 +166,17 @@ def reap_every() -> float:
     return max(float(current_app.config.get("SCENARIO_REAP_EVERY_S", DEFAULT_REAP_EVERY_S)), 0.1)
 
 
+def job_timeout(run: ScenarioRun) -> int:
+    """The RQ job's own time limit, in seconds: the build's allowance, then twice the solve's."""
+    build = int(current_app.config.get("SCENARIO_BUILD_ALLOWANCE_S", DEFAULT_BUILD_ALLOWANCE_S))
+    return run.scenario.time_limit_s * 2 + 60 + build
+
+
 def stale_after(run: ScenarioRun) -> timedelta:
     """How long a run may stay "running" before its worker is taken for dead."""
     margin = current_app.config.get("SCENARIO_STALE_MARGIN_S", DEFAULT_STALE_MARGIN_S)
-    return timedelta(seconds=run.scenario.time_limit_s * 2 + int(margin))
+    build = int(current_app.config.get("SCENARIO_BUILD_ALLOWANCE_S", DEFAULT_BUILD_ALLOWANCE_S))
+    return timedelta(seconds=run.scenario.time_limit_s * 2 + build + int(margin))
 
 
 def start_run(scenario: Scenario, by: User | None) -> ScenarioRun:
@@ -478,6 +491,13 @@ def execute_run(run_id: int) -> None:
         except RunLost:
             db.session.rollback()
             log.warning("scenario run %s: attempt %s was taken for dead; left", run_id, attempt)
+        except JobTimeoutException:  # the RQ job's time limit, wherever it struck
+            db.session.rollback()
+            _finish(run, RunStatus.TIMED_OUT, dumps("run_timed_out"))
+            try:
+                _commit_if_mine(run_id, attempt)
+            except RunLost:
+                db.session.rollback()
     reap_stale()
     db.session.commit()
     release_waiting()
@@ -713,7 +733,7 @@ def dispatch(run: ScenarioRun) -> Job | threading.Thread | None:
             return queue.enqueue(
                 run_job,
                 run.id,
-                job_timeout=run.scenario.time_limit_s * 2 + 60,
+                job_timeout=job_timeout(run),
                 result_ttl=3600,
                 failure_ttl=7 * 24 * 3600,
             )
