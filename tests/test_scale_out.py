@@ -101,7 +101,7 @@ class Cluster:
 
     def app(self, name: str, port: int) -> subprocess.Popen[bytes]:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        args = [gunicorn, "--workers", "2", "--bind", f"127.0.0.1:{port}", self.factory]
+        args = [gunicorn, "--workers", "1", "--bind", f"127.0.0.1:{port}", self.factory]
         # No control socket: the default path is one per machine, and there are two masters.
         return self.start(name, [*args, "--timeout", "60", "--no-control-socket"])
 
