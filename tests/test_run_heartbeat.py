@@ -326,3 +326,38 @@ def test_a_job_stopped_by_its_time_limit_anywhere_marks_its_run_timed_out(
         None,
     )
     assert runner.reap_stale() == []
+
+
+def test_the_run_request_does_the_same_few_queries_whatever_the_districts_size(
+    client: FlaskClient,
+    login: Callable[..., User],
+    scenario: Scenario,
+    make_school: Callable[..., School],
+    make_service: Callable[..., Service],
+    no_background: list[int],
+) -> None:
+    from sqlalchemy import event
+
+    login(Role.LEADER)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2])[:60])
+
+    def queries_of_a_run() -> int:
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert client.post(f"/scenarios/{scenario.id}/run").status_code == 302
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    queries_of_a_run()  # the first request of a test warms what is loaded once
+    small = queries_of_a_run()
+    for n in range(30):
+        make_school(name=f"School {n}", enrollment=100, indicators={"pct_high_needs": n})
+        make_service(name=f"Service {n}", capacity=Decimal(5))
+    large = queries_of_a_run()
+    assert small == large, statements
+    assert large <= 16, statements
