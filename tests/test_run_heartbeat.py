@@ -138,6 +138,7 @@ def test_the_progress_shows_the_build_with_the_problems_size_and_the_time(
         page = client.get(f"/scenarios/runs/{run_id}").get_data(as_text=True)
         live = page.split('id="run-progress-live"')[1].split("</p>")[0]
         assert "Building the problem. Schools: 2; services: 1." in live
+        assert "Not counted yet: the problem is still to be built" in page
     finally:
         go_on.set()
         runner.wait_for_thread(run_id, timeout=60)
