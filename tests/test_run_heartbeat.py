@@ -6,6 +6,7 @@ again. (Two app processes and two RQ workers, one killed: tests/test_scale_out.p
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -295,7 +296,10 @@ def test_a_workers_reaper_round_retries_another_workers_dead_run(
     assert runner.reap_once(app) == [run_id]
     assert dispatched == [run_id]
     assert _fresh(run_id).status == RunStatus.QUEUED
+    # Still waiting with a slot free (its job lost, say): each round hands it out again
+    # (a job still on the queue is not queued twice: the next test).
     assert runner.reap_once(app) == []
+    assert dispatched == [run_id, run_id]
 
 
 def test_the_reap_command_says_what_it_did(
@@ -362,3 +366,44 @@ def test_the_run_request_does_the_same_few_queries_whatever_the_districts_size(
     large = queries_of_a_run()
     assert small == large, statements
     assert large <= 16, statements
+
+
+def _redis_url() -> str | None:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        Redis.from_url(url, socket_connect_timeout=1).ping()
+    except RedisError:
+        return None
+    return url
+
+
+REDIS_URL = _redis_url()
+
+
+@pytest.mark.skipif(REDIS_URL is None, reason="no Redis server at 127.0.0.1:6379")
+@pytest.mark.parametrize(
+    "app_config", [{"REDIS_URL": REDIS_URL, "SCENARIO_QUEUE": f"test-{uuid.uuid4()}"}]
+)
+def test_a_run_handed_out_again_is_queued_once_until_its_job_is_taken(
+    app: Flask, scenario: Scenario, app_config: dict[str, Any]
+) -> None:
+    from redis import Redis
+    from rq import Queue
+
+    run = runner.start_run(scenario, by=None)
+    db.session.commit()
+    queue = Queue(app_config["SCENARIO_QUEUE"], connection=Redis.from_url(str(REDIS_URL)))
+    try:
+        first = runner.dispatch(run)
+        assert runner.dispatch(run).id == first.id  # type: ignore[union-attr]
+        assert queue.count == 1
+        queue.empty()  # the job is lost (taken by a worker that died before claiming)
+        again = runner.dispatch(run)
+        assert again is not None and again.id != first.id  # type: ignore[union-attr]
+        assert queue.count == 1
+    finally:
+        queue.delete(delete_jobs=True)
+        Redis.from_url(str(REDIS_URL)).delete(f"scenario-run-job:{queue.name}:{run.id}")

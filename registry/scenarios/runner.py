@@ -38,22 +38,23 @@ never start more, nor the same run twice; a run that finishes hands the free slo
 oldest waiting runs (`release_waiting`), and so does every new run.
 
 Dead workers (issue 13): while it has a run, a worker beats (`Heartbeat`: a thread that
-sets the run's `heartbeat_at` every `SCENARIO_HEARTBEAT_S` seconds on a connection of its
-own, outside the run's unit of work; each category's progress beats too). A run whose
-heartbeat is older than `SCENARIO_HEARTBEAT_TIMEOUT_S` lost its worker (killed, its
-machine gone): `reap_stale` queues it again, once (`SCENARIO_RUN_ATTEMPTS` attempts in
-all), or marks it failed and says why. Each attempt has its number (`attempts`, counted
-by `claim`), and a worker writes to its run only while the run is still its attempt's
-(`_commit_if_mine`: a conditional UPDATE in the same transaction), so a worker taken for
-dead that comes back never overwrites the retry, nor solves it twice. A run still
-"running" long after its time limit (twice it plus the build's allowance
-`SCENARIO_BUILD_ALLOWANCE_S`, about the RQ job's own timeout, plus `SCENARIO_STALE_MARGIN_S`)
-is marked failed whatever its heartbeat says; a job stopped by its timeout marks its run
-timed out. The reaper runs
-when any run is started or finishes, every `SCENARIO_REAP_EVERY_S` seconds in each
-``scenarios worker`` (so a surviving worker picks up a killed one's run), and by ``flask
---app registry scenarios reap`` (for cron). A page (a GET) only reads: it never marks a
-run.
+sets the run's `heartbeat_at` every `SCENARIO_HEARTBEAT_S` seconds on a connection of
+its own, outside the run's unit of work; each category's progress beats too). A run
+whose heartbeat is older than `SCENARIO_HEARTBEAT_TIMEOUT_S` lost its worker (killed,
+its machine gone): `reap_stale` queues it again, once (`SCENARIO_RUN_ATTEMPTS` attempts
+in all), or marks it failed and says why. Each attempt has its number (`attempts`,
+counted by `claim`), and a worker writes to its run only while the run is still its
+attempt's (`_commit_if_mine`: a conditional UPDATE in the same transaction), so a worker
+taken for dead that comes back never overwrites the retry, nor solves it twice. A run
+still "running" long after its time limit (twice it plus the build's allowance
+`SCENARIO_BUILD_ALLOWANCE_S`, about the RQ job's own timeout, plus
+`SCENARIO_STALE_MARGIN_S`) is marked failed whatever its heartbeat says; a job stopped
+by its timeout marks its run timed out. The reaper runs when any run is started or
+finishes, every `SCENARIO_REAP_EVERY_S` seconds in each ``scenarios worker`` (so a
+surviving worker picks up a killed one's run; each round also hands out again the runs
+left waiting with a slot free, whose job was lost: a run's job still on the queue is
+never queued twice), and by ``flask --app registry scenarios reap`` (for cron). A page
+(a GET) only reads: it never marks a run.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ from flask.cli import with_appcontext
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import Engine, func, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -718,6 +720,37 @@ def _in_thread(app: Flask, run_id: int) -> None:
             db.session.remove()
 
 
+def _enqueue(queue: Queue, run: ScenarioRun) -> Job:
+    """The run's job on the queue: the one still waiting there, else a new one.
+
+    Runs are handed out again whenever a slot frees (and by each worker's reaper), so the
+    last job of each run is remembered (a key per run) and not queued twice; a job already
+    taken, finished or lost is replaced (its run, still waiting, was not claimed by it).
+    """
+    key = f"scenario-run-job:{queue.name}:{run.id}"
+    known = queue.connection.get(key)
+    if known:
+        try:
+            job = Job.fetch(
+                known.decode() if isinstance(known, bytes) else str(known),
+                connection=queue.connection,
+            )
+        except NoSuchJobError:
+            pass
+        else:
+            if job.get_status() == JobStatus.QUEUED:
+                return job
+    job = queue.enqueue(
+        run_job,
+        run.id,
+        job_timeout=job_timeout(run),
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+    queue.connection.set(key, job.id, ex=job_timeout(run) + 24 * 3600)
+    return job
+
+
 def dispatch(run: ScenarioRun) -> Job | threading.Thread | None:
     """Hand a committed, queued run to the background: RQ when configured, else a thread.
 
@@ -729,14 +762,7 @@ def dispatch(run: ScenarioRun) -> Job | threading.Thread | None:
     url = current_app.config.get("REDIS_URL")
     if url:
         try:
-            queue = Queue(queue_name(), connection=Redis.from_url(url))
-            return queue.enqueue(
-                run_job,
-                run.id,
-                job_timeout=job_timeout(run),
-                result_ttl=3600,
-                failure_ttl=7 * 24 * 3600,
-            )
+            return _enqueue(Queue(queue_name(), connection=Redis.from_url(url)), run)
         except RedisError:
             # Better slower on this process than never: say so on the run page.
             run.progress = dumps("queue_unreachable")
@@ -851,7 +877,9 @@ def reap_once(app: Flask) -> list[int]:
             db.session.commit()
             if reaped:
                 log.warning("scenario runs of dead workers: %s", _reaped_words(reaped))
-                release_waiting()
+            # Also every run left waiting with a slot free: its job lost with a worker that
+            # died before taking it, or with Redis (a job still queued is not queued twice).
+            release_waiting()
             return ids
         except SQLAlchemyError as err:  # the database away for a moment: the next round
             log.warning("scenario reaper: %s", err)
