@@ -138,7 +138,7 @@ def cluster(
         "SCENARIO_QUEUE": queue,
         "SCENARIO_TEST_HOLD_DIR": str(held),
         "SCENARIO_HEARTBEAT_S": 0.5,
-        "SCENARIO_HEARTBEAT_TIMEOUT_S": 5,
+        "SCENARIO_HEARTBEAT_TIMEOUT_S": 8,  # a loaded machine may delay a beat by seconds
         "SCENARIO_REAP_EVERY_S": 1,
         "SCENARIO_RUNS_TOTAL": 8,
         "SCENARIO_RUNS_PER_USER": 8,
@@ -158,8 +158,7 @@ def cluster(
         logs = found.logs()
         found.stop()
         Queue(queue, connection=Redis.from_url(REDIS_URL)).delete(delete_jobs=True)
-        if os.environ.get("SCALE_OUT_LOGS"):
-            print(logs)
+        print(logs)  # shown by pytest when the test failed
 
 
 def _csrf(html: str) -> str:
@@ -271,6 +270,9 @@ def test_two_apps_two_workers_one_killed_mid_run_nothing_stuck_lost_or_solved_tw
         return found if all(r.status.finished for r in found.values()) else None
 
     runs = _wait_for("every run to finish", all_finished, survivors)
+    print(
+        {r.id: (r.status.value, r.attempts, r.error) for r in runs.values()}, "killed:", killed_run
+    )
     # Nothing lost, nothing stuck: every run is there and finished.
     assert sorted(runs) == sorted(ids)
     assert {r.id: r.status for r in runs.values()} == {i: RunStatus.DONE for i in ids}
