@@ -121,14 +121,25 @@ def build_config(
         "LANGUAGES": {"en": "English", "es": "Español", "pt": "Português"},
         "SHOW_LANGUAGE_SWITCH": (Path(__file__).parent / "translations").is_dir(),
         "PER_PAGE": 25,
-        # A scenario run is solved in the background; the request waits this long for it.
-        "SCENARIO_WAIT_S": 1.0,
+        # A scenario run is built and solved in the background; the request waits this long
+        # for it (0: not at all, the run page shows its progress).
+        "SCENARIO_WAIT_S": 0.0,
         "SCENARIO_QUEUE": "scenarios",
         # Runs solving at once, per user and in all; more wait in line (registry.scenarios.runner).
         "SCENARIO_RUNS_PER_USER": 2,
         "SCENARIO_RUNS_TOTAL": 4,
-        # A run still "running" this long after twice its time limit lost its worker: failed.
+        # The build's allowance on top of the solve's time limit (in the RQ job's own limit).
+        "SCENARIO_BUILD_ALLOWANCE_S": 120,
+        # A run still "running" this long after twice its time limit and the build's allowance
+        # is stuck: failed.
         "SCENARIO_STALE_MARGIN_S": 300,
+        # A worker with a run says it is alive this often; a run with no heartbeat for the
+        # timeout lost its worker: queued again (SCENARIO_RUN_ATTEMPTS in all), else failed.
+        # Each `scenarios worker` looks for such runs every SCENARIO_REAP_EVERY_S seconds.
+        "SCENARIO_HEARTBEAT_S": 10.0,
+        "SCENARIO_HEARTBEAT_TIMEOUT_S": 60.0,
+        "SCENARIO_RUN_ATTEMPTS": 2,
+        "SCENARIO_REAP_EVERY_S": 30.0,
         # Every request body: imports are read in memory and stay at 5 MB. The document upload
         # alone raises its own request's limit (registry.documents.views).
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,

@@ -49,6 +49,7 @@ class RunStage(LabelledEnum):
     """How far a run has come, for its progress line."""
 
     WAITING = "waiting"
+    BUILDING = "building"  # a worker took the run and builds its problem from the registry
     SOLVING = "solving"
     FINISHED = "finished"
 
@@ -69,6 +70,7 @@ class EngineStatus(LabelledEnum):
 add_labels(
     (
         (RunStage.WAITING, _l("Waiting for a worker")),
+        (RunStage.BUILDING, _l("Building the problem")),
         (RunStage.SOLVING, _l("Solving the categories")),
         (RunStage.FINISHED, _l("Finished")),
         (WeightRule.ENROLLMENT_X_NEED, _l("Enrollment × need")),
@@ -187,6 +189,12 @@ class ScenarioRun(Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_ms: Mapped[int | None]
+    # The worker running it says it is alive (registry.scenarios.runner.Heartbeat); a run
+    # whose heartbeat stopped lost its worker. None: not taken by a worker (or taken
+    # before heartbeats were kept).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How many times a worker took the run: a run whose worker died is queued again once.
+    attempts: Mapped[int] = mapped_column(default=0)
 
     scenario: Mapped[Scenario] = relationship(back_populates="runs")
     created_by: Mapped[User | None] = relationship()

@@ -93,6 +93,21 @@ TEXTS: dict[str, Callable[[dict[str, Any]], str]] = {
         "its time limit, so it was marked failed. Run the scenario again; if this repeats, "
         "ask an administrator to check the scenario worker."
     ),
+    "worker_stopped": lambda p: _(
+        "The worker running this scenario stopped (it no longer answered), after %(n)s "
+        "attempts, so the run was marked failed. Run the scenario again; if this repeats, "
+        "ask an administrator to check the scenario workers.",
+        n=p.get("attempts", 1),
+    ),
+    "worker_retried": lambda p: _(
+        "The worker running this scenario stopped (it no longer answered); the run was "
+        "queued again."
+    ),
+    "building": lambda p: _(
+        "Building the problem. Schools: %(schools)s; services: %(services)s.",
+        schools=_number(p.get("schools", 0)),
+        services=_number(p.get("services", 0)),
+    ),
     "queue_unreachable": lambda p: _(
         "The job queue could not be reached; solving on the web server."
     ),

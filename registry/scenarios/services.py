@@ -343,6 +343,8 @@ def progress_of(run: ScenarioRun, now: datetime | None = None) -> dict[str, Any]
     end = run.finished_at or now or utcnow()
     elapsed = max(0, int((end - since).total_seconds())) if since else 0
     took = format_timedelta(timedelta(seconds=elapsed), granularity="second", threshold=1.5)
+    # While a worker builds the problem, its note says how big it is (for the text, below).
+    building = _stored_message(run.progress, "building")
     if run.status.finished:
         if run.result_json:
             text = _("Results ready.")
@@ -359,8 +361,21 @@ def progress_of(run: ScenarioRun, now: datetime | None = None) -> dict[str, Any]
             ahead,
             took=took,
         )
-    elif run.stage == RunStage.WAITING or run.status == RunStatus.QUEUED:
+    elif run.stage == RunStage.WAITING:
         text = _("Waiting for a worker. Time so far: %(took)s.", took=took)
+    elif run.stage == RunStage.BUILDING:
+        size = building.get("params", {}) if building else {}
+        text = (
+            _(
+                "Building the problem. Schools: %(schools)s; services: %(services)s. "
+                "Time so far: %(took)s.",
+                schools=formats.integer(size.get("schools", 0)),
+                services=formats.integer(size.get("services", 0)),
+                took=took,
+            )
+            if building
+            else _("Building the problem. Time so far: %(took)s.", took=took)
+        )
     else:
         text = _(
             "%(stage)s: %(done)s of %(total)s categories done. Time so far: %(took)s.",
@@ -380,8 +395,19 @@ def progress_of(run: ScenarioRun, now: datetime | None = None) -> dict[str, Any]
         "elapsed_s": elapsed,
         "took": took,
         "text": text,
-        "note": in_words(run.progress),
+        "note": "" if building else in_words(run.progress),
     }
+
+
+def _stored_message(stored: str | None, code: str) -> dict[str, Any] | None:
+    """A run's stored note when it is the message `code` (see registry.scenarios.messages)."""
+    if not stored or not stored.startswith("{"):
+        return None
+    try:
+        parsed = json.loads(stored)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) and parsed.get("code") == code else None
 
 
 # The engine's stages (its result's `stage`: the last one a category completed), in words.

@@ -159,7 +159,7 @@ def run(scenario_id: int) -> ResponseReturnValue:
     scenario_run = runner.start_run(scenario, by=current_user)
     run_id = scenario_run.id
     # Only after the commit can a worker see the run.
-    unit_of_work.after_commit(lambda: runner.wait_briefly(run_id, runner.dispatch(scenario_run)))
+    unit_of_work.after_commit(lambda: runner.hand_over(scenario_run))
     return redirect(url_for("scenarios.run_page", run_id=run_id))
 
 
@@ -195,6 +195,7 @@ def run_page(run_id: int) -> ResponseReturnValue:
         in_words=messages.in_words,
         others=others,
         stalled=runner.stalled(scenario_run),
+        silent=runner.silent(scenario_run),
         drafted=drafted,
         may_adopt=current_user.role in EDITORS,
         form=AdoptForm(),

@@ -112,7 +112,7 @@ def test_a_leader_runs_a_scenario_and_reads_its_results(
     page.wait_for_load_state()  # type: ignore[attr-defined]
     page.click("main form button:has-text('Run now')")  # type: ignore[attr-defined]
     page.wait_for_load_state()  # type: ignore[attr-defined]
-    # A demo-district run finishes while the request waits: the results are on the page.
+    # The request only queues the run; the page polls its status and shows the results.
     page.wait_for_selector("main table", timeout=60_000)  # type: ignore[attr-defined]
     assert "/scenarios/runs/" in page.url  # type: ignore[attr-defined]
     _check(page, live_server, page.url.removeprefix(live_server))  # type: ignore[attr-defined]
