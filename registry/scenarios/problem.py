@@ -34,21 +34,25 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from registry.equity.need_index import SchoolNeed, compute_need, default_definition
 from registry.extensions import db
-from registry.models import MOU, Commitment, School, Service
+from registry.models import MOU, Commitment, Offering, Partner, School, Service
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Scenario, WeightRule
 from registry.mous.services import counted_for_capacity
 from registry.scenarios.messages import Message, message
 from registry.vocabulary import Category, MOUStatus, PartnerStatus, Unit
+
+# What `build_problem` tells its `on_progress` as it goes, in this order.
+BUILD_PHASES = ("loading", "pairs", "locks", "limits")
+Progress = Callable[[str], None]
 
 
 def school_key(school_id: int) -> str:
@@ -200,7 +204,17 @@ def grades_overlap(school: School, service: Service) -> bool:
     return bool(set(school.grades or []) & set(service.grades or []))
 
 
-def served_enrollment(school: School, grades: list[str] | set[str]) -> float:
+class Enrolled(Protocol):
+    """A school as `served_enrollment` reads it (a `School`, or a row of the build's)."""
+
+    @property
+    def grades(self) -> list[str] | None: ...
+
+    @property
+    def enrollment(self) -> int: ...
+
+
+def served_enrollment(school: Enrolled, grades: list[str] | set[str]) -> float:
     """A school's enrollment in the grades a service serves, estimated.
 
     The registry keeps a school's total enrollment and its grades, not its
@@ -213,6 +227,133 @@ def served_enrollment(school: School, grades: list[str] | set[str]) -> float:
     if not own or not served:
         return float(school.enrollment)
     return school.enrollment * len(served) / len(own)
+
+
+# --- the registry as the build reads it: plain rows, grades as bits ------------------------
+
+
+class GradeBits:
+    """One bit per grade name, so that sets of grades meet as integers (`a & b`).
+
+    `served_enrollment` over bits: the popcount of a mask is the number of distinct
+    grades in it, so the arithmetic (and every float it gives) is the same.
+    """
+
+    def __init__(self) -> None:
+        self._bits: dict[str, int] = {}
+
+    def mask(self, grades: Iterable[str] | None) -> int:
+        mask = 0
+        for grade in grades or ():
+            bit = self._bits.get(grade)
+            if bit is None:
+                bit = self._bits[grade] = 1 << len(self._bits)
+            mask |= bit
+        return mask
+
+
+@dataclass(frozen=True, slots=True)
+class _School:
+    id: int
+    key: str  # "S<id>"
+    name: str
+    code: str
+    enrollment: int
+    zip: str
+    grades: int  # GradeBits
+
+    def served(self, grades: int) -> float:
+        """`served_enrollment` over grade bits."""
+        served = self.grades & grades
+        if not self.grades or not served:
+            return float(self.enrollment)
+        return self.enrollment * served.bit_count() / self.grades.bit_count()
+
+
+@dataclass(frozen=True, slots=True)
+class _Offering:
+    school_id: int
+    capacity: Decimal | None
+    grades: list[str]
+
+
+@dataclass(slots=True)
+class _Service:
+    id: int
+    name: str
+    partner_id: int
+    partner: str
+    partner_status: PartnerStatus
+    area: frozenset[str] | None  # the zips its partner serves; None: the whole district
+    category: Category
+    unit: Unit
+    capacity: Decimal | None
+    grades: list[str]
+    active: bool
+    offerings: list[_Offering] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Commitment:
+    id: int
+    mou_id: int
+    service_id: int
+    school_id: int
+    amount: Decimal
+
+
+def _schools(bits: GradeBits) -> list[_School]:
+    stmt = select(
+        School.id, School.name, School.dese_code, School.enrollment, School.zip, School.grades
+    ).order_by(School.id)
+    return [
+        _School(id_, school_key(id_), name, code, enrollment, zip_code, bits.mask(grades))
+        for id_, name, code, enrollment, zip_code, grades in db.session.execute(stmt)
+    ]
+
+
+def _services() -> list[_Service]:
+    """Every service with its partner's name, status and area, and its offerings."""
+    stmt = (
+        select(
+            Service.id,
+            Service.name,
+            Service.partner_id,
+            Partner.name,
+            Partner.status,
+            Partner.district_wide,
+            Partner.service_zips,
+            Service.category,
+            Service.unit,
+            Service.capacity,
+            Service.grades,
+            Service.active,
+        )
+        .join(Partner, Service.partner_id == Partner.id)
+        .order_by(Service.id)
+    )
+    services = {
+        row[0]: _Service(
+            id=row[0],
+            name=row[1],
+            partner_id=row[2],
+            partner=row[3],
+            partner_status=row[4],
+            area=None if row[5] else frozenset(row[6] or []),
+            category=row[7],
+            unit=row[8],
+            capacity=row[9],
+            grades=list(row[10] or []),
+            active=row[11],
+        )
+        for row in db.session.execute(stmt)
+    }
+    offerings = select(
+        Offering.service_id, Offering.school_id, Offering.capacity, Offering.grades
+    ).order_by(Offering.service_id, Offering.id)
+    for service_id, school_id, capacity, grades in db.session.execute(offerings):
+        services[service_id].offerings.append(_Offering(school_id, capacity, list(grades or [])))
+    return list(services.values())
 
 
 def _definition(scenario: Scenario) -> NeedIndexDefinition:
@@ -235,17 +376,15 @@ def _exclusion(need: SchoolNeed | None, weight: float | None, threshold: float) 
     return None
 
 
-def _services_in_scope(scenario: Scenario) -> tuple[list[Service], list[dict[str, Any]]]:
+def _in_scope(
+    scenario: Scenario, services: list[_Service]
+) -> tuple[list[_Service], list[dict[str, Any]]]:
+    """The scenario's services that can take part, and the ones it names that cannot, why."""
     categories = set(scenario.categories or []) or {c.value for c in Category}
     chosen = set(scenario.service_ids or [])
-    stmt = (
-        select(Service)
-        .options(selectinload(Service.partner), selectinload(Service.offerings))
-        .order_by(Service.id)
-    )
-    kept: list[Service] = []
+    kept: list[_Service] = []
     skipped: list[dict[str, Any]] = []
-    for service in db.session.scalars(stmt):
+    for service in services:
         if service.category.value not in categories:
             continue
         if chosen and service.id not in chosen:
@@ -253,8 +392,8 @@ def _services_in_scope(scenario: Scenario) -> tuple[list[Service], list[dict[str
         reason = None
         if not service.active:
             reason = message("service_inactive")
-        elif service.partner.status != PartnerStatus.APPROVED:
-            reason = message("partner_not_approved", status=service.partner.status.value)
+        elif service.partner_status != PartnerStatus.APPROVED:
+            reason = message("partner_not_approved", status=service.partner_status.value)
         if reason:
             skipped.append({"id": service.id, "name": service.name, "reason": reason})
             continue
@@ -262,58 +401,128 @@ def _services_in_scope(scenario: Scenario) -> tuple[list[Service], list[dict[str
     return kept, skipped
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pair:
     """What bounds one service at one school before commitments are counted."""
 
-    grades: list[str]
+    grades: int  # the grades served there (GradeBits; 0: none named)
     site: Decimal | None = None  # the offering's site capacity
     saturation: float | None = None  # saturation × enrollment in the grades served
 
 
-def _candidates(
-    service: Service, schools: dict[int, School], require_area: bool
-) -> dict[int, list[str]]:
-    """The schools a service could serve (need aside), with the grades it serves there.
+class _Reach:
+    """The schools a service without offerings could serve (need aside), by grade and area.
+
+    Schools are grouped by their grades (a few dozen distinct sets) and by zip, so a
+    service meets groups, not every school; services with the same grades and area
+    (a partner's programs, often) share one answer.
+    """
+
+    def __init__(self, taking_part: list[_School], below: list[_School]) -> None:
+        self._taking_part = {s.id for s in taking_part}
+        self._rank = {s.id: rank for rank, s in enumerate(taking_part + below)}
+        self._by_grades: dict[int, list[_School]] = defaultdict(list)
+        self._by_zip: dict[str, list[_School]] = defaultdict(list)
+        for school in taking_part + below:
+            self._by_grades[school.grades].append(school)
+            self._by_zip[school.zip].append(school)
+        self._found: dict[tuple[int, frozenset[str] | None], tuple[list[_School], int]] = {}
+
+    def schools(self, grades: int, area: frozenset[str] | None) -> tuple[list[_School], int]:
+        """The schools taking part whose grades meet `grades` and whose zip is in `area`
+        (None: anywhere), in id order, and how many more there are below the threshold."""
+        key = (grades, area)
+        found = self._found.get(key)
+        if found is None:
+            if area is None:
+                groups = (g for mask, g in self._by_grades.items() if mask & grades)
+            else:
+                groups = ([s for s in self._by_zip.get(z, ()) if s.grades & grades] for z in area)
+            reached = sorted((s for group in groups for s in group), key=self._by_rank)
+            taking_part = [s for s in reached if s.id in self._taking_part]
+            found = self._found[key] = (taking_part, len(reached) - len(taking_part))
+        return found
+
+    def _by_rank(self, school: _School) -> int:
+        return self._rank[school.id]
+
+
+def _pairs(
+    service: _Service,
+    bits: GradeBits,
+    reach: _Reach,
+    taking_part: dict[int, _School],
+    below: dict[int, _School],
+    require_area: bool,
+    saturation: float | None,
+) -> tuple[dict[int, _Pair], int]:
+    """The schools taking part a service could serve, with what bounds it there, and how
+    many it could serve below the threshold.
 
     A service with offerings is offered at those schools only; one without
     serves the schools whose grades overlap its own and, when the scenario
     asks, whose zip its partner's service area covers.
     """
+    # Seats per student bound each seat-counted pair (`served_enrollment`).
+    per_student = saturation if service.unit == Unit.SEATS else None
+    found: dict[int, _Pair] = {}
     if service.offerings:
-        return {
-            o.school_id: list(o.grades or service.grades or [])
-            for o in service.offerings
-            if o.school_id in schools
-        }
-    return {
-        school.id: list(service.grades or [])
-        for school in schools.values()
-        if grades_overlap(school, service)
-        and (not require_area or service.partner.serves_zip(school.zip))
-    }
+        below_threshold = 0
+        for offering in service.offerings:
+            if offering.school_id in below:
+                below_threshold += 1
+            school = taking_part.get(offering.school_id)
+            if school is None:
+                continue
+            grades = bits.mask(offering.grades or service.grades)
+            pair = found[school.id] = _Pair(grades, site=offering.capacity)
+            if per_student is not None:
+                pair.saturation = math.floor(per_student * school.served(grades) + 1e-9)
+        return found, below_threshold
+    grades = bits.mask(service.grades)
+    schools, below_threshold = reach.schools(grades, service.area if require_area else None)
+    if per_student is None:
+        return {school.id: _Pair(grades) for school in schools}, below_threshold
+    for school in schools:
+        bound = math.floor(per_student * school.served(grades) + 1e-9)
+        found[school.id] = _Pair(grades, saturation=bound)
+    return found, below_threshold
 
 
-def _commitments(school_year: str) -> tuple[dict[tuple[int, int], Decimal], list[Commitment]]:
+def _commitments(school_year: str) -> tuple[dict[tuple[int, int], Decimal], list[_Commitment]]:
     """This year's commitments that use capacity (all but terminated MOUs'), summed per
     (service, school), and the active ones, which may be held as locks."""
     stmt = (
-        select(Commitment, MOU.status)
+        select(
+            Commitment.id,
+            Commitment.mou_id,
+            Commitment.service_id,
+            Commitment.school_id,
+            Commitment.amount,
+            MOU.status,
+        )
         .join(MOU, Commitment.mou_id == MOU.id)
         .where(MOU.school_year == school_year, counted_for_capacity())
-        .options(selectinload(Commitment.service))
         .order_by(Commitment.service_id, Commitment.school_id, Commitment.id)
     )
     committed: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
-    active: list[Commitment] = []
-    for commitment, status in db.session.execute(stmt):
-        committed[(commitment.service_id, commitment.school_id)] += commitment.amount
+    active: list[_Commitment] = []
+    for id_, mou_id, service_id, school_id, amount, status in db.session.execute(stmt):
+        committed[(service_id, school_id)] += amount
         if status == MOUStatus.ACTIVE:
-            active.append(commitment)
+            active.append(_Commitment(id_, mou_id, service_id, school_id, amount))
     return committed, active
 
 
-def build_problem(scenario: Scenario) -> Conversion:
+def _by_service(amounts: dict[tuple[int, int], float]) -> dict[int, dict[int, float]]:
+    """Amounts per (service, school) as service → school → amount."""
+    nested: dict[int, dict[int, float]] = defaultdict(dict)
+    for (service_id, school_id), amount in amounts.items():
+        nested[service_id][school_id] = amount
+    return nested
+
+
+def build_problem(scenario: Scenario, on_progress: Progress | None = None) -> Conversion:
     """The scenario's problem file from the registry as it is now, with the conversion's report.
 
     Bounds (specs/allocation.md v2). A service with offerings is eligible at
@@ -327,7 +536,12 @@ def build_problem(scenario: Scenario) -> Conversion:
     not kept) is taken off the service's pool, its site capacity and the
     school's saturation bound. So each proposed line can be drafted into an
     MOU without exceeding either capacity level.
+
+    `on_progress` is told each phase as it starts (`BUILD_PHASES`, in that order).
+    The registry is read with a fixed number of queries, as plain rows.
     """
+    progress = on_progress or (lambda _phase: None)
+    progress("loading")
     definition = _definition(scenario)
     needs = compute_need(definition, scenario.school_year)
     threshold = float(scenario.need_threshold or 0)
@@ -350,15 +564,16 @@ def build_problem(scenario: Scenario) -> Conversion:
             "commitments": "held" if scenario.keep_commitments_as_locks else "on_top",
         },
     )
-    schools = list(db.session.scalars(select(School).order_by(School.id)))
-    taking_part: dict[int, School] = {}
-    below: dict[int, School] = {}
+    bits = GradeBits()
+    schools = _schools(bits)
+    taking_part: dict[int, _School] = {}
+    below: dict[int, _School] = {}
     for school in schools:
         need = needs.get(school.id)
         value = need.value if need else None
         weight = school_weight(rule, school.enrollment, value) if value is not None else None
         reason = _exclusion(need, weight, threshold)
-        conversion.schools[school_key(school.id)] = SchoolFacts(
+        conversion.schools[school.key] = SchoolFacts(
             id=school.id,
             name=school.name,
             enrollment=school.enrollment,
@@ -370,22 +585,18 @@ def build_problem(scenario: Scenario) -> Conversion:
             taking_part[school.id] = school
         elif reason["code"] == "need_below_threshold":
             below[school.id] = school
+    every_service = _services()
+    categories = {s.id: s.category for s in every_service}
+    services, conversion.skipped_services = _in_scope(scenario, every_service)
 
-    services, conversion.skipped_services = _services_in_scope(scenario)
+    progress("pairs")
+    reach = _Reach(list(taking_part.values()), list(below.values()))
     pairs: dict[int, dict[int, _Pair]] = {}
-    kept_services: list[Service] = []
+    kept_services: list[_Service] = []
     for service in services:
-        candidates = _candidates(service, {**taking_part, **below}, scenario.require_service_area)
-        sites = {o.school_id: o.capacity for o in service.offerings}
-        found: dict[int, _Pair] = {}
-        for school_id, grades in candidates.items():
-            if school_id not in taking_part:
-                continue
-            pair = _Pair(grades=grades, site=sites.get(school_id))
-            if service.unit == Unit.SEATS and saturation is not None:
-                enrolled = served_enrollment(taking_part[school_id], grades)
-                pair.saturation = math.floor(saturation * enrolled + 1e-9)
-            found[school_id] = pair
+        found, below_threshold = _pairs(
+            service, bits, reach, taking_part, below, scenario.require_service_area, saturation
+        )
         bounded = any(p.site is not None or p.saturation is not None for p in found.values())
         if service.capacity is None and found and not bounded:
             conversion.skipped_services.append(
@@ -398,21 +609,24 @@ def build_problem(scenario: Scenario) -> Conversion:
             id=service.id,
             name=service.name,
             partner_id=service.partner_id,
-            partner=service.partner.name,
+            partner=service.partner,
             category=service.category.value,
             unit=service.unit.value,
             capacity=0,
             registry_capacity=(float(service.capacity) if service.capacity is not None else None),
             offered_at=len(service.offerings),
-            below_threshold=sum(1 for s in candidates if s in below),
+            below_threshold=below_threshold,
         )
     services = kept_services
 
+    progress("locks")
     committed, active = _commitments(scenario.school_year)
     held: dict[tuple[int, int], float] = {}
     locks: list[dict[str, Any]] = []
     if scenario.keep_commitments_as_locks:
-        locks = _locks(scenario, conversion, services, active, committed, taking_part, pairs)
+        locks = _locks(
+            scenario, conversion, services, categories, bits, active, committed, taking_part, pairs
+        )
         held = {
             (key_id(n.service) or 0, key_id(n.school) or 0): float(n.amount)
             for n in conversion.locks
@@ -422,49 +636,52 @@ def build_problem(scenario: Scenario) -> Conversion:
         pair: float(amount) - held.get(pair, 0.0) for pair, amount in committed.items()
     }
 
-    not_held_by_service: dict[int, float] = defaultdict(float)
-    for (service_id, _school), amount in not_held.items():
-        not_held_by_service[service_id] += amount
+    progress("limits")
+    held_at, not_held_at = _by_service(held), _by_service(not_held)
     problem_services = []
-    site_max: dict[tuple[int, int], float | None] = {}
+    site_max: dict[int, dict[int, float | None]] = {}
     for service in services:
         key = service_key(service.id)
         facts = conversion.services[key]
         whole = service.unit == Unit.SEATS
+        own_held = held_at.get(service.id, {})
+        own_not_held = not_held_at.get(service.id, {})
+        own_max = site_max[service.id] = {}
         eligible_entries: list[Any] = []
         kinds: dict[str, str] = {}
         finite: list[float] = []
-        for school_id in sorted(pairs[service.id]):
-            pair = pairs[service.id][school_id]
-            bound, kind = _site_bound(pair, not_held.get((service.id, school_id), 0.0), whole)
-            lock = held.get((service.id, school_id))
+        for school_id, pair in sorted(pairs[service.id].items()):
+            school = taking_part[school_id]
+            not_held_here = own_not_held.get(school_id, 0.0)
+            bound, kind = _site_bound(pair, not_held_here, whole)
+            lock = own_held.get(school_id)
             if lock is not None and bound is not None and bound < lock:
                 bound, kind = lock, "lock"
-            site_max[(service.id, school_id)] = bound
+            own_max[school_id] = bound
             # Its share of a pool made of sites: the site capacity as listed (net of what
             # is not held) even where seats per student bind below it, so what they keep
             # unplaced is said as such; else the per-site max; else what is locked there.
             if pair.site is not None:
-                listed = float(pair.site) - not_held.get((service.id, school_id), 0.0)
+                listed = float(pair.site) - not_held_here
                 finite.append(max(listed, bound or 0.0, lock or 0.0, 0.0))
             else:
                 finite.append(bound if bound is not None else (lock or 0.0))
             if bound is None:
-                eligible_entries.append(school_key(school_id))
+                eligible_entries.append(school.key)
                 continue
-            kinds[school_key(school_id)] = kind
-            eligible_entries.append({"school": school_key(school_id), "max": _number(bound)})
-        own_not_held = not_held_by_service.get(service.id, 0.0)
-        capacity = pool_capacity(service, finite, own_not_held)
+            kinds[school.key] = kind
+            eligible_entries.append({"school": school.key, "max": _number(bound)})
+        service_not_held = sum(own_not_held.values(), 0.0) if own_not_held else 0.0
+        capacity = pool_capacity(service, finite, service_not_held)
         facts.capacity = float(capacity)
-        facts.not_held = _number(own_not_held)
+        facts.not_held = _number(service_not_held)
         facts.eligible = len(eligible_entries)
         if kinds:
             conversion.bounds[key] = kinds
         entry: dict[str, Any] = {
             "id": key,
             "name": service.name,
-            "partner": service.partner.name,
+            "partner": service.partner,
             "category": category_key(service.category, service.unit),
             "unit": service.unit.value,
             "capacity": _number(capacity),
@@ -474,7 +691,7 @@ def build_problem(scenario: Scenario) -> Conversion:
         entry["eligible"] = eligible_entries
         problem_services.append(entry)
 
-    codes = {school.id: school.dese_code for school in schools}
+    codes = {school.id: school.code for school in schools}
     conversion.problem = {
         "objective": scenario.objective.value,
         "schools": [
@@ -492,7 +709,7 @@ def build_problem(scenario: Scenario) -> Conversion:
         "locks": locks,
         "limits": _limits(scenario, conversion)
         + _saturation_limits(
-            scenario, saturation, services, pairs, taking_part, held, not_held, site_max
+            scenario, saturation, services, pairs, taking_part, held_at, not_held_at, site_max
         ),
         "options": {"time_limit_s": scenario.time_limit_s},
     }
@@ -519,12 +736,12 @@ def _site_bound(pair: _Pair, not_held: float, whole: bool) -> tuple[float | None
 def _saturation_limits(
     scenario: Scenario,
     saturation: float | None,
-    services: list[Service],
+    services: list[_Service],
     pairs: dict[int, dict[int, _Pair]],
-    taking_part: dict[int, School],
-    held: dict[tuple[int, int], float],
-    not_held: dict[tuple[int, int], float],
-    site_max: dict[tuple[int, int], float | None],
+    taking_part: dict[int, _School],
+    held: dict[int, dict[int, float]],
+    not_held: dict[int, dict[int, float]],
+    site_max: dict[int, dict[int, float | None]],
 ) -> list[dict[str, Any]]:
     """Per school and seat category: at most saturation × its enrollment in the grades the
     category's services serve there, so that two programs together stay within it too.
@@ -535,7 +752,7 @@ def _saturation_limits(
     """
     if saturation is None:
         return []
-    grades: dict[tuple[str, int], set[str]] = defaultdict(set)
+    grades: dict[tuple[str, int], int] = defaultdict(int)
     inside: dict[tuple[str, int], float] = defaultdict(float)
     outside: dict[tuple[str, int], float] = defaultdict(float)
     room: dict[tuple[str, int], float | None] = defaultdict(float)
@@ -543,13 +760,16 @@ def _saturation_limits(
         if service.unit != Unit.SEATS:
             continue
         category = category_key(service.category, service.unit)
+        own_held = held.get(service.id, {})
+        own_not_held = not_held.get(service.id, {})
+        own_max = site_max[service.id]
         for school_id, pair in pairs[service.id].items():
             cell = (category, school_id)
             # A service that names no grades serves the whole school.
-            grades[cell] |= set(pair.grades or []) or set(taking_part[school_id].grades or [])
-            inside[cell] += held.get((service.id, school_id), 0.0)
-            outside[cell] += not_held.get((service.id, school_id), 0.0)
-            bound = site_max.get((service.id, school_id))
+            grades[cell] |= pair.grades or taking_part[school_id].grades
+            inside[cell] += own_held.get(school_id, 0.0)
+            outside[cell] += own_not_held.get(school_id, 0.0)
+            bound = own_max[school_id]
             so_far = room[cell]
             room[cell] = None if bound is None or so_far is None else so_far + bound
     minimums = {
@@ -560,7 +780,7 @@ def _saturation_limits(
     limits: list[dict[str, Any]] = []
     for (category, school_id), served in sorted(grades.items()):
         cell = (category, school_id)
-        enrolled = served_enrollment(taking_part[school_id], served)
+        enrolled = taking_part[school_id].served(served)
         bound = max(math.floor(saturation * enrolled + 1e-9) - outside[cell], 0.0)
         bound = max(bound, inside[cell], minimums.get(cell, 0.0))
         most = room[cell]
@@ -588,18 +808,20 @@ def saturation_limit_id(school: str, category: str) -> str:
 def _locks(
     scenario: Scenario,
     conversion: Conversion,
-    services: list[Service],
-    active: list[Commitment],
+    services: list[_Service],
+    categories_of: dict[int, Category],
+    bits: GradeBits,
+    active: list[_Commitment],
     committed: dict[tuple[int, int], Decimal],
-    taking_part: dict[int, School],
+    taking_part: dict[int, _School],
     pairs: dict[int, dict[int, _Pair]],
 ) -> list[dict[str, Any]]:
     categories = set(scenario.categories or []) or {c.value for c in Category}
     in_scope = {s.id: s for s in services}
     # Two MOUs may commit the same service at the same school: one lock, their sum.
-    grouped: dict[tuple[int, int], list[Commitment]] = defaultdict(list)
+    grouped: dict[tuple[int, int], list[_Commitment]] = defaultdict(list)
     for commitment in active:
-        if commitment.service.category.value not in categories:
+        if categories_of[commitment.service_id].value not in categories:
             continue  # outside the scenario's question altogether
         grouped[(commitment.service_id, commitment.school_id)].append(commitment)
 
@@ -640,7 +862,7 @@ def _locks(
                 )
                 continue
         if school_id not in pairs[service_id]:
-            pairs[service_id][school_id] = _Pair(grades=list(service.grades or []))
+            pairs[service_id][school_id] = _Pair(grades=bits.mask(service.grades))
             note.note = message(
                 "lock_made_eligible_offering" if service.offerings else "lock_made_eligible"
             )
@@ -691,8 +913,23 @@ def _limits(scenario: Scenario, conversion: Conversion) -> list[dict[str, Any]]:
     return limits
 
 
+class _Site(Protocol):
+    @property
+    def capacity(self) -> Decimal | None: ...
+
+
+class Pooled(Protocol):
+    """A service as `pool_capacity` reads it (a `Service`, or a row of the build's)."""
+
+    @property
+    def capacity(self) -> Decimal | None: ...
+
+    @property
+    def offerings(self) -> Sequence[_Site]: ...
+
+
 def pool_capacity(
-    service: Service, site_bounds: list[float] | None = None, not_held: float = 0
+    service: Pooled, site_bounds: list[float] | None = None, not_held: float = 0
 ) -> Decimal:
     """What the problem lets a service hand out in all.
 
