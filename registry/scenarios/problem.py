@@ -187,6 +187,8 @@ class Conversion:
 
 
 def _number(value: float | Decimal) -> int | float:
+    if type(value) is int:  # whole seats, most bounds: already what the file holds
+        return value
     number = round(float(value), 6)
     return int(number) if number.is_integer() else number
 
@@ -241,14 +243,19 @@ class GradeBits:
 
     def __init__(self) -> None:
         self._bits: dict[str, int] = {}
+        self._masks: dict[tuple[str, ...], int] = {}
 
     def mask(self, grades: Iterable[str] | None) -> int:
-        mask = 0
-        for grade in grades or ():
-            bit = self._bits.get(grade)
-            if bit is None:
-                bit = self._bits[grade] = 1 << len(self._bits)
-            mask |= bit
+        named = tuple(grades or ())
+        mask = self._masks.get(named)
+        if mask is None:
+            mask = 0
+            for grade in named:
+                bit = self._bits.get(grade)
+                if bit is None:
+                    bit = self._bits[grade] = 1 << len(self._bits)
+                mask |= bit
+            self._masks[named] = mask
         return mask
 
 
@@ -401,24 +408,35 @@ def _in_scope(
     return kept, skipped
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Pair:
     """What bounds one service at one school before commitments are counted."""
 
+    school: _School
     grades: int  # the grades served there (GradeBits; 0: none named)
     site: Decimal | None = None  # the offering's site capacity
     saturation: float | None = None  # saturation × enrollment in the grades served
+
+
+def _saturation_bound(per_student: float | None, school: _School, grades: int) -> int | None:
+    """Seats per student × the school's enrollment in the grades served, in whole seats."""
+    if per_student is None:
+        return None
+    return math.floor(per_student * school.served(grades) + 1e-9)
 
 
 class _Reach:
     """The schools a service without offerings could serve (need aside), by grade and area.
 
     Schools are grouped by their grades (a few dozen distinct sets) and by zip, so a
-    service meets groups, not every school; services with the same grades and area
-    (a partner's programs, often) share one answer.
+    service meets groups, not every school; services with the same grades, area and
+    unit (a partner's programs, often) share one answer, bounds and all.
     """
 
-    def __init__(self, taking_part: list[_School], below: list[_School]) -> None:
+    def __init__(
+        self, taking_part: list[_School], below: list[_School], saturation: float | None
+    ) -> None:
+        self._saturation = saturation
         self._taking_part = {s.id for s in taking_part}
         self._rank = {s.id: rank for rank, s in enumerate(taking_part + below)}
         self._by_grades: dict[int, list[_School]] = defaultdict(list)
@@ -426,12 +444,16 @@ class _Reach:
         for school in taking_part + below:
             self._by_grades[school.grades].append(school)
             self._by_zip[school.zip].append(school)
-        self._found: dict[tuple[int, frozenset[str] | None], tuple[list[_School], int]] = {}
+        self._found: dict[tuple[int, frozenset[str] | None, bool], tuple[dict[int, _Pair], int]]
+        self._found = {}
 
-    def schools(self, grades: int, area: frozenset[str] | None) -> tuple[list[_School], int]:
+    def pairs(
+        self, grades: int, area: frozenset[str] | None, seats: bool
+    ) -> tuple[dict[int, _Pair], int]:
         """The schools taking part whose grades meet `grades` and whose zip is in `area`
-        (None: anywhere), in id order, and how many more there are below the threshold."""
-        key = (grades, area)
+        (None: anywhere), in id order, with their bounds (seats per student for `seats`),
+        and how many more there are below the threshold. The caller may change the dict."""
+        key = (grades, area, seats)
         found = self._found.get(key)
         if found is None:
             if area is None:
@@ -439,9 +461,14 @@ class _Reach:
             else:
                 groups = ([s for s in self._by_zip.get(z, ()) if s.grades & grades] for z in area)
             reached = sorted((s for group in groups for s in group), key=self._by_rank)
-            taking_part = [s for s in reached if s.id in self._taking_part]
+            per_student = self._saturation if seats else None
+            taking_part = {
+                s.id: _Pair(s, grades, saturation=_saturation_bound(per_student, s, grades))
+                for s in reached
+                if s.id in self._taking_part
+            }
             found = self._found[key] = (taking_part, len(reached) - len(taking_part))
-        return found
+        return dict(found[0]), found[1]
 
     def _by_rank(self, school: _School) -> int:
         return self._rank[school.id]
@@ -463,29 +490,23 @@ def _pairs(
     serves the schools whose grades overlap its own and, when the scenario
     asks, whose zip its partner's service area covers.
     """
+    seats = service.unit == Unit.SEATS
+    if not service.offerings:
+        area = service.area if require_area else None
+        return reach.pairs(bits.mask(service.grades), area, seats)
     # Seats per student bound each seat-counted pair (`served_enrollment`).
-    per_student = saturation if service.unit == Unit.SEATS else None
+    per_student = saturation if seats else None
     found: dict[int, _Pair] = {}
-    if service.offerings:
-        below_threshold = 0
-        for offering in service.offerings:
-            if offering.school_id in below:
-                below_threshold += 1
-            school = taking_part.get(offering.school_id)
-            if school is None:
-                continue
-            grades = bits.mask(offering.grades or service.grades)
-            pair = found[school.id] = _Pair(grades, site=offering.capacity)
-            if per_student is not None:
-                pair.saturation = math.floor(per_student * school.served(grades) + 1e-9)
-        return found, below_threshold
-    grades = bits.mask(service.grades)
-    schools, below_threshold = reach.schools(grades, service.area if require_area else None)
-    if per_student is None:
-        return {school.id: _Pair(grades) for school in schools}, below_threshold
-    for school in schools:
-        bound = math.floor(per_student * school.served(grades) + 1e-9)
-        found[school.id] = _Pair(grades, saturation=bound)
+    below_threshold = 0
+    for offering in service.offerings:
+        if offering.school_id in below:
+            below_threshold += 1
+        school = taking_part.get(offering.school_id)
+        if school is None:
+            continue
+        grades = bits.mask(offering.grades or service.grades)
+        bound = _saturation_bound(per_student, school, grades)
+        found[school.id] = _Pair(school, grades, site=offering.capacity, saturation=bound)
     return found, below_threshold
 
 
@@ -590,7 +611,7 @@ def build_problem(scenario: Scenario, on_progress: Progress | None = None) -> Co
     services, conversion.skipped_services = _in_scope(scenario, every_service)
 
     progress("pairs")
-    reach = _Reach(list(taking_part.values()), list(below.values()))
+    reach = _Reach(list(taking_part.values()), list(below.values()), saturation)
     pairs: dict[int, dict[int, _Pair]] = {}
     kept_services: list[_Service] = []
     for service in services:
@@ -651,7 +672,7 @@ def build_problem(scenario: Scenario, on_progress: Progress | None = None) -> Co
         kinds: dict[str, str] = {}
         finite: list[float] = []
         for school_id, pair in sorted(pairs[service.id].items()):
-            school = taking_part[school_id]
+            school = pair.school
             not_held_here = own_not_held.get(school_id, 0.0)
             bound, kind = _site_bound(pair, not_held_here, whole)
             lock = own_held.get(school_id)
@@ -718,15 +739,15 @@ def build_problem(scenario: Scenario, on_progress: Progress | None = None) -> Co
 
 def _site_bound(pair: _Pair, not_held: float, whole: bool) -> tuple[float | None, str]:
     """A pair's per-site max (None: no bound) and which bound it is, net of commitments
-    that are not held as locks."""
-    bounds: list[tuple[float, str]] = []
-    if pair.site is not None:
-        bounds.append((float(pair.site), "site"))
-    if pair.saturation is not None:
-        bounds.append((float(pair.saturation), "saturation"))
-    if not bounds:
-        return None, ""
-    value, kind = min(bounds, key=lambda b: (b[0], b[1] != "site"))
+    that are not held as locks. The lower of the site capacity and seats per student;
+    the site's on a tie."""
+    site, saturation = pair.site, pair.saturation
+    if saturation is None or (site is not None and float(site) <= saturation):
+        if site is None:
+            return None, ""
+        value, kind = float(site), "site"
+    else:
+        value, kind = float(saturation), "saturation"
     value = max(value - not_held, 0.0)
     if whole:
         value = math.floor(value + 1e-9)
@@ -766,9 +787,11 @@ def _saturation_limits(
         for school_id, pair in pairs[service.id].items():
             cell = (category, school_id)
             # A service that names no grades serves the whole school.
-            grades[cell] |= pair.grades or taking_part[school_id].grades
-            inside[cell] += own_held.get(school_id, 0.0)
-            outside[cell] += own_not_held.get(school_id, 0.0)
+            grades[cell] |= pair.grades or pair.school.grades
+            if own_held:  # (adding 0.0 changes no sum: most services commit nothing)
+                inside[cell] += own_held.get(school_id, 0.0)
+            if own_not_held:
+                outside[cell] += own_not_held.get(school_id, 0.0)
             bound = own_max[school_id]
             so_far = room[cell]
             room[cell] = None if bound is None or so_far is None else so_far + bound
@@ -862,7 +885,8 @@ def _locks(
                 )
                 continue
         if school_id not in pairs[service_id]:
-            pairs[service_id][school_id] = _Pair(grades=bits.mask(service.grades))
+            made = _Pair(taking_part[school_id], bits.mask(service.grades))
+            pairs[service_id][school_id] = made
             note.note = message(
                 "lock_made_eligible_offering" if service.offerings else "lock_made_eligible"
             )
