@@ -96,7 +96,7 @@ def _copy_rows(
 
 def make_state_like(url: str) -> None:
     """Fill an empty database with copies of the demo district (see the module's doc)."""
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, update
 
     from registry.extensions import db
     from registry.models import (
@@ -150,7 +150,7 @@ def make_state_like(url: str) -> None:
             changed = dict(row)
             area(changed, 0)
             conn.execute(
-                Partner.__table__.update()
+                update(Partner)
                 .where(Partner.id == row["id"])
                 .values(district_wide=False, service_zips=changed["service_zips"])
             )
@@ -246,11 +246,13 @@ def bench(url: str, year: str | None, repeat: int, reference: bool) -> int:
     failures = 0
     with app.app_context(), app.test_request_context(method="POST"):
         year = year or db.session.scalar(select(func.max(MOU.school_year)))
+        assert year, "no MOUs: give --year"
         sizes = {
             model.__name__: db.session.scalar(select(func.count()).select_from(model))
             for model in (School, Service, Commitment)
         }
-        print(f"{db.engine.dialect.name}, {year}: " + ", ".join(f"{v} {k}" for k, v in sizes.items()))
+        counted = ", ".join(f"{n} {model}" for model, n in sizes.items())
+        print(f"{db.engine.dialect.name}, {year}: {counted}")
         builds: list[tuple[str, Callable[[Any], Any]]] = [("vectorised", build_problem)]
         if reference:
             sys.path.insert(0, str(ROOT))

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 
 from registry.audit import Actor, acting_as
 from registry.demo import seed_demo
@@ -227,7 +227,7 @@ def bend(district: dict[str, list[int]]) -> None:
     first.grades = []
     db.session.execute(update(School).where(School.id == schools[4]).values(enrollment=0))
     db.session.execute(
-        SchoolIndicators.__table__.delete().where(
+        delete(SchoolIndicators).where(
             SchoolIndicators.school_id == schools[5], SchoolIndicators.school_year == YEAR
         )
     )

@@ -28,6 +28,13 @@ service and school). A lock the file could not hold is decided like this:
   as a conflict with its MOU, so nobody mistakes the run for one that kept it.
 
 Limits naming a school that does not take part are left out and reported too.
+
+The build reads the registry as plain rows, in a fixed number of queries, and
+finds the schools a service could serve by groups (schools with the same
+grades, as bit masks; schools in one zip), once for all the services with the
+same grades, area and unit: its time grows with the pairs it writes, not with
+schools × services (issue 13: 1,885 schools and 6,302 services took 40 s).
+`on_progress` hears its phases (`BUILD_PHASES`) as they start.
 """
 
 from __future__ import annotations
@@ -339,22 +346,24 @@ def _services() -> list[_Service]:
         .join(Partner, Service.partner_id == Partner.id)
         .order_by(Service.id)
     )
-    services = {
-        row[0]: _Service(
-            id=row[0],
-            name=row[1],
-            partner_id=row[2],
-            partner=row[3],
-            partner_status=row[4],
-            area=None if row[5] else frozenset(row[6] or []),
-            category=row[7],
-            unit=row[8],
-            capacity=row[9],
-            grades=list(row[10] or []),
-            active=row[11],
+    services: dict[int, _Service] = {}
+    for (
+        id_, name, partner_id, partner, status, district_wide, zips, category, unit, capacity,
+        grades, active,
+    ) in db.session.execute(stmt):  # fmt: skip
+        services[id_] = _Service(
+            id=id_,
+            name=name,
+            partner_id=partner_id,
+            partner=partner,
+            partner_status=status,
+            area=None if district_wide else frozenset(zips or []),
+            category=category,
+            unit=unit,
+            capacity=capacity,
+            grades=list(grades or []),
+            active=active,
         )
-        for row in db.session.execute(stmt)
-    }
     offerings = select(
         Offering.service_id, Offering.school_id, Offering.capacity, Offering.grades
     ).order_by(Offering.service_id, Offering.id)
