@@ -669,38 +669,41 @@ def build_problem(scenario: Scenario, on_progress: Progress | None = None) -> Co
     progress("limits")
     held_at, not_held_at = _by_service(held), _by_service(not_held)
     problem_services = []
-    site_max: dict[int, dict[int, float | None]] = {}
+    shared_bounds: dict[int, _Bound] = {}  # by id(pair), for the pairs without commitments
+    # Per seat category, per school: what its saturation limit sums (`_saturation_limits`).
+    seat_cells: dict[str, dict[int, _SeatCell]] = defaultdict(dict)
     for service in services:
         key = service_key(service.id)
         facts = conversion.services[key]
         whole = service.unit == Unit.SEATS
         own_held = held_at.get(service.id, {})
         own_not_held = not_held_at.get(service.id, {})
-        own_max = site_max[service.id] = {}
+        cells = seat_cells[category_key(service.category, service.unit)] if whole else None
         eligible_entries: list[Any] = []
         kinds: dict[str, str] = {}
         finite: list[float] = []
         for school_id, pair in sorted(pairs[service.id].items()):
-            school = pair.school
-            not_held_here = own_not_held.get(school_id, 0.0)
-            bound, kind = _site_bound(pair, not_held_here, whole)
-            lock = own_held.get(school_id)
-            if lock is not None and bound is not None and bound < lock:
-                bound, kind = lock, "lock"
-            own_max[school_id] = bound
-            # Its share of a pool made of sites: the site capacity as listed (net of what
-            # is not held) even where seats per student bind below it, so what they keep
-            # unplaced is said as such; else the per-site max; else what is locked there.
-            if pair.site is not None:
-                listed = float(pair.site) - not_held_here
-                finite.append(max(listed, bound or 0.0, lock or 0.0, 0.0))
+            lock, not_held_here = None, 0.0
+            if school_id in own_held or school_id in own_not_held:
+                lock, not_held_here = own_held.get(school_id), own_not_held.get(school_id, 0.0)
+                at = _bound(pair, not_held_here, lock, whole)
             else:
-                finite.append(bound if bound is not None else (lock or 0.0))
-            if bound is None:
-                eligible_entries.append(school.key)
-                continue
-            kinds[school.key] = kind
-            eligible_entries.append({"school": school.key, "max": _number(bound)})
+                # Services alike share their pairs (`_Reach`): one bound for them all.
+                shared = shared_bounds.get(id(pair))
+                if shared is None:
+                    shared = shared_bounds[id(pair)] = _bound(pair, 0.0, None, whole)
+                at = shared
+            finite.append(at.share)
+            if at.value is None:
+                eligible_entries.append(pair.school.key)
+            else:
+                kinds[pair.school.key] = at.kind
+                eligible_entries.append({"school": pair.school.key, "max": at.max})
+            if cells is not None and saturation is not None:
+                cell = cells.get(school_id)
+                if cell is None:
+                    cell = cells[school_id] = _SeatCell()
+                cell.add(pair, lock, not_held_here, at.value)
         service_not_held = sum(own_not_held.values(), 0.0) if own_not_held else 0.0
         capacity = pool_capacity(service, finite, service_not_held)
         facts.capacity = float(capacity)
@@ -738,12 +741,36 @@ def build_problem(scenario: Scenario, on_progress: Progress | None = None) -> Co
         "services": problem_services,
         "locks": locks,
         "limits": _limits(scenario, conversion)
-        + _saturation_limits(
-            scenario, saturation, services, pairs, taking_part, held_at, not_held_at, site_max
-        ),
+        + _saturation_limits(scenario, saturation, seat_cells, taking_part),
         "options": {"time_limit_s": scenario.time_limit_s},
     }
     return conversion
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """A pair's per-site max as the file has it, net of commitments."""
+
+    value: float | None  # None: no bound
+    kind: str  # which bound it is: "site", "saturation", "lock" ("" for none)
+    max: int | float | None  # `value` as the file writes it
+    share: float  # its share of a pool made of sites (`pool_capacity`)
+
+
+def _bound(pair: _Pair, not_held: float, lock: float | None, whole: bool) -> _Bound:
+    """A pair's per-site max, given what is committed there and held (`lock`) or not."""
+    bound, kind = _site_bound(pair, not_held, whole)
+    if lock is not None and bound is not None and bound < lock:
+        bound, kind = lock, "lock"
+    # Its share of a pool made of sites: the site capacity as listed (net of what
+    # is not held) even where seats per student bind below it, so what they keep
+    # unplaced is said as such; else the per-site max; else what is locked there.
+    if pair.site is not None:
+        listed = float(pair.site) - not_held
+        share = max(listed, bound or 0.0, lock or 0.0, 0.0)
+    else:
+        share = bound if bound is not None else (lock or 0.0)
+    return _Bound(bound, kind, None if bound is None else _number(bound), share)
 
 
 def _site_bound(pair: _Pair, not_held: float, whole: bool) -> tuple[float | None, str]:
@@ -763,15 +790,31 @@ def _site_bound(pair: _Pair, not_held: float, whole: bool) -> tuple[float | None
     return value, kind
 
 
+@dataclass(slots=True)
+class _SeatCell:
+    """One school in one seat category: what its saturation limit sums over the pairs."""
+
+    grades: int = 0  # served by any of the category's services there (GradeBits)
+    inside: float = 0.0  # held as locks
+    outside: float = 0.0  # committed, not held
+    room: float | None = 0.0  # the pairs' per-site maxes together (None: one has none)
+
+    def add(self, pair: _Pair, held: float | None, not_held: float, bound: float | None) -> None:
+        # A service that names no grades serves the whole school.
+        self.grades |= pair.grades or pair.school.grades
+        if held:
+            self.inside += held
+        if not_held:
+            self.outside += not_held
+        room = self.room
+        self.room = None if bound is None or room is None else room + bound
+
+
 def _saturation_limits(
     scenario: Scenario,
     saturation: float | None,
-    services: list[_Service],
-    pairs: dict[int, dict[int, _Pair]],
+    seat_cells: dict[str, dict[int, _SeatCell]],
     taking_part: dict[int, _School],
-    held: dict[int, dict[int, float]],
-    not_held: dict[int, dict[int, float]],
-    site_max: dict[int, dict[int, float | None]],
 ) -> list[dict[str, Any]]:
     """Per school and seat category: at most saturation × its enrollment in the grades the
     category's services serve there, so that two programs together stay within it too.
@@ -782,50 +825,29 @@ def _saturation_limits(
     """
     if saturation is None:
         return []
-    grades: dict[tuple[str, int], int] = defaultdict(int)
-    inside: dict[tuple[str, int], float] = defaultdict(float)
-    outside: dict[tuple[str, int], float] = defaultdict(float)
-    room: dict[tuple[str, int], float | None] = defaultdict(float)
-    for service in services:
-        if service.unit != Unit.SEATS:
-            continue
-        category = category_key(service.category, service.unit)
-        own_held = held.get(service.id, {})
-        own_not_held = not_held.get(service.id, {})
-        own_max = site_max[service.id]
-        for school_id, pair in pairs[service.id].items():
-            cell = (category, school_id)
-            # A service that names no grades serves the whole school.
-            grades[cell] |= pair.grades or pair.school.grades
-            if own_held:  # (adding 0.0 changes no sum: most services commit nothing)
-                inside[cell] += own_held.get(school_id, 0.0)
-            if own_not_held:
-                outside[cell] += own_not_held.get(school_id, 0.0)
-            bound = own_max[school_id]
-            so_far = room[cell]
-            room[cell] = None if bound is None or so_far is None else so_far + bound
     minimums = {
         (limit_category(limit), int(limit["school_id"])): float(limit["min"])
         for limit in scenario.limits or []
         if limit.get("min") is not None
     }
     limits: list[dict[str, Any]] = []
-    for (category, school_id), served in sorted(grades.items()):
-        cell = (category, school_id)
-        enrolled = taking_part[school_id].served(served)
-        bound = max(math.floor(saturation * enrolled + 1e-9) - outside[cell], 0.0)
-        bound = max(bound, inside[cell], minimums.get(cell, 0.0))
-        most = room[cell]
-        if most is not None and most <= bound:
-            continue
-        limits.append(
-            {
-                "id": saturation_limit_id(school_key(school_id), category),
-                "school": school_key(school_id),
-                "category": category,
-                "max": _number(bound),
-            }
-        )
+    for category in sorted(seat_cells):
+        cells = seat_cells[category]
+        for school_id in sorted(cells):
+            cell = cells[school_id]
+            enrolled = taking_part[school_id].served(cell.grades)
+            bound = max(math.floor(saturation * enrolled + 1e-9) - cell.outside, 0.0)
+            bound = max(bound, cell.inside, minimums.get((category, school_id), 0.0))
+            if cell.room is not None and cell.room <= bound:
+                continue
+            limits.append(
+                {
+                    "id": saturation_limit_id(school_key(school_id), category),
+                    "school": school_key(school_id),
+                    "category": category,
+                    "max": _number(bound),
+                }
+            )
     return limits
 
 
