@@ -229,7 +229,9 @@ def build_run(run: ScenarioRun, flush: bool = True) -> bool:
 
 def _keep(run: ScenarioRun, conversion: Conversion) -> None:
     """The built problem's files and figures, on its run."""
-    run.problem_json = json.dumps(conversion.problem, indent=1, ensure_ascii=False)
+    # Compact: with an indent, `json` falls back to its pure-Python encoder (2.95 s and 54 MB
+    # for the state-sized problem, against 0.72 s and 35 MB compact).
+    run.problem_json = json.dumps(conversion.problem, ensure_ascii=False, separators=(",", ":"))
     run.report_json = json.dumps(conversion.report(), ensure_ascii=False)
     run.eligible_pairs = conversion.eligible_pairs
     # The engine's categories: every one a service offers or a limit names.
