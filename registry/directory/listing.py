@@ -62,15 +62,33 @@ def _in_force() -> ColumnElement[bool]:
 
 
 @cache
-def placements() -> Subquery:
+def placements(of: str = "") -> Subquery:
     """(service_id, school_id) for every listed service at every school it is listed at.
 
-    Over the parameter `today` (bind it when executing a statement that uses it).
+    Over the parameter `today` (bind it when executing a statement that uses it). With `of`
+    "service", "services" (a list) or "school", only those of the parameter of that name: the
+    filter is
+    inside each branch of the union, where SQLite uses the indexes (it does not push a
+    condition on the union's result down into it).
     """
+    only_committed: list[ColumnElement[bool]] = []
+    only_offered: list[ColumnElement[bool]] = []
+    if of == "service":
+        service = bindparam("service", type_=Integer)
+        only_committed.append(Commitment.service_id == service)
+        only_offered.append(Offering.service_id == service)
+    elif of == "services":
+        services = bindparam("services", expanding=True)
+        only_committed.append(Commitment.service_id.in_(services))
+        only_offered.append(Offering.service_id.in_(services))
+    elif of == "school":
+        school = bindparam("school", type_=Integer)
+        only_committed.append(Commitment.school_id == school)
+        only_offered.append(Offering.school_id == school)
     committed = (
         select(Commitment.service_id, Commitment.school_id)
         .join(MOU, MOU.id == Commitment.mou_id)
-        .where(_in_force())
+        .where(_in_force(), *only_committed)
     )
     covering = aliased(Commitment)
     offered = (
@@ -81,7 +99,7 @@ def placements() -> Subquery:
             covering,
             and_(covering.mou_id == MOU.id, covering.service_id == Offering.service_id),
         )
-        .where(_in_force())
+        .where(_in_force(), *only_offered)
     )
     both = union(committed, offered).subquery("placed")
     return (
@@ -268,7 +286,7 @@ def search_services(search: Search, today: date, page: int) -> Page[Card]:
 
 @cache
 def _a_few_schools() -> Select[Any]:
-    placed = placements()
+    placed = placements("services")
     ranked = (
         select(
             placed.c.service_id,
@@ -371,7 +389,7 @@ def _listed_service() -> Select[Any]:
         .options(contains_eager(Service.partner))
         .where(
             Service.id == bindparam("service", type_=Integer),
-            Service.id.in_(select(placements().c.service_id)),
+            Service.id.in_(select(placements("service").c.service_id)),
         )
     )
 
@@ -391,7 +409,7 @@ class Place:
 
 @cache
 def _places_of() -> Select[School, Offering]:
-    placed = placements()
+    placed = placements("service")
     return (
         select(School, Offering)
         .join(placed, placed.c.school_id == School.id)
@@ -423,7 +441,7 @@ class SchoolListing:
 
 @cache
 def _listing_at() -> Select[Service, Offering]:
-    placed = placements()
+    placed = placements("school")
     school = bindparam("school", type_=Integer)
     return (
         select(Service, Offering)
