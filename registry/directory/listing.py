@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Date,
     Integer,
@@ -78,7 +79,7 @@ def placements(of: str = "") -> Subquery:
         only_committed.append(Commitment.service_id == service)
         only_offered.append(Offering.service_id == service)
     elif of == "services":
-        services = bindparam("services", expanding=True)
+        services: BindParameter[int] = bindparam("services", expanding=True)
         only_committed.append(Commitment.service_id.in_(services))
         only_offered.append(Offering.service_id.in_(services))
     elif of == "school":
