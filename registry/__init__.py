@@ -113,6 +113,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _register_blueprints(app)
     _register_template_helpers(app)
+    if app.config.get("WARM_AT_START", not app.testing):
+        from registry.directory.caching import warm
+
+        warm(app)  # each worker compiles the public pages before its first visitor
 
     from registry.cli import register_commands
 
