@@ -113,7 +113,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _register_blueprints(app)
     _register_template_helpers(app)
-    if app.config.get("WARM_AT_START", not app.testing):
+    if app.config["WARM_AT_START"]:
         from registry.directory.caching import warm
 
         warm(app)  # each worker compiles the public pages before its first visitor

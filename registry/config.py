@@ -165,6 +165,9 @@ def build_config(
         # `flask mfa-rotate-key` re-encrypts every secret under the current key.
         "MFA_ENCRYPTION_KEY": settings.mfa_encryption_key,
         "MFA_ENCRYPTION_OLD_KEYS": settings.mfa_encryption_old_keys,
+        # Compile the family directory's templates and load its catalogues when the app is
+        # built (each gunicorn worker), not in its first visitors' requests. Off in tests.
+        "WARM_AT_START": not testing,
     }
     if settings.mfa_required_roles is not None:
         config["MFA_REQUIRED_ROLES"] = settings.mfa_required_roles
