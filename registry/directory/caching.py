@@ -108,10 +108,18 @@ def _sources() -> tuple[str, ...]:
     return (str(package), str(templates), str(package.parent / "translations"))
 
 
+def code_version(app: Flask) -> str:
+    """The hash of the directory's code, kept on the app (resolving its folders costs syscalls)."""
+    kept = app.extensions.get("directory_code_version")
+    if kept is None:
+        kept = app.extensions["directory_code_version"] = _code_version(*_sources())
+    return str(kept)
+
+
 def page_etag() -> str:
     """The ETag of the page this request asks for (without the W/ prefix or quotes)."""
     parts = (
-        _code_version(*_sources()),
+        code_version(current_app),
         str(get_locale() or "en"),
         request.path,
         request.query_string.decode("latin-1"),
@@ -182,7 +190,7 @@ def warm(app: Flask) -> None:
     for name in DIRECTORY_TEMPLATES:
         app.jinja_env.get_template(f"directory/{name}.html")
     with app.test_request_context("/directory/"):
-        _code_version(*_sources())
+        code_version(app)
         for language in app.config["LANGUAGES"]:
             with force_locale(language):
                 get_translations()
