@@ -112,7 +112,9 @@ def main() -> None:
                 f"max {ms[-1]:6.2f} ms  ({len(ms)} requests)"
             )
         if args.profile:
-            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.profile)
+            pstats.Stats(profiler).sort_stats(
+                os.environ.get("PROFILE_SORT", "cumulative")
+            ).print_stats(args.profile)
 
 
 if __name__ == "__main__":
