@@ -17,8 +17,10 @@ back to pages it has seen, sending their ETags (a browser revalidating after
 max-age).
 
 It prints the latency percentiles of each pass (p50, p95, max), the requests
-per second, and the machine's load average before and after, since on a shared
-machine the figures mean little without it. `--think 0` measures saturation:
+per second, the server's CPU time per request (gunicorn's processes, read from
+/proc: what a page costs whatever else the machine runs), and the machine's
+load average before and after, since on a shared machine the latencies mean
+little without it. `--think 0` measures saturation:
 every visitor fires its next request as soon as the last one answers.
 """
 
@@ -107,6 +109,22 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         raise SystemExit("the server did not come up")
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by the server (gunicorn's master and workers), if on Linux."""
+        if self._process is None:
+            return time.process_time()  # werkzeug serves in this process (visitors count too)
+        pids = [self._process.pid]
+        try:
+            for task in Path(f"/proc/{self._process.pid}/task").iterdir():
+                pids += [int(p) for p in (task / "children").read_text().split()]
+            total = 0
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        except (OSError, ValueError, IndexError):
+            return None
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self._process is not None:
@@ -213,14 +231,32 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def report(name: str, latencies: list[float], statuses: dict[int, int], elapsed: float) -> None:
+def report(
+    name: str,
+    latencies: list[float],
+    statuses: dict[int, int],
+    elapsed: float,
+    cpu_s: float | None = None,
+) -> None:
     ms = [x * 1000 for x in latencies]
+    cpu = "" if cpu_s is None else f"  server CPU {cpu_s * 1000 / len(ms):5.2f} ms/request"
     print(
         f"{name:<22} {len(ms):>5} requests  p50 {percentile(ms, 0.5):7.1f} ms  "
         f"p95 {percentile(ms, 0.95):7.1f} ms  max {max(ms):7.1f} ms  "
         f"mean {statistics.fmean(ms):6.1f} ms  {len(ms) / elapsed:6.1f} req/s  "
-        f"statuses {dict(sorted(statuses.items()))}"
+        f"statuses {dict(sorted(statuses.items()))}{cpu}"
     )
+
+
+def measured_pass(
+    server: Server, visitors: list[Visitor], paths: list[str], pages: int, revalidate: bool
+) -> tuple[list[float], dict[int, int], float, float | None]:
+    """A pass, and the server's CPU seconds during it (None where it cannot be read)."""
+    before = server.cpu_seconds()
+    latencies, statuses, elapsed = run_pass(visitors, paths, pages, revalidate)
+    after = server.cpu_seconds()
+    cpu = None if before is None or after is None else after - before
+    return latencies, statuses, elapsed, cpu
 
 
 def main() -> None:
@@ -261,9 +297,12 @@ def main() -> None:
                 Visitor(server.port, LANGUAGES[n % 3], random.Random(rng.random()), args.think)
                 for n in range(args.visitors)
             ]
-            report("browsing (cold)", *run_pass(visitors, paths, args.pages, revalidate=False))
-            report("browsing on", *run_pass(visitors, paths, args.pages, revalidate=False))
-            report("revisits (ETag)", *run_pass(visitors, paths, args.pages, revalidate=True))
+            for name, revalidate in (
+                ("browsing (cold)", False),
+                ("browsing on", False),
+                ("revisits (ETag)", True),
+            ):
+                report(name, *measured_pass(server, visitors, paths, args.pages, revalidate))
             load_after = os.getloadavg()
             print(
                 f"load average (1, 5, 15 min) before {tuple(round(x, 2) for x in load_before)}, "

@@ -11,7 +11,7 @@ from flask import Flask
 
 from registry.audit import Actor, acting_as
 from registry.extensions import db
-from registry.mfa.cli import mfa_reset_command
+from registry.mfa.cli import mfa_reset_command, mfa_rotate_key_command
 from registry.programs.cli import import_partner_programs_command
 from registry.reminders.cli import send_reminders_command
 from registry.scenarios.cli import allocate_command
@@ -30,6 +30,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(allocate_command)
     app.cli.add_command(send_reminders_command)
     app.cli.add_command(mfa_reset_command)
+    app.cli.add_command(mfa_rotate_key_command)
     app.cli.add_command(verify_audit_command)
 
 

@@ -33,6 +33,10 @@ class Settings:
     district_code: str | None = None
     # How many reverse proxies stand in front of the app (0: none, X-Forwarded-* ignored).
     trusted_proxies: int = 0
+    # TOTP secrets are encrypted with this Fernet key (None: one derived from SECRET_KEY);
+    # the old keys still decrypt, for a rotation (registry.mfa.secret_box).
+    mfa_encryption_key: str | None = None
+    mfa_encryption_old_keys: tuple[str, ...] = ()
 
     @classmethod
     def from_environ(cls) -> Settings:
@@ -48,6 +52,8 @@ class Settings:
             mail_from=os.environ.get("MAIL_FROM") or None,
             district_code=os.environ.get("DISTRICT_CODE") or None,
             trusted_proxies=_count("TRUSTED_PROXIES"),
+            mfa_encryption_key=os.environ.get("MFA_ENCRYPTION_KEY") or None,
+            mfa_encryption_old_keys=_list(os.environ.get("MFA_ENCRYPTION_OLD_KEYS")),
         )
 
 
@@ -56,6 +62,11 @@ def _roles(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     return tuple(r.strip() for r in value.split(",") if r.strip())
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    """A comma-separated list (unset or empty: none)."""
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
 def _count(name: str) -> int:
@@ -160,6 +171,14 @@ def build_config(
         # Reverse proxies in front of the app: X-Forwarded-For/-Proto/-Host/-Port are trusted
         # from this many hops (werkzeug's ProxyFix). 0: none, the headers are ignored.
         "TRUSTED_PROXIES": settings.trusted_proxies,
+        # TOTP secrets at rest (registry.mfa.secret_box): a Fernet key; None derives one from
+        # SECRET_KEY with HKDF. Old keys (or old SECRET_KEYs) still decrypt during a rotation;
+        # `flask mfa-rotate-key` re-encrypts every secret under the current key.
+        "MFA_ENCRYPTION_KEY": settings.mfa_encryption_key,
+        "MFA_ENCRYPTION_OLD_KEYS": settings.mfa_encryption_old_keys,
+        # Compile the family directory's templates and load its catalogues when the app is
+        # built (each gunicorn worker), not in its first visitors' requests. Off in tests.
+        "WARM_AT_START": not testing,
     }
     if settings.mfa_required_roles is not None:
         config["MFA_REQUIRED_ROLES"] = settings.mfa_required_roles

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pyotp
 import pytest
 from flask.testing import FlaskClient
 
+from registry.extensions import db
+from registry.mfa import services
 from registry.models import MOU, Partner, School, Service, User
 
 ROLES = ("admin", "coordinator", "leader", "partner")
@@ -40,6 +43,8 @@ MATRIX: list[tuple[str, tuple[int, int, int, int]]] = [
     ("/mous/{other_mou}", (200, 200, 200, 404)),
     ("/users/", (200, 404, 404, 404)),
     ("/users/new", (200, 404, 404, 404)),
+    ("/users/{mfa_user}/edit", (200, 404, 404, 404)),
+    ("/users/{mfa_user}/mfa/reset", (200, 404, 404, 404)),  # the reset's confirmation page
     ("/equity/", (200, 200, 200, 404)),
     ("/equity/need", (200, 200, 200, 404)),
     ("/equity/need/definitions/new", (200, 404, 200, 404)),
@@ -61,6 +66,7 @@ def world(
     make_service: Callable[..., Service],
     make_school: Callable[..., School],
     make_mou: Callable[..., MOU],
+    make_user: Callable[..., User],
     default_need_index: Any,
 ) -> dict[str, Any]:
     own, other = make_partner(), make_partner()
@@ -77,7 +83,18 @@ def world(
         "school": school.id,
         "own_mou": make_mou(partner=own, schools=[school]).id,
         "other_mou": make_mou(partner=other, schools=[school]).id,
+        "mfa_user": _enrolled(make_user("leader")).id,
     }
+
+
+def _enrolled(user: User) -> User:
+    """A user whose two-step sign-in is on (an admin may reset it)."""
+    services.start_enrolment(user)
+    secret = services.pending_secret(user)
+    assert secret is not None
+    services.confirm_enrolment(user, pyotp.TOTP(secret).now())
+    db.session.commit()
+    return user
 
 
 @pytest.mark.parametrize("path, statuses", MATRIX, ids=[path for path, _ in MATRIX])

@@ -179,6 +179,7 @@ NOT_FUZZED: dict[str, str] = {
     "mfa.verify": "needs a password step pending in the session (tests/test_mfa.py)",
     "mfa.disable": "needs an enrolled authenticator (tests/test_mfa.py)",
     "mfa.recovery_codes": "needs an enrolled authenticator (tests/test_mfa.py)",
+    "mfa.admin_reset": "needs an enrolled user; one box to tick (tests/test_mfa_admin_reset.py)",
     "auth.logout": "signs out; no fields",
     "api_tokens.revoke": "a button: no fields to fuzz",
     "applications.approve": "a button: no fields to fuzz",

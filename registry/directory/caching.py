@@ -108,10 +108,18 @@ def _sources() -> tuple[str, ...]:
     return (str(package), str(templates), str(package.parent / "translations"))
 
 
+def code_version(app: Flask) -> str:
+    """The hash of the directory's code, kept on the app (resolving its folders costs syscalls)."""
+    kept = app.extensions.get("directory_code_version")
+    if kept is None:
+        kept = app.extensions["directory_code_version"] = _code_version(*_sources())
+    return str(kept)
+
+
 def page_etag() -> str:
     """The ETag of the page this request asks for (without the W/ prefix or quotes)."""
     parts = (
-        _code_version(*_sources()),
+        code_version(current_app),
         str(get_locale() or "en"),
         request.path,
         request.query_string.decode("latin-1"),
@@ -165,3 +173,24 @@ def cached_page(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseR
 def derived(name: str, compute: Callable[[], T]) -> T:
     """`compute()`, or its value kept since the listing last changed (call after the ETag)."""
     return _pages(current_app).derived(name, compute)
+
+
+DIRECTORY_TEMPLATES = ("base", "_macros", "index", "service", "schools", "school")
+
+
+def warm(app: Flask) -> None:
+    """Do now, at start-up, what the first visitors' requests would otherwise wait for.
+
+    Each gunicorn worker builds its own app, so each would compile the directory's
+    templates, hash its sources (the ETag's code version) and load each language's
+    catalogue on first use: tens of milliseconds of CPU apiece, in the middle of a rush.
+    """
+    from flask_babel import force_locale, get_translations
+
+    for name in DIRECTORY_TEMPLATES:
+        app.jinja_env.get_template(f"directory/{name}.html")
+    with app.test_request_context("/directory/"):
+        code_version(app)
+        for language in app.config["LANGUAGES"]:
+            with force_locale(language):
+                get_translations()

@@ -14,12 +14,19 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    Date,
+    Integer,
+    Select,
+    String,
     Subquery,
     and_,
+    bindparam,
     distinct,
     exists,
     func,
@@ -43,16 +50,46 @@ SCHOOLS_ON_A_CARD = 3
 ZIP_CODE = re.compile(r"^\d{5}$")
 
 
-def _in_force(today: date) -> ColumnElement[bool]:
-    return and_(MOU.status == MOUStatus.ACTIVE, MOU.start_date <= today, MOU.end_date >= today)
+# Every statement below is built once (per database dialect: the JSON functions differ) with
+# bind parameters for the day and the search's values, then reused: building a statement with
+# its subqueries costs more CPU than SQLite running it, and a reused statement's cache key is
+# memoised, so SQLAlchemy's compiled cache answers at once. `today` is the district's date.
+TODAY = bindparam("today", type_=Date)
+LIKE_ESCAPE = "/"
 
 
-def placements(today: date) -> Subquery:
-    """(service_id, school_id) for every listed service at every school it is listed at."""
+def _in_force() -> ColumnElement[bool]:
+    return and_(MOU.status == MOUStatus.ACTIVE, MOU.start_date <= TODAY, MOU.end_date >= TODAY)
+
+
+@cache
+def placements(of: str = "") -> Subquery:
+    """(service_id, school_id) for every listed service at every school it is listed at.
+
+    Over the parameter `today` (bind it when executing a statement that uses it). With `of`
+    "service", "services" (a list) or "school", only those of the parameter of that name: the
+    filter is
+    inside each branch of the union, where SQLite uses the indexes (it does not push a
+    condition on the union's result down into it).
+    """
+    only_committed: list[ColumnElement[bool]] = []
+    only_offered: list[ColumnElement[bool]] = []
+    if of == "service":
+        service = bindparam("service", type_=Integer)
+        only_committed.append(Commitment.service_id == service)
+        only_offered.append(Offering.service_id == service)
+    elif of == "services":
+        services: BindParameter[int] = bindparam("services", expanding=True)
+        only_committed.append(Commitment.service_id.in_(services))
+        only_offered.append(Offering.service_id.in_(services))
+    elif of == "school":
+        school = bindparam("school", type_=Integer)
+        only_committed.append(Commitment.school_id == school)
+        only_offered.append(Offering.school_id == school)
     committed = (
         select(Commitment.service_id, Commitment.school_id)
         .join(MOU, MOU.id == Commitment.mou_id)
-        .where(_in_force(today))
+        .where(_in_force(), *only_committed)
     )
     covering = aliased(Commitment)
     offered = (
@@ -63,7 +100,7 @@ def placements(today: date) -> Subquery:
             covering,
             and_(covering.mou_id == MOU.id, covering.service_id == Offering.service_id),
         )
-        .where(_in_force(today))
+        .where(_in_force(), *only_offered)
     )
     both = union(committed, offered).subquery("placed")
     return (
@@ -75,18 +112,38 @@ def placements(today: date) -> Subquery:
     )
 
 
-def _json_elements(column: Any) -> Any:
+def _dialect() -> str:
+    return db.engine.dialect.name
+
+
+def _json_elements(column: Any, dialect: str) -> Any:
     """A JSON array column's elements as a table with a `value` column, on either database."""
-    if db.engine.dialect.name == "postgresql":
+    if dialect == "postgresql":
         return func.json_array_elements_text(column).table_valued("value")
     return func.json_each(column).table_valued("value")
 
 
-def _holds(column: Any, value: str) -> ColumnElement[bool]:
+def _holds(column: Any, value: Any, dialect: str) -> ColumnElement[bool]:
     """Whether a JSON array column holds a value (exactly, as an element)."""
-    elements = _json_elements(column)
+    elements = _json_elements(column, dialect)
     value_column: ColumnClause[Any] = elements.c.value
     return exists(select(1).select_from(elements).where(value_column == value))
+
+
+def _contains(column: Any, name: str) -> ColumnElement[bool]:
+    """lower(column) LIKE the parameter `name` (a pattern made by `_like_pattern`)."""
+    return func.lower(column).like(bindparam(name, type_=String), escape=LIKE_ESCAPE)
+
+
+def _like_pattern(text: str) -> str:
+    """A LIKE pattern finding `text` (lower-cased) anywhere, its own % and _ taken literally."""
+    escaped = (
+        text.lower()
+        .replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+    return f"%{escaped}%"
 
 
 @dataclass(frozen=True)
@@ -142,29 +199,41 @@ class Card:
     more_schools: int = 0
 
 
-def search_services(search: Search, today: date, page: int) -> Page[Card]:
-    """The listed services matching a search, by name, one page of them."""
-    placed = placements(today)
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a search uses: one prebuilt pair of statements per shape."""
+
+    school: bool
+    zip: bool
+    category: bool
+    grade: bool
+    language: bool
+    text: bool
+
+
+@cache
+def _search_statements(shape: _Shape, dialect: str) -> tuple[Select[Any], Select[Any]]:
+    """(count, page) statements of a search's shape, over parameters named after the filters."""
+    placed = placements()
     at = select(placed.c.service_id)
-    if search.school or search.zip:
+    if shape.school or shape.zip:
         at = at.join(School, School.id == placed.c.school_id)
-        if search.school:
-            at = at.where(func.lower(School.name).contains(search.school.lower(), autoescape=True))
-        if search.zip:
-            at = at.where(School.zip == search.zip)
+        if shape.school:
+            at = at.where(_contains(School.name, "school"))
+        if shape.zip:
+            at = at.where(School.zip == bindparam("zip", type_=String))
     conditions: list[ColumnElement[bool]] = [Service.id.in_(at)]
-    if search.category:
-        conditions.append(Service.category == search.category)
-    if search.grade:
-        conditions.append(_holds(Service.grades, search.grade))
-    if search.language:
-        conditions.append(_holds(Service.languages, search.language))
-    if search.text:
-        needle = search.text.lower()
+    if shape.category:
+        conditions.append(Service.category == bindparam("category"))
+    if shape.grade:
+        conditions.append(_holds(Service.grades, bindparam("grade", type_=String), dialect))
+    if shape.language:
+        conditions.append(_holds(Service.languages, bindparam("language", type_=String), dialect))
+    if shape.text:
         conditions.append(
             or_(
                 *(
-                    func.lower(column).contains(needle, autoescape=True)
+                    _contains(column, "text")
                     for column in (
                         Service.name,
                         Service.description,
@@ -175,22 +244,50 @@ def search_services(search: Search, today: date, page: int) -> Page[Card]:
             )
         )
     base = select(Service).join(Service.partner).where(*conditions)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    services = db.session.scalars(
+    count = select(func.count()).select_from(base.subquery())
+    page = (
         base.options(contains_eager(Service.partner))
         .order_by(func.lower(Service.name), func.lower(Partner.name), Service.id)
         .limit(PER_PAGE)
-        .offset((page - 1) * PER_PAGE)
-    ).all()
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return count, page
+
+
+def search_services(search: Search, today: date, page: int) -> Page[Card]:
+    """The listed services matching a search, by name, one page of them."""
+    shape = _Shape(
+        school=bool(search.school),
+        zip=bool(search.zip),
+        category=search.category is not None,
+        grade=bool(search.grade),
+        language=bool(search.language),
+        text=bool(search.text),
+    )
+    count, page_of = _search_statements(shape, _dialect())
+    values: dict[str, Any] = {"today": today}
+    if shape.school:
+        values["school"] = _like_pattern(search.school)
+    if shape.zip:
+        values["zip"] = search.zip
+    if shape.category:
+        values["category"] = search.category
+    if shape.grade:
+        values["grade"] = search.grade
+    if shape.language:
+        values["language"] = search.language
+    if shape.text:
+        values["text"] = _like_pattern(search.text)
+    total = db.session.scalar(count, values) or 0
+    services = db.session.scalars(page_of, {**values, "offset": (page - 1) * PER_PAGE}).all()
     cards = [Card(service) for service in services]
-    _name_a_few_schools(cards, placed)
+    _name_a_few_schools(cards, today)
     return Page(cards, page, PER_PAGE, total)
 
 
-def _name_a_few_schools(cards: list[Card], placed: Subquery) -> None:
-    """A few schools of each card (by name) and how many more: a bounded read per page."""
-    if not cards:
-        return
+@cache
+def _a_few_schools() -> Select[Any]:
+    placed = placements("services")
     ranked = (
         select(
             placed.c.service_id,
@@ -202,34 +299,42 @@ def _name_a_few_schools(cards: list[Card], placed: Subquery) -> None:
             func.count().over(partition_by=placed.c.service_id).label("schools"),
         )
         .join(School, School.id == placed.c.school_id)
-        .where(placed.c.service_id.in_([card.service.id for card in cards]))
+        .where(placed.c.service_id.in_(bindparam("services", expanding=True)))
         .subquery()
     )
+    return select(ranked).where(ranked.c.rank <= SCHOOLS_ON_A_CARD).order_by(ranked.c.rank)
+
+
+def _name_a_few_schools(cards: list[Card], today: date) -> None:
+    """A few schools of each card (by name) and how many more: a bounded read per page."""
+    if not cards:
+        return
     by_service = {card.service.id: card for card in cards}
-    rows = db.session.execute(
-        select(ranked).where(ranked.c.rank <= SCHOOLS_ON_A_CARD).order_by(ranked.c.rank)
-    )
+    rows = db.session.execute(_a_few_schools(), {"today": today, "services": list(by_service)})
     for service_id, school_id, name, _rank, count in rows:
         card = by_service[service_id]
         card.schools.append((school_id, name))
         card.more_schools = count - len(card.schools)
 
 
+@cache
+def _languages_served(dialect: str) -> Select[Any]:
+    elements = _json_elements(Service.languages, dialect)
+    listed = select(placements().c.service_id)
+    value: ColumnClause[Any] = elements.c.value
+    return (
+        select(value)
+        .distinct()
+        .select_from(Service)
+        .join(elements, db.true())
+        .where(Service.id.in_(listed))
+        .order_by(value)
+    )
+
+
 def languages_served(today: date) -> list[str]:
     """Every language some listed service is offered in (for the search's choices)."""
-    elements = _json_elements(Service.languages)
-    listed = select(placements(today).c.service_id)
-    value: ColumnClause[Any] = elements.c.value
-    return list(
-        db.session.scalars(
-            select(value)
-            .distinct()
-            .select_from(Service)
-            .join(elements, db.true())
-            .where(Service.id.in_(listed))
-            .order_by(value)
-        )
-    )
+    return list(db.session.scalars(_languages_served(_dialect()), {"today": today}))
 
 
 @dataclass
@@ -239,9 +344,10 @@ class SchoolRow:
     partners: int
 
 
-def search_schools(text: str, today: date, page: int) -> Page[SchoolRow]:
-    """Schools with at least one listed service, by name, matching a name or zip code."""
-    placed = placements(today)
+@cache
+def _school_statements(matching: bool) -> tuple[Select[int], Select[School, int, int]]:
+    """(count, page) statements of the school search, with or without the `text` filter."""
+    placed = placements()
     stmt = (
         select(
             School,
@@ -252,31 +358,46 @@ def search_schools(text: str, today: date, page: int) -> Page[SchoolRow]:
         .join(Service, Service.id == placed.c.service_id)
         .group_by(School.id)
     )
-    if text:
+    if matching:
         stmt = stmt.where(
-            or_(
-                func.lower(School.name).contains(text.lower(), autoescape=True),
-                School.zip == text,
-            )
+            or_(_contains(School.name, "text"), School.zip == bindparam("zip", type_=String))
         )
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.execute(
+    count = select(func.count()).select_from(stmt.subquery())
+    page = (
         stmt.order_by(func.lower(School.name), School.id)
         .limit(PER_PAGE)
-        .offset((page - 1) * PER_PAGE)
-    ).all()
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return count, page
+
+
+def search_schools(text: str, today: date, page: int) -> Page[SchoolRow]:
+    """Schools with at least one listed service, by name, matching a name or zip code."""
+    count, page_of = _school_statements(bool(text))
+    values: dict[str, Any] = {"today": today}
+    if text:
+        values.update(text=_like_pattern(text), zip=text)
+    total = db.session.scalar(count, values) or 0
+    rows = db.session.execute(page_of, {**values, "offset": (page - 1) * PER_PAGE}).all()
     return Page([SchoolRow(s, n, p) for s, n, p in rows], page, PER_PAGE, total)
+
+
+@cache
+def _listed_service() -> Select[Any]:
+    return (
+        select(Service)
+        .join(Service.partner)
+        .options(contains_eager(Service.partner))
+        .where(
+            Service.id == bindparam("service", type_=Integer),
+            Service.id.in_(select(placements("service").c.service_id)),
+        )
+    )
 
 
 def listed_service(service_id: int, today: date) -> Service | None:
     """The service if the directory lists it today, else None."""
-    placed = placements(today)
-    return db.session.scalars(
-        select(Service)
-        .join(Service.partner)
-        .options(contains_eager(Service.partner))
-        .where(Service.id == service_id, Service.id.in_(select(placed.c.service_id)))
-    ).first()
+    return db.session.scalars(_listed_service(), {"service": service_id, "today": today}).first()
 
 
 @dataclass
@@ -287,19 +408,24 @@ class Place:
     offering: Offering | None
 
 
-def places_of(service: Service, today: date) -> list[Place]:
-    """The schools a listed service is listed at, by name, each with its offering there."""
-    placed = placements(today)
-    rows = db.session.execute(
+@cache
+def _places_of() -> Select[School, Offering]:
+    placed = placements("service")
+    return (
         select(School, Offering)
         .join(placed, placed.c.school_id == School.id)
         .outerjoin(
             Offering,
             and_(Offering.school_id == School.id, Offering.service_id == placed.c.service_id),
         )
-        .where(placed.c.service_id == service.id)
+        .where(placed.c.service_id == bindparam("service", type_=Integer))
         .order_by(func.lower(School.name), School.id)
-    ).all()
+    )
+
+
+def places_of(service: Service, today: date) -> list[Place]:
+    """The schools a listed service is listed at, by name, each with its offering there."""
+    rows = db.session.execute(_places_of(), {"service": service.id, "today": today}).all()
     return [Place(school, offering) for school, offering in rows]
 
 
@@ -314,19 +440,23 @@ class SchoolListing:
         return sum(len(services) for _, services in self.by_partner)
 
 
-def listing_at(school: School, today: date) -> SchoolListing:
-    placed = placements(today)
-    rows = db.session.execute(
+@cache
+def _listing_at() -> Select[Service, Offering]:
+    placed = placements("school")
+    school = bindparam("school", type_=Integer)
+    return (
         select(Service, Offering)
         .join(placed, placed.c.service_id == Service.id)
         .join(Service.partner)
-        .outerjoin(
-            Offering, and_(Offering.service_id == Service.id, Offering.school_id == school.id)
-        )
+        .outerjoin(Offering, and_(Offering.service_id == Service.id, Offering.school_id == school))
         .options(contains_eager(Service.partner))
-        .where(placed.c.school_id == school.id)
+        .where(placed.c.school_id == school)
         .order_by(func.lower(Partner.name), func.lower(Service.name), Service.id)
-    ).all()
+    )
+
+
+def listing_at(school: School, today: date) -> SchoolListing:
+    rows = db.session.execute(_listing_at(), {"school": school.id, "today": today}).all()
     grouped: dict[int, list[tuple[Service, Offering | None]]] = defaultdict(list)
     partners: dict[int, Partner] = {}
     for service, offering in rows:
@@ -335,11 +465,8 @@ def listing_at(school: School, today: date) -> SchoolListing:
     return SchoolListing([(partners[pid], grouped[pid]) for pid in partners])
 
 
-def fingerprint(today: date) -> tuple[object, ...]:
-    """Counts, id and version sums of everything the directory shows: a change moves one.
-
-    One query of aggregates, far cheaper than a page: the ETag is built from it.
-    """
+@cache
+def _fingerprint() -> Select[Any]:
     aggregates: list[Any] = []
     for model in (Partner, Service, Offering, MOU, School):
         aggregates += [
@@ -359,5 +486,13 @@ def fingerprint(today: date) -> tuple[object, ...]:
             func.coalesce(func.sum(mou_school.c.mou_id * 7 + mou_school.c.school_id * 13), 0)
         ).scalar_subquery(),
     ]
-    row = db.session.execute(select(*aggregates)).one()
+    return select(*aggregates)
+
+
+def fingerprint(today: date) -> tuple[object, ...]:
+    """Counts, id and version sums of everything the directory shows: a change moves one.
+
+    One query of aggregates, far cheaper than a page: the ETag is built from it.
+    """
+    row = db.session.execute(_fingerprint()).one()
     return (today.isoformat(), *row)

@@ -36,7 +36,8 @@ Point = tuple[str, float, float]
 
 WIDTH, HEIGHT = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 56
-# Colour-blind-safe (Okabe–Ito), dark enough for 3:1 against white.
+# Colour-blind-safe (Okabe–Ito), dark enough for 3:1 against white; app.css's .swatch-1..6
+# repeat them in this order (the legend's keys are classes: the CSP allows no style=).
 PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#8a6d00", "#56b4e9")
 
 
@@ -101,7 +102,7 @@ def _legend(names: Sequence[str]) -> str:
     if len(names) < 2:
         return ""
     items = "".join(
-        f'<li><span class="swatch" style="background:{PALETTE[i % len(PALETTE)]}" '
+        f'<li><span class="swatch swatch-{i % len(PALETTE) + 1}" '
         f'aria-hidden="true"></span>{escape(name)}</li>'
         for i, name in enumerate(names)
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from registry.fields import RegistryForm
@@ -43,3 +43,19 @@ class DisableForm(RegistryForm):
         render_kw=_CODE,
     )
     submit = SubmitField(_l("Turn off two-step sign-in"))
+
+
+class AdminResetForm(RegistryForm):
+    """An administrator resets someone's two-step sign-in: a box to tick, then the button.
+
+    Made with prefix "mfa_reset" on the account's admin page, whose own form has a
+    `confirm` field (the password's).
+    """
+
+    confirm = BooleanField(
+        _l(
+            "I have checked who is asking (in person, or by phone at a number we already "
+            "had): the account's owner lost their phone and recovery codes."
+        ),
+        validators=[DataRequired(message=_l("Tick the box to confirm you checked who asked."))],
+    )

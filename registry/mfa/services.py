@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Table, insert, or_, select, update
 
 from registry.extensions import db
+from registry.mfa import secret_box
 from registry.models import MfaCredential, MfaRecoveryCode, User
 from registry.models.columns import utcnow
 from registry.refusals import Refused
@@ -65,8 +66,22 @@ def is_enrolled(user: User) -> bool:
     return found is not None and found.confirmed_at is not None
 
 
+def enrolment_owed(user: User) -> bool:
+    """Must this user set up two-step sign-in before anything else?
+
+    Yes when their role requires it and it is not on, or when an administrator reset it
+    (whatever the role: someone who had it keeps needing it).
+    """
+    if is_required(user):
+        return not is_enrolled(user)
+    found = credential(user)
+    return found is not None and found.confirmed_at is None and found.reset_at is not None
+
+
 def _secret(found: MfaCredential) -> str:
-    return str(db.session.scalar(select(_table().c.secret).where(_table().c.id == found.id)))
+    """The credential's secret, decrypted (it is stored as a Fernet token)."""
+    token = db.session.scalar(select(_table().c.secret).where(_table().c.id == found.id))
+    return secret_box.decrypt(str(token))
 
 
 # ---- enrolment -------------------------------------------------------------------------
@@ -77,7 +92,7 @@ def start_enrolment(user: User) -> None:
     found = credential(user)
     if found is not None and found.confirmed_at is not None:
         raise Refused(_("Two-step sign-in is already on for your account."))
-    secret = pyotp.random_base32()  # 160 bits
+    secret = secret_box.encrypt(pyotp.random_base32())  # 160 bits, encrypted at rest
     if found is None:
         db.session.execute(
             insert(_table()).values(user_id=user.id, secret=secret, created_at=now())
@@ -116,6 +131,7 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
     if not _accept_totp(found, code):
         raise Refused(_("That code is not right. Enter the 6 digits your app shows now."), "code")
     found.confirmed_at = now()
+    found.reset_at = None
     codes = _new_recovery_codes(user)
     db.session.flush()
     return codes
@@ -136,17 +152,44 @@ def disable(user: User, *, password: str, code: str) -> None:
 
 
 def reset(user: User) -> bool:
-    """An administrator's reset (lost phone and codes): the user sets it up again.
+    """An administrator's reset (lost phone and codes): the user must set it up again.
 
-    False when there was nothing to reset.
+    The old secret and recovery codes stop working at once. The credential stays, as an
+    unconfirmed set-up with a new secret (never shown to the administrator) and `reset_at`
+    set, so that the user is sent to the set-up page at their next sign-in whatever their
+    role. False when there was nothing to reset (no set-up, or one merely started).
     """
     found = credential(user)
     if found is None:
         return False
     _drop_recovery_codes(user)
-    db.session.delete(found)
+    if found.confirmed_at is None and found.reset_at is None:
+        db.session.delete(found)  # a set-up started, never finished: nothing to enforce
+        db.session.flush()
+        return False
+    db.session.execute(
+        update(_table())
+        .where(_table().c.id == found.id)
+        .values(secret=secret_box.encrypt(pyotp.random_base32()))
+    )
+    # Through the ORM, so that the audit trail records the reset (the secret is skipped).
+    found.confirmed_at = None
+    found.last_timestep = None
+    found.reset_at = now()
     db.session.flush()
     return True
+
+
+def rotate_secrets() -> int:
+    """Re-encrypt every stored secret under the current key; how many there are."""
+    table = _table()
+    rows = db.session.execute(select(table.c.id, table.c.secret)).all()
+    for row_id, token in rows:
+        db.session.execute(
+            update(table).where(table.c.id == row_id).values(secret=secret_box.rotate(str(token)))
+        )
+    db.session.flush()
+    return len(rows)
 
 
 # ---- codes -----------------------------------------------------------------------------

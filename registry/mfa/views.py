@@ -1,4 +1,4 @@
-"""Two-step sign-in: the code page of sign-in, and one's own set-up page."""
+"""Two-step sign-in: the code page of sign-in, one's own set-up page, an admin's reset."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from registry import security_log, unit_of_work
+from registry.access import roles_required
 from registry.auth import throttle
 from registry.auth.views import _retry_message, _seconds
+from registry.extensions import db
 from registry.mfa import login as pending_login
 from registry.mfa import services
-from registry.mfa.forms import CodeForm, ConfirmForm, DisableForm, StartForm
+from registry.mfa.forms import AdminResetForm, CodeForm, ConfirmForm, DisableForm, StartForm
+from registry.models import User
 from registry.refusals import Refused, show_refusal
+from registry.sessions.services import end_all
+from registry.vocabulary import Role
 
 bp = Blueprint("mfa", __name__)
 
@@ -35,8 +40,7 @@ def _force_enrolment() -> ResponseReturnValue | None:
     if (
         current_user.is_authenticated
         and request.endpoint not in _OPEN_BEFORE_ENROLMENT
-        and services.is_required(current_user)
-        and not services.is_enrolled(current_user)
+        and services.enrolment_owed(current_user)
     ):
         return redirect(url_for("mfa.setup"))
     return None
@@ -118,6 +122,7 @@ def _setup_page(form: ConfirmForm, status: int) -> ResponseReturnValue:
         secret=secret,
         qr=qr,
         required=services.is_required(current_user),
+        reset=mfa_admin_state(current_user) == "owed",
     ), status
 
 
@@ -194,3 +199,65 @@ def disable() -> ResponseReturnValue:
         left=services.recovery_codes_left(current_user),
         required=services.is_required(current_user),
     ), 400
+
+
+# ---- an administrator's reset (lost phone and recovery codes) -----------------------
+
+
+def _reset_form() -> AdminResetForm:
+    return AdminResetForm(prefix="mfa_reset")
+
+
+@bp.app_template_global()
+def mfa_admin_state(user: User) -> str:
+    """For an account's admin page: "on", "owed" (reset, not set up again), "off"."""
+    found = services.credential(user)
+    if found is None:
+        return "off"
+    if found.confirmed_at is not None:
+        return "on"
+    return "owed" if found.reset_at is not None else "off"
+
+
+@bp.app_template_global()
+def mfa_reset_form() -> AdminResetForm:
+    return _reset_form()
+
+
+@bp.route("/users/<int:user_id>/mfa/reset", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_reset(user_id: int) -> ResponseReturnValue:
+    """Reset a user's two-step sign-in: they set it up again at their next sign-in."""
+    user = db.get_or_404(User, user_id)
+    if mfa_admin_state(user) != "on":
+        flash(
+            _("Two-step sign-in of %(email)s is not on: nothing to reset.", email=user.email),
+            "info",
+        )
+        return redirect(url_for("users.edit", user_id=user.id))
+    form = _reset_form()
+    if form.validate_on_submit():
+        services.reset(user)
+        # A session opened with the lost phone must not outlive the reset.
+        ended = end_all(user, "mfa_reset", keep_current=user.id == current_user.id)
+        security_log.record(
+            "mfa.reset",
+            user_id=user.id,
+            email=user.email,
+            admin_id=current_user.id,
+            by="admin",
+            sessions_ended=ended,
+        )
+        flash(
+            _(
+                "Two-step sign-in of %(email)s is reset: they set it up again when they "
+                "next sign in.",
+                email=user.email,
+            ),
+            "success",
+        )
+        return redirect(url_for("users.edit", user_id=user.id) + "#mfa")
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "mfa/admin_reset.html", user=user, form=form, state=mfa_admin_state(user)
+    ), status

@@ -16,8 +16,10 @@ class MfaCredential(Model):
 
     The `secret` column is deferred (never loaded with the row) and the audit trail skips
     it (registry.audit._SKIPPED), so it never lands in an audit row. It is read and
-    written with Core statements in registry/mfa/services.py only. It is stored
-    as is (base32), not encrypted: no vetted encryption library is installed.
+    written with Core statements in registry/mfa/services.py only, and stored encrypted:
+    a Fernet token of the base32 secret (registry.mfa.secret_box; about 140 characters).
+    `reset_at` is set when an administrator reset the user's two-step sign-in: the row is
+    then unconfirmed, and the user must set it up again before doing anything else.
     `last_timestep` is the 30-second step of the last code accepted: a code is accepted
     only for a later step, so a code seen over someone's shoulder cannot be used again.
     """
@@ -28,10 +30,11 @@ class MfaCredential(Model):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), unique=True
     )
-    secret: Mapped[str] = mapped_column(String(64), deferred=True)
+    secret: Mapped[str] = mapped_column(String(255), deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_timestep: Mapped[int | None] = mapped_column(BigInteger)
+    reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
         return f"<MfaCredential user={self.user_id} confirmed={self.confirmed_at is not None}>"
