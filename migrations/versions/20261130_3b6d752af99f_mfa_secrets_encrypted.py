@@ -8,7 +8,7 @@
   Down: a reset credential becomes nothing (as the former `flask mfa-reset` left it).
 
 Revision ID: 3b6d752af99f
-Revises: d71f3b0c2a58
+Revises: d7c7e569c66e
 Create Date: 2026-11-30 19:55:00.000000
 
 """
@@ -21,7 +21,7 @@ from registry.mfa import secret_box
 
 # revision identifiers, used by Alembic.
 revision = '3b6d752af99f'
-down_revision = 'd71f3b0c2a58'
+down_revision = 'd7c7e569c66e'
 branch_labels = None
 depends_on = None
 
