@@ -66,7 +66,7 @@ def reference_mou_trend(year: str) -> dict[str, Any]:
 
 
 def _codes() -> dict[int, str]:
-    return dict(db.session.execute(select(School.id, School.dese_code)).tuples().all())
+    return {sid: code for sid, code in db.session.execute(select(School.id, School.dese_code))}
 
 
 def _recode(value: Any, codes: dict[int, str]) -> Any:

@@ -255,7 +255,9 @@ def synthetic_district(schools: int, seed: int = 7) -> None:
             for pid in partner_ids
         ],
     )
-    service_of = dict(db.session.execute(select(Service.partner_id, Service.id)).tuples().all())
+    service_of = {
+        pid: sid for pid, sid in db.session.execute(select(Service.partner_id, Service.id))
+    }
     for first in (2024, 2025):
         mou_rows = [
             {
@@ -267,10 +269,14 @@ def synthetic_district(schools: int, seed: int = 7) -> None:
             }
             for _n in range(schools * 2)
         ]
-        ids = db.session.scalars(insert(MOU).returning(MOU.id, sort_by_parameter_order=True), mou_rows)
+        ids = db.session.scalars(
+            insert(MOU).returning(MOU.id, sort_by_parameter_order=True), mou_rows
+        )
         for mou_id, row in zip(list(ids), mou_rows, strict=True):
             chosen = rng.sample(school_ids, rng.choice([1, 2]))
-            db.session.execute(insert(mou_school), [{"mou_id": mou_id, "school_id": s} for s in chosen])
+            db.session.execute(
+                insert(mou_school), [{"mou_id": mou_id, "school_id": s} for s in chosen]
+            )
             db.session.execute(
                 insert(Commitment),
                 [

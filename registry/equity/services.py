@@ -20,14 +20,14 @@ Definitions used here (the arithmetic itself is documented in `kpis` and `need_i
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Integer, Select, case, cast, func, literal, select, union_all
 
 from registry import formats
 from registry.equity import kpis, reference
@@ -46,10 +46,10 @@ from registry.equity.need_index import (
     spearman,
 )
 from registry.extensions import db
-from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User
+from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User, mou_school
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
 from registry.refusals import Refused
-from registry.schoolyear import next_year, school_year_of
+from registry.schoolyear import FIRST_MONTH, school_year_of
 from registry.vocabulary import Category, MOUStatus, Unit
 
 IN_FORCE = (MOUStatus.ACTIVE, MOUStatus.EXPIRED, MOUStatus.TERMINATED)
@@ -244,20 +244,104 @@ def compare_definitions(
 
 
 # ---- KPI 3.1: MOUs in force ---------------------------------------------------------------
+#
+# Counted in SQL, never by loading MOUs. A school year is numbered by the calendar year it
+# starts in (2025-26 → 2025); an MOU in force covers the years from its start date's to
+# its end date's, both included. Counts per year come from two histograms (how many terms
+# start in each year, how many end in each) by prefix sums: in force in year n = started in
+# n or before − ended before n. School–partner pairs are counted the same way once each
+# pair's overlapping terms are merged (gaps and islands, with window functions), so a pair
+# under two MOUs at once counts once. A few rows come back whatever the registry's size.
 
 
-def _years_covered(mou: MOU) -> list[str]:
-    first, last = school_year_of(mou.start_date), school_year_of(mou.end_date)
-    years, year = [], first
-    while year <= last:
-        years.append(year)
-        year = next_year(year)
-    return years
+def _year_number(day: Any) -> Any:
+    """SQL: the school year a date falls in, as the calendar year it starts in."""
+    year = cast(func.extract("year", day), Integer)
+    return year - case((func.extract("month", day) < FIRST_MONTH, 1), else_=0)
+
+
+def _year_name(number: int) -> str:
+    return f"{number}-{(number + 1) % 100:02d}"
+
+
+def _terms() -> Any:
+    """MOUs in force in some year: id, partner, first and last school year (as numbers)."""
+    return (
+        select(
+            MOU.id.label("mou_id"),
+            MOU.partner_id.label("partner_id"),
+            _year_number(MOU.start_date).label("first"),
+            _year_number(MOU.end_date).label("last"),
+        )
+        .where(MOU.status.in_(IN_FORCE))
+        .subquery("terms")
+    )
+
+
+def _histograms(table: Any, *keys: Any) -> Select[Any]:
+    """How many rows of `table` start (kind 0) and end (kind 1) in each year, per keys."""
+    starts = select(
+        *keys, literal(0).label("kind"), table.c.first.label("year"), func.count().label("n")
+    ).group_by(*keys, table.c.first)
+    ends = select(
+        *keys, literal(1).label("kind"), table.c.last.label("year"), func.count().label("n")
+    ).group_by(*keys, table.c.last)
+    return union_all(starts, ends)  # type: ignore[return-value]
+
+
+def _in_force_by_year(rows: Iterable[Any]) -> dict[int, int]:
+    """Prefix sums of (kind, year, n) histogram rows: year → how many cover it (> 0 only)."""
+    starts: dict[int, int] = defaultdict(int)
+    ends: dict[int, int] = defaultdict(int)
+    for kind, year, n in rows:
+        (ends if kind else starts)[int(year)] += int(n)
+    if not starts:
+        return {}
+    covering, result = 0, {}
+    for year in range(min(starts), max(ends) + 1):
+        covering += starts.get(year, 0) - ends.get(year - 1, 0)
+        if covering:
+            result[year] = covering
+    return result
+
+
+def _pair_islands() -> Any:
+    """Each school–partner pair's merged spans of school years under an MOU in force."""
+    terms = _terms()
+    links = (
+        select(
+            mou_school.c.school_id,
+            terms.c.partner_id,
+            terms.c.first,
+            terms.c.last,
+        )
+        .join(terms, terms.c.mou_id == mou_school.c.mou_id)
+        .subquery("links")
+    )
+    pair = (links.c.school_id, links.c.partner_id)
+    order = (links.c.first, links.c.last)
+    # A span opens an island unless it starts within the years the pair's earlier spans reach.
+    reached = func.max(links.c.last).over(partition_by=pair, order_by=order, rows=(None, -1))
+    marked = select(
+        *pair, *order, case((links.c.first <= reached, 0), else_=1).label("opens")
+    ).subquery("marked")
+    mpair = (marked.c.school_id, marked.c.partner_id)
+    island = func.sum(marked.c.opens).over(
+        partition_by=mpair, order_by=(marked.c.first, marked.c.last), rows=(None, 0)
+    )
+    numbered = select(*mpair, marked.c.first, marked.c.last, island.label("island")).subquery(
+        "numbered"
+    )
+    return (
+        select(func.min(numbered.c.first).label("first"), func.max(numbered.c.last).label("last"))
+        .group_by(numbered.c.school_id, numbered.c.partner_id, numbered.c.island)
+        .subquery("islands")
+    )
 
 
 @dataclass(frozen=True)
 class SchoolMOUs:
-    school: School
+    school_id: int
     counts: dict[str, int]  # year → MOUs in force at this school
     growth_pct: float | None
 
@@ -268,45 +352,65 @@ class MOUTrend:
     pairs: dict[str, int]  # year → distinct school–partner pairs under an MOU in force
     growth_pct: float | None  # for the selected year
     pair_growth_pct: float | None
-    per_school: list[SchoolMOUs]
     with_partner: set[int]  # schools with an MOU in force in the selected year
 
 
 def mou_trend(year: str) -> MOUTrend:
-    """KPI 3.1: MOUs in force and school–partner pairs per year, district and per school."""
-    mous = db.session.scalars(
-        select(MOU).where(MOU.status.in_(IN_FORCE)).options(selectinload(MOU.schools))
-    ).all()
-    counts: dict[str, int] = defaultdict(int)
-    pairs: dict[str, set[tuple[int, int]]] = defaultdict(set)
-    by_school: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for mou in mous:
-        for covered in _years_covered(mou):
-            counts[covered] += 1
-            for school in mou.schools:
-                pairs[covered].add((school.id, mou.partner_id))
-                by_school[school.id][covered] += 1
-    years = sorted(set(counts) | {year})
-    ordered_counts = {y: counts.get(y, 0) for y in years}
-    pair_counts = {y: len(pairs.get(y, ())) for y in years}
-    schools = db.session.scalars(select(School).order_by(School.name)).all()
-    per_school = [
-        SchoolMOUs(
-            s,
-            {y: by_school[s.id].get(y, 0) for y in years},
-            kpis.mou_growth(by_school[s.id], year),
-        )
-        for s in schools
-    ]
-    with_partner = {sid for sid, c in by_school.items() if c.get(year)}
+    """KPI 3.1 for the district: MOUs in force and school–partner pairs per year (3 queries).
+
+    The years are those with an MOU in force, and the year asked."""
+    by_year = _in_force_by_year(db.session.execute(_histograms(_terms())))
+    pairs_by_year = _in_force_by_year(db.session.execute(_histograms(_pair_islands())))
+    years = sorted({_year_name(n) for n in by_year} | {year})
+    counts = {y: by_year.get(int(y[:4]), 0) for y in years}
+    pairs = {y: pairs_by_year.get(int(y[:4]), 0) for y in years}
     return MOUTrend(
-        ordered_counts,
-        pair_counts,
-        kpis.mou_growth(ordered_counts, year),
-        kpis.mou_growth(pair_counts, year),
-        per_school,
-        with_partner,
+        counts,
+        pairs,
+        kpis.mou_growth(counts, year),
+        kpis.mou_growth(pairs, year),
+        set(db.session.scalars(_covered_schools(year))),
     )
+
+
+def _covered_schools(year: str) -> Select[Any]:
+    """SQL: the ids of the schools under an MOU in force in a school year."""
+    terms = _terms()
+    number = int(year[:4])
+    return (
+        select(mou_school.c.school_id)
+        .join(terms, terms.c.mou_id == mou_school.c.mou_id)
+        .where(terms.c.first <= number, terms.c.last >= number)
+        .distinct()
+    )
+
+
+def school_mou_counts(
+    year: str, years: Sequence[str], school_ids: Collection[int] | None = None
+) -> dict[int, SchoolMOUs]:
+    """MOUs in force at each school (those given, else every one) in each of `years`, and
+    the change in the selected year on the year before (one query)."""
+    terms = _terms()
+    at_school = select(mou_school.c.school_id, terms.c.first, terms.c.last).join(
+        terms, terms.c.mou_id == mou_school.c.mou_id
+    )
+    if school_ids is None:
+        ids = list(db.session.scalars(select(School.id)))
+    else:
+        ids = list(school_ids)
+        at_school = at_school.where(mou_school.c.school_id.in_(ids))
+    table = at_school.subquery("at_school")
+    found = db.session.execute(_histograms(table, table.c.school_id)) if ids else []
+    rows: dict[int, list[Any]] = defaultdict(list)
+    for school_id, kind, number, n in found:
+        rows[school_id].append((kind, number, n))
+    result = {}
+    for school_id in ids:
+        by_year = {_year_name(n): c for n, c in _in_force_by_year(rows.get(school_id, ())).items()}
+        result[school_id] = SchoolMOUs(
+            school_id, {y: by_year.get(y, 0) for y in years}, kpis.mou_growth(by_year, year)
+        )
+    return result
 
 
 # ---- KPI 3.2: resources by need -----------------------------------------------------------
