@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, case, cast, func, literal, select, union_all
+from sqlalchemy import Integer, Select, case, cast, func, select
 
 from registry import formats
 from registry.equity import kpis, reference
@@ -46,6 +46,7 @@ from registry.equity.need_index import (
     spearman,
 )
 from registry.extensions import db
+from registry.listing import Page
 from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User, mou_school
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
 from registry.refusals import Refused
@@ -162,8 +163,18 @@ def default_year(today: date) -> str:
 
 
 @dataclass(frozen=True)
+class SchoolRef:
+    """What the need and equity pages show of a school (read without loading the object)."""
+
+    id: int
+    dese_code: str
+    name: str
+    enrollment: int
+
+
+@dataclass(frozen=True)
 class NeedRow:
-    school: School
+    school: SchoolRef
     need: SchoolNeed
 
 
@@ -179,8 +190,9 @@ class NeedRanking:
         return [r for r in self.rows if r.need.missing]
 
 
-def _schools_by_id() -> dict[int, School]:
-    return {s.id: s for s in db.session.scalars(select(School))}
+def _schools_by_id() -> dict[int, SchoolRef]:
+    found = db.session.execute(select(School.id, School.dese_code, School.name, School.enrollment))
+    return {row[0]: SchoolRef(*row) for row in found}
 
 
 def need_ranking(definition: NeedIndexDefinition, year: str) -> NeedRanking:
@@ -194,7 +206,7 @@ def need_ranking(definition: NeedIndexDefinition, year: str) -> NeedRanking:
 
 @dataclass(frozen=True)
 class ComparisonRow:
-    school: School
+    school: SchoolRef
     value_a: float | None
     value_b: float | None
     rank_a: int | None
@@ -246,12 +258,13 @@ def compare_definitions(
 # ---- KPI 3.1: MOUs in force ---------------------------------------------------------------
 #
 # Counted in SQL, never by loading MOUs. A school year is numbered by the calendar year it
-# starts in (2025-26 → 2025); an MOU in force covers the years from its start date's to
-# its end date's, both included. Counts per year come from two histograms (how many terms
-# start in each year, how many end in each) by prefix sums: in force in year n = started in
-# n or before − ended before n. School–partner pairs are counted the same way once each
-# pair's overlapping terms are merged (gaps and islands, with window functions), so a pair
-# under two MOUs at once counts once. A few rows come back whatever the registry's size.
+# starts in (2025-26 → 2025); an MOU in force covers the years from its start date's to its
+# end date's, both included. The database groups the terms by their first and last year
+# (a handful of rows: terms mostly run one or two years) and each group is spread over its
+# years here. School–partner pairs are counted the same way, once each pair's terms are
+# made disjoint: taken in order of their first year, a term adds only the years after the
+# last year any earlier term of the pair reached (one window function), so a pair under
+# two MOUs at once counts once. A few rows come back whatever the registry's size.
 
 
 def _year_number(day: Any) -> Any:
@@ -278,64 +291,44 @@ def _terms() -> Any:
     )
 
 
-def _histograms(table: Any, *keys: Any) -> Select[Any]:
-    """How many rows of `table` start (kind 0) and end (kind 1) in each year, per keys."""
-    starts = select(
-        *keys, literal(0).label("kind"), table.c.first.label("year"), func.count().label("n")
-    ).group_by(*keys, table.c.first)
-    ends = select(
-        *keys, literal(1).label("kind"), table.c.last.label("year"), func.count().label("n")
-    ).group_by(*keys, table.c.last)
-    return union_all(starts, ends)  # type: ignore[return-value]
+def _spans(table: Any, *keys: Any) -> Select[Any]:
+    """How many rows of `table` run from each first to each last year (per keys)."""
+    return select(*keys, table.c.first, table.c.last, func.count()).group_by(
+        *keys, table.c.first, table.c.last
+    )
 
 
 def _in_force_by_year(rows: Iterable[Any]) -> dict[int, int]:
-    """Prefix sums of (kind, year, n) histogram rows: year → how many cover it (> 0 only)."""
-    starts: dict[int, int] = defaultdict(int)
-    ends: dict[int, int] = defaultdict(int)
-    for kind, year, n in rows:
-        (ends if kind else starts)[int(year)] += int(n)
-    if not starts:
-        return {}
-    covering, result = 0, {}
-    for year in range(min(starts), max(ends) + 1):
-        covering += starts.get(year, 0) - ends.get(year - 1, 0)
-        if covering:
-            result[year] = covering
+    """(first, last, n) span rows spread over their years: year → how many (> 0 only)."""
+    result: dict[int, int] = defaultdict(int)
+    for first, last, n in rows:
+        for year in range(int(first), int(last) + 1):
+            result[year] += int(n)
     return result
 
 
-def _pair_islands() -> Any:
-    """Each school–partner pair's merged spans of school years under an MOU in force."""
+def _pair_spans() -> Any:
+    """Each school–partner pair's years under an MOU in force, as disjoint spans."""
     terms = _terms()
     links = (
-        select(
-            mou_school.c.school_id,
-            terms.c.partner_id,
-            terms.c.first,
-            terms.c.last,
-        )
+        select(mou_school.c.school_id, terms.c.partner_id, terms.c.first, terms.c.last)
         .join(terms, terms.c.mou_id == mou_school.c.mou_id)
         .subquery("links")
     )
-    pair = (links.c.school_id, links.c.partner_id)
-    order = (links.c.first, links.c.last)
-    # A span opens an island unless it starts within the years the pair's earlier spans reach.
-    reached = func.max(links.c.last).over(partition_by=pair, order_by=order, rows=(None, -1))
-    marked = select(
-        *pair, *order, case((links.c.first <= reached, 0), else_=1).label("opens")
-    ).subquery("marked")
-    mpair = (marked.c.school_id, marked.c.partner_id)
-    island = func.sum(marked.c.opens).over(
-        partition_by=mpair, order_by=(marked.c.first, marked.c.last), rows=(None, 0)
+    reached = func.max(links.c.last).over(
+        partition_by=(links.c.school_id, links.c.partner_id),
+        order_by=(links.c.first, links.c.last),
+        rows=(None, -1),
     )
-    numbered = select(*mpair, marked.c.first, marked.c.last, island.label("island")).subquery(
-        "numbered"
-    )
+    ordered = select(links.c.first, links.c.last, reached.label("reached")).subquery("ordered")
+    news = (ordered.c.reached.is_(None)) | (ordered.c.reached < ordered.c.first)
     return (
-        select(func.min(numbered.c.first).label("first"), func.max(numbered.c.last).label("last"))
-        .group_by(numbered.c.school_id, numbered.c.partner_id, numbered.c.island)
-        .subquery("islands")
+        select(
+            case((news, ordered.c.first), else_=ordered.c.reached + 1).label("first"),
+            ordered.c.last,
+        )
+        .where(ordered.c.reached.is_(None) | (ordered.c.reached < ordered.c.last))
+        .subquery("pair_spans")
     )
 
 
@@ -359,8 +352,8 @@ def mou_trend(year: str) -> MOUTrend:
     """KPI 3.1 for the district: MOUs in force and school–partner pairs per year (3 queries).
 
     The years are those with an MOU in force, and the year asked."""
-    by_year = _in_force_by_year(db.session.execute(_histograms(_terms())))
-    pairs_by_year = _in_force_by_year(db.session.execute(_histograms(_pair_islands())))
+    by_year = _in_force_by_year(db.session.execute(_spans(_terms())))
+    pairs_by_year = _in_force_by_year(db.session.execute(_spans(_pair_spans())))
     years = sorted({_year_name(n) for n in by_year} | {year})
     counts = {y: by_year.get(int(y[:4]), 0) for y in years}
     pairs = {y: pairs_by_year.get(int(y[:4]), 0) for y in years}
@@ -400,10 +393,10 @@ def school_mou_counts(
         ids = list(school_ids)
         at_school = at_school.where(mou_school.c.school_id.in_(ids))
     table = at_school.subquery("at_school")
-    found = db.session.execute(_histograms(table, table.c.school_id)) if ids else []
+    found: Iterable[Any] = db.session.execute(_spans(table, table.c.school_id)) if ids else []
     rows: dict[int, list[Any]] = defaultdict(list)
-    for school_id, kind, number, n in found:
-        rows[school_id].append((kind, number, n))
+    for school_id, first, last, n in found:
+        rows[school_id].append((first, last, n))
     result = {}
     for school_id in ids:
         by_year = {_year_name(n): c for n, c in _in_force_by_year(rows.get(school_id, ())).items()}
@@ -411,6 +404,28 @@ def school_mou_counts(
             school_id, {y: by_year.get(y, 0) for y in years}, kpis.mou_growth(by_year, year)
         )
     return result
+
+
+@dataclass(frozen=True)
+class SchoolName:
+    id: int
+    name: str
+
+
+def school_mou_page(
+    year: str, years: Sequence[str], number: int, per_page: int
+) -> tuple[Page[SchoolName], dict[int, SchoolMOUs]]:
+    """One page of schools by name, with their MOUs in force per year (three queries)."""
+    total = db.session.scalar(select(func.count(School.id))) or 0
+    found = db.session.execute(
+        select(School.id, School.name)
+        .order_by(School.name, School.id)
+        .limit(per_page)
+        .offset((number - 1) * per_page)
+    )
+    names = [SchoolName(school_id, name) for school_id, name in found]
+    counts = school_mou_counts(year, years, [s.id for s in names])
+    return Page(names, number, per_page, total), counts
 
 
 # ---- KPI 3.2: resources by need -----------------------------------------------------------
@@ -425,7 +440,7 @@ class Selection:
 
 @dataclass(frozen=True)
 class SchoolEquity:
-    school: School
+    school: SchoolRef
     need: float
     units: float
     target: float
@@ -448,7 +463,7 @@ class EquityReport:
     total_units: float
     schools: list[SchoolEquity]  # scored schools, most need first
     unscored: list[NeedRow]  # schools the need index could not score
-    without_partner: list[School]
+    without_partner: list[SchoolRef]
     categories: list[Category]
     matrix: dict[int, dict[Category, int]] = field(default_factory=dict)  # partners per cell
     top_quartile: set[int] = field(default_factory=set)
@@ -553,6 +568,25 @@ def equity_report(selection: Selection, definition: NeedIndexDefinition) -> Equi
         matrix=_partners_by_category(selection.year),
         top_quartile=kpis.top_quartile_ids(rows),
     )
+
+
+@dataclass(frozen=True)
+class CategoryReach:
+    category: Category
+    schools: int  # schools with at least one partner in the category
+    high_need_lacking: int  # schools of the neediest quartile with none
+
+
+def high_need_lacking(report: EquityReport) -> list[CategoryReach]:
+    """Per category: how many schools have a partner in it, how many high-need ones lack one."""
+    return [
+        CategoryReach(
+            category,
+            sum(1 for cells in report.matrix.values() if cells.get(category)),
+            sum(1 for sid in report.top_quartile if report.lacks(sid, category)),
+        )
+        for category in report.categories
+    ]
 
 
 def _kpi_31_json(selection: Selection, trend: MOUTrend) -> dict[str, Any]:
