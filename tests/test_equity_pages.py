@@ -455,7 +455,6 @@ def test_kpi_api_needs_a_session(client: FlaskClient) -> None:
         "category=pottery",
         "unit=litres",
         "definition=abc",
-        "definition=424242",
     ],
 )
 def test_kpi_api_bad_parameters_are_400(
@@ -466,6 +465,12 @@ def test_kpi_api_bad_parameters_are_400(
         query = "year=%20"
     response = client.get(f"/api/v1/kpis?{query}")
     assert response.status_code == 400 and "error" in response.get_json()
+
+
+def test_kpi_api_unknown_definition_is_404(client: FlaskClient, login: Callable[..., Any]) -> None:
+    login("leader")
+    response = client.get("/api/v1/kpis?definition=424242")
+    assert response.status_code == 404 and "error" in response.get_json()
 
 
 def test_dashboard_renders_charts_with_text_alternatives(
