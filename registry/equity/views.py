@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -37,6 +37,7 @@ from registry.refusals import Refused, show_refusal
 from registry.vocabulary import Category, Role, Unit
 
 bp = Blueprint("equity", __name__, url_prefix="/equity")
+T = TypeVar("T")
 
 # Leaders and admins decide how need is measured; coordinators read it.
 DEFINERS = (Role.ADMIN, Role.LEADER)
@@ -73,6 +74,17 @@ SCHOOL_TABLES: dict[str, LazyString] = {
     "categories": _l("Partners per category"),
     "unpartnered": _l("Schools with no partner"),
 }
+
+
+def _page_number() -> int:
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+
+
+def _page_of(rows: list[T]) -> Page[T]:
+    """The page of a list computed whole (need is relative: every school is scored)."""
+    number = _page_number()
+    start = (number - 1) * SCHOOLS_PER_PAGE
+    return Page(rows[start : start + SCHOOLS_PER_PAGE], number, SCHOOLS_PER_PAGE, len(rows))
 
 
 def _selection_form(default: NeedIndexDefinition) -> DashboardForm:
@@ -146,11 +158,10 @@ def schools() -> ResponseReturnValue:
     if not form.validate():
         return render_template("equity/schools.html", report=None, **context), 400
     selection = _selection(form)
-    number = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     if table == "mous":
         trend = equity_services.mou_trend(selection.year)
         page, counts = equity_services.school_mou_page(
-            selection.year, list(trend.counts), number, SCHOOLS_PER_PAGE
+            selection.year, list(trend.counts), _page_number(), SCHOOLS_PER_PAGE
         )
         return render_template(
             "equity/schools.html",
@@ -164,8 +175,7 @@ def schools() -> ResponseReturnValue:
     definition = db.session.get(NeedIndexDefinition, form.definition.data)
     report = equity_services.equity_report(selection, definition)  # type: ignore[arg-type]
     rows: list[Any] = report.without_partner if table == "unpartnered" else report.schools
-    start = (number - 1) * SCHOOLS_PER_PAGE
-    page = Page(rows[start : start + SCHOOLS_PER_PAGE], number, SCHOOLS_PER_PAGE, len(rows))
+    page = _page_of(rows)
     return render_template(
         "equity/schools.html", report=report, page=page, chosen=selection, **context
     )
@@ -336,7 +346,14 @@ def need() -> ResponseReturnValue:
     if fmt := export_format():
         filename = f"need-{definition.name}-v{definition.version}-{ranking.year}"  # type: ignore[union-attr]
         return export_response(fmt, filename, _need_columns(ranking.indicators), ranking.rows)
-    return render_template("equity/need.html", form=form, ranking=ranking, labels=INDICATOR_LABELS)
+    return render_template(
+        "equity/need.html",
+        form=form,
+        ranking=ranking,
+        labels=INDICATOR_LABELS,
+        page=_page_of(ranking.rows),
+        listed=LISTED,
+    )
 
 
 @bp.get("/need/compare")
@@ -366,7 +383,13 @@ def compare() -> ResponseReturnValue:
         form.year.data,
         float(form.threshold.data if form.threshold.data is not None else 0.56),
     )
-    return render_template("equity/compare.html", form=form, comparison=comparison)
+    return render_template(
+        "equity/compare.html",
+        form=form,
+        comparison=comparison,
+        page=_page_of(comparison.rows),
+        listed=LISTED,
+    )
 
 
 # ---- a reference index --------------------------------------------------------------------
