@@ -359,3 +359,37 @@ def test_the_equity_pages_list_a_page_of_schools_not_the_registry(
         page = response.get_data(as_text=True)
         assert page.count("/schools/") <= 120, path  # a link per school listed, and the menus
         assert len(page.encode()) < 300_000, path
+
+
+# ---- schools without a partner: one anti-join -----------------------------------------------
+
+
+def test_schools_without_an_active_partner_are_one_not_exists(
+    client: FlaskClient,
+    login: Callable[..., Any],
+    make_school: Callable[..., Any],
+    make_partner: Callable[..., Any],
+    make_mou: Callable[..., Any],
+) -> None:
+    from registry.schools.services import current_school_year
+
+    year = current_school_year()
+    first = int(year[:4])
+    term = {"start_date": date(first, 9, 1), "end_date": date(first + 1, 6, 30)}
+    covered, lapsed, _bare = (
+        make_school(name="Covered"),
+        make_school(name="Lapsed"),
+        make_school(name="Bare"),
+    )
+    partner = make_partner()
+    make_mou(partner=partner, schools=[covered], status=MOUStatus.ACTIVE, school_year=year, **term)
+    make_mou(
+        partner=partner, schools=[covered, lapsed], status=MOUStatus.DRAFT, school_year=year, **term
+    )
+    login("coordinator")
+    with counted_queries() as statements:
+        page = client.get("/schools/?no_partner=1").get_data(as_text=True)
+    assert "Lapsed" in page and "Bare" in page and "Covered" not in page
+    listing = [s for s in statements if "FROM school" in s and "NOT (EXISTS" in s]
+    assert listing, "the filter is a NOT EXISTS"
+    assert not any("count(DISTINCT mou.partner_id)" in s and "= ?" in s for s in listing)
