@@ -16,7 +16,8 @@ leader (the API also with a leader's bearer token); the first answer of each
 path warms caches and is not counted. Printed per path: the best and median
 wall time, the CPU time of the process (`time.process_time`, so the database
 server's own work is not in it on PostgreSQL, but is on SQLite), the number of
-SQL statements and the size of the answer.
+SQL statements, the time spent in them (from sending each to its last row's
+arrival: the server's work, waits included) and the size of the answer.
 """
 
 from __future__ import annotations
@@ -213,14 +214,21 @@ def measure(url: str, repeat: int, year: str) -> None:
         }
     )
     statements = 0
+    sql_seconds = 0.0
 
     with app.app_context():
 
-        def count(*_args: Any) -> None:
+        def count(conn: Any, *_args: Any) -> None:
             nonlocal statements
             statements += 1
+            conn.info["bench_started"] = time.perf_counter()
+
+        def timed(conn: Any, *_args: Any) -> None:
+            nonlocal sql_seconds
+            sql_seconds += time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
 
         event.listen(db.engine, "before_cursor_execute", count)
+        event.listen(db.engine, "after_cursor_execute", timed)
         email = "bench-kpis-leader@district.example"
         user = db.session.scalar(select(User).where(User.email == email))
         if user is None:
@@ -254,13 +262,13 @@ def measure(url: str, repeat: int, year: str) -> None:
             (client, "/schools/?no_partner=1", {}),
         ]
         print(f"{'path':58} {'status':>6} {'best ms':>8} {'median':>8} {'cpu ms':>8} "
-              f"{'queries':>7} {'KB':>8}")  # fmt: skip
+              f"{'sql ms':>7} {'queries':>7} {'KB':>8}")  # fmt: skip
         for who, path, headers in paths:
-            walls, cpus, queries = [], [], []
+            walls, cpus, sqls, queries = [], [], [], []
             status, size = 0, 0
             for attempt in range(repeat + 1):
                 db.session.remove()
-                statements = 0
+                statements, sql_seconds = 0, 0.0
                 wall, cpu = time.perf_counter(), time.process_time()
                 response = who.get(path, headers=headers)
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -268,12 +276,13 @@ def measure(url: str, repeat: int, year: str) -> None:
                 if attempt:  # the first warms caches
                     walls.append(wall)
                     cpus.append(cpu)
+                    sqls.append(sql_seconds)
                     queries.append(statements)
             label = path + (" (token)" if headers else "")
             print(
                 f"{label:58} {status:>6} {1000 * min(walls):8.0f} "
                 f"{1000 * statistics.median(walls):8.0f} {1000 * statistics.median(cpus):8.0f} "
-                f"{max(queries):7d} {size / 1024:8.1f}"
+                f"{1000 * statistics.median(sqls):7.0f} {max(queries):7d} {size / 1024:8.1f}"
             )
 
 
@@ -283,7 +292,7 @@ def main() -> None:
     parser.add_argument("--seed", choices=("demo", "synthetic", "none"), default=None)
     parser.add_argument("--schools", type=int, default=1885)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--year", default="2025-26")
+    parser.add_argument("--year", default="2025-26", help="the school year asked for")
     args = parser.parse_args()
     url = args.database_url
     seed = args.seed or ("none" if url else "demo")

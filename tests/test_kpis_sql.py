@@ -200,6 +200,7 @@ def test_mou_trend_on_random_registries_is_as_before(app: Any, seed: int) -> Non
             want["pair_growth_pct"],
         ), (seed, year)
         assert got.with_partner == want["with_partner"], (seed, year)
+        assert equity_services.mou_years(year) == list(want["counts"]), (seed, year)
         assert every_school_trend(year, list(got.counts)) == want["per_school"], (seed, year)
 
 

@@ -88,5 +88,5 @@ def kpis() -> Response:
         definition = db.session.get(NeedIndexDefinition, definition_id)
         if definition is None:  # a well-formed id of nothing: not found, as everywhere
             return error(404, _("Unknown need index definition."))
-    report = equity_services.equity_report(selection, definition)
+    report = equity_services.equity_report(selection, definition, with_matrix=False)
     return json_response(KpisOut.model_validate(equity_services.report_json(report)))

@@ -348,6 +348,12 @@ class MOUTrend:
     with_partner: set[int]  # schools with an MOU in force in the selected year
 
 
+def mou_years(year: str) -> list[str]:
+    """The years with an MOU in force, and the year asked, oldest first (one query)."""
+    by_year = _in_force_by_year(db.session.execute(_spans(_terms())))
+    return sorted({_year_name(n) for n in by_year} | {year})
+
+
 def mou_trend(year: str) -> MOUTrend:
     """KPI 3.1 for the district: MOUs in force and school–partner pairs per year (3 queries).
 
@@ -525,8 +531,11 @@ def _concentration(rows: list[kpis.SchoolUnits]) -> float | None:
     return kpis.concentration_index(rows)
 
 
-def equity_report(selection: Selection, definition: NeedIndexDefinition) -> EquityReport:
-    """Every figure of the equity dashboard for a year, a category or all, and a unit."""
+def equity_report(
+    selection: Selection, definition: NeedIndexDefinition, with_matrix: bool = True
+) -> EquityReport:
+    """Every figure of the equity dashboard for a year, a category or all, and a unit
+    (without the partners per school and category unless `with_matrix`: the API has none)."""
     ranking = need_ranking(definition, selection.year)
     units = _units_by_school(selection)
     scored = [(r, r.need.value) for r in ranking.rows if r.need.value is not None]
@@ -565,7 +574,7 @@ def equity_report(selection: Selection, definition: NeedIndexDefinition) -> Equi
         unscored=[r for r in ranking.rows if r.need.value is None],
         without_partner=without,
         categories=list(Category),
-        matrix=_partners_by_category(selection.year),
+        matrix=_partners_by_category(selection.year) if with_matrix else {},
         top_quartile=kpis.top_quartile_ids(rows),
     )
 

@@ -159,21 +159,25 @@ def schools() -> ResponseReturnValue:
         return render_template("equity/schools.html", report=None, **context), 400
     selection = _selection(form)
     if table == "mous":
-        trend = equity_services.mou_trend(selection.year)
+        years = equity_services.mou_years(selection.year)
         page, counts = equity_services.school_mou_page(
-            selection.year, list(trend.counts), _page_number(), SCHOOLS_PER_PAGE
+            selection.year, years, _page_number(), SCHOOLS_PER_PAGE
         )
         return render_template(
             "equity/schools.html",
             report=None,
-            trend=trend,
+            years=years,
             page=page,
             counts=counts,
             chosen=selection,
             **context,
         )
     definition = db.session.get(NeedIndexDefinition, form.definition.data)
-    report = equity_services.equity_report(selection, definition)  # type: ignore[arg-type]
+    report = equity_services.equity_report(
+        selection,
+        definition,  # type: ignore[arg-type]
+        with_matrix=table == "categories",
+    )
     rows: list[Any] = report.without_partner if table == "unpartnered" else report.schools
     page = _page_of(rows)
     return render_template(
