@@ -128,6 +128,14 @@ def test_mou_trend_counts_terms_statuses_and_pairs_as_before(
         assert got.pair_growth_pct == want["pair_growth_pct"], year
         assert got.with_partner == want["with_partner"], year
         assert every_school_trend(year, list(got.counts)) == want["per_school"], year
+    # A page of schools gets the same counts as the whole list.
+    years = list(equity_services.mou_trend("2025-26").counts)
+    page = equity_services.school_mou_counts("2025-26", years, [c.id, a.id])
+    whole = reference_mou_trend("2025-26")["per_school"]
+    assert {sid: (r.counts, r.growth_pct) for sid, r in page.items()} == {
+        sid: whole[sid] for sid in (a.id, c.id)
+    }
+    assert equity_services.school_mou_counts("2025-26", years, []) == {}
     trend = equity_services.mou_trend("2025-26")
     assert trend.counts == {
         "2021-22": 1, "2022-23": 1, "2023-24": 1, "2024-25": 1, "2025-26": 4
