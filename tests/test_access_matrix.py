@@ -47,6 +47,8 @@ MATRIX: list[tuple[str, tuple[int, int, int, int]]] = [
     ("/users/{mfa_user}/mfa/reset", (200, 404, 404, 404)),  # the reset's confirmation page
     ("/equity/", (200, 200, 200, 404)),
     ("/equity/need", (200, 200, 200, 404)),
+    ("/equity/schools", (200, 200, 200, 404)),
+    ("/equity/schools?table=mous", (200, 200, 200, 404)),
     ("/equity/need/definitions/new", (200, 404, 200, 404)),
     ("/equity/need/reference", (200, 200, 200, 404)),
     ("/programs/import", (200, 200, 404, 404)),

@@ -349,13 +349,99 @@ def test_the_openapi_document_is_3_1_and_describes_every_endpoint(client: FlaskC
         "/mous",
         "/scenarios/{scenario_id}/runs/{run_id}",
         "/directory",
+        "/kpis",
     }
     schemas = document["components"]["schemas"]
     assert {"PartnerPage", "PartnerOut", "MOUOut", "RunOut", "Error"} <= set(schemas)
 
 
-def test_the_kpis_endpoint_is_unchanged(app: Flask, client: FlaskClient) -> None:
-    assert client.get("/api/v1/kpis").status_code == 401
+# ---- /kpis: tokens as everywhere in /api/v1, and the signed-in session as before ----------
+
+
+@pytest.mark.parametrize(
+    "role, status",
+    [(Role.ADMIN, 200), (Role.COORDINATOR, 200), (Role.LEADER, 200), (Role.PARTNER, 404)],
+)
+def test_the_kpis_answer_a_readers_token_as_documented(
+    make_user: Callable[..., User],
+    make_school: Callable[..., Any],
+    default_need_index: Any,
+    clock: Clock,
+    api: Any,
+    role: Role,
+    status: int,
+) -> None:
+    make_school(indicators={"pct_econ_disadvantaged": 40, "pct_english_learners": 10}, name="Ash")
+    secret = token_for(make_user(role), clock)
+    response, body = api("/api/v1/kpis?year=2025-26&unit=hours", secret)
+    assert response.status_code == status
+    if status == 200:
+        assert body["year"] == "2025-26" and body["unit"] == "hours"
+        assert body["mous_by_year"] == {"2025-26": 0}
+        assert body["need_definition"]["version"] == 1
+        assert body["schools_without_partner"] == [
+            {"id": body["schools_without_partner"][0]["id"], "name": "Ash"}
+        ]
+        assert response.headers["ETag"] and "X-RateLimit-Remaining" in response.headers
+        again, _ = api(
+            "/api/v1/kpis?year=2025-26&unit=hours", secret, If_None_Match=response.headers["ETag"]
+        )
+        assert again.status_code == 304
+
+
+def test_the_kpis_without_a_need_index_are_null_not_zero_for_a_token(
+    make_user: Callable[..., User], clock: Clock, api: Any
+) -> None:
+    secret = token_for(make_user(Role.LEADER), clock)
+    response, body = api("/api/v1/kpis?year=2025-26", secret)
+    assert response.status_code == 200
+    assert body["need_definition"] is None and body["quartiles"] is None
+    assert body["concentration_index"] is None and "No need index" in body["note"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer prk_not-a-real-token", "Basic abc"])
+def test_the_kpis_without_a_usable_token_or_session_are_a_401(api: Any, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    response, body = api("/api/v1/kpis?year=2025-26", None, **headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer") and body["error"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["year=2025-27", "category=pottery", "unit=litres", "definition=abc", "definition=0"],
+)
+def test_bad_kpi_parameters_are_a_documented_400(
+    make_user: Callable[..., User], clock: Clock, api: Any, query: str
+) -> None:
+    secret = token_for(make_user(Role.COORDINATOR), clock)
+    response, body = api(f"/api/v1/kpis?{query}", secret)
+    assert response.status_code == 400 and body["error"]
+
+
+def test_an_unknown_need_index_definition_is_not_found(
+    make_user: Callable[..., User], clock: Clock, api: Any
+) -> None:
+    secret = token_for(make_user(Role.COORDINATOR), clock)
+    response, body = api("/api/v1/kpis?definition=424242", secret)
+    assert response.status_code == 404 and body["error"] == "Unknown need index definition."
+
+
+def test_the_kpis_count_against_the_tokens_rate_limit(
+    app: Flask, make_user: Callable[..., User], clock: Clock, api: Any
+) -> None:
+    app.config["API_RATE_LIMIT"] = 2
+    secret = token_for(make_user(Role.LEADER), clock)
+    assert [api("/api/v1/kpis", secret)[0].status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_token_header_is_never_overridden_by_the_session(
+    client: FlaskClient, login: Callable[..., User], api: Any
+) -> None:
+    login(Role.LEADER)
+    assert client.get("/api/v1/kpis?year=2025-26").status_code == 200  # the session, as before
+    response, _ = api("/api/v1/kpis?year=2025-26", None, Authorization="Bearer prk_revoked")
+    assert response.status_code == 401
 
 
 def test_token_events_reach_the_security_log(

@@ -63,6 +63,7 @@ PATHS = (
     "/mous",
     "/scenarios/{scenario_id}/runs/{run_id}",
     "/directory",
+    "/kpis",
 )
 
 

@@ -148,7 +148,7 @@ def test_schools_scored_on_fewer_indicators_are_flagged_on_the_pages_that_list_n
     make_school(indicators=partial, name="Partial School")
     make_school(indicators=indicators(80), name="Other School")
     login("leader")
-    for url in ("/equity/?year=2025-26", "/equity/need?year=2025-26"):
+    for url in ("/equity/schools?year=2025-26&table=need", "/equity/need?year=2025-26"):
         page = _text(client, url)
         assert 'Partial School</a> <span class="badge warn">scored on 3 of 5 indicators' in page
     page = _text(client, "/equity/need?year=2025-26")

@@ -12,6 +12,7 @@ from registry.api import views
 from registry.api.schemas import (
     RESPONSE_MODELS,
     DirectoryPage,
+    KpisOut,
     MOUPage,
     PartnerPage,
     RunOut,
@@ -20,7 +21,7 @@ from registry.api.schemas import (
     ServicePage,
 )
 from registry.ids import MAX_ID
-from registry.vocabulary import Category, MOUStatus, PartnerStatus, PartnerType
+from registry.vocabulary import Category, MOUStatus, PartnerStatus, PartnerType, Unit
 
 REF = "#/components/schemas/{model}"
 
@@ -119,6 +120,23 @@ OPERATIONS = (
         (
             Param("scenario_id", ID, "The scenario's id.", "path"),
             Param("run_id", ID, "The run's id.", "path"),
+        ),
+        listing=False,
+    ),
+    Operation(
+        "/kpis",
+        "getKpis",
+        "The equity KPIs of a school year: MOUs in force, pairs, units by need (district staff)",
+        KpisOut,
+        (
+            Param(
+                "year",
+                {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                "School year (default: this one if the registry has data for it, else the latest).",
+            ),
+            Param("category", _enum(Category), "Only commitments of services of this category."),
+            Param("unit", _enum(Unit), "What units are summed (default: seats)."),
+            Param("definition", ID, "The need index definition (default: the default one)."),
         ),
         listing=False,
     ),

@@ -243,6 +243,58 @@ class DirectoryPage(Schema):
     next: str | None
 
 
+class NeedDefinitionRef(Schema):
+    id: int
+    name: str
+    version: int
+
+
+class QuartileOut(Schema):
+    quartile: int  # 1 = least need
+    schools: int
+    enrollment: int
+    units: float
+    enrollment_share: float
+    resource_share: float
+    units_per_student: float
+
+
+class SchoolRefOut(Schema):
+    id: int
+    name: str
+
+
+class UnscoredSchoolOut(Schema):
+    id: int
+    name: str
+    missing: list[str]  # the indicators the school has no data for
+
+
+class KpisOut(Schema):
+    """The equity dashboard's figures for a school year (`registry.equity.services`).
+
+    A figure the data cannot support is null, never 0: every figure by need when no
+    need index is defined (`need_definition` null) or no school has a need score."""
+
+    year: str
+    category: Category | None
+    unit: Unit
+    mous_by_year: dict[str, int]
+    pairs_by_year: dict[str, int]
+    mou_growth_pct: float | None
+    pair_growth_pct: float | None
+    need_definition: NeedDefinitionRef | None
+    note: str | None
+    schools_with_need: int | None
+    schools_without_need: int | None
+    concentration_index: float | None
+    gap: float | None
+    total_units: float | None
+    quartiles: list[QuartileOut] | None
+    schools_without_partner: list[SchoolRefOut] | None
+    schools_not_scored: list[UnscoredSchoolOut] | None
+
+
 RESPONSE_MODELS: tuple[type[Schema], ...] = (
     Error,
     PartnerPage,
@@ -251,4 +303,5 @@ RESPONSE_MODELS: tuple[type[Schema], ...] = (
     MOUPage,
     DirectoryPage,
     RunOut,
+    KpisOut,
 )

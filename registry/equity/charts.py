@@ -13,8 +13,11 @@ Public functions (each returns ``Markup`` ready to drop in a template):
   ``[("Status quo", [("Q1", 0.4), ...]), ("Proposal", [("Q1", 0.2), ...])]``).
 * ``line_chart(series, *, title, unit, summary=None)`` — same data shape, the
   group labels along the x axis (e.g. school years).
-* ``scatter_chart(points, *, title, x_label, y_label, summary=None)`` —
-  ``points`` is ``[(label, x, y), ...]``.
+* ``scatter_chart(points, *, title, x_label, y_label, summary=None, listed=None,
+  more=None)`` — ``points`` is ``[(label, x, y), ...]``. With more than ``listed``
+  points (a state's schools), the points are drawn bare (no tooltip, one circle per
+  pixel) and the data table lists the first ``listed``, then ``more`` (where the
+  rest can be read, e.g. a link to a paged table): the page stays small.
 
 All text passed in is escaped. ``unit`` names what the values measure
 ("share of units", "seats per student") and labels the value axis.
@@ -281,6 +284,8 @@ def scatter_chart(
     x_label: str,
     y_label: str,
     summary: str | None = None,
+    listed: int | None = None,
+    more: str | Markup | None = None,
 ) -> Markup:
     """Labelled points (label, x, y); the x axis is the need index (0–1) or any other scale."""
     xs = [p[1] for p in points]
@@ -304,17 +309,27 @@ def scatter_chart(
         f'<text x="{LEFT + plot_width / 2:.1f}" y="{HEIGHT - 12}" text-anchor="middle" '
         f'fill="#535b66">{escape(x_label)}</text>'
     )
-    for label, x, y in points:
-        parts.append(
-            f'<circle cx="{x_of(x):.1f}" cy="{y_of(y):.1f}" r="4.5" fill="{PALETTE[0]}" '  # type: ignore[operator]
-            f'fill-opacity="0.75" stroke="#fff"><title>{escape(label)}: '
-            f"{escape(format_value(x))}, {escape(format_value(y))}</title></circle>"
-        )
+    compact = listed is not None and len(points) > listed
+    if compact:
+        drawn = {(round(x_of(x)), round(y_of(y))) for _label, x, y in points}  # type: ignore[operator]
+        parts.append(f'<g fill="{PALETTE[0]}" fill-opacity="0.6">')
+        parts.extend(f'<circle cx="{cx}" cy="{cy}" r="4"/>' for cx, cy in sorted(drawn))
+        parts.append("</g>")
+    else:
+        for label, x, y in points:
+            parts.append(
+                f'<circle cx="{x_of(x):.1f}" cy="{y_of(y):.1f}" r="4.5" fill="{PALETTE[0]}" '  # type: ignore[operator]
+                f'fill-opacity="0.75" stroke="#fff"><title>{escape(label)}: '
+                f"{escape(format_value(x))}, {escape(format_value(y))}</title></circle>"
+            )
+    in_table = points[:listed] if compact else points
     rows = "".join(
         f'<tr><th scope="row">{escape(label)}</th><td class="num">{escape(format_value(x))}</td>'
         f'<td class="num">{escape(format_value(y))}</td></tr>'
-        for label, x, y in points
+        for label, x, y in in_table
     )
+    if compact and more is not None:
+        rows += f'<tr><td colspan="3">{escape(more)}</td></tr>'
     table = (
         f'<table><caption>{escape(title)}</caption><thead><tr><th scope="col"></th>'
         f'<th scope="col" class="num">{escape(x_label)}</th>'

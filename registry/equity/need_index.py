@@ -356,11 +356,18 @@ def compare_needs(
 
 
 def raw_indicators(school_year: str) -> dict[int, dict[str, Decimal | None]]:
-    """Every school's indicators for a year; a school with no row for it has them all missing."""
-    rows = db.session.scalars(
-        select(SchoolIndicators).where(SchoolIndicators.school_year == school_year)
+    """Every school's indicators for a year; a school with no row for it has them all missing.
+
+    Two column queries, no objects loaded (a state has some 1,900 schools)."""
+    columns = [getattr(SchoolIndicators, name) for name in INDICATORS]
+    rows = db.session.execute(
+        select(SchoolIndicators.school_id, *columns).where(
+            SchoolIndicators.school_year == school_year
+        )
     )
-    by_school: dict[int, dict[str, Decimal | None]] = {r.school_id: r.as_dict() for r in rows}
+    by_school: dict[int, dict[str, Decimal | None]] = {
+        school_id: dict(zip(INDICATORS, values, strict=True)) for school_id, *values in rows
+    }
     for school_id in db.session.scalars(select(School.id)):
         by_school.setdefault(school_id, dict.fromkeys(INDICATORS))
     return by_school

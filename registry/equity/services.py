@@ -20,14 +20,14 @@ Definitions used here (the arithmetic itself is documented in `kpis` and `need_i
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Integer, Select, case, cast, func, select
 
 from registry import formats
 from registry.equity import kpis, reference
@@ -46,10 +46,11 @@ from registry.equity.need_index import (
     spearman,
 )
 from registry.extensions import db
-from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User
+from registry.listing import Page
+from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User, mou_school
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
 from registry.refusals import Refused
-from registry.schoolyear import next_year, school_year_of
+from registry.schoolyear import FIRST_MONTH, school_year_of
 from registry.vocabulary import Category, MOUStatus, Unit
 
 IN_FORCE = (MOUStatus.ACTIVE, MOUStatus.EXPIRED, MOUStatus.TERMINATED)
@@ -162,8 +163,18 @@ def default_year(today: date) -> str:
 
 
 @dataclass(frozen=True)
+class SchoolRef:
+    """What the need and equity pages show of a school (read without loading the object)."""
+
+    id: int
+    dese_code: str
+    name: str
+    enrollment: int
+
+
+@dataclass(frozen=True)
 class NeedRow:
-    school: School
+    school: SchoolRef
     need: SchoolNeed
 
 
@@ -179,8 +190,9 @@ class NeedRanking:
         return [r for r in self.rows if r.need.missing]
 
 
-def _schools_by_id() -> dict[int, School]:
-    return {s.id: s for s in db.session.scalars(select(School))}
+def _schools_by_id() -> dict[int, SchoolRef]:
+    found = db.session.execute(select(School.id, School.dese_code, School.name, School.enrollment))
+    return {row[0]: SchoolRef(*row) for row in found}
 
 
 def need_ranking(definition: NeedIndexDefinition, year: str) -> NeedRanking:
@@ -194,7 +206,7 @@ def need_ranking(definition: NeedIndexDefinition, year: str) -> NeedRanking:
 
 @dataclass(frozen=True)
 class ComparisonRow:
-    school: School
+    school: SchoolRef
     value_a: float | None
     value_b: float | None
     rank_a: int | None
@@ -244,20 +256,85 @@ def compare_definitions(
 
 
 # ---- KPI 3.1: MOUs in force ---------------------------------------------------------------
+#
+# Counted in SQL, never by loading MOUs. A school year is numbered by the calendar year it
+# starts in (2025-26 → 2025); an MOU in force covers the years from its start date's to its
+# end date's, both included. The database groups the terms by their first and last year
+# (a handful of rows: terms mostly run one or two years) and each group is spread over its
+# years here. School–partner pairs are counted the same way, once each pair's terms are
+# made disjoint: taken in order of their first year, a term adds only the years after the
+# last year any earlier term of the pair reached (one window function), so a pair under
+# two MOUs at once counts once. A few rows come back whatever the registry's size.
 
 
-def _years_covered(mou: MOU) -> list[str]:
-    first, last = school_year_of(mou.start_date), school_year_of(mou.end_date)
-    years, year = [], first
-    while year <= last:
-        years.append(year)
-        year = next_year(year)
-    return years
+def _year_number(day: Any) -> Any:
+    """SQL: the school year a date falls in, as the calendar year it starts in."""
+    year = cast(func.extract("year", day), Integer)
+    return year - case((func.extract("month", day) < FIRST_MONTH, 1), else_=0)
+
+
+def _year_name(number: int) -> str:
+    return f"{number}-{(number + 1) % 100:02d}"
+
+
+def _terms() -> Any:
+    """MOUs in force in some year: id, partner, first and last school year (as numbers)."""
+    return (
+        select(
+            MOU.id.label("mou_id"),
+            MOU.partner_id.label("partner_id"),
+            _year_number(MOU.start_date).label("first"),
+            _year_number(MOU.end_date).label("last"),
+        )
+        .where(MOU.status.in_(IN_FORCE))
+        .subquery("terms")
+    )
+
+
+def _spans(table: Any, *keys: Any) -> Select[Any]:
+    """How many rows of `table` run from each first to each last year (per keys)."""
+    return select(*keys, table.c.first, table.c.last, func.count()).group_by(
+        *keys, table.c.first, table.c.last
+    )
+
+
+def _in_force_by_year(rows: Iterable[Any]) -> dict[int, int]:
+    """(first, last, n) span rows spread over their years: year → how many (> 0 only)."""
+    result: dict[int, int] = defaultdict(int)
+    for first, last, n in rows:
+        for year in range(int(first), int(last) + 1):
+            result[year] += int(n)
+    return result
+
+
+def _pair_spans() -> Any:
+    """Each school–partner pair's years under an MOU in force, as disjoint spans."""
+    terms = _terms()
+    links = (
+        select(mou_school.c.school_id, terms.c.partner_id, terms.c.first, terms.c.last)
+        .join(terms, terms.c.mou_id == mou_school.c.mou_id)
+        .subquery("links")
+    )
+    reached = func.max(links.c.last).over(
+        partition_by=(links.c.school_id, links.c.partner_id),
+        order_by=(links.c.first, links.c.last),
+        rows=(None, -1),
+    )
+    ordered = select(links.c.first, links.c.last, reached.label("reached")).subquery("ordered")
+    news = (ordered.c.reached.is_(None)) | (ordered.c.reached < ordered.c.first)
+    return (
+        select(
+            case((news, ordered.c.first), else_=ordered.c.reached + 1).label("first"),
+            ordered.c.last,
+        )
+        .where(ordered.c.reached.is_(None) | (ordered.c.reached < ordered.c.last))
+        .subquery("pair_spans")
+    )
 
 
 @dataclass(frozen=True)
 class SchoolMOUs:
-    school: School
+    school_id: int
     counts: dict[str, int]  # year → MOUs in force at this school
     growth_pct: float | None
 
@@ -268,45 +345,93 @@ class MOUTrend:
     pairs: dict[str, int]  # year → distinct school–partner pairs under an MOU in force
     growth_pct: float | None  # for the selected year
     pair_growth_pct: float | None
-    per_school: list[SchoolMOUs]
     with_partner: set[int]  # schools with an MOU in force in the selected year
 
 
+def mou_years(year: str) -> list[str]:
+    """The years with an MOU in force, and the year asked, oldest first (one query)."""
+    by_year = _in_force_by_year(db.session.execute(_spans(_terms())))
+    return sorted({_year_name(n) for n in by_year} | {year})
+
+
 def mou_trend(year: str) -> MOUTrend:
-    """KPI 3.1: MOUs in force and school–partner pairs per year, district and per school."""
-    mous = db.session.scalars(
-        select(MOU).where(MOU.status.in_(IN_FORCE)).options(selectinload(MOU.schools))
-    ).all()
-    counts: dict[str, int] = defaultdict(int)
-    pairs: dict[str, set[tuple[int, int]]] = defaultdict(set)
-    by_school: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for mou in mous:
-        for covered in _years_covered(mou):
-            counts[covered] += 1
-            for school in mou.schools:
-                pairs[covered].add((school.id, mou.partner_id))
-                by_school[school.id][covered] += 1
-    years = sorted(set(counts) | {year})
-    ordered_counts = {y: counts.get(y, 0) for y in years}
-    pair_counts = {y: len(pairs.get(y, ())) for y in years}
-    schools = db.session.scalars(select(School).order_by(School.name)).all()
-    per_school = [
-        SchoolMOUs(
-            s,
-            {y: by_school[s.id].get(y, 0) for y in years},
-            kpis.mou_growth(by_school[s.id], year),
-        )
-        for s in schools
-    ]
-    with_partner = {sid for sid, c in by_school.items() if c.get(year)}
+    """KPI 3.1 for the district: MOUs in force and school–partner pairs per year (3 queries).
+
+    The years are those with an MOU in force, and the year asked."""
+    by_year = _in_force_by_year(db.session.execute(_spans(_terms())))
+    pairs_by_year = _in_force_by_year(db.session.execute(_spans(_pair_spans())))
+    years = sorted({_year_name(n) for n in by_year} | {year})
+    counts = {y: by_year.get(int(y[:4]), 0) for y in years}
+    pairs = {y: pairs_by_year.get(int(y[:4]), 0) for y in years}
     return MOUTrend(
-        ordered_counts,
-        pair_counts,
-        kpis.mou_growth(ordered_counts, year),
-        kpis.mou_growth(pair_counts, year),
-        per_school,
-        with_partner,
+        counts,
+        pairs,
+        kpis.mou_growth(counts, year),
+        kpis.mou_growth(pairs, year),
+        set(db.session.scalars(_covered_schools(year))),
     )
+
+
+def _covered_schools(year: str) -> Select[Any]:
+    """SQL: the ids of the schools under an MOU in force in a school year."""
+    terms = _terms()
+    number = int(year[:4])
+    return (
+        select(mou_school.c.school_id)
+        .join(terms, terms.c.mou_id == mou_school.c.mou_id)
+        .where(terms.c.first <= number, terms.c.last >= number)
+        .distinct()
+    )
+
+
+def school_mou_counts(
+    year: str, years: Sequence[str], school_ids: Collection[int] | None = None
+) -> dict[int, SchoolMOUs]:
+    """MOUs in force at each school (those given, else every one) in each of `years`, and
+    the change in the selected year on the year before (one query)."""
+    terms = _terms()
+    at_school = select(mou_school.c.school_id, terms.c.first, terms.c.last).join(
+        terms, terms.c.mou_id == mou_school.c.mou_id
+    )
+    if school_ids is None:
+        ids = list(db.session.scalars(select(School.id)))
+    else:
+        ids = list(school_ids)
+        at_school = at_school.where(mou_school.c.school_id.in_(ids))
+    table = at_school.subquery("at_school")
+    found: Iterable[Any] = db.session.execute(_spans(table, table.c.school_id)) if ids else []
+    rows: dict[int, list[Any]] = defaultdict(list)
+    for school_id, first, last, n in found:
+        rows[school_id].append((first, last, n))
+    result = {}
+    for school_id in ids:
+        by_year = {_year_name(n): c for n, c in _in_force_by_year(rows.get(school_id, ())).items()}
+        result[school_id] = SchoolMOUs(
+            school_id, {y: by_year.get(y, 0) for y in years}, kpis.mou_growth(by_year, year)
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class SchoolName:
+    id: int
+    name: str
+
+
+def school_mou_page(
+    year: str, years: Sequence[str], number: int, per_page: int
+) -> tuple[Page[SchoolName], dict[int, SchoolMOUs]]:
+    """One page of schools by name, with their MOUs in force per year (three queries)."""
+    total = db.session.scalar(select(func.count(School.id))) or 0
+    found = db.session.execute(
+        select(School.id, School.name)
+        .order_by(School.name, School.id)
+        .limit(per_page)
+        .offset((number - 1) * per_page)
+    )
+    names = [SchoolName(school_id, name) for school_id, name in found]
+    counts = school_mou_counts(year, years, [s.id for s in names])
+    return Page(names, number, per_page, total), counts
 
 
 # ---- KPI 3.2: resources by need -----------------------------------------------------------
@@ -321,7 +446,7 @@ class Selection:
 
 @dataclass(frozen=True)
 class SchoolEquity:
-    school: School
+    school: SchoolRef
     need: float
     units: float
     target: float
@@ -344,7 +469,7 @@ class EquityReport:
     total_units: float
     schools: list[SchoolEquity]  # scored schools, most need first
     unscored: list[NeedRow]  # schools the need index could not score
-    without_partner: list[School]
+    without_partner: list[SchoolRef]
     categories: list[Category]
     matrix: dict[int, dict[Category, int]] = field(default_factory=dict)  # partners per cell
     top_quartile: set[int] = field(default_factory=set)
@@ -406,8 +531,11 @@ def _concentration(rows: list[kpis.SchoolUnits]) -> float | None:
     return kpis.concentration_index(rows)
 
 
-def equity_report(selection: Selection, definition: NeedIndexDefinition) -> EquityReport:
-    """Every figure of the equity dashboard for a year, a category or all, and a unit."""
+def equity_report(
+    selection: Selection, definition: NeedIndexDefinition, with_matrix: bool = True
+) -> EquityReport:
+    """Every figure of the equity dashboard for a year, a category or all, and a unit
+    (without the partners per school and category unless `with_matrix`: the API has none)."""
     ranking = need_ranking(definition, selection.year)
     units = _units_by_school(selection)
     scored = [(r, r.need.value) for r in ranking.rows if r.need.value is not None]
@@ -446,9 +574,28 @@ def equity_report(selection: Selection, definition: NeedIndexDefinition) -> Equi
         unscored=[r for r in ranking.rows if r.need.value is None],
         without_partner=without,
         categories=list(Category),
-        matrix=_partners_by_category(selection.year),
+        matrix=_partners_by_category(selection.year) if with_matrix else {},
         top_quartile=kpis.top_quartile_ids(rows),
     )
+
+
+@dataclass(frozen=True)
+class CategoryReach:
+    category: Category
+    schools: int  # schools with at least one partner in the category
+    high_need_lacking: int  # schools of the neediest quartile with none
+
+
+def high_need_lacking(report: EquityReport) -> list[CategoryReach]:
+    """Per category: how many schools have a partner in it, how many high-need ones lack one."""
+    return [
+        CategoryReach(
+            category,
+            sum(1 for cells in report.matrix.values() if cells.get(category)),
+            sum(1 for sid in report.top_quartile if report.lacks(sid, category)),
+        )
+        for category in report.categories
+    ]
 
 
 def _kpi_31_json(selection: Selection, trend: MOUTrend) -> dict[str, Any]:

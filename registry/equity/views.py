@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -10,6 +10,7 @@ from flask_babel import LazyString
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from registry import district_time, formats
@@ -30,11 +31,13 @@ from registry.equity.forms import (
 from registry.equity.need_index import INDICATOR_LABELS
 from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
+from registry.listing import MAX_PAGE, Page
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
 from registry.refusals import Refused, show_refusal
 from registry.vocabulary import Category, Role, Unit
 
 bp = Blueprint("equity", __name__, url_prefix="/equity")
+T = TypeVar("T")
 
 # Leaders and admins decide how need is measured; coordinators read it.
 DEFINERS = (Role.ADMIN, Role.LEADER)
@@ -61,13 +64,30 @@ def _years() -> list[str]:
 # ---- equity dashboard ---------------------------------------------------------------------
 
 
-@bp.get("/")
-@roles_required(*READERS)
-def dashboard() -> ResponseReturnValue:
-    default = equity_services.opening_definition()
-    if default is None:
-        return _no_definition_page(_("Equity dashboard"))
-    years = _years()
+# How many schools a list on the dashboard names before it links to the paged table, and
+# how many rows a page of that table holds: no page carries the whole registry.
+LISTED = 20
+SCHOOLS_PER_PAGE = 50
+SCHOOL_TABLES: dict[str, LazyString] = {
+    "need": _l("Need, units and target"),
+    "mous": _l("MOUs in force per year"),
+    "categories": _l("Partners per category"),
+    "unpartnered": _l("Schools with no partner"),
+}
+
+
+def _page_number() -> int:
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+
+
+def _page_of(rows: list[T]) -> Page[T]:
+    """The page of a list computed whole (need is relative: every school is scored)."""
+    number = _page_number()
+    start = (number - 1) * SCHOOLS_PER_PAGE
+    return Page(rows[start : start + SCHOOLS_PER_PAGE], number, SCHOOLS_PER_PAGE, len(rows))
+
+
+def _selection_form(default: NeedIndexDefinition) -> DashboardForm:
     form = DashboardForm(
         formdata=request.args,
         data={
@@ -75,25 +95,93 @@ def dashboard() -> ResponseReturnValue:
             "definition": default.id,
         },
     )
-    form.year.choices = year_choices(years)
+    form.year.choices = year_choices(_years())
     form.definition.choices = _definition_choices()
-    if not form.validate():
-        return render_template("equity/dashboard.html", form=form, report=None), 400
-    selection = equity_services.Selection(
+    return form
+
+
+def _selection(form: DashboardForm) -> equity_services.Selection:
+    return equity_services.Selection(
         year=form.year.data,
         category=Category(form.category.data) if form.category.data else None,
         unit=Unit(form.unit.data),
     )
+
+
+def _selection_args(form: DashboardForm) -> dict[str, Any]:
+    """The selection as query arguments, for links between the dashboard and its tables."""
+    return {
+        "year": form.year.data,
+        "category": form.category.data or "",
+        "unit": form.unit.data,
+        "definition": form.definition.data,
+    }
+
+
+@bp.get("/")
+@roles_required(*READERS)
+def dashboard() -> ResponseReturnValue:
+    default = equity_services.opening_definition()
+    if default is None:
+        return _no_definition_page(_("Equity dashboard"))
+    form = _selection_form(default)
+    if not form.validate():
+        return render_template("equity/dashboard.html", form=form, report=None), 400
     definition = db.session.get(NeedIndexDefinition, form.definition.data)
-    report = equity_services.equity_report(selection, definition)  # type: ignore[arg-type]
+    report = equity_services.equity_report(_selection(form), definition)  # type: ignore[arg-type]
     return render_template(
         "equity/dashboard.html",
         form=form,
         report=report,
-        charts=_dashboard_charts(report),
+        charts=_dashboard_charts(report, _selection_args(form)),
         concentration=_concentration_sentence(report),
         caveat=equity_services.need_caveat(report),
         labels=INDICATOR_LABELS,
+        listed=LISTED,
+        selected=_selection_args(form),
+        lacking=equity_services.high_need_lacking(report),
+    )
+
+
+@bp.get("/schools")
+@roles_required(*READERS)
+def schools() -> ResponseReturnValue:
+    """The dashboard's per-school figures, one table and one page at a time."""
+    default = equity_services.opening_definition()
+    if default is None:
+        return _no_definition_page(_("Equity by school"))
+    form = _selection_form(default)
+    table = request.args.get("table", "need")
+    if table not in SCHOOL_TABLES:
+        table = "need"
+    context: dict[str, Any] = {"form": form, "table": table, "tables": SCHOOL_TABLES}
+    if not form.validate():
+        return render_template("equity/schools.html", report=None, **context), 400
+    selection = _selection(form)
+    if table == "mous":
+        years = equity_services.mou_years(selection.year)
+        page, counts = equity_services.school_mou_page(
+            selection.year, years, _page_number(), SCHOOLS_PER_PAGE
+        )
+        return render_template(
+            "equity/schools.html",
+            report=None,
+            years=years,
+            page=page,
+            counts=counts,
+            chosen=selection,
+            **context,
+        )
+    definition = db.session.get(NeedIndexDefinition, form.definition.data)
+    report = equity_services.equity_report(
+        selection,
+        definition,  # type: ignore[arg-type]
+        with_matrix=table == "categories",
+    )
+    rows: list[Any] = report.without_partner if table == "unpartnered" else report.schools
+    page = _page_of(rows)
+    return render_template(
+        "equity/schools.html", report=report, page=page, chosen=selection, **context
     )
 
 
@@ -129,23 +217,34 @@ def _concentration_sentence(report: equity_services.EquityReport) -> str:
     return sentence
 
 
-def _dashboard_charts(report: equity_services.EquityReport) -> dict[str, object]:
+def _dashboard_charts(
+    report: equity_services.EquityReport, selected: dict[str, Any]
+) -> dict[str, object]:
     charts_by_name: dict[str, object] = {"scatter": None, "shares": None}
     if report.with_need:
-        charts_by_name.update(_need_charts(report))
+        charts_by_name.update(_need_charts(report, selected))
     charts_by_name["trend"] = _trend_chart(report)
     return charts_by_name
 
 
-def _need_charts(report: equity_services.EquityReport) -> dict[str, object]:
+def _need_charts(
+    report: equity_services.EquityReport, selected: dict[str, Any]
+) -> dict[str, object]:
     unit = report.selection.unit.label
     per_student = _("%(unit)s per student", unit=unit.lower())
+    table_url = url_for("equity.schools", table="need", **selected)
     scatter = charts.scatter_chart(
         [(s.school.name, s.need, s.per_student) for s in report.schools],
         title=_("%(measure)s against need", measure=per_student.capitalize()),
         x_label=_("Need index"),
         y_label=per_student,
         summary=_concentration_sentence(report),
+        listed=LISTED,
+        more=Markup('{} <a href="{}">{}</a>').format(
+            _("Only the %(n)s neediest schools are listed here.", n=LISTED),
+            table_url,
+            _("Every school's figures, page by page"),
+        ),
     )
     q1, q4 = report.quartiles[0], report.quartiles[3]
     shares = charts.bar_chart(
@@ -251,7 +350,14 @@ def need() -> ResponseReturnValue:
     if fmt := export_format():
         filename = f"need-{definition.name}-v{definition.version}-{ranking.year}"  # type: ignore[union-attr]
         return export_response(fmt, filename, _need_columns(ranking.indicators), ranking.rows)
-    return render_template("equity/need.html", form=form, ranking=ranking, labels=INDICATOR_LABELS)
+    return render_template(
+        "equity/need.html",
+        form=form,
+        ranking=ranking,
+        labels=INDICATOR_LABELS,
+        page=_page_of(ranking.rows),
+        listed=LISTED,
+    )
 
 
 @bp.get("/need/compare")
@@ -281,7 +387,13 @@ def compare() -> ResponseReturnValue:
         form.year.data,
         float(form.threshold.data if form.threshold.data is not None else 0.56),
     )
-    return render_template("equity/compare.html", form=form, comparison=comparison)
+    return render_template(
+        "equity/compare.html",
+        form=form,
+        comparison=comparison,
+        page=_page_of(comparison.rows),
+        listed=LISTED,
+    )
 
 
 # ---- a reference index --------------------------------------------------------------------

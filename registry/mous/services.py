@@ -961,7 +961,7 @@ def dpa_problems(today: date) -> list[MOU]:
     return list(
         db.session.scalars(
             select(MOU)
-            .options(selectinload(MOU.partner))
+            .options(selectinload(MOU.partner), selectinload(MOU.schools))
             .where(
                 MOU.status.in_(DPA_STATUSES),
                 MOU.shares_student_data.is_(True),

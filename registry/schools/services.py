@@ -17,7 +17,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select
+from sqlalchemy import ColumnElement, Text, and_, cast, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from registry import district_time
@@ -237,6 +237,21 @@ def active_partner_count(school_year: str) -> Any:
     )
 
 
+def covered_by_active_mou(school_year: str) -> Any:
+    """SQL: an active MOU of the school year covers the school (an EXISTS, so "no partner"
+    is one anti-join on mou_school's school_id index, not a count per school)."""
+    return (
+        exists()
+        .where(
+            mou_school.c.school_id == School.id,
+            MOU.id == mou_school.c.mou_id,
+            MOU.status == MOUStatus.ACTIVE,
+            MOU.school_year == school_year,
+        )
+        .correlate(School)
+    )
+
+
 def sort_columns(school_year: str) -> dict[str, Any]:
     """What the school list may be sorted by."""
     return {
@@ -278,7 +293,7 @@ def filtered_schools(
     if zip_code:
         stmt = stmt.where(School.zip == zip_code.strip())
     if no_partner:
-        stmt = stmt.where(active_partner_count(school_year) == 0)
+        stmt = stmt.where(~covered_by_active_mou(school_year))
     return stmt
 
 
