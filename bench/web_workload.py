@@ -82,7 +82,7 @@ def load_plan() -> dict[str, Any]:
 
 
 PLAN = load_plan()
-THINK = PLAN.get("think_s", [0.5, 2.5])
+THINK = PLAN.get("think_s", [1.0, 5.0])
 _staff_accounts = itertools.cycle(PLAN["staff"] or [{}])
 _partner_accounts = itertools.cycle(PLAN["partners"] or [{}])
 SAMPLES: list[tuple[str, float, float, int, int, bool]] = []
