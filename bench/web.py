@@ -144,7 +144,6 @@ def prepare(url: str, max_users: int, scenario_year: str | None, with_scenario: 
     from registry.models import MOU, Commitment, Partner, School, Service, User
     from registry.models.scenario import Objective, Scenario, SolverChoice, WeightRule
     from registry.models.user_session import UserSession
-    from registry.schoolyear import school_year_of
     from registry.vocabulary import PartnerStatus, Role
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET})
@@ -267,7 +266,9 @@ def prepare(url: str, max_users: int, scenario_year: str | None, with_scenario: 
         objective = "proportional"
         planner = next(s for s in staff if s["role"] == "admin")
         if with_scenario:
-            year = scenario_year or school_year_of(today)
+            # This school year if the registry has data for it, else its latest (the equity
+            # pages' rule): a data set seeded for earlier years still has commitments to lock.
+            year = scenario_year or equity_services.default_year(today)
             scenario = db.session.scalar(
                 select(Scenario).where(Scenario.name == SCENARIO_NAME, Scenario.school_year == year)
             )
@@ -590,7 +591,9 @@ def run_locust(
     # --duration is the steady load; the ramp-up (starting and signing in) comes on top.
     ramp_s = 2 * math.ceil(users / args.spawn_rate) + 10
     command += ["--run-time", f"{args.duration + ramp_s}s", "--host", base]
-    command += ["--stop-timeout", "30"]
+    # Requests still running at the end are waited for (up to gunicorn's own timeout), so
+    # that a slow one is counted rather than cut off.
+    command += ["--stop-timeout", "130"]
     command += ["--only-summary", "--loglevel", "WARNING"]
     log = scratch / f"locust-{users}.log"
     load_before = os.getloadavg()
@@ -604,7 +607,7 @@ def run_locust(
                 command, env=env, cwd=ROOT, stdout=out, stderr=out, start_new_session=True
             )
             try:
-                process.wait(timeout=args.duration + ramp_s + 180)
+                process.wait(timeout=args.duration + ramp_s + 300)
             except subprocess.TimeoutExpired:
                 print(f"locust ran past its time at {users} users: stopped")
     finally:
