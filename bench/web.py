@@ -588,8 +588,10 @@ def run_locust(
     }
     command = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "web_workload.py")]
     command += ["--headless", "--users", str(users), "--spawn-rate", str(args.spawn_rate)]
-    # --duration is the steady load; the ramp-up (starting and signing in) comes on top.
-    ramp_s = 2 * math.ceil(users / args.spawn_rate) + 10
+    # The workload quits after --duration seconds of steady load, however long the ramp-up
+    # (starting and signing in) took; --run-time is only a bound, should that never come.
+    env[workload.STEADY_ENV] = str(args.duration)
+    ramp_s = 10 * math.ceil(users / args.spawn_rate) + 300
     command += ["--run-time", f"{args.duration + ramp_s}s", "--host", base]
     # Requests still running at the end are waited for (up to gunicorn's own timeout), so
     # that a slow one is counted rather than cut off.

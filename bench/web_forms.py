@@ -10,6 +10,8 @@ from html.parser import HTMLParser
 
 PLAN_ENV = "BENCH_WEB_PLAN"
 SAMPLES_ENV = "BENCH_WEB_SAMPLES"
+# Seconds of steady load (every visitor started and signed in) after which locust quits.
+STEADY_ENV = "BENCH_WEB_STEADY_S"
 SEPARATOR = " | "
 
 # Groups, as reported.

@@ -27,10 +27,13 @@ import json
 import os
 import random
 import re
+import time
 from pathlib import Path
 from typing import Any
 
+import gevent  # type: ignore[import-untyped]  # (no stubs; locust runs on it)
 from locust import HttpUser, between, events, task
+from locust.env import Environment
 
 from bench.web_forms import (
     DASHBOARD,
@@ -44,6 +47,7 @@ from bench.web_forms import (
     PLAN_ENV,
     SAMPLES_ENV,
     SEPARATOR,
+    STEADY_ENV,
     TOKEN_API,
     form_with,
 )
@@ -104,6 +108,41 @@ def _record(
     )
 
 
+class Ramp:
+    """Visitors that finished starting (signing in): the steady load begins when all have."""
+
+    started = 0
+    spawned = False
+
+
+@events.spawning_complete.add_listener
+def _all_spawned(**_kwargs: Any) -> None:
+    Ramp.spawned = True
+
+
+@events.init.add_listener
+def _watch_steady_load(environment: Environment, **_kwargs: Any) -> None:
+    seconds = float(os.environ.get(STEADY_ENV) or 0)
+    if seconds > 0:
+        gevent.spawn(_quit_after_steady_load, environment, seconds)
+
+
+def _quit_after_steady_load(environment: Environment, seconds: float) -> None:
+    """Quit `seconds` after every visitor has started: the ramp-up's length does not count."""
+    steady_from: float | None = None
+    while True:
+        gevent.sleep(0.25)
+        runner = environment.runner
+        if runner is None:
+            continue
+        if steady_from is None:
+            if Ramp.spawned and Ramp.started >= runner.user_count:
+                steady_from = time.monotonic()
+        elif time.monotonic() - steady_from >= seconds:
+            runner.quit()  # as --run-time does: the quitting event writes the samples
+            return
+
+
 @events.quitting.add_listener
 def _write_samples(**_kwargs: Any) -> None:
     path = os.environ.get(SAMPLES_ENV)
@@ -151,7 +190,10 @@ class Staff(SignedIn):
 
     def on_start(self) -> None:
         self.account = next(_staff_accounts)
-        self.sign_in()
+        try:
+            self.sign_in()
+        finally:
+            Ramp.started += 1
 
     @property
     def ids(self) -> dict[str, list[int]]:
@@ -269,6 +311,7 @@ class Family(HttpUser):
     def on_start(self) -> None:
         self.rng = random.Random()
         self.lang = self.rng.choice(["en", "en", "es", "pt"])
+        Ramp.started += 1
 
     def get(self, path: str, endpoint: str) -> None:
         self.client.get(
@@ -322,7 +365,10 @@ class PartnerContact(SignedIn):
         # One account per visitor, each for a partner of its own: two visitors editing the
         # same listing would meet the optimistic lock (a 409 the benchmark would count).
         self.account = next(_partner_accounts)
-        self.sign_in()
+        try:
+            self.sign_in()
+        finally:
+            Ramp.started += 1
 
     @task(3)
     def listing(self) -> None:
