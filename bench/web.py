@@ -377,7 +377,9 @@ class DatabaseCPU:
 class Server:
     """gunicorn as the README runs it, on a free loopback port."""
 
-    def __init__(self, url: str, workers: int, scratch: Path, redis_url: str | None) -> None:
+    def __init__(
+        self, url: str, workers: int, timeout: int, scratch: Path, redis_url: str | None
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = scratch / "gunicorn.log"
@@ -388,7 +390,7 @@ class Server:
             # A queue of our own: other helpers' workers must not take our runs.
             overrides["SCENARIO_QUEUE"] = f"webbench-{os.getpid()}"
         self.spec = app_spec(overrides)
-        command = [bin_path("gunicorn"), "--workers", str(workers), "--timeout", "120"]
+        command = [bin_path("gunicorn"), "--workers", str(workers), "--timeout", str(timeout)]
         command += ["--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", self.spec]
         with self.log.open("wb") as log:
             self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
@@ -595,7 +597,7 @@ def run_locust(
     command += ["--run-time", f"{args.duration + ramp_s}s", "--host", base]
     # Requests still running at the end are waited for (up to gunicorn's own timeout), so
     # that a slow one is counted rather than cut off.
-    command += ["--stop-timeout", "130"]
+    command += ["--stop-timeout", str(args.timeout + 10)]
     command += ["--only-summary", "--loglevel", "WARNING"]
     log = scratch / f"locust-{users}.log"
     load_before = os.getloadavg()
@@ -658,7 +660,7 @@ class ScenarioFailed(RuntimeError):
 
 
 def scenario_run(
-    base: str, prepared: Prepared, scratch: Path, url: str, budget_s: float
+    base: str, prepared: Prepared, scratch: Path, url: str, budget_s: float, timeout_s: int
 ) -> ScenarioFigures:
     """Run the bench scenario through the web, then the engine's CLI on the run's problem file."""
     session = sign_in(base, prepared.planner)
@@ -670,7 +672,7 @@ def scenario_run(
             f"{base}/scenarios/{prepared.scenario_id}/run",
             data={"csrf_token": token},
             allow_redirects=False,
-            timeout=300,
+            timeout=timeout_s + 30,
         )
     except OSError as err:  # requests' errors are OSErrors: gunicorn's timeout kills the worker
         took = time.perf_counter() - started
@@ -829,7 +831,7 @@ def load_section(
         f"`python bench/web.py {' '.join(sys.argv[1:])}` on {when}; machine: "
         f"{os.cpu_count()} CPUs, shared ({_load_words(phases)}). Data set (PostgreSQL "
         f"database `{database_name(url)}`): {size}. gunicorn {args.workers} sync workers, "
-        f"`--timeout 120`; locust headless, spawn rate {args.spawn_rate}/s, think time "
+        f"`--timeout {args.timeout}`; locust headless, spawn rate {args.spawn_rate}/s, think time "
         f"{args.think[0]:g}–{args.think[1]:g} s; per user count, {args.duration} s of steady "
         "load measured once every visitor has signed in. Visitors 6 : 3 : 1 staff (signed "
         "in once) : families (anonymous directory) : partner contacts (own pages; edits of "
@@ -962,6 +964,9 @@ def main() -> None:
         help="seconds a visitor reads a page (uniform); 0 0 measures saturation",
     )
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--timeout", type=int, default=120, help="gunicorn's worker timeout (the README's: 120)"
+    )
     parser.add_argument("--redis-url", default=None, help="queue scenario runs on RQ")
     parser.add_argument("--scenario-year", default=None, help="the bench scenario's school year")
     parser.add_argument("--no-scenario", action="store_true")
@@ -991,7 +996,7 @@ def main() -> None:
         scratch = Path(scratch_name)
         plan_path = scratch / "plan.json"
         plan_path.write_text(json.dumps(prepared.plan), encoding="utf-8")
-        server = Server(url, args.workers, scratch, args.redis_url)
+        server = Server(url, args.workers, args.timeout, scratch, args.redis_url)
         database = DatabaseCPU(url)
         try:
             kpi_auth = warm_up(server.base, prepared.plan)
@@ -1001,14 +1006,14 @@ def main() -> None:
                 phases.append(phase)
                 print_phase(phase)
             if prepared.scenario_id is not None:
-                budget = 2 * 60 + 300.0
+                budget = 2 * 60 + 300.0 + args.timeout
                 note = (
                     "Scenario runs queued on RQ (one worker)."
                     if args.redis_url
                     else "No REDIS_URL: the run is solved in a thread of the gunicorn worker."
                 )
                 try:
-                    found = scenario_run(server.base, prepared, scratch, url, budget)
+                    found = scenario_run(server.base, prepared, scratch, url, budget, args.timeout)
                 except ScenarioFailed as err:
                     note = f"{err} {note}"
                     print(note)
