@@ -885,8 +885,23 @@ def _load_words(phases: list[Phase]) -> str:
     )
 
 
-def scenario_section(found: ScenarioFigures | None, note: str) -> list[str]:
-    lines = ["## State scenario", ""]
+def scenario_section(
+    found: ScenarioFigures | None,
+    note: str,
+    args: argparse.Namespace,
+    sizes: dict[str, int],
+    url: str,
+) -> list[str]:
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    size = ", ".join(f"{n:,} {what}" for what, n in sizes.items())
+    lines = [
+        "## State scenario",
+        "",
+        f"`python bench/web.py {' '.join(sys.argv[1:])}` on {when}, {os.cpu_count()} CPUs "
+        f"shared (1-minute load average {os.getloadavg()[0]:.1f} at the end); database "
+        f"`{database_name(url)}`: {size}; gunicorn `--timeout {args.timeout}`.",
+        "",
+    ]
     if found is None:
         return [*lines, note or "Not measured.", ""]
     ratio = found.result_s / found.cli_wall_s if found.cli_wall_s else math.nan
@@ -975,12 +990,13 @@ def main() -> None:
     url = args.database_url
     if not url or not url.startswith("postgresql"):
         raise SystemExit("give a PostgreSQL DATABASE_URL (or --database-url)")
-    user_counts = [int(n) for n in args.users.split(",")]
+    # --users "" measures the scenario alone.
+    user_counts = [int(n) for n in args.users.split(",") if n.strip()]
 
     if args.build:
         build(url, args.seed_command)
     started = time.perf_counter()
-    prepared = prepare(url, max(user_counts), args.scenario_year, not args.no_scenario)
+    prepared = prepare(url, max(user_counts, default=1), args.scenario_year, not args.no_scenario)
     prepared.plan["think_s"] = list(args.think)
     print(
         f"prepared in {time.perf_counter() - started:.1f} s: "
@@ -999,8 +1015,9 @@ def main() -> None:
         server = Server(url, args.workers, args.timeout, scratch, args.redis_url)
         database = DatabaseCPU(url)
         try:
-            kpi_auth = warm_up(server.base, prepared.plan)
-            print(f"gunicorn up on {server.base}; /api/v1/kpis answered to a {kpi_auth}")
+            if user_counts:
+                kpi_auth = warm_up(server.base, prepared.plan)
+                print(f"gunicorn up on {server.base}; /api/v1/kpis answered to a {kpi_auth}")
             for users in user_counts:
                 phase = run_locust(server.base, plan_path, scratch, users, args, server, database)
                 phases.append(phase)
@@ -1023,12 +1040,14 @@ def main() -> None:
     if phases:
         print()
         print("\n".join(target_check(phases[-1])))
-    scenario_lines = scenario_section(found, note)
+    scenario_lines = scenario_section(found, note, args, prepared.sizes, url)
     if found is not None:
         print()
         print("\n".join(scenario_lines))
     if not args.no_write:
-        sections = {"## Load": load_section(phases, args, prepared.sizes, kpi_auth, url)}
+        sections: dict[str, list[str]] = {}
+        if phases:
+            sections["## Load"] = load_section(phases, args, prepared.sizes, kpi_auth, url)
         if prepared.scenario_id is not None:
             sections["## State scenario"] = scenario_lines
         write_results(sections)
