@@ -828,7 +828,7 @@ def load_section(
     lines = [
         "## Load",
         "",
-        f"`python bench/web.py {' '.join(sys.argv[1:])}` on {when}; machine: "
+        f"`python bench/web.py {shlex.join(sys.argv[1:])}` on {when}; machine: "
         f"{os.cpu_count()} CPUs, shared ({_load_words(phases)}). Data set (PostgreSQL "
         f"database `{database_name(url)}`): {size}. gunicorn {args.workers} sync workers, "
         f"`--timeout {args.timeout}`; locust headless, spawn rate {args.spawn_rate}/s, think time "
@@ -897,7 +897,7 @@ def scenario_section(
     lines = [
         "## State scenario",
         "",
-        f"`python bench/web.py {' '.join(sys.argv[1:])}` on {when}, {os.cpu_count()} CPUs "
+        f"`python bench/web.py {shlex.join(sys.argv[1:])}` on {when}, {os.cpu_count()} CPUs "
         f"shared (1-minute load average {os.getloadavg()[0]:.1f} at the end); database "
         f"`{database_name(url)}`: {size}; gunicorn `--timeout {args.timeout}`.",
         "",
