@@ -1,4 +1,4 @@
-"""Command-line commands: `flask --app registry seed-demo | create-user | import-schools`.
+"""Command-line commands: `flask --app registry seed-demo | seed-scale | create-user | ...`.
 
 Each command parses its arguments, calls one service function, commits once
 and prints what happened; the work itself lives in the service modules.
@@ -23,6 +23,7 @@ CLI_ACTOR = Actor(None, "cli")
 def register_commands(app: Flask) -> None:
     """Attach the commands to the app."""
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(seed_scale_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(import_schools_command)
     app.cli.add_command(import_partner_programs_command)
@@ -43,6 +44,33 @@ def seed_demo_command(password: str | None) -> None:
     with acting_as(CLI_ACTOR):
         report = seed_demo(password=password)
         db.session.commit()
+    click.echo(report.describe())
+
+
+@click.command("seed-scale")
+@click.option("--schools", default=1850, show_default=True, type=click.IntRange(1, 9999),
+              help="Schools; partners, services, MOUs and commitments scale with it.")  # fmt: skip
+@click.option("--seed", default=20261130, show_default=True, type=int, help="Random seed.")
+@click.option("--password", default=None, help="Password for every account (generated if omitted).")
+def seed_scale_command(schools: int, seed: int, password: str | None) -> None:
+    """Build a fictional state-sized registry on an empty, migrated database."""
+    import sys
+    import time
+
+    from registry.refusals import Refused
+    from registry.scale import analyze_tables, seed_scale
+
+    started = time.perf_counter()
+    try:
+        with acting_as(CLI_ACTOR):
+            report = seed_scale(schools=schools, seed=seed, password=password, actor=CLI_ACTOR)
+            db.session.commit()
+    except Refused as err:
+        db.session.rollback()
+        click.echo(str(err), err=True)
+        sys.exit(2)
+    analyze_tables()
+    report.seconds = time.perf_counter() - started
     click.echo(report.describe())
 
 
