@@ -423,6 +423,10 @@ class Server:
     def cpu(self) -> float:
         return cpu_seconds(self.process.pid) if self.process else 0.0
 
+    def worker_timeouts(self) -> int:
+        """How many times so far gunicorn killed a worker for holding a request too long."""
+        return self.log.read_text(errors="replace").count("WORKER TIMEOUT")
+
     def stop(self) -> None:
         stop(self.worker, "the RQ worker")
         stop(self.process, "gunicorn")
@@ -530,6 +534,7 @@ class Phase:
     locust_cpu_s: float
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
+    worker_timeouts: int = 0  # gunicorn killed a worker stuck on a request (its log says)
 
     @property
     def first(self) -> float:
@@ -844,7 +849,8 @@ def load_section(
         lines += [
             f"### {phase.users} users",
             "",
-            f"{phase.seconds:.0f} s of steady load. {cpu_words(phase)} Load average before "
+            f"{phase.seconds:.0f} s of steady load. {cpu_words(phase)} gunicorn worker "
+            f"timeouts: {phase.worker_timeouts}. Load average before "
             f"{_load(phase.load_before)}, after {_load(phase.load_after)}.",
             "",
             *phase_table(phase),
@@ -953,7 +959,10 @@ def write_results(sections: dict[str, list[str]]) -> None:
 
 
 def print_phase(phase: Phase) -> None:
-    print(f"\n{phase.users} users, {phase.seconds:.0f} s. {cpu_words(phase)}")
+    print(
+        f"\n{phase.users} users, {phase.seconds:.0f} s. {cpu_words(phase)} "
+        f"gunicorn worker timeouts: {phase.worker_timeouts}."
+    )
     print("\n".join(phase_table(phase)))
     print("slowest endpoints by p95:")
     print("\n".join(slowest(phase)))
@@ -1019,7 +1028,9 @@ def main() -> None:
                 kpi_auth = warm_up(server.base, prepared.plan)
                 print(f"gunicorn up on {server.base}; /api/v1/kpis answered to a {kpi_auth}")
             for users in user_counts:
+                timeouts = server.worker_timeouts()
                 phase = run_locust(server.base, plan_path, scratch, users, args, server, database)
+                phase.worker_timeouts = server.worker_timeouts() - timeouts
                 phases.append(phase)
                 print_phase(phase)
             if prepared.scenario_id is not None:
