@@ -383,12 +383,15 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = scratch / "gunicorn.log"
+        self.redis_url = redis_url
+        self.queue = ""
         env = flask_env(url)
         overrides = dict(APP_OVERRIDES)
         if redis_url:
             env["REDIS_URL"] = redis_url
             # A queue of our own: other helpers' workers must not take our runs.
-            overrides["SCENARIO_QUEUE"] = f"webbench-{os.getpid()}"
+            self.queue = f"webbench-{os.getpid()}"
+            overrides["SCENARIO_QUEUE"] = self.queue
         self.spec = app_spec(overrides)
         command = [bin_path("gunicorn"), "--workers", str(workers), "--timeout", str(timeout)]
         command += ["--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", self.spec]
@@ -431,6 +434,21 @@ class Server:
         stop(self.worker, "the RQ worker")
         stop(self.process, "gunicorn")
         self.worker = self.process = None
+        if self.redis_url and self.queue:
+            self._forget_queue()
+
+    def _forget_queue(self) -> None:
+        """Our queue's keys in Redis (its jobs expire by themselves)."""
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        kinds = ("queue", "finished", "failed", "started", "deferred", "scheduled", "canceled")
+        try:
+            redis = Redis.from_url(str(self.redis_url))
+            redis.delete(*(f"rq:{k}:{self.queue}" for k in kinds))
+            redis.srem("rq:queues", f"rq:queue:{self.queue}")
+        except RedisError as err:
+            print(f"could not remove the queue {self.queue} from Redis: {err}")
 
 
 def sign_in(base: str, account: dict[str, Any]) -> Any:
