@@ -29,6 +29,7 @@ class PickField(Field):
     """One record (a school, partner or service) chosen by searching; None when none is."""
 
     multiple = False
+    data: Any  # an id or None here; a list of ids in PickManyField
 
     def __init__(
         self,
@@ -52,9 +53,7 @@ class PickField(Field):
 
     # --- reading what was sent -------------------------------------------------------------
 
-    def process(
-        self, formdata: Any, data: Any = unset_value, extra_filters: Any = None
-    ) -> None:
+    def process(self, formdata: Any, data: Any = unset_value, extra_filters: Any = None) -> None:
         super().process(formdata, data, extra_filters)
         if formdata is not None:
             self.query = str(formdata.get(f"{self.name}-q") or "")[:MAX_QUERY]
@@ -99,7 +98,10 @@ class PickField(Field):
     def pre_validate(self, form: Any) -> None:
         if set(self.ids) - set(self.known()):
             raise ValidationError(
-                _l("Choose from the matches: a chosen record no longer exists or is not yours.")
+                _l(
+                    "Not a valid choice: a chosen record no longer exists or may not be used "
+                    "here. Choose from the matches."
+                )
             )
 
     # --- the search-then-choose step -------------------------------------------------------
@@ -123,7 +125,7 @@ class PickField(Field):
     @property
     def source_url(self) -> str:
         """Where the enhanced widget asks for matches."""
-        args = {"usable": "1"} if self.usable_only else {}
+        args: dict[str, Any] = {"usable": "1"} if self.usable_only else {}
         return url_for("pickers.search", kind=self.kind.value, **args)
 
     @property

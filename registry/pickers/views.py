@@ -36,12 +36,9 @@ def search(kind: str) -> ResponseReturnValue:
         category=Category(category) if category in Category._value2member_map_ else None,
         partner_id=id_arg("partner") if picked == Kind.SERVICES else None,
     )
+    vary = {"Vary": "Accept"}  # one address, two answers: caches must tell them apart
     if _wants_json():
-        response = jsonify(
-            results=[o.as_json() for o in found.options],
-            count=len(found.options),
-            more=found.more,
-        )
-    else:
-        response = render_template("pickers/results.html", kind=picked, found=found, q=text)
-    return response, 200, {"Vary": "Accept"}
+        results = [o.as_json() for o in found.options]
+        return jsonify(results=results, count=len(results), more=found.more), 200, vary
+    page = render_template("pickers/results.html", kind=picked, found=found, q=text)
+    return page, 200, vary
