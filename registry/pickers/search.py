@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, false, func, or_, select
 
@@ -87,7 +87,7 @@ def _starting(text: str, column: Any) -> Any:
 
 
 def _schools(scope: Scope) -> Select[Any]:
-    stmt: Select[Unpack[tuple[Any, ...]]] = select(School.id, School.name, School.dese_code)
+    stmt: Select[*tuple[Any, ...]] = select(School.id, School.name, School.dese_code)
     if scope.partner_id is not None:
         own = select(mou_school.c.school_id).join(MOU, MOU.id == mou_school.c.mou_id)
         stmt = stmt.where(School.id.in_(own.where(MOU.partner_id == scope.partner_id)))
@@ -95,16 +95,16 @@ def _schools(scope: Scope) -> Select[Any]:
 
 
 def _partners(scope: Scope) -> Select[Any]:
-    stmt: Select[Unpack[tuple[Any, ...]]] = select(Partner.id, Partner.name, Partner.status)
+    stmt: Select[*tuple[Any, ...]] = select(Partner.id, Partner.name, Partner.status)
     if scope.partner_id is not None:
         stmt = stmt.where(Partner.id == scope.partner_id)
     return stmt
 
 
 def _services(scope: Scope) -> Select[Any]:
-    stmt: Select[Unpack[tuple[Any, ...]]] = select(Service.id, Service.name, Partner.name, Service.category).join(
-        Partner, Partner.id == Service.partner_id
-    )
+    stmt: Select[*tuple[Any, ...]] = select(
+        Service.id, Service.name, Partner.name, Service.category
+    ).join(Partner, Partner.id == Service.partner_id)
     if scope.partner_id is not None:
         stmt = stmt.where(Service.partner_id == scope.partner_id)
     if scope.usable_only:

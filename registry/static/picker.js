@@ -38,6 +38,7 @@
     var go = this.widget.querySelector(".picker-go");
     if (go) {
       go.hidden = true;
+      go.type = "button"; // Enter in another field sends the form with its own button
     }
     var results = this.widget.querySelector(".picker-results");
     if (results) {
@@ -69,7 +70,13 @@
     this.input.removeAttribute("name"); // the typed text is a search, not a value to send
 
     this.input.addEventListener("input", function () {
-      self.schedule();
+      if (self.input.value.trim()) {
+        self.schedule();
+      } else {
+        window.clearTimeout(self.timer);
+        self.request += 1; // an answer still on its way is no longer wanted
+        self.close();
+      }
     });
     this.input.addEventListener("keydown", function (event) {
       self.onKey(event);
