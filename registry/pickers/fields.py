@@ -48,6 +48,7 @@ class PickField(Field):
         self.query = ""
         self.category: Category | None = None
         self.found: Found | None = None  # the matches of a search step
+        self.suggestions: list[Option] = []  # offered before any search (views set them)
         self.stepped = False  # a search-then-choose step just acted on this field
         self._labels: dict[int, Option] | None = None
 

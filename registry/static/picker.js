@@ -116,6 +116,21 @@
     this.chosen.querySelectorAll("button[name=pick]").forEach(function (button) {
       button.type = "button";
     });
+    // Suggestions the page offers before any search: chosen here, without sending the form.
+    this.widget.querySelectorAll(".picker-suggestions button[name=pick]").forEach(function (button) {
+      button.type = "button";
+      button.addEventListener("click", function () {
+        self.pick({
+          id: Number(button.value.split(":").pop()),
+          label: button.getAttribute("data-label") || "",
+          detail: button.getAttribute("data-detail") || ""
+        });
+        var item = button.closest("li");
+        if (item) {
+          item.parentNode.removeChild(item);
+        }
+      });
+    });
   };
 
   Picker.prototype.schedule = function () {
@@ -326,9 +341,12 @@
 
   Picker.prototype.choose = function (index) {
     var result = this.options[index];
-    if (!result) {
-      return;
+    if (result) {
+      this.pick(result);
     }
+  };
+
+  Picker.prototype.pick = function (result) {
     if (this.multiple) {
       var list = this.chosen.querySelector(".picker-list");
       var item = document.createElement("li");
