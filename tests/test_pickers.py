@@ -610,3 +610,29 @@ def test_the_dashboard_stays_small_with_many_schools_without_a_partner(
     assert large - small < 2_000, (small, large)
     assert "The first 20 of 1,000." in page
     assert 'href="/schools/?no_partner=1"' in page
+
+
+def test_a_scenario_adds_every_service_of_a_partner_found_by_its_name(
+    client: FlaskClient,
+    login: Callable[..., User],
+    definition: Any,
+    make_partner: Callable[..., Partner],
+    make_service: Callable[..., Service],
+) -> None:
+    harbor = make_partner(name="Harbor Youth")
+    ids = {make_service(partner=harbor, name=f"Harbor {n}").id for n in range(3)}
+    make_service(partner=make_partner(name="Bay Arts"), name="Bay painting")
+    login("leader")
+    data = scenario_form(definition, **{"service_ids-q": "harbor youth"})
+    data["pick"] = "search:service_ids"
+    page = client.post("/scenarios/new", data=data).get_data(as_text=True)
+    assert _offered(page, "addall:service_ids")
+    data["pick"] = "addall:service_ids"
+    page = client.post("/scenarios/new", data=data).get_data(as_text=True)
+    assert {int(i) for i in _hidden(page, "service_ids")} == ids
+    # Over twenty matches: no "add all" (type more to narrow them first).
+    for n in range(20):
+        make_service(partner=harbor, name=f"Harbor more {n}")
+    data["pick"] = "search:service_ids"
+    page = client.post("/scenarios/new", data=data).get_data(as_text=True)
+    assert not _offered(page, "addall:service_ids")

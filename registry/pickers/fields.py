@@ -123,6 +123,10 @@ class PickField(Field):
             self.data = None
         self._labels = None
 
+    def add_all(self) -> None:
+        """Every match of the search at once (a multiple picker; here, a search)."""
+        self.search()
+
     @property
     def source_url(self) -> str:
         """Where the enhanced widget asks for matches."""
@@ -165,6 +169,14 @@ class PickManyField(PickField):
             self.data = [*self.ids, ident]
         self._labels = None
         if self.query:  # the same matches again, without the one just added
+            self.search()
+
+    def add_all(self) -> None:
+        """Every match of the search, when they all show (e.g. one partner's services)."""
+        self.search()
+        if self.found is not None and not self.found.more:
+            self.data = [*self.ids, *(o.id for o in self.found.options)]
+            self._labels = None
             self.search()
 
     def remove(self, ident: int | None) -> None:

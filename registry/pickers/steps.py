@@ -1,8 +1,9 @@
 """The search-then-choose step of a form sent without JavaScript.
 
 A picker's buttons submit the whole form with `pick=<action>:<field>[:<id>]`: search for
-matches, add (or choose) one, remove one. The page then shows the same form again with
-everything typed so far, and saves nothing: only the form's own button saves.
+matches, add (or choose) one, add every match (a multiple picker), remove one. The page
+then shows the same form again with everything typed so far, and saves nothing: only the
+form's own button saves.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from registry.ids import to_id
 from registry.pickers.fields import PickField
 
 STEP = "pick"
-ACTIONS = ("search", "add", "remove")
+ACTIONS = ("search", "add", "remove", "addall")
 
 
 def pick_fields(form: Any) -> Iterator[PickField]:
@@ -58,6 +59,8 @@ def picker_step(form: Any) -> bool:
     field.stepped = True
     if action == "search":
         field.search()
+    elif action == "addall":
+        field.add_all()
     elif action == "add":
         field.add(ident)
     else:

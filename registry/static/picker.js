@@ -57,6 +57,17 @@
     }
     this.listbox.hidden = true;
     search.appendChild(this.listbox);
+    if (this.multiple) {
+      // Every match at once, when they all show: e.g. one partner's services, found by its name.
+      this.addAllButton = document.createElement("button");
+      this.addAllButton.type = "button";
+      this.addAllButton.className = "picker-button picker-add-all";
+      this.addAllButton.hidden = true;
+      this.addAllButton.addEventListener("click", function () {
+        self.addAll();
+      });
+      search.appendChild(this.addAllButton);
+    }
     this.status = document.createElement("p");
     this.status.className = "sr-only";
     this.status.setAttribute("role", "status");
@@ -76,6 +87,9 @@
         window.clearTimeout(self.timer);
         self.request += 1; // an answer still on its way is no longer wanted
         self.close();
+        if (self.addAllButton) {
+          self.addAllButton.hidden = true;
+        }
       }
     });
     this.input.addEventListener("keydown", function (event) {
@@ -210,6 +224,10 @@
       self.listbox.appendChild(item);
     });
     var count = results.length;
+    if (this.addAllButton) {
+      this.addAllButton.hidden = count < 2 || more;
+      this.addAllButton.textContent = say(this.widget, "add-all", { n: count });
+    }
     var message;
     if (!count) {
       message = say(this.widget, "none");
@@ -346,21 +364,40 @@
     }
   };
 
+  Picker.prototype.addAll = function () {
+    var self = this;
+    var results = this.options;
+    results.forEach(function (result) {
+      self.append(result);
+    });
+    this.options = [];
+    this.addAllButton.hidden = true;
+    this.input.value = "";
+    this.close();
+    this.input.focus();
+    this.announce(say(this.widget, "added-all", { n: results.length }));
+    this.widget.dispatchEvent(new CustomEvent("picker:change", { bubbles: true }));
+  };
+
+  Picker.prototype.append = function (result) {
+    var list = this.chosen.querySelector(".picker-list");
+    var item = document.createElement("li");
+    var hidden = document.createElement("input");
+    hidden.type = "hidden";
+    hidden.name = this.name;
+    hidden.value = String(result.id);
+    item.appendChild(hidden);
+    this.describe(item, result);
+    list.appendChild(item);
+    var none = this.chosen.querySelector(".picker-none");
+    if (none) {
+      none.hidden = true;
+    }
+  };
+
   Picker.prototype.pick = function (result) {
     if (this.multiple) {
-      var list = this.chosen.querySelector(".picker-list");
-      var item = document.createElement("li");
-      var hidden = document.createElement("input");
-      hidden.type = "hidden";
-      hidden.name = this.name;
-      hidden.value = String(result.id);
-      item.appendChild(hidden);
-      this.describe(item, result);
-      list.appendChild(item);
-      var none = this.chosen.querySelector(".picker-none");
-      if (none) {
-        none.hidden = true;
-      }
+      this.append(result);
       this.announce(say(this.widget, "added", { name: result.label }));
     } else {
       this.chosen.querySelector("input[type=hidden]").value = String(result.id);
@@ -371,6 +408,9 @@
     }
     this.input.value = "";
     this.close();
+    if (this.addAllButton) {
+      this.addAllButton.hidden = true;
+    }
     this.input.focus();
     this.widget.dispatchEvent(new CustomEvent("picker:change", { bubbles: true }));
   };

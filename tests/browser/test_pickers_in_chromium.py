@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from registry.extensions import db
-from registry.models import MOU, Partner, School
-from tests.browser.test_keyboard_and_reflow import _focus_is_visible
+from registry.models import MOU, Partner, School, Service
+from registry.vocabulary import PartnerStatus
+from tests.browser.test_keyboard_and_reflow import _focus_is_visible, _tab_to
 from tests.browser.test_pages_in_chromium import _violations
 
 
@@ -109,8 +110,19 @@ def test_choosing_a_partner_and_schools_from_the_keyboard(
 
 
 def test_the_scenario_service_picker_passes_axe(
-    signed_in_page: Callable[[str], object], live_server: str
+    signed_in_page: Callable[[str], object], live_server: str, live_app: Flask
 ) -> None:
+    with live_app.app_context():
+        count = func.count(Service.id)
+        partner, services = db.session.execute(
+            select(Partner.name, count)
+            .join(Service, Service.partner_id == Partner.id)
+            .where(Service.active.is_(True), Partner.status == PartnerStatus.APPROVED)
+            .group_by(Partner.name)
+            .having(count.between(3, 20))
+            .order_by(Partner.name)
+        ).first()
+        db.session.remove()
     page = signed_in_page("leader@demo.example")
     page.goto(f"{live_server}/scenarios/new")  # type: ignore[attr-defined]
     page.click("summary")  # type: ignore[attr-defined]
@@ -122,4 +134,17 @@ def test_the_scenario_service_picker_passes_axe(
     assert _violations(page) == []
     page.keyboard.press("ArrowDown")  # type: ignore[attr-defined]
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
-    assert page.locator("[data-name=service_ids] .picker-list li").count() == 1  # type: ignore[attr-defined]
+    chosen = page.locator("[data-name=service_ids] .picker-list li")  # type: ignore[attr-defined]
+    assert chosen.count() == 1
+
+    # A partner's services, found by its name, all added with one button.
+    page.select_option("#service_ids-category", "")  # type: ignore[attr-defined]
+    combo.focus()
+    combo.type(partner)
+    add_all = page.locator("[data-name=service_ids] .picker-add-all")  # type: ignore[attr-defined]
+    add_all.wait_for(state="visible")
+    _tab_to(page, ".picker-add-all")  # past the category menu; the focus shows at each stop
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    assert chosen.count() >= services  # the one chosen first may be one of them
+    assert add_all.is_hidden()
+    assert _violations(page) == []
