@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 
 from registry.extensions import db
 from registry.models import MOU, Partner, School, Service, mou_school
@@ -22,9 +22,6 @@ from registry.vocabulary import DPAStatus, MOUStatus, PartnerStatus
 
 # How far ahead the dashboard warns about MOUs coming to an end.
 EXPIRY_WINDOW_DAYS = 60
-
-# Rows each list shows at most: the page stays small at any size, and links to the whole list.
-DASHBOARD_ROWS = 20
 
 # Partners whose paperwork matters: those working with schools or asking to.
 COMPLIANCE_PARTNER_STATUSES = (PartnerStatus.APPROVED, PartnerStatus.APPLICANT)
@@ -82,16 +79,10 @@ class Dashboard:
     partner_gaps: list[PartnerGap]
     dpa_gaps: list[DPAGap]
     schools_without_partner: list[School] = field(default_factory=list)
-    # How many each list has in all, where it shows only its first rows (by list name).
-    totals: dict[str, int] = field(default_factory=dict)
-
-    def total(self, name: str) -> int:
-        shown: list[object] = getattr(self, name)
-        return self.totals.get(name, len(shown))
 
     @property
     def compliance_count(self) -> int:
-        return self.total("partner_gaps") + self.total("dpa_gaps")
+        return len(self.partner_gaps) + len(self.dpa_gaps)
 
 
 def counts(today: date) -> Counts:
@@ -128,22 +119,20 @@ def expiring_mous(today: date, days: int = EXPIRY_WINDOW_DAYS) -> list[ExpiringM
     return [ExpiringMOU(mou, (mou.end_date - today).days) for mou in expiring_within(days, today)]
 
 
-def _partner_gap(today: date) -> ColumnElement[bool]:
+def partner_gaps(today: date) -> list[PartnerGap]:
+    """Approved or applicant partners missing a verified background-check policy or insurance."""
     background_missing = or_(
         Partner.background_check_policy.is_(False), Partner.background_check_verified.is_(None)
     )
     insurance_missing = Partner.insurance_expiry.is_(None)
     insurance_expired = Partner.insurance_expiry < today
-    return and_(
-        Partner.status.in_(COMPLIANCE_PARTNER_STATUSES),
-        or_(background_missing, insurance_missing, insurance_expired),
-    )
-
-
-def partner_gaps(today: date, limit: int | None = None) -> list[PartnerGap]:
-    """Approved or applicant partners missing a verified background-check policy or insurance."""
     partners = db.session.scalars(
-        select(Partner).where(_partner_gap(today)).order_by(Partner.name).limit(limit)
+        select(Partner)
+        .where(
+            Partner.status.in_(COMPLIANCE_PARTNER_STATUSES),
+            or_(background_missing, insurance_missing, insurance_expired),
+        )
+        .order_by(Partner.name)
     )
     return [
         PartnerGap(
@@ -169,40 +158,24 @@ def _dpa_reason(mou: MOU, today: date) -> str:
     return "expired" if lapsed else "missing"
 
 
-def _uncovered(today: date) -> ColumnElement[bool]:
+def schools_without_active_partner(today: date) -> list[School]:
+    """Schools that no active MOU of the current school year covers."""
     covered = exists().where(
         mou_school.c.school_id == School.id,
         mou_school.c.mou_id == MOU.id,
         MOU.status == MOUStatus.ACTIVE,
         MOU.school_year == school_year_of(today),
     )
-    return ~covered
+    return list(db.session.scalars(select(School).where(~covered).order_by(School.name)))
 
 
-def schools_without_active_partner(today: date, limit: int | None = None) -> list[School]:
-    """Schools that no active MOU of the current school year covers."""
-    stmt = select(School).where(_uncovered(today)).order_by(School.name).limit(limit)
-    return list(db.session.scalars(stmt))
-
-
-def _count(model: type[School] | type[Partner], where: ColumnElement[bool]) -> int:
-    return int(db.session.scalar(select(func.count(model.id)).where(where)) or 0)
-
-
-def dashboard(today: date, rows: int = DASHBOARD_ROWS) -> Dashboard:
-    """Everything the dashboard shows, as of a day: each list's first `rows`, and its total."""
-    expiring, gaps = expiring_mous(today), dpa_gaps(today)
+def dashboard(today: date) -> Dashboard:
+    """Everything the dashboard shows, as of a day."""
     return Dashboard(
         today=today,
         counts=counts(today),
-        expiring=expiring[:rows],
-        partner_gaps=partner_gaps(today, limit=rows),
-        dpa_gaps=gaps[:rows],
-        schools_without_partner=schools_without_active_partner(today, limit=rows),
-        totals={
-            "expiring": len(expiring),
-            "partner_gaps": _count(Partner, _partner_gap(today)),
-            "dpa_gaps": len(gaps),
-            "schools_without_partner": _count(School, _uncovered(today)),
-        },
+        expiring=expiring_mous(today),
+        partner_gaps=partner_gaps(today),
+        dpa_gaps=dpa_gaps(today),
+        schools_without_partner=schools_without_active_partner(today),
     )
