@@ -209,3 +209,15 @@ def test_dashboard_lists_and_links_what_needs_attention(
     assert f'href="/schools/{lonely.id}"' in page
     assert "Lapsed Insurance Org" in page
     assert "No active MOU ends in the next 60 days." not in page
+
+
+def test_the_dashboard_names_twenty_schools_without_a_partner_and_counts_them_all(
+    client, login, make_school
+) -> None:
+    for n in range(23):
+        make_school(name=f"Unpartnered {n:02d}")
+    login("coordinator")
+    page = client.get("/").get_data(as_text=True)
+    assert page.count("Unpartnered ") == 20  # the first twenty by name
+    assert "All 23 schools without an active partner" in page and "no_partner=1" in page
+    assert figures.count_schools_without_active_partner(TODAY) == 23

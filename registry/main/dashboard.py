@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 
@@ -22,6 +23,9 @@ from registry.vocabulary import DPAStatus, MOUStatus, PartnerStatus
 
 # How far ahead the dashboard warns about MOUs coming to an end.
 EXPIRY_WINDOW_DAYS = 60
+
+# How many schools without a partner the dashboard names (all of them: the school list's filter).
+UNPARTNERED_LISTED = 20
 
 # Partners whose paperwork matters: those working with schools or asking to.
 COMPLIANCE_PARTNER_STATUSES = (PartnerStatus.APPROVED, PartnerStatus.APPLICANT)
@@ -78,7 +82,8 @@ class Dashboard:
     expiring: list[ExpiringMOU]
     partner_gaps: list[PartnerGap]
     dpa_gaps: list[DPAGap]
-    schools_without_partner: list[School] = field(default_factory=list)
+    schools_without_partner: list[School] = field(default_factory=list)  # the first, by name
+    schools_without_partner_total: int = 0
 
     @property
     def compliance_count(self) -> int:
@@ -158,15 +163,25 @@ def _dpa_reason(mou: MOU, today: date) -> str:
     return "expired" if lapsed else "missing"
 
 
-def schools_without_active_partner(today: date) -> list[School]:
-    """Schools that no active MOU of the current school year covers."""
-    covered = exists().where(
+def _covered(today: date) -> Any:
+    return exists().where(
         mou_school.c.school_id == School.id,
         mou_school.c.mou_id == MOU.id,
         MOU.status == MOUStatus.ACTIVE,
         MOU.school_year == school_year_of(today),
     )
-    return list(db.session.scalars(select(School).where(~covered).order_by(School.name)))
+
+
+def schools_without_active_partner(today: date, limit: int | None = None) -> list[School]:
+    """Schools that no active MOU of the current school year covers, by name (the first
+    `limit` of them when given)."""
+    stmt = select(School).where(~_covered(today)).order_by(School.name, School.id).limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def count_schools_without_active_partner(today: date) -> int:
+    """How many schools no active MOU of the current school year covers (one anti-join)."""
+    return db.session.scalar(select(func.count(School.id)).where(~_covered(today))) or 0
 
 
 def dashboard(today: date) -> Dashboard:
@@ -177,5 +192,6 @@ def dashboard(today: date) -> Dashboard:
         expiring=expiring_mous(today),
         partner_gaps=partner_gaps(today),
         dpa_gaps=dpa_gaps(today),
-        schools_without_partner=schools_without_active_partner(today),
+        schools_without_partner=schools_without_active_partner(today, UNPARTNERED_LISTED),
+        schools_without_partner_total=count_schools_without_active_partner(today),
     )
