@@ -608,8 +608,20 @@ def test_the_dashboard_stays_small_with_many_schools_without_a_partner(
     large = len(page.encode())
     assert large < MAX_PAGE_BYTES
     assert large - small < 2_000, (small, large)
-    assert "The first 20 of 1,000." in page
+    assert "All 1,000 schools without an active partner" in page
     assert 'href="/schools/?no_partner=1"' in page
+
+
+def test_the_dashboard_shows_the_first_twenty_compliance_gaps_and_counts_them_all(
+    client: FlaskClient, login: Callable[..., User], make_partner: Callable[..., Partner]
+) -> None:
+    for n in range(23):
+        make_partner(name=f"Uninsured {n:02d}", insurance_expiry=None)
+    login("coordinator")
+    page = client.get("/").get_data(as_text=True)
+    assert page.count(">Uninsured ") == 20
+    assert "The first 20 of 23." in page
+    assert 'href="/partners/?compliance=any_problem"' in page
 
 
 def test_a_scenario_adds_every_service_of_a_partner_found_by_its_name(
