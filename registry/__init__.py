@@ -140,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
     from registry.mous.views import bp as mous_bp
     from registry.notifications.views import bp as notifications_bp
     from registry.partners.views import bp as partners_bp
+    from registry.pickers.views import bp as pickers_bp
     from registry.programs.views import bp as programs_bp
     from registry.scenarios.views import bp as scenarios_bp
     from registry.schools.views import bp as schools_bp
@@ -172,6 +173,7 @@ def _register_blueprints(app: Flask) -> None:
         mfa_bp,
         sessions_bp,
         seclog_bp,
+        pickers_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -57,6 +57,12 @@ MATRIX: list[tuple[str, tuple[int, int, int, int]]] = [
     ("/api/v1/kpis?year=2025-26", (200, 200, 200, 404)),
     ("/scenarios/", (200, 200, 200, 404)),
     ("/scenarios/new", (200, 404, 200, 404)),
+    # The pickers' search: every signed-in role, each confined to what it may see.
+    ("/pick/schools?q=school", (200, 200, 200, 200)),
+    ("/pick/partners?q=partner", (200, 200, 200, 200)),
+    ("/pick/services?q=service", (200, 200, 200, 200)),
+    ("/pick/services?partner={other_partner}", (200, 200, 200, 200)),
+    ("/pick/people?q=a", (404, 404, 404, 404)),
     ("/partners/999999", (404, 404, 404, 404)),
     ("/mous/999999", (404, 404, 404, 404)),
 ]
@@ -119,7 +125,8 @@ def test_role_page_matrix(
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/partners/", "/schools/", "/mous/", "/equity/", "/scenarios/"]
+    "path",
+    ["/", "/partners/", "/schools/", "/mous/", "/equity/", "/scenarios/", "/pick/schools?q=a"],
 )
 def test_anonymous_visitors_are_sent_to_sign_in(client: FlaskClient, path: str) -> None:
     response = client.get(path)

@@ -332,6 +332,25 @@ def test_a_preview_the_registry_has_moved_past_is_not_imported(
     assert "Matched: Zumix" in client.get(preview_url).get_data(as_text=True)
 
 
+def test_a_name_is_matched_from_its_suggestions_or_a_search_not_a_menu_of_all(
+    app: Flask, client: FlaskClient, login: Callable[..., User], district: Any
+) -> None:
+    login("coordinator")
+    preview_url = _upload(client, xlsx_bytes()).headers["Location"]
+    token = preview_url.rsplit("/", 1)[1]
+    hernandez = district["hernandez"].id
+    page = client.get(preview_url).get_data(as_text=True)
+    assert f'name="pick" value="add:school_0:{hernandez}"' in page  # suggested
+    assert "<optgroup" not in page  # no menu of every school per name
+    response = client.post(
+        f"/programs/import/{token}/review",
+        data={"school_0-q": "hernández", "pick": "search:school_0"},
+    )
+    assert response.status_code == 200
+    assert f'name="pick" value="add:school_0:{hernandez}"' in response.get_data(as_text=True)
+    assert _count(SchoolAlias) == 0  # a search saves nothing
+
+
 def test_a_review_naming_no_school_is_refused(
     app: Flask, client: FlaskClient, login: Callable[..., User], district: Any
 ) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from registry.extensions import db
 from registry.models import MOU, Partner, School, Service, mou_school
@@ -26,6 +26,9 @@ EXPIRY_WINDOW_DAYS = 60
 
 # How many schools without a partner the dashboard names (all of them: the school list's filter).
 UNPARTNERED_LISTED = 20
+
+# How many rows the other lists show (expiring MOUs, compliance gaps); each links to the rest.
+LISTED_ROWS = 20
 
 # Partners whose paperwork matters: those working with schools or asking to.
 COMPLIANCE_PARTNER_STATUSES = (PartnerStatus.APPROVED, PartnerStatus.APPLICANT)
@@ -84,10 +87,14 @@ class Dashboard:
     dpa_gaps: list[DPAGap]
     schools_without_partner: list[School] = field(default_factory=list)  # the first, by name
     schools_without_partner_total: int = 0
+    # How many the other lists hold in all (each shows its first LISTED_ROWS).
+    expiring_total: int = 0
+    partner_gaps_total: int = 0
+    dpa_gaps_total: int = 0
 
     @property
     def compliance_count(self) -> int:
-        return len(self.partner_gaps) + len(self.dpa_gaps)
+        return self.partner_gaps_total + self.dpa_gaps_total
 
 
 def counts(today: date) -> Counts:
@@ -124,20 +131,23 @@ def expiring_mous(today: date, days: int = EXPIRY_WINDOW_DAYS) -> list[ExpiringM
     return [ExpiringMOU(mou, (mou.end_date - today).days) for mou in expiring_within(days, today)]
 
 
-def partner_gaps(today: date) -> list[PartnerGap]:
-    """Approved or applicant partners missing a verified background-check policy or insurance."""
+def _gap(today: date) -> Any:
     background_missing = or_(
         Partner.background_check_policy.is_(False), Partner.background_check_verified.is_(None)
     )
     insurance_missing = Partner.insurance_expiry.is_(None)
     insurance_expired = Partner.insurance_expiry < today
+    return and_(
+        Partner.status.in_(COMPLIANCE_PARTNER_STATUSES),
+        or_(background_missing, insurance_missing, insurance_expired),
+    )
+
+
+def partner_gaps(today: date, limit: int | None = None) -> list[PartnerGap]:
+    """Approved or applicant partners missing a verified background-check policy or insurance,
+    by name (the first `limit` of them when given)."""
     partners = db.session.scalars(
-        select(Partner)
-        .where(
-            Partner.status.in_(COMPLIANCE_PARTNER_STATUSES),
-            or_(background_missing, insurance_missing, insurance_expired),
-        )
-        .order_by(Partner.name)
+        select(Partner).where(_gap(today)).order_by(Partner.name).limit(limit)
     )
     return [
         PartnerGap(
@@ -184,14 +194,23 @@ def count_schools_without_active_partner(today: date) -> int:
     return db.session.scalar(select(func.count(School.id)).where(~_covered(today))) or 0
 
 
+def count_partner_gaps(today: date) -> int:
+    """How many partners `partner_gaps` names in all (one count)."""
+    return db.session.scalar(select(func.count(Partner.id)).where(_gap(today))) or 0
+
+
 def dashboard(today: date) -> Dashboard:
-    """Everything the dashboard shows, as of a day."""
+    """Everything the dashboard shows, as of a day: each list's first rows, and how many."""
+    expiring, dpa = expiring_mous(today), dpa_gaps(today)
     return Dashboard(
         today=today,
         counts=counts(today),
-        expiring=expiring_mous(today),
-        partner_gaps=partner_gaps(today),
-        dpa_gaps=dpa_gaps(today),
+        expiring=expiring[:LISTED_ROWS],
+        partner_gaps=partner_gaps(today, LISTED_ROWS),
+        dpa_gaps=dpa[:LISTED_ROWS],
         schools_without_partner=schools_without_active_partner(today, UNPARTNERED_LISTED),
         schools_without_partner_total=count_schools_without_active_partner(today),
+        expiring_total=len(expiring),
+        partner_gaps_total=count_partner_gaps(today),
+        dpa_gaps_total=len(dpa),
     )

@@ -18,9 +18,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from registry.extensions import db
-from registry.fields import MultiCheckboxField, RegistryForm, options
-from registry.models import MOU, Partner, School, Service
+from registry.fields import RegistryForm, options
+from registry.models import MOU, Service
 from registry.mous.services import MOUDetails, school_year_problem, term_problems
+from registry.pickers.fields import PickField, PickManyField
+from registry.pickers.search import Kind
 from registry.vocabulary import DPAStatus, DPAType
 
 
@@ -31,8 +33,10 @@ def _blank(choices: list[tuple[str, object]]) -> list[tuple[str, object]]:
 class MOUForm(RegistryForm):
     """Edit an MOU (its partner is fixed once it exists)."""
 
-    school_ids = MultiCheckboxField(
-        _l("Schools"), coerce=int, validators=[DataRequired(_l("Choose at least one school."))]
+    school_ids = PickManyField(
+        _l("Schools"),
+        kind=Kind.SCHOOLS,
+        validators=[DataRequired(_l("Choose at least one school."))],
     )
     school_year = StringField(
         _l("School year"), validators=[DataRequired(), Length(max=7)], default="2025-26"
@@ -55,9 +59,6 @@ class MOUForm(RegistryForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.school_ids.choices = [
-            (s.id, s.name) for s in db.session.scalars(select(School).order_by(School.name))
-        ]
         self.dpa_type.choices = options(_blank(DPAType.choices()))
         self.dpa_status.choices = options(_blank(DPAStatus.choices()))
 
@@ -106,13 +107,9 @@ class MOUForm(RegistryForm):
 class NewMOUForm(MOUForm):
     """Start an MOU: the same fields, plus the partner."""
 
-    partner_id = SelectField(_l("Partner"), coerce=int, validators=[InputRequired()])
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.partner_id.choices = [
-            (p.id, p.name) for p in db.session.scalars(select(Partner).order_by(Partner.name))
-        ]
+    partner_id = PickField(
+        _l("Partner"), kind=Kind.PARTNERS, validators=[InputRequired(_l("Choose a partner."))]
+    )
 
 
 class CommitmentForm(RegistryForm):
@@ -136,6 +133,16 @@ class CommitmentForm(RegistryForm):
         )
         self.service_id.choices = [(s.id, f"{s.name} ({s.unit.label.lower()})") for s in services]
         self.school_id.choices = [(s.id, s.name) for s in mou.schools]
+
+
+class ListPickers(RegistryForm):
+    """The MOU list's school and partner filters, chosen by searching (query string)."""
+
+    class Meta:
+        csrf = False
+
+    school = PickField(_l("School"), kind=Kind.SCHOOLS)
+    partner = PickField(_l("Partner"), kind=Kind.PARTNERS)
 
 
 class SignForm(RegistryForm):

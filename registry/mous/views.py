@@ -41,9 +41,10 @@ from registry.listing import paginate, sort
 from registry.models import MOU, Commitment, MOUVersion, Partner, School, Service, User
 from registry.mous import gates, history, pdf, versions
 from registry.mous import services as mou_services
-from registry.mous.forms import CommitmentForm, MOUForm, NewMOUForm, SignForm
+from registry.mous.forms import CommitmentForm, ListPickers, MOUForm, NewMOUForm, SignForm
 from registry.mous.gates import Fix, Gap
 from registry.mous.services import MOUFilters
+from registry.pickers.steps import is_picker_step, picker_step
 from registry.refusals import Refused, show_refusal
 from registry.schoolyear import is_school_year
 from registry.vocabulary import MOUStatus, Role, Unit
@@ -62,17 +63,19 @@ SORTS = {
 }
 
 
-def _filters_from_args() -> MOUFilters:
+def _filters_from_args(pickers: ListPickers) -> MOUFilters:
     args = request.args
     status = args.get("status", "")
     year = args.get("school_year", "").strip()
     shares = args.get("shares", "")
+    for name in ("school", "partner"):
+        id_arg(name)  # an id no row could have: 404, as on every filter
     # A partner only ever lists its own (an account without a partner link: 404).
-    partner_id = own_partner_id() if current_user.role == Role.PARTNER else id_arg("partner")
+    partner_id = own_partner_id() if current_user.role == Role.PARTNER else pickers.partner.data
     return MOUFilters(
         status=MOUStatus(status) if status in MOUStatus._value2member_map_ else None,
         school_year=year if is_school_year(year) else None,
-        school_id=id_arg("school"),
+        school_id=pickers.school.data,
         partner_id=partner_id,
         shares_student_data={"yes": True, "no": False}.get(shares),
         expiring_days=EXPIRING_DAYS if args.get("expiring") else None,
@@ -82,7 +85,9 @@ def _filters_from_args() -> MOUFilters:
 @bp.get("/")
 @roles_required(*READERS, Role.PARTNER)
 def index() -> ResponseReturnValue:
-    filters = _filters_from_args()
+    pickers = ListPickers(formdata=request.args)
+    picker_step(pickers)  # a search for a school or partner to filter by (script off)
+    filters = _filters_from_args(pickers)
     q = request.args.get("q", "")
     stmt = mou_services.filtered(filters, district_time.today())
     if q.strip():
@@ -104,12 +109,8 @@ def index() -> ResponseReturnValue:
         filters=filters,
         q=q,
         statuses=MOUStatus,
-        schools=db.session.scalars(select(School).order_by(School.name)).all(),
-        partners=(
-            db.session.scalars(select(Partner).order_by(Partner.name)).all()
-            if partners_shown
-            else []
-        ),
+        pickers=pickers,
+        partners_shown=partners_shown,
         school_years=db.session.scalars(
             select(MOU.school_year).distinct().order_by(MOU.school_year.desc())
         ).all(),
@@ -150,6 +151,8 @@ def new() -> ResponseReturnValue:
     form = NewMOUForm()
     if request.method == "GET":
         form.partner_id.data = id_arg("partner_id")
+    if picker_step(form):
+        return _form_page(form, None)
     if form.validate_on_submit():
         partner = db.session.get(Partner, form.partner_id.data)
         if partner is None:
@@ -181,6 +184,8 @@ def edit(mou_id: int) -> ResponseReturnValue:
     form = MOUForm(obj=mou)
     if request.method == "GET":
         form.fill_from(mou)
+    if picker_step(form):
+        return _form_page(form, mou)
     if form.validate_on_submit():
         was_signed = mou.partner_signed
         try:
@@ -207,7 +212,8 @@ def _warn_if_unsigned(mou: MOU, was_signed: bool) -> None:
 
 
 def _form_page(form: MOUForm, mou: MOU | None) -> ResponseReturnValue:
-    status = 400 if request.method == "POST" else 200
+    # A picker's search-then-choose step is no failed save.
+    status = 400 if request.method == "POST" and not is_picker_step() else 200
     return render_template("mous/form.html", form=form, mou=mou), status
 
 

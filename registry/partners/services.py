@@ -238,9 +238,3 @@ def set_translations(partner: Partner, translations: Mapping[str, str]) -> None:
             wanted.pop(locale, None)
     if wanted != current:
         partner.description_translations = wanted  # a new dict: JSON columns track assignment
-
-
-def partner_choices() -> list[tuple[int, str]]:
-    """Every partner as (id, name), by name, for select boxes."""
-    rows = db.session.execute(select(Partner.id, Partner.name).order_by(func.lower(Partner.name)))
-    return [(pid, name) for pid, name in rows]

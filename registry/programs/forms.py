@@ -7,10 +7,11 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import Field, HiddenField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from registry.fields import RegistryForm, options, strip_text
+from registry.pickers.fields import PickField
+from registry.pickers.search import Kind, Option
 from registry.programs.services import ReviewName
 from registry.schoolyear import is_school_year
 from registry.vocabulary import Category
@@ -52,35 +53,26 @@ class ReviewFormBase(RegistryForm):
 
     def chosen(self) -> dict[str, int]:
         """Name key → school id, for each name given a school (the rest stay skipped)."""
-        return {name.key: int(field.data) for name, field in self.choice_fields() if field.data}
+        return {name.key: field.data for name, field in self.choice_fields() if field.data}
 
 
-def review_form(names: list[ReviewName], schools: list[tuple[int, str]], **kwargs: Any) -> Any:
-    """A form with one school choice per unmatched name (suggestions first)."""
+def review_form(names: list[ReviewName], **kwargs: Any) -> Any:
+    """A form with one school choice per unmatched name: its suggestions, or any school found
+    by searching (never a menu of every school per name)."""
 
     class ReviewForm(ReviewFormBase):
         pass
 
     for n, name in enumerate(names):
-        skip, suggested, every = (
-            str(_l("Do not match")),
-            str(_l("Suggested")),
-            str(_l("All schools")),
-        )
-        choices = [SelectChoice("", str(_l("Skip its rows")), optgroup=skip)]
-        choices += [SelectChoice(str(s.id), s.name, optgroup=suggested) for s in name.suggestions]
-        choices += [SelectChoice(str(sid), label, optgroup=every) for sid, label in schools]
         setattr(
             ReviewForm,
             f"school_{n}",
-            SelectField(
-                _l("School for “%(name)s”", name=name.name),
-                choices=choices,
-                default="",
-            ),
+            PickField(_l("School for “%(name)s”", name=name.name), kind=Kind.SCHOOLS),
         )
     form = ReviewForm(**kwargs)
     form.names = names
+    for name, field in form.choice_fields():
+        field.suggestions = [Option(s.id, s.name, s.dese_code or "") for s in name.suggestions]
     return form
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import func, null, select
+from sqlalchemy import null, select
 from sqlalchemy.orm import selectinload
 
 from registry.extensions import db
@@ -36,7 +36,6 @@ from registry.models import (
     Offering,
     Partner,
     ProgramAreaMapping,
-    School,
     SchoolAlias,
     Service,
 )
@@ -626,14 +625,6 @@ def read_match_file(raw: bytes, matcher: SchoolMatcher) -> tuple[dict[str, int],
         if key:
             choices[key] = school.id
     return choices, problems
-
-
-def school_choices() -> list[tuple[int, str]]:
-    """Every school as (id, "name (DESE code)"), by name, for the review step's select boxes."""
-    rows = db.session.execute(
-        select(School.id, School.name, School.dese_code).order_by(func.lower(School.name))
-    )
-    return [(sid, f"{name} ({code})") for sid, name, code in rows]
 
 
 def set_area_category(mapping: ProgramAreaMapping, category: Category | str) -> None:

@@ -19,6 +19,7 @@ from registry import unit_of_work
 from registry.access import EDITORS, roles_required
 from registry.extensions import db
 from registry.models import ProgramAreaMapping
+from registry.pickers.steps import picker_step
 from registry.programs import services, uploads
 from registry.programs.forms import (
     AreaCategoryForm,
@@ -83,7 +84,7 @@ def _plan(stored: uploads.StoredListing) -> services.ImportPlan:
 def preview(token: str) -> ResponseReturnValue:
     stored = _stored_or_404(token)
     plan = _plan(stored)
-    return _preview_page(stored, plan, review_form(plan.review, services.school_choices()))
+    return _preview_page(stored, plan, review_form(plan.review))
 
 
 def _preview_page(
@@ -104,7 +105,9 @@ def _preview_page(
 def review(token: str) -> ResponseReturnValue:
     stored = _stored_or_404(token)
     plan = _plan(stored)
-    form = review_form(plan.review, services.school_choices())
+    form = review_form(plan.review)
+    if picker_step(form):  # a search for a school (script off): the preview again
+        return _preview_page(stored, plan, form)
     if not form.validate_on_submit():
         return _preview_page(stored, plan, form, 400)
     chosen = form.chosen()

@@ -25,12 +25,14 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from registry import district_time
 from registry.extensions import db
 from registry.fields import MultiCheckboxField, RegistryForm, options
-from registry.models import Partner, School, SchoolIndicators, Service
+from registry.models import SchoolIndicators
 from registry.models.need import NeedIndexDefinition
 from registry.models.scenario import Objective, Scenario, SolverChoice, WeightRule
+from registry.pickers.fields import PickField, PickManyField
+from registry.pickers.search import Kind
 from registry.scenarios.problem import limit_unit
 from registry.schoolyear import is_school_year, school_year_of
-from registry.vocabulary import Category, PartnerStatus, Unit
+from registry.vocabulary import Category, Unit
 
 BLANK_LIMIT_ROWS = 3
 MAX_AMOUNT = Decimal("1000000000")
@@ -39,7 +41,7 @@ MAX_AMOUNT = Decimal("1000000000")
 class LimitForm(Form):
     """One per-school limit on a category in one unit; a row left blank is ignored."""
 
-    school_id = SelectField(_l("School"), choices=[], validate_choice=False)
+    school_id = PickField(_l("School"), kind=Kind.SCHOOLS)
     category = SelectField(
         _l("Category"),
         choices=options([("", _l("— choose —")), *Category.choices()]),
@@ -63,7 +65,7 @@ class LimitForm(Form):
         ok = super().validate(extra_validators)
         if self.is_blank():
             return ok
-        if self.school_id.data not in {str(c.value) for c in self.school_id.choices if c.value}:
+        if self.school_id.data is None:
             self.school_id.errors = [*self.school_id.errors, _l("Choose a school.")]
             ok = False
         if self.category.data not in {c.value for c in Category}:
@@ -101,21 +103,6 @@ def _definitions() -> list[SelectChoice]:
     )
 
 
-def _services() -> list[SelectChoice]:
-    rows = db.session.execute(
-        select(Service.id, Service.name, Partner.name, Service.category)
-        .join(Partner, Service.partner_id == Partner.id)
-        .where(Service.active.is_(True), Partner.status == PartnerStatus.APPROVED)
-        .order_by(Partner.name, Service.name)
-    )
-    return options([(sid, f"{partner} — {name} ({cat.label})") for sid, name, partner, cat in rows])
-
-
-def _schools() -> list[SelectChoice]:
-    rows = db.session.execute(select(School.id, School.name).order_by(School.name))
-    return options([("", str(_l("— choose —"))), *((str(i), n) for i, n in rows)])
-
-
 class ScenarioForm(RegistryForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     school_year = SelectField(_l("School year"), choices=[])
@@ -132,7 +119,10 @@ class ScenarioForm(RegistryForm):
         validators=[Optional(), NumberRange(0, 0.99)],
     )
     categories = MultiCheckboxField(_l("Categories"), choices=options(Category.choices()))
-    service_ids = MultiCheckboxField(_l("Services"), coerce=int, choices=[])
+    # Chosen by searching (by name, partner and category): never 6,000 boxes on one page.
+    service_ids = PickManyField(
+        _l("Services"), kind=Kind.SERVICES, usable_only=True, category_filter=True
+    )
     require_service_area = BooleanField(
         _l("Only where the partner's service area covers the school")
     )
@@ -161,10 +151,6 @@ class ScenarioForm(RegistryForm):
         super().__init__(*args, **kwargs)
         self.school_year.choices = _school_years()
         self.need_definition_id.choices = _definitions()
-        self.service_ids.choices = _services()
-        schools = _schools()
-        for entry in self.limits:
-            entry.form.school_id.choices = schools
 
     def validate_school_year(self, field: SelectField) -> None:
         if not is_school_year(field.data or ""):
@@ -172,10 +158,8 @@ class ScenarioForm(RegistryForm):
 
     def add_blank_limits(self, count: int = BLANK_LIMIT_ROWS) -> None:
         """Offer empty limit rows to fill in (no script needed)."""
-        schools = _schools()
         for _i in range(count):
-            entry = self.limits.append_entry()
-            entry.form.school_id.choices = schools
+            self.limits.append_entry()
 
     def fill_from(self, scenario: Scenario) -> None:
         """Show a stored scenario (GET of the edit page)."""
@@ -195,9 +179,8 @@ class ScenarioForm(RegistryForm):
         self.solver.data = scenario.solver.value
         self.time_limit_s.data = scenario.time_limit_s
         self.version.data = str(scenario.version)
-        schools = _schools()
         for limit in scenario.limits or []:
-            entry = self.limits.append_entry(
+            self.limits.append_entry(
                 {
                     "school_id": str(limit["school_id"]),
                     "category": limit["category"],
@@ -206,7 +189,6 @@ class ScenarioForm(RegistryForm):
                     "max": limit.get("max"),
                 }
             )
-            entry.form.school_id.choices = schools
 
     def values(self) -> dict[str, Any]:
         """The submitted scenario as plain values for the service layer."""

@@ -37,6 +37,7 @@ from registry.ids import id_arg, to_id
 from registry.listing import paginate, search, sort
 from registry.models import MOU
 from registry.models.scenario import RunStatus, Scenario, ScenarioRun
+from registry.pickers.steps import picker_step
 from registry.refusals import Refused, show_refusal
 from registry.scenarios import adoption, comparison, export, messages, runner
 from registry.scenarios import services as scenario_services
@@ -101,6 +102,8 @@ def index() -> ResponseReturnValue:
 @roles_required(*PLANNERS)
 def new() -> ResponseReturnValue:
     form = ScenarioForm()
+    if picker_step(form):
+        return render_template("scenarios/form.html", form=form, scenario=None)
     if form.validate_on_submit():
         try:
             scenario = scenario_services.create_scenario(form.values(), by=current_user)
@@ -135,6 +138,8 @@ def detail(scenario_id: int) -> ResponseReturnValue:
 def edit(scenario_id: int) -> ResponseReturnValue:
     scenario = _scenario_or_404(scenario_id)
     form = ScenarioForm()
+    if picker_step(form):  # the rows posted are shown again, blank ones included
+        return render_template("scenarios/form.html", form=form, scenario=scenario)
     if form.validate_on_submit():
         try:
             scenario_services.update_scenario(scenario, form.values(), form.version.data)

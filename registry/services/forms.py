@@ -19,6 +19,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from registry.fields import RegistryForm
 from registry.partners.forms import LANGUAGE_CHOICES, Amount, MultiCheckboxField, options
+from registry.pickers.fields import PickField
+from registry.pickers.search import Kind
 from registry.vocabulary import GRADES, Category, Setting, Unit
 
 # The largest amount a Numeric(12, 2) column holds, less a margin for rounding.
@@ -34,8 +36,8 @@ def at_least_one(form: Any, field: Field) -> None:
 class ServiceForm(RegistryForm):
     """A service; views drop the partner choice for partner users (theirs is fixed)."""
 
-    partner_id = SelectField(
-        _l("Partner"), coerce=int, validators=[DataRequired(_l("Choose a partner."))]
+    partner_id = PickField(
+        _l("Partner"), kind=Kind.PARTNERS, validators=[DataRequired(_l("Choose a partner."))]
     )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     category = SelectField(_l("Category"), choices=options(Category.choices()))
@@ -69,8 +71,8 @@ class ServiceForm(RegistryForm):
 class OfferingForm(RegistryForm):
     """A service at one school; views set the choices (schools, the service's grades)."""
 
-    school_id = SelectField(
-        _l("School"), coerce=int, validators=[DataRequired(_l("Choose a school."))]
+    school_id = PickField(
+        _l("School"), kind=Kind.SCHOOLS, validators=[DataRequired(_l("Choose a school."))]
     )
     capacity = DecimalField(
         _l("Site capacity"),
@@ -99,7 +101,7 @@ class ServiceFilterForm(RegistryForm):
         _l("Setting"), choices=options([("", _l("Any setting")), *Setting.choices()])
     )
     unit = SelectField(_l("Unit"), choices=options([("", _l("Any unit")), *Unit.choices()]))
-    partner = SelectField(_l("Partner"), choices=options([("", _l("Any partner"))]))
+    partner = PickField(_l("Partner"), kind=Kind.PARTNERS)
     grade = SelectField(_l("Grade"), choices=options([("", _l("Any grade")), *GRADE_CHOICES]))
     language = SelectField(
         _l("Language"), choices=options([("", _l("Any language")), *LANGUAGE_CHOICES])

@@ -9,7 +9,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
 from registry import district_time
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
@@ -17,10 +16,10 @@ from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.ids import id_arg
 from registry.listing import paginate, search, sort
-from registry.models import Offering, School, Service
+from registry.models import Offering, Service
 from registry.mous.services import committed_amount, remaining_capacity
 from registry.partners.forms import LANGUAGE_LABELS, language_options, options
-from registry.partners.services import partner_choices
+from registry.pickers.steps import is_picker_step, picker_step
 from registry.refusals import Refused, show_refusal
 from registry.schoolyear import school_year_of
 from registry.services import services as service_services
@@ -51,7 +50,7 @@ def _filters(form: ServiceFilterForm) -> ServiceFilters:
         category=Category(category) if category else None,
         setting=Setting(setting) if setting else None,
         unit=Unit(unit) if unit else None,
-        partner_id=int(partner) if partner else None,
+        partner_id=partner,
         grade=_valid(form.grade),
         language=_valid(form.language),
         active={"yes": True, "no": False}.get(active) if active else None,
@@ -93,9 +92,7 @@ def index() -> ResponseReturnValue:
     own = _own_partner_id()
     filter_form = ServiceFilterForm(formdata=request.args)
     if own is None:
-        filter_form.partner.choices = options(
-            [("", _("Any partner")), *((str(pid), name) for pid, name in partner_choices())]
-        )
+        picker_step(filter_form)  # a search for a partner to filter by (script off)
     filters = _filters(filter_form)
     stmt = service_services.service_query(filters, only_partner_id=own)
     stmt = search(stmt, filters.text, *SEARCHED_COLUMNS)
@@ -138,8 +135,6 @@ def _form_for(service: Service | None = None, **kwargs: Any) -> ServiceForm:
     if current_user.role == Role.PARTNER:
         # A partner user's services are always its own: no choice to make, none to forge.
         del form["partner_id"]
-    else:
-        form.partner_id.choices = options([(0, _("Choose a partner")), *partner_choices()])
     return form
 
 
@@ -155,7 +150,9 @@ def new() -> ResponseReturnValue:
     if request.method == "GET":
         form.active.data = True
         if own is None:
-            form.partner_id.data = id_arg("partner_id") or 0
+            form.partner_id.data = id_arg("partner_id")
+    if picker_step(form):
+        return render_template("services/form.html", form=form, service=None)
     if form.validate_on_submit():
         try:
             service = service_services.create_service(_values(form), actor=current_user)
@@ -185,6 +182,8 @@ def edit(service_id: int) -> ResponseReturnValue:
         return _to_review(service)
     # On POST only what was submitted counts: a missing version must not borrow the current one.
     form = _form_for(service, obj=service if request.method == "GET" else None)
+    if picker_step(form):
+        return render_template("services/form.html", form=form, service=service)
     if form.validate_on_submit():
         try:
             service_services.update_service(
@@ -227,14 +226,6 @@ def _offering_form(
     form.grades.choices = options([(g, g) for g, _label in GRADE_CHOICES if g in service.grades])
     if offering is not None:
         del form["school_id"]  # an offering stays at its school
-    else:
-        taken = select(Offering.school_id).where(Offering.service_id == service.id)
-        schools = db.session.execute(
-            select(School.id, School.name).where(School.id.not_in(taken)).order_by(School.name)
-        )
-        form.school_id.choices = options(
-            [(0, _("Choose a school")), *((sid, name) for sid, name in schools)]
-        )
     return form
 
 
@@ -245,7 +236,7 @@ def _offering_values(form: OfferingForm) -> dict[str, Any]:
 def _offering_page(
     form: OfferingForm, service: Service, offering: Offering | None
 ) -> ResponseReturnValue:
-    status = 400 if request.method == "POST" else 200
+    status = 400 if request.method == "POST" and not is_picker_step() else 200
     return (
         render_template(
             "services/offering_form.html", form=form, service=service, offering=offering
@@ -262,7 +253,9 @@ def new_offering(service_id: int) -> ResponseReturnValue:
         return _to_review(service)
     form = _offering_form(service)
     if request.method == "GET":
-        form.school_id.data = id_arg("school_id") or 0
+        form.school_id.data = id_arg("school_id")
+    if picker_step(form):
+        return _offering_page(form, service, None)
     if form.validate_on_submit():
         try:
             offering = service_services.create_offering(

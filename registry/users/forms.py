@@ -19,17 +19,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
 
 from registry.fields import RegistryForm, options, strip_text
-from registry.partners.services import partner_choices as partners_by_name
+from registry.pickers.fields import PickField
+from registry.pickers.search import Kind
 from registry.users.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from registry.vocabulary import Role
 
 # Password managers offer to generate and store a password here, never to fill the admin's own.
 NEW_PASSWORD = {"autocomplete": "new-password"}
-
-
-def partner_choices() -> list[SelectChoice]:
-    """Every partner, by name, after a "none" choice."""
-    return options([("", _l("— none —")), *((str(i), n) for i, n in partners_by_name())])
 
 
 class _AccountFields(RegistryForm):
@@ -44,15 +40,11 @@ class _AccountFields(RegistryForm):
         choices=[SelectChoice(value, label) for value, label in Role.choices()],
         validators=[DataRequired()],
     )
-    partner_id = SelectField(_l("Partner organisation"), choices=[], validate_choice=True)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.partner_id.choices = partner_choices()
+    partner_id = PickField(_l("Partner organisation"), kind=Kind.PARTNERS)
 
     @property
     def chosen_partner_id(self) -> int | None:
-        return int(self.partner_id.data) if self.partner_id.data else None
+        return self.partner_id.data
 
 
 class UserCreateForm(_AccountFields):

@@ -16,6 +16,7 @@ from registry.exports import Column, Kind, export_format, export_response
 from registry.extensions import db
 from registry.listing import paginate, search, sort
 from registry.models import Partner, User
+from registry.pickers.steps import is_picker_step, picker_step
 from registry.refusals import Refused, show_refusal
 from registry.users import services
 from registry.users.forms import UserCreateForm, UserEditForm
@@ -59,6 +60,8 @@ def index() -> ResponseReturnValue:
 @roles_required(Role.ADMIN)
 def new() -> ResponseReturnValue:
     form = UserCreateForm()
+    if picker_step(form):
+        return _form_page(form, None)
     if form.validate_on_submit():
         try:
             user = services.create_user(
@@ -84,7 +87,9 @@ def edit(user_id: int) -> ResponseReturnValue:
     # The record fills the form only on GET: a POST missing a field must not borrow it.
     form = UserEditForm(obj=user) if request.method == "GET" else UserEditForm()
     if request.method == "GET":
-        form.partner_id.data = str(user.partner_id) if user.partner_id else ""
+        form.partner_id.data = user.partner_id
+    if picker_step(form):
+        return _form_page(form, user)
     if form.validate_on_submit():
         try:
             services.update_user(
@@ -114,5 +119,6 @@ def edit(user_id: int) -> ResponseReturnValue:
 
 
 def _form_page(form: UserCreateForm | UserEditForm, user: User | None) -> ResponseReturnValue:
-    status = 400 if request.method == "POST" else 200  # a POST that got here failed
+    # A POST that got here failed (a picker's search-then-choose step is no failure).
+    status = 400 if request.method == "POST" and not is_picker_step() else 200
     return render_template("users/form.html", form=form, user=user), status

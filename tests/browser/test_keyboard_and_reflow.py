@@ -155,17 +155,25 @@ def test_a_new_mou_with_one_commitment_by_keyboard(
     with page.expect_navigation():  # type: ignore[attr-defined]
         page.keyboard.press("Enter")  # type: ignore[attr-defined]
 
-    # Sent without a school first: the summary's link reaches the first school's box.
+    # Sent without a partner or school first: the summary's links reach their pickers, where
+    # Down lists the first matches (by name, as the menus listed them), Down and Enter choose.
     _tab_to(page, "main button[type=submit]")
     with page.expect_navigation():  # type: ignore[attr-defined]
         page.keyboard.press("Enter")  # type: ignore[attr-defined]
     assert _focused(page, ".error-summary")
     _focus_is_visible(page)
-    _tab_to(page, ".error-summary a[href='#school_ids-0']")
-    page.keyboard.press("Enter")  # type: ignore[attr-defined]
-    assert _focused(page, "#school_ids-0")
-    page.keyboard.press("Space")  # type: ignore[attr-defined]
-    assert page.is_checked("#school_ids-0")  # type: ignore[attr-defined]
+    for picker in ("partner_id", "school_ids"):
+        # Back up to the summary for the second link (Shift+Tab).
+        _tab_to(page, f".error-summary a[href='#{picker}']", backwards=picker != "partner_id")
+        page.keyboard.press("Enter")  # type: ignore[attr-defined]
+        assert _focused(page, f"#{picker}")
+        _focus_is_visible(page)
+        page.keyboard.press("ArrowDown")  # type: ignore[attr-defined]
+        page.locator(f"#{picker}-listbox [role=option]").first.wait_for()  # type: ignore[attr-defined]
+        page.keyboard.press("ArrowDown")  # type: ignore[attr-defined]
+        page.keyboard.press("Enter")  # type: ignore[attr-defined]
+        chosen = page.locator(f"[data-name={picker}] input[type=hidden][name={picker}]")  # type: ignore[attr-defined]
+        assert chosen.first.input_value()
     for name, value in (("start_date", "09012025"), ("end_date", "06302026")):
         _tab_to(page, f"input[name={name}]")
         page.keyboard.type(value)  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ COORDINATOR_PAGES = [
     "/mous/new",
     "/equity/",
     "/scenarios/",
+    "/pick/schools?q=el",  # the pickers' search as a page (no script)
 ]
 PARTNER_PAGES = ["/partners/mine", "/services/"]
 LEADER_PAGES = [
