@@ -37,7 +37,6 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Result, Select, func, select
-from sqlalchemy.orm import raiseload
 
 from registry import security_log
 from registry.downloads import as_download
@@ -227,12 +226,11 @@ def batch_rows() -> int:
 def batched(stmt: Select[*tuple[Any, ...]]) -> Result[*tuple[Any, ...]]:
     """The rows a select picks, fetched a batch at a time (`.scalars()`: its entities).
 
-    Relationships the select does not load itself (contains_eager over its join) raise
-    instead of loading lazily: an export never makes a query per record.
+    Whatever a column reads beyond the select's own columns and joins must come from the
+    export's narrow queries: a relationship left to load lazily would be a query per record
+    (tests/test_export_streaming.py counts them).
     """
-    return db.session.execute(
-        stmt.options(raiseload("*")).execution_options(yield_per=batch_rows())
-    )
+    return db.session.execute(stmt.execution_options(yield_per=batch_rows()))
 
 
 def entities(stmt: Select[Any]) -> Iterator[Any]:
