@@ -13,15 +13,16 @@ account (`bench-exports@bench.example`) is added if missing, to sign in with.
 Each export is fetched through the Flask test client, signed in as that admin, and read
 to its last byte. Printed per URL: the SQL statements run (an engine event counts them),
 the bytes, the wall time and the process CPU time (`time.process_time`; the machine is
-shared, so wall time is noisy). With `--memory`, a second pass measures the peak of
-Python's allocations during the request (`tracemalloc`, which slows it down several
-times) and the process's peak RSS growth.
+shared, so wall time is noisy). With `--memory`, a second pass measures, per export, the
+process's peak resident memory above what it held before the request (Linux: the peak is
+reset through /proc/self/clear_refs, then read from VmHWM), and a third the peak of Python's
+own allocations during the request (`tracemalloc`, which slows it down several times).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import gc
 import sys
 import tempfile
 import time
@@ -92,6 +93,14 @@ class QueryCounter:
         self.count += 1
 
 
+def _status_kb(field: str) -> int:
+    """A memory figure of this process from /proc/self/status, in kB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
 def fetch(client: Any, url: str) -> tuple[int, int, bool]:
     """Status, bytes and whether the body was streamed, read to the end."""
     response = client.get(url)
@@ -142,15 +151,21 @@ def main() -> None:
                     f"{cpu:>6.2f} {streamed}"
                 )
         if args.memory:
-            print(f"\n{'export':<24} {'peak traced MB':>14} {'RSS growth MB':>13}")
+            print(f"\n{'export':<24} {'RSS before MB':>13} {'peak RSS +MB':>12} {'traced MB':>9}")
             for export in args.url or URLS:
-                rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                gc.collect()
+                Path("/proc/self/clear_refs").write_text("5")  # peak RSS := current RSS
+                before = _status_kb("VmRSS")
+                fetch(client, export)
+                growth = _status_kb("VmHWM") - before
                 tracemalloc.start()
                 fetch(client, export)
-                _, peak = tracemalloc.get_traced_memory()
+                _, traced = tracemalloc.get_traced_memory()
                 tracemalloc.stop()
-                rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
-                print(f"{export:<24} {peak / 2**20:>14.1f} {rss_growth / 1024:>13.1f}")
+                print(
+                    f"{export:<24} {before / 1024:>13.1f} {growth / 1024:>12.1f} "
+                    f"{traced / 2**20:>9.1f}"
+                )
         sa.event.remove(db.engine, "before_cursor_execute", counter)
     if scratch is not None:
         with app.app_context():
