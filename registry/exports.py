@@ -122,14 +122,29 @@ def typed_value(column: Column[T], record: T) -> Any:
 
     A PCT comes back as the rounded fraction (0.594), a DECIMAL as the rounded number.
     """
-    raw = column.value(record)
+    return _typed(column, column.value(record))
+
+
+# A label or yes/no, by (kind, value): worked out once per file, since translating a word
+# costs more than writing the cell, and a file is in one language throughout.
+Words = dict[tuple[Kind, Any], str]
+
+
+def _typed(column: Column[Any], raw: Any, words: Words | None = None) -> Any:
     if raw is None or raw == "":
         return None
     kind = column.kind
-    if kind is Kind.LABEL:
-        return _label(raw)
-    if kind is Kind.YES_NO:
-        return _("Yes") if raw else _("No")
+    if kind is Kind.LABEL or kind is Kind.YES_NO:
+        if words is None:
+            return _word(kind, raw)
+        key = (kind, raw)
+        try:
+            found = words.get(key)
+        except TypeError:  # not hashable: not one of the few values a label column holds
+            return _word(kind, raw)
+        if found is None:
+            found = words[key] = _word(kind, raw)
+        return found
     if kind is Kind.INT:
         number = _rounded(raw, 0)
         return None if number is None else int(number)
@@ -148,6 +163,12 @@ def typed_value(column: Column[T], record: T) -> Any:
     return str(raw)
 
 
+def _word(kind: Kind, raw: Any) -> str:
+    if kind is Kind.LABEL:
+        return _label(raw)
+    return _("Yes") if raw else _("No")
+
+
 def neutralised(text: str) -> str:
     """Text a spreadsheet shows as written, never runs as a formula."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
@@ -162,7 +183,10 @@ def unneutralised(text: str) -> str:
 
 def csv_text(column: Column[T], record: T) -> str:
     """The cell as a CSV writes it."""
-    value = typed_value(column, record)
+    return _csv_cell(column, _typed(column, column.value(record)))
+
+
+def _csv_cell(column: Column[Any], value: Any) -> str:
     if value is None:
         return ""
     if column.kind is Kind.PCT:
@@ -271,8 +295,9 @@ def csv_chunks(columns: Sequence[Column[T]], records: Records[T]) -> Iterator[by
     buffer.write(BOM)
     writer = csv.writer(buffer)
     writer.writerow([str(c.header) for c in columns])
+    words: Words = {}
     for record in _read(records):
-        writer.writerow([csv_text(c, record) for c in columns])
+        writer.writerow([_csv_cell(c, _typed(c, c.value(record), words)) for c in columns])
         if buffer.tell() >= CHUNK_BYTES:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -285,8 +310,8 @@ def csv_bytes(columns: Sequence[Column[T]], records: Records[T]) -> bytes:
     return b"".join(csv_chunks(columns, records))
 
 
-def _xlsx_cell(sheet: Any, column: Column[T], record: T) -> Any:
-    value = typed_value(column, record)
+def _xlsx_cell(sheet: Any, column: Column[T], record: T, words: Words) -> Any:
+    value = _typed(column, column.value(record), words)
     if isinstance(value, Decimal):
         value = float(value)  # already rounded: no float noise survives the conversion
     cell = WriteOnlyCell(sheet, value=value)
@@ -324,8 +349,9 @@ def write_xlsx(sheets: Sequence[Sheet[Any]], out: IO[bytes]) -> None:
             cell.font = bold
             header.append(cell)
         sheet.append(header)
+        words: Words = {}
         for record in _read(table.records):
-            sheet.append([_xlsx_cell(sheet, c, record) for c in table.columns])
+            sheet.append([_xlsx_cell(sheet, c, record, words) for c in table.columns])
     book.save(out)
 
 

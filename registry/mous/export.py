@@ -2,7 +2,8 @@
 
 Read as the file is sent, in four queries whatever the list's length: the schools' names
 and the totals of the MOUs the list selects (two narrow queries, kept by MOU id), then the
-MOUs with their partner, a batch at a time.
+MOUs' exported columns and their partner's name, a batch at a time (plain rows, not
+objects: building 15,000 MOU objects took a third of a state-sized file's time).
 """
 
 from __future__ import annotations
@@ -13,20 +14,35 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import Row, Select, func, select
 
 from registry.exports import Column, Kind, batched
 from registry.extensions import db
-from registry.models import MOU, Commitment, School, Service, mou_school
+from registry.models import MOU, Commitment, Partner, School, Service, mou_school
 from registry.vocabulary import Unit
+
+# What the file shows of the MOU itself, read as plain columns.
+FIELDS = (
+    MOU.id,
+    Partner.name.label("partner_name"),
+    MOU.school_year,
+    MOU.start_date,
+    MOU.end_date,
+    MOU.status,
+    MOU.signed_date,
+    MOU.signatories,
+    MOU.shares_student_data,
+    MOU.dpa_type,
+    MOU.dpa_status,
+    MOU.dpa_expiry,
+)
 
 
 @dataclass(frozen=True)
 class MOURow:
-    """An MOU as exported: its record (partner loaded), its schools, its commitment lines."""
+    """An MOU as exported: its FIELDS (a row), its schools, its commitment lines."""
 
-    mou: MOU
+    mou: Row[*tuple[Any, ...]]
     schools: str  # the schools' names in name order, "; " between
     lines: int
     totals: Mapping[Unit, Decimal]  # the amounts committed, by unit (a unit with none: absent)
@@ -39,7 +55,7 @@ def _committed(row: MOURow, unit: Unit) -> Decimal | None:
 
 COLUMNS: list[Column[MOURow]] = [
     Column(_l("ID"), lambda r: r.mou.id, Kind.INT),
-    Column(_l("Partner"), lambda r: r.mou.partner.name),
+    Column(_l("Partner"), lambda r: r.mou.partner_name),
     Column(_l("School year"), lambda r: r.mou.school_year),
     Column(_l("Start"), lambda r: r.mou.start_date, Kind.DATE),
     Column(_l("End"), lambda r: r.mou.end_date, Kind.DATE),
@@ -94,6 +110,6 @@ def rows(stmt: Select[Any]) -> Iterator[MOURow]:
     mou_ids = stmt.with_only_columns(MOU.id).order_by(None)
     names = school_names(mou_ids)
     totals = totals_by_unit(mou_ids)
-    for mou in batched(stmt.options(contains_eager(MOU.partner))).scalars():
+    for mou in batched(stmt.with_only_columns(*FIELDS)):
         lines, by_unit = totals.get(mou.id, (0, {}))
         yield MOURow(mou, names.get(mou.id, ""), lines, by_unit)
