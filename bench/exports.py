@@ -102,19 +102,49 @@ def _status_kb(field: str) -> int:
 
 
 def fetch(client: Any, url: str) -> tuple[int, int, bool]:
-    """Status, bytes and whether the body was streamed, read to the end."""
-    response = client.get(url)
-    streamed = response.is_streamed
-    size = sum(len(chunk) for chunk in response.response)
-    response.close()
-    return response.status_code, size, streamed
+    """Status, bytes, and whether the view's response was streamed; read to the end."""
+    from flask import request_finished
+
+    sent: list[Any] = []
+
+    def remember(_sender: Any, response: Any, **_: Any) -> None:
+        sent.append(response)
+
+    request_finished.connect(remember)
+    try:
+        response = client.get(url)
+        size = sum(len(chunk) for chunk in response.response)
+        response.close()
+    finally:
+        request_finished.disconnect(remember)
+    return response.status_code, size, bool(sent) and sent[0].is_streamed
+
+
+def measure_memory(client: Any, exports: list[str]) -> None:
+    """Per export: the process's resident memory before, its peak growth during the
+    request, and the peak of Python's allocations (a second request, under tracemalloc)."""
+    print(f"{'export':<24} {'RSS before MB':>13} {'peak RSS +MB':>12} {'traced MB':>9}")
+    for export in exports:
+        gc.collect()
+        Path("/proc/self/clear_refs").write_text("5")  # peak RSS := current RSS
+        before = _status_kb("VmRSS")
+        fetch(client, export)
+        growth = _status_kb("VmHWM") - before
+        tracemalloc.start()
+        fetch(client, export)
+        _, traced = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"{export:<24} {before / 1024:>13.1f} {growth / 1024:>12.1f} {traced / 2**20:>9.1f}")
+    print()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url")
     parser.add_argument("--url", action="append", help="an export to fetch (repeatable)")
-    parser.add_argument("--memory", action="store_true", help="also measure peak memory")
+    parser.add_argument(
+        "--memory", action="store_true", help="measure peak memory first (one --url: cleanest)"
+    )
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
 
@@ -129,18 +159,21 @@ def main() -> None:
         url = f"sqlite:///{scratch.name}/demo.sqlite3"
     app = make_app(url)
     prepare(app, seed_demo=args.database_url is None)
+    exports = args.url or list(URLS)
 
     client = app.test_client()
     with app.app_context():
         response = client.post("/login", data={"email": EMAIL, "password": PASSWORD})
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        if args.memory:  # first: what earlier requests freed would hide a later one's growth
+            measure_memory(client, exports)
         counter = QueryCounter()
         sa.event.listen(db.engine, "before_cursor_execute", counter)
         print(
             f"{'export':<24} {'status':>6} {'queries':>7} {'bytes':>10} {'wall s':>7} "
             f"{'cpu s':>6} streamed"
         )
-        for export in args.url or URLS:
+        for export in exports:
             for _ in range(args.repeat):
                 counter.count = 0
                 wall, cpu = time.perf_counter(), time.process_time()
@@ -149,22 +182,6 @@ def main() -> None:
                 print(
                     f"{export:<24} {status:>6} {counter.count:>7} {size:>10} {wall:>7.2f} "
                     f"{cpu:>6.2f} {streamed}"
-                )
-        if args.memory:
-            print(f"\n{'export':<24} {'RSS before MB':>13} {'peak RSS +MB':>12} {'traced MB':>9}")
-            for export in args.url or URLS:
-                gc.collect()
-                Path("/proc/self/clear_refs").write_text("5")  # peak RSS := current RSS
-                before = _status_kb("VmRSS")
-                fetch(client, export)
-                growth = _status_kb("VmHWM") - before
-                tracemalloc.start()
-                fetch(client, export)
-                _, traced = tracemalloc.get_traced_memory()
-                tracemalloc.stop()
-                print(
-                    f"{export:<24} {before / 1024:>13.1f} {growth / 1024:>12.1f} "
-                    f"{traced / 2**20:>9.1f}"
                 )
         sa.event.remove(db.engine, "before_cursor_execute", counter)
     if scratch is not None:

@@ -26,7 +26,6 @@ import argparse
 import re
 import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +91,7 @@ class Timer:
     def __init__(self) -> None:
         self.page = ""
         self.by_text: dict[str, Statement] = {}
-        self.per_page: dict[str, list[float]] = defaultdict(list)
+        self.sql: list[float] = []  # the current page's statements' times
 
     def before(self, conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         conn.info.setdefault("bench_started", []).append(time.perf_counter())
@@ -107,6 +106,7 @@ class Timer:
             found.parameters = parameters
         found.fastest = min(found.fastest, took)
         found.pages.add(self.page)
+        self.sql.append(took)
 
 
 def sample_ids(app: Any) -> dict[str, Any]:
@@ -150,15 +150,19 @@ def sample_ids(app: Any) -> dict[str, Any]:
     }
 
 
-def walk(app: Any, timer: Timer, repeat: int) -> dict[str, tuple[int, float]]:
-    """Every page, `repeat` times; each page's status and its fastest wall time."""
+PageTimes = dict[str, tuple[int, float, int, float]]
+
+
+def walk(app: Any, timer: Timer, repeat: int) -> PageTimes:
+    """Every page, `repeat` times; each page's status, fastest wall time, and the number of
+    statements and their time in that walk."""
     import sqlalchemy as sa
 
     from registry.extensions import db
 
     ids = sample_ids(app)
     client = app.test_client()
-    pages: dict[str, tuple[int, float]] = {}
+    pages: PageTimes = {}
     with app.app_context():
         response = client.post("/login", data={"email": EMAIL, "password": PASSWORD})
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
@@ -168,13 +172,14 @@ def walk(app: Any, timer: Timer, repeat: int) -> dict[str, tuple[int, float]]:
             for _ in range(repeat):
                 for template in PAGES:
                     page = template.format(**ids)
-                    timer.page = template
+                    timer.page, timer.sql = template, []
                     started = time.perf_counter()
                     response = client.get(page)
                     response.get_data()  # a streamed export runs its queries as it is read
                     took = time.perf_counter() - started
-                    best = min(took, pages.get(template, (0, float("inf")))[1])
-                    pages[template] = (response.status_code, best)
+                    if took < pages.get(template, (0, float("inf")))[1]:
+                        sql = timer.sql
+                        pages[template] = (response.status_code, took, len(sql), sum(sql))
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", timer.before)
             sa.event.remove(db.engine, "after_cursor_execute", timer.after)
@@ -204,7 +209,7 @@ def short(text: str, limit: int = 600) -> str:
     return flat if len(flat) <= limit else flat[:limit] + " …"
 
 
-def report(app: Any, timer: Timer, pages: dict[str, tuple[int, float]], top: int) -> str:
+def report(app: Any, timer: Timer, pages: PageTimes, top: int) -> str:
     from registry.extensions import db
 
     with app.app_context():
@@ -224,9 +229,9 @@ def report(app: Any, timer: Timer, pages: dict[str, tuple[int, float]], top: int
         f"{top} slowest distinct statements, each with EXPLAIN (ANALYZE, BUFFERS) run again "
         "with the same parameters.",
         "",
-        "| page | status | time (s) |",
-        "|---|---|---|",
-        *(f"| `{p}` | {s} | {t:.3f} |" for p, (s, t) in pages.items()),
+        "| page | status | time (s) | statements | their time (s) |",
+        "|---|---|---|---|---|",
+        *(f"| `{p}` | {s} | {t:.3f} | {n} | {q:.3f} |" for p, (s, t, n, q) in pages.items()),
         "",
     ]
     for rank, statement in enumerate(ranked[:top], 1):
