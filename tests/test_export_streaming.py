@@ -21,7 +21,16 @@ from openpyxl import load_workbook
 
 from registry import district_time
 from registry.extensions import db
-from registry.models import MOU, Commitment, Partner, School, SchoolIndicators, Service
+from registry.models import (
+    MOU,
+    Commitment,
+    Partner,
+    Scenario,
+    ScenarioRun,
+    School,
+    SchoolIndicators,
+    Service,
+)
 from registry.vocabulary import (
     Category,
     DPAStatus,
@@ -32,7 +41,7 @@ from registry.vocabulary import (
     Setting,
     Unit,
 )
-from tests.exported import csv_rows
+from tests.exported import csv_records, csv_rows
 
 LISTS = ("/mous/", "/schools/", "/partners/", "/services/")
 
@@ -326,3 +335,25 @@ def test_every_export_writes_the_same_file_as_before_it_streamed(
     assert found.keys() == expected.keys()
     for url, rows in expected.items():
         assert found[url] == rows, url
+
+
+def _scenarios(count: int, runs: int) -> None:
+    for n in range(count):
+        scenario = Scenario(name=f"Scenario {runs}-{n}", school_year="2025-26")
+        scenario.runs.extend(ScenarioRun(problem_json="{}") for _ in range(runs))
+        db.session.add(scenario)
+    db.session.commit()
+    db.session.expunge_all()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_scenario_list_counts_runs_in_the_same_queries_whatever_its_length(
+    app: Flask, client: FlaskClient, login: Callable[..., Any], fmt: str
+) -> None:
+    login("admin")
+    _scenarios(1, runs=1)
+    small = _queries(app, client, f"/scenarios/?format={fmt}")
+    _scenarios(7, runs=2)
+    assert _queries(app, client, f"/scenarios/?format={fmt}") == small
+    runs = {r["Name"]: r["Runs"] for r in csv_records(client.get("/scenarios/?format=csv"))}
+    assert runs["Scenario 1-0"] == "1" and runs["Scenario 2-6"] == "2" and len(runs) == 8
