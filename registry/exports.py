@@ -30,8 +30,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import IO, Any, Generic, TypeVar
 
 from flask import Response, current_app, request, stream_with_context
+from flask_babel import get_locale, get_timezone, to_user_timezone
 from flask_babel import gettext as _
-from flask_babel import to_user_timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -295,6 +295,10 @@ def csv_chunks(columns: Sequence[Column[T]], records: Records[T]) -> Iterator[by
     buffer.write(BOM)
     writer = csv.writer(buffer)
     writer.writerow([str(c.header) for c in columns])
+    # The header goes at once: the browser starts the download before the rows are read.
+    yield buffer.getvalue().encode("utf-8")
+    buffer.seek(0)
+    buffer.truncate()
     words: Words = {}
     for record in _read(records):
         writer.writerow([_csv_cell(c, _typed(c, c.value(record), words)) for c in columns])
@@ -384,8 +388,16 @@ def download(content: bytes, mimetype: str, filename: str, extension: str = "") 
 def streamed_download(
     chunks: Iterator[bytes], mimetype: str, filename: str, extension: str = ""
 ) -> Response:
-    """A file sent as it is written, inside the request's context (the database session,
-    the language), saved like `download`'s."""
+    """A file sent as it is written, saved like `download`'s.
+
+    Under a server the body is written after the request's own context has ended: Flask
+    pushes it again around the stream, but the request's database session is closed by then
+    and the signed-in user's row expired. So the file's language and time zone, which are
+    chosen from that user, are settled now (Flask-Babel keeps them on `g`, which the stream
+    shares), and the rows are read in a session of the stream's own.
+    """
+    get_locale()
+    get_timezone()
     response = Response(stream_with_context(chunks), mimetype=mimetype)
     return as_download(response, filename, extension)
 

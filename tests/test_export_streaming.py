@@ -41,6 +41,7 @@ from registry.vocabulary import (
     Setting,
     Unit,
 )
+from tests.conftest import PASSWORD, ScratchDatabase, make_app
 from tests.exported import csv_records, csv_rows
 
 LISTS = ("/mous/", "/schools/", "/partners/", "/services/")
@@ -357,3 +358,30 @@ def test_the_scenario_list_counts_runs_in_the_same_queries_whatever_its_length(
     assert _queries(app, client, f"/scenarios/?format={fmt}") == small
     runs = {r["Name"]: r["Runs"] for r in csv_records(client.get("/scenarios/?format=csv"))}
     assert runs["Scenario 1-0"] == "1" and runs["Scenario 2-6"] == "2" and len(runs) == 8
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_streams_after_its_request_has_ended_as_under_a_server(
+    test_database: ScratchDatabase, make_user: Callable[..., Any], fmt: str
+) -> None:
+    """Under a server, the body is written after the request's own context has ended (its
+    database session closed, the signed-in user's row expired), in a context Flask pushes
+    again around the stream. The tests' app keeps one context open across requests, which
+    hides that: here a second app serves the request, as a worker would."""
+    _registry(2)
+    user = make_user("admin", locale="es")  # the page's language comes from the user's row
+    served = make_app(test_database.url)
+    client = served.test_client()
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    response = client.get(f"/mous/?format={fmt}")
+    body = response.get_data()
+    assert response.status_code == 200, body[:500]
+    if fmt == "csv":
+        rows = csv_rows(response)
+        assert rows[0][:2] == ["ID", "Socio"] and rows[1][5] == "Borrador"
+    else:
+        book = load_workbook(io.BytesIO(body))
+        assert book.worksheets[0]["F2"].value == "Borrador"
+    with served.app_context():
+        db.engine.dispose()
