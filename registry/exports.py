@@ -269,12 +269,24 @@ def _read(records: Records[T]) -> Iterator[T]:
         yield from records
 
 
-def _counted(records: Records[T]) -> tuple[int, Records[T]]:
-    """How many records there are, and the records (a list once counted, or the query)."""
+# A file's rows as the cells' typed values (see `typed_value`), in the columns' order.
+TypedRows = Iterable[list[Any]]
+
+
+def _typed_rows(columns: Sequence[Column[T]], records: Records[T]) -> Iterator[list[Any]]:
+    words: Words = {}
+    for record in _read(records):
+        yield [_typed(c, c.value(record), words) for c in columns]
+
+
+def _settled(columns: Sequence[Column[T]], records: Records[T]) -> tuple[int, TypedRows]:
+    """How many rows there are, and their values: read while the file is sent for a Query;
+    worked out now for records already in memory, which may be the request's own objects,
+    expired once the request has ended (and the file is sent after that)."""
     if isinstance(records, Query):
-        return records.count(), records
-    listed = list(records)
-    return len(listed), listed
+        return records.count(), _typed_rows(columns, records)
+    rows = list(_typed_rows(columns, records))
+    return len(rows), rows
 
 
 # ---- files --------------------------------------------------------------------------------
@@ -289,8 +301,7 @@ class Sheet(Generic[T]):
     records: Records[T]
 
 
-def csv_chunks(columns: Sequence[Column[T]], records: Records[T]) -> Iterator[bytes]:
-    """A CSV that Excel opens as UTF-8, in pieces: a byte-order mark, the header, the rows."""
+def _csv_pieces(columns: Sequence[Column[Any]], rows: TypedRows) -> Iterator[bytes]:
     buffer = io.StringIO()
     buffer.write(BOM)
     writer = csv.writer(buffer)
@@ -299,9 +310,8 @@ def csv_chunks(columns: Sequence[Column[T]], records: Records[T]) -> Iterator[by
     yield buffer.getvalue().encode("utf-8")
     buffer.seek(0)
     buffer.truncate()
-    words: Words = {}
-    for record in _read(records):
-        writer.writerow([_csv_cell(c, _typed(c, c.value(record), words)) for c in columns])
+    for values in rows:
+        writer.writerow([_csv_cell(c, v) for c, v in zip(columns, values, strict=True)])
         if buffer.tell() >= CHUNK_BYTES:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -309,13 +319,17 @@ def csv_chunks(columns: Sequence[Column[T]], records: Records[T]) -> Iterator[by
     yield buffer.getvalue().encode("utf-8")
 
 
+def csv_chunks(columns: Sequence[Column[T]], records: Records[T]) -> Iterator[bytes]:
+    """A CSV that Excel opens as UTF-8, in pieces: a byte-order mark, the header, the rows."""
+    return _csv_pieces(columns, _typed_rows(columns, records))
+
+
 def csv_bytes(columns: Sequence[Column[T]], records: Records[T]) -> bytes:
     """A CSV that Excel opens as UTF-8: a byte-order mark, then the header and rows."""
     return b"".join(csv_chunks(columns, records))
 
 
-def _xlsx_cell(sheet: Any, column: Column[T], record: T, words: Words) -> Any:
-    value = _typed(column, column.value(record), words)
+def _xlsx_cell(sheet: Any, column: Column[Any], value: Any) -> Any:
     if isinstance(value, Decimal):
         value = float(value)  # already rounded: no float noise survives the conversion
     cell = WriteOnlyCell(sheet, value=value)
@@ -335,16 +349,18 @@ def sheet_title(title: str) -> str:
     return re.sub(r"[\[\]:*?/\\]", "-", plain).strip("' ")[:31].strip("' ") or "Sheet"
 
 
-def write_xlsx(sheets: Sequence[Sheet[Any]], out: IO[bytes]) -> None:
-    """A workbook with one sheet per table, written in openpyxl's streaming write-only mode
-    (rows go to a temporary file as they are appended, not into memory)."""
+# A sheet to write: its title, its columns and their rows' values.
+TypedSheet = tuple[str, Sequence[Column[Any]], TypedRows]
+
+
+def _write_book(tables: Sequence[TypedSheet], out: IO[bytes]) -> None:
     book = Workbook(write_only=True)
     bold = Font(bold=True)
-    for table in sheets:
-        sheet = book.create_sheet(title=sheet_title(table.title))
+    for title, columns, rows in tables:
+        sheet = book.create_sheet(title=sheet_title(title))
         sheet.freeze_panes = "A2"
         header = []
-        for index, column in enumerate(table.columns, start=1):
+        for index, column in enumerate(columns, start=1):
             # Wide enough for the header: a write-only sheet can't measure its cells later.
             width = min(max(len(str(column.header)) + 2, 10), 40)
             sheet.column_dimensions[get_column_letter(index)].width = width
@@ -353,10 +369,15 @@ def write_xlsx(sheets: Sequence[Sheet[Any]], out: IO[bytes]) -> None:
             cell.font = bold
             header.append(cell)
         sheet.append(header)
-        words: Words = {}
-        for record in _read(table.records):
-            sheet.append([_xlsx_cell(sheet, c, record, words) for c in table.columns])
+        for values in rows:
+            sheet.append([_xlsx_cell(sheet, c, v) for c, v in zip(columns, values, strict=True)])
     book.save(out)
+
+
+def write_xlsx(sheets: Sequence[Sheet[Any]], out: IO[bytes]) -> None:
+    """A workbook with one sheet per table, written in openpyxl's streaming write-only mode
+    (rows go to a temporary file as they are appended, not into memory)."""
+    _write_book([(s.title, s.columns, _typed_rows(s.columns, s.records)) for s in sheets], out)
 
 
 def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
@@ -366,14 +387,19 @@ def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
     return buffer.getvalue()
 
 
-def xlsx_chunks(sheets: Sequence[Sheet[Any]]) -> Iterator[bytes]:
+def _xlsx_pieces(tables: Sequence[TypedSheet]) -> Iterator[bytes]:
     """The workbook in pieces: written to a temporary file, then read back a chunk at a time
     (a zip's directory comes last, so nothing can be sent before the last row is read)."""
     with tempfile.TemporaryFile() as out:
-        write_xlsx(sheets, out)
+        _write_book(tables, out)
         out.seek(0)
         while chunk := out.read(CHUNK_BYTES):
             yield chunk
+
+
+def xlsx_chunks(sheets: Sequence[Sheet[Any]]) -> Iterator[bytes]:
+    """The workbook in pieces (see `_xlsx_pieces`)."""
+    return _xlsx_pieces([(s.title, s.columns, _typed_rows(s.columns, s.records)) for s in sheets])
 
 
 def download(content: bytes, mimetype: str, filename: str, extension: str = "") -> Response:
@@ -403,16 +429,17 @@ def streamed_download(
 
 
 def csv_response(filename: str, columns: Sequence[Column[T]], records: Records[T]) -> Response:
-    rows, records = _counted(records)
+    rows, values = _settled(columns, records)
     security_log.record("export", list=filename, format="csv", rows=rows)
-    return streamed_download(csv_chunks(columns, records), "text/csv", filename, ".csv")
+    return streamed_download(_csv_pieces(columns, values), "text/csv", filename, ".csv")
 
 
 def xlsx_response(filename: str, sheets: Sequence[Sheet[Any]]) -> Response:
-    counted = [(s, *_counted(s.records)) for s in sheets]
-    security_log.record("export", list=filename, format="xlsx", rows=sum(n for _, n, _ in counted))
-    ready = [Sheet(s.title, s.columns, records) for s, _, records in counted]
-    return streamed_download(xlsx_chunks(ready), XLSX_MIMETYPE, filename, ".xlsx")
+    settled = [(s.title, s.columns, *_settled(s.columns, s.records)) for s in sheets]
+    rows = sum(n for _, _, n, _ in settled)
+    security_log.record("export", list=filename, format="xlsx", rows=rows)
+    tables = [(title, columns, values) for title, columns, _, values in settled]
+    return streamed_download(_xlsx_pieces(tables), XLSX_MIMETYPE, filename, ".xlsx")
 
 
 def export_response(

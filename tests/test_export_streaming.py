@@ -385,3 +385,35 @@ def test_an_export_streams_after_its_request_has_ended_as_under_a_server(
         assert book.worksheets[0]["F2"].value == "Borrador"
     with served.app_context():
         db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "url", [*LISTS, "/users/", "/scenarios/", "/equity/need", "/security-events"]
+)
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_every_list_exports_after_its_request_has_ended(
+    test_database: ScratchDatabase,
+    make_user: Callable[..., Any],
+    default_need_index: Any,
+    url: str,
+    fmt: str,
+) -> None:
+    """Lists read in the request (users, the need ranking) as well as those read while the
+    file is sent: none may touch the request's objects once it has ended."""
+    if url == "/security-events" and fmt == "xlsx":
+        pytest.skip("the security log exports CSV only")
+    _registry(2)
+    _scenarios(1, runs=1)
+    user = make_user("admin")
+    served = make_app(test_database.url)
+    client = served.test_client()
+    assert client.post("/login", data={"email": user.email, "password": PASSWORD}).status_code
+    response = client.get(f"{url}?format={fmt}")
+    body = response.get_data()
+    assert response.status_code == 200, body[:500]
+    if fmt == "csv":
+        assert len(csv_rows(response)) > 1
+    else:
+        assert load_workbook(io.BytesIO(body)).worksheets[0].max_row > 1
+    with served.app_context():
+        db.engine.dispose()
