@@ -417,3 +417,18 @@ def test_every_list_exports_after_its_request_has_ended(
         assert load_workbook(io.BytesIO(body)).worksheets[0].max_row > 1
     with served.app_context():
         db.engine.dispose()
+
+
+def test_a_partner_users_exports_hold_its_own_rows_only(
+    client: FlaskClient, login: Callable[..., Any]
+) -> None:
+    _registry(4)
+    own = db.session.scalar(sa.select(Partner).where(Partner.name == "Partner 01"))
+    assert own is not None
+    login("partner", partner_id=own.id)
+    mous = csv_records(client.get("/mous/?format=csv"))
+    assert [(r["Partner"], r["Schools"], r["Commitment lines"]) for r in mous] == [
+        ("Partner 01", "School 01; School 02", "3")
+    ]
+    services = csv_records(client.get("/services/?format=csv"))
+    assert {r["Partner"] for r in services} == {"Partner 01"} and len(services) == 2
