@@ -7,12 +7,15 @@ an XLSX whose numbers are numbers with a number format (percentages as %, whole 
 and dollars without decimals, dates as dates). Cells a spreadsheet would run as formulas
 are neutralised in both.
 
-Both files stream: the response starts at once and the records are read while it is sent.
+Both files stream: the response starts at once and the file is written while it is sent.
 A list read from the database comes as a `Query`: its select, counted for the security log
-before the file starts, and a function that reads it a batch at a time (`batched`), adding
-what each record shows from a fixed number of narrow queries. A file then costs the same
-few queries, and about the same memory, whatever its length. The XLSX is written by
-openpyxl's write-only mode (rows go to a temporary file as they come) and sent in chunks.
+before the file starts, and a function that reads it a batch at a time (`batched`) while
+the file is sent, adding what each record shows from a fixed number of narrow queries. A
+file then costs the same few queries, and about the same memory, whatever its length. A
+list already in memory (a ranking, a run's tables) has its cells worked out before the
+response starts: its records may be the request's objects, expired once the request ends.
+The XLSX is written by openpyxl's write-only mode (rows go to a temporary file as they come)
+and sent in chunks.
 """
 
 from __future__ import annotations
@@ -244,6 +247,7 @@ Records = Iterable[T] | Query[T]
 
 
 def batch_rows() -> int:
+    """How many records an export reads from the database at a time."""
     return int(current_app.config.get("EXPORT_BATCH_ROWS", BATCH_ROWS))
 
 
