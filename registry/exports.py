@@ -6,6 +6,16 @@ byte-order mark, labels not codes, dates as ISO dates, numbers without float noi
 an XLSX whose numbers are numbers with a number format (percentages as %, whole seats
 and dollars without decimals, dates as dates). Cells a spreadsheet would run as formulas
 are neutralised in both.
+
+Both files stream: the response starts at once and the file is written while it is sent.
+A list read from the database comes as a `Query`: its select, counted for the security log
+before the file starts, and a function that reads it a batch at a time (`batched`) while
+the file is sent, adding what each record shows from a fixed number of narrow queries. A
+file then costs the same few queries, and about the same memory, whatever its length. A
+list already in memory (a ranking, a run's tables) has its cells worked out before the
+response starts: its records may be the request's objects, expired once the request ends.
+The XLSX is written by openpyxl's write-only mode (rows go to a temporary file as they come)
+and sent in chunks.
 """
 
 from __future__ import annotations
@@ -14,23 +24,26 @@ import csv
 import enum
 import io
 import re
+import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
-from flask import Response, request
+from flask import Response, current_app, request, stream_with_context
+from flask_babel import get_locale, get_timezone, to_user_timezone
 from flask_babel import gettext as _
-from flask_babel import to_user_timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from sqlalchemy import Result, Select, func, select
 
 from registry import security_log
 from registry.downloads import as_download
+from registry.extensions import db
 
 T = TypeVar("T")
 
@@ -40,6 +53,11 @@ BOM = "\ufeff"
 
 # An amount (seats, hours, dollars) is kept to the hundredth, as the registry stores it.
 AMOUNT_PLACES = 2
+
+# Records read from the database at a time (`EXPORT_BATCH_ROWS` overrides it), and about
+# how many bytes of the file are sent at a time.
+BATCH_ROWS = 500
+CHUNK_BYTES = 64 * 1024
 
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -107,14 +125,29 @@ def typed_value(column: Column[T], record: T) -> Any:
 
     A PCT comes back as the rounded fraction (0.594), a DECIMAL as the rounded number.
     """
-    raw = column.value(record)
+    return _typed(column, column.value(record))
+
+
+# A label or yes/no, by (kind, value): worked out once per file, since translating a word
+# costs more than writing the cell, and a file is in one language throughout.
+Words = dict[tuple[Kind, Any], str]
+
+
+def _typed(column: Column[Any], raw: Any, words: Words | None = None) -> Any:
     if raw is None or raw == "":
         return None
     kind = column.kind
-    if kind is Kind.LABEL:
-        return _label(raw)
-    if kind is Kind.YES_NO:
-        return _("Yes") if raw else _("No")
+    if kind is Kind.LABEL or kind is Kind.YES_NO:
+        if words is None:
+            return _word(kind, raw)
+        key = (kind, raw)
+        try:
+            found = words.get(key)
+        except TypeError:  # not hashable: not one of the few values a label column holds
+            return _word(kind, raw)
+        if found is None:
+            found = words[key] = _word(kind, raw)
+        return found
     if kind is Kind.INT:
         number = _rounded(raw, 0)
         return None if number is None else int(number)
@@ -133,6 +166,12 @@ def typed_value(column: Column[T], record: T) -> Any:
     return str(raw)
 
 
+def _word(kind: Kind, raw: Any) -> str:
+    if kind is Kind.LABEL:
+        return _label(raw)
+    return _("Yes") if raw else _("No")
+
+
 def neutralised(text: str) -> str:
     """Text a spreadsheet shows as written, never runs as a formula."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
@@ -147,7 +186,10 @@ def unneutralised(text: str) -> str:
 
 def csv_text(column: Column[T], record: T) -> str:
     """The cell as a CSV writes it."""
-    value = typed_value(column, record)
+    return _csv_cell(column, _typed(column, column.value(record)))
+
+
+def _csv_cell(column: Column[Any], value: Any) -> str:
     if value is None:
         return ""
     if column.kind is Kind.PCT:
@@ -180,6 +222,77 @@ def number_format(column: Column[Any], value: Any) -> str | None:
     return None
 
 
+# ---- records ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query(Generic[T]):
+    """An export's records read from the database while the file is sent.
+
+    `stmt` selects the list, filtered and in its order; `records(stmt)` reads it a batch at a
+    time (`batched`) and yields the records the columns read, with whatever else they show
+    loaded by a fixed number of narrow queries, never one per record.
+    """
+
+    stmt: Select[Any]
+    records: Callable[[Select[Any]], Iterable[T]]
+
+    def count(self) -> int:
+        """How many records the export writes (one COUNT query)."""
+        counted = select(func.count()).select_from(self.stmt.order_by(None).subquery())
+        return db.session.scalar(counted) or 0
+
+
+Records = Iterable[T] | Query[T]
+
+
+def batch_rows() -> int:
+    """How many records an export reads from the database at a time."""
+    return int(current_app.config.get("EXPORT_BATCH_ROWS", BATCH_ROWS))
+
+
+def batched(stmt: Select[*tuple[Any, ...]]) -> Result[*tuple[Any, ...]]:
+    """The rows a select picks, fetched a batch at a time (`.scalars()`: its entities).
+
+    Whatever a column reads beyond the select's own columns and joins must come from the
+    export's narrow queries: a relationship left to load lazily would be a query per record
+    (tests/test_export_streaming.py counts them).
+    """
+    return db.session.execute(stmt.execution_options(yield_per=batch_rows()))
+
+
+def entities(stmt: Select[Any]) -> Iterator[Any]:
+    """The entities an entity select picks, a batch at a time (see `batched`)."""
+    return iter(batched(stmt).scalars())
+
+
+def _read(records: Records[T]) -> Iterator[T]:
+    if isinstance(records, Query):
+        yield from records.records(records.stmt)
+    else:
+        yield from records
+
+
+# A file's rows as the cells' typed values (see `typed_value`), in the columns' order.
+TypedRows = Iterable[list[Any]]
+
+
+def _typed_rows(columns: Sequence[Column[T]], records: Records[T]) -> Iterator[list[Any]]:
+    words: Words = {}
+    for record in _read(records):
+        yield [_typed(c, c.value(record), words) for c in columns]
+
+
+def _settled(columns: Sequence[Column[T]], records: Records[T]) -> tuple[int, TypedRows]:
+    """How many rows there are, and their values: read while the file is sent for a Query;
+    worked out now for records already in memory, which may be the request's own objects,
+    expired once the request has ended (and the file is sent after that)."""
+    if isinstance(records, Query):
+        return records.count(), _typed_rows(columns, records)
+    rows = list(_typed_rows(columns, records))
+    return len(rows), rows
+
+
 # ---- files --------------------------------------------------------------------------------
 
 
@@ -189,22 +302,38 @@ class Sheet(Generic[T]):
 
     title: str
     columns: Sequence[Column[T]]
-    records: Iterable[T]
+    records: Records[T]
 
 
-def csv_bytes(columns: Sequence[Column[T]], records: Iterable[T]) -> bytes:
-    """A CSV that Excel opens as UTF-8: a byte-order mark, then the header and rows."""
+def _csv_pieces(columns: Sequence[Column[Any]], rows: TypedRows) -> Iterator[bytes]:
     buffer = io.StringIO()
     buffer.write(BOM)
     writer = csv.writer(buffer)
     writer.writerow([str(c.header) for c in columns])
-    for record in records:
-        writer.writerow([csv_text(c, record) for c in columns])
-    return buffer.getvalue().encode("utf-8")
+    # The header goes at once: the browser starts the download before the rows are read.
+    yield buffer.getvalue().encode("utf-8")
+    buffer.seek(0)
+    buffer.truncate()
+    for values in rows:
+        writer.writerow([_csv_cell(c, v) for c, v in zip(columns, values, strict=True)])
+        if buffer.tell() >= CHUNK_BYTES:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
 
 
-def _xlsx_cell(sheet: Any, column: Column[T], record: T) -> Any:
-    value = typed_value(column, record)
+def csv_chunks(columns: Sequence[Column[T]], records: Records[T]) -> Iterator[bytes]:
+    """A CSV that Excel opens as UTF-8, in pieces: a byte-order mark, the header, the rows."""
+    return _csv_pieces(columns, _typed_rows(columns, records))
+
+
+def csv_bytes(columns: Sequence[Column[T]], records: Records[T]) -> bytes:
+    """A CSV that Excel opens as UTF-8: a byte-order mark, then the header and rows."""
+    return b"".join(csv_chunks(columns, records))
+
+
+def _xlsx_cell(sheet: Any, column: Column[Any], value: Any) -> Any:
     if isinstance(value, Decimal):
         value = float(value)  # already rounded: no float noise survives the conversion
     cell = WriteOnlyCell(sheet, value=value)
@@ -224,15 +353,18 @@ def sheet_title(title: str) -> str:
     return re.sub(r"[\[\]:*?/\\]", "-", plain).strip("' ")[:31].strip("' ") or "Sheet"
 
 
-def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
-    """A workbook with one sheet per table, written in openpyxl's streaming write-only mode."""
+# A sheet to write: its title, its columns and their rows' values.
+TypedSheet = tuple[str, Sequence[Column[Any]], TypedRows]
+
+
+def _write_book(tables: Sequence[TypedSheet], out: IO[bytes]) -> None:
     book = Workbook(write_only=True)
     bold = Font(bold=True)
-    for table in sheets:
-        sheet = book.create_sheet(title=sheet_title(table.title))
+    for title, columns, rows in tables:
+        sheet = book.create_sheet(title=sheet_title(title))
         sheet.freeze_panes = "A2"
         header = []
-        for index, column in enumerate(table.columns, start=1):
+        for index, column in enumerate(columns, start=1):
             # Wide enough for the header: a write-only sheet can't measure its cells later.
             width = min(max(len(str(column.header)) + 2, 10), 40)
             sheet.column_dimensions[get_column_letter(index)].width = width
@@ -241,11 +373,37 @@ def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
             cell.font = bold
             header.append(cell)
         sheet.append(header)
-        for record in table.records:
-            sheet.append([_xlsx_cell(sheet, c, record) for c in table.columns])
+        for values in rows:
+            sheet.append([_xlsx_cell(sheet, c, v) for c, v in zip(columns, values, strict=True)])
+    book.save(out)
+
+
+def write_xlsx(sheets: Sequence[Sheet[Any]], out: IO[bytes]) -> None:
+    """A workbook with one sheet per table, written in openpyxl's streaming write-only mode
+    (rows go to a temporary file as they are appended, not into memory)."""
+    _write_book([(s.title, s.columns, _typed_rows(s.columns, s.records)) for s in sheets], out)
+
+
+def xlsx_bytes(sheets: Sequence[Sheet[Any]]) -> bytes:
+    """A workbook with one sheet per table, as bytes."""
     buffer = io.BytesIO()
-    book.save(buffer)
+    write_xlsx(sheets, buffer)
     return buffer.getvalue()
+
+
+def _xlsx_pieces(tables: Sequence[TypedSheet]) -> Iterator[bytes]:
+    """The workbook in pieces: written to a temporary file, then read back a chunk at a time
+    (a zip's directory comes last, so nothing can be sent before the last row is read)."""
+    with tempfile.TemporaryFile() as out:
+        _write_book(tables, out)
+        out.seek(0)
+        while chunk := out.read(CHUNK_BYTES):
+            yield chunk
+
+
+def xlsx_chunks(sheets: Sequence[Sheet[Any]]) -> Iterator[bytes]:
+    """The workbook in pieces (see `_xlsx_pieces`)."""
+    return _xlsx_pieces([(s.title, s.columns, _typed_rows(s.columns, s.records)) for s in sheets])
 
 
 def download(content: bytes, mimetype: str, filename: str, extension: str = "") -> Response:
@@ -257,24 +415,41 @@ def download(content: bytes, mimetype: str, filename: str, extension: str = "") 
     return as_download(Response(content, mimetype=mimetype), filename, extension)
 
 
-def csv_response(filename: str, columns: Sequence[Column[T]], records: Iterable[T]) -> Response:
-    rows = list(records)  # built in memory anyway; counted for the security log
-    security_log.record("export", list=filename, format="csv", rows=len(rows))
-    return download(csv_bytes(columns, rows), "text/csv", filename, ".csv")
+def streamed_download(
+    chunks: Iterator[bytes], mimetype: str, filename: str, extension: str = ""
+) -> Response:
+    """A file sent as it is written, saved like `download`'s.
+
+    Under a server the body is written after the request's own context has ended: Flask
+    pushes it again around the stream, but the request's database session is closed by then
+    and the signed-in user's row expired. So the file's language and time zone, which are
+    chosen from that user, are settled now (Flask-Babel keeps them on `g`, which the stream
+    shares), and the rows are read in a session of the stream's own.
+    """
+    get_locale()
+    get_timezone()
+    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    return as_download(response, filename, extension)
+
+
+def csv_response(filename: str, columns: Sequence[Column[T]], records: Records[T]) -> Response:
+    rows, values = _settled(columns, records)
+    security_log.record("export", list=filename, format="csv", rows=rows)
+    return streamed_download(_csv_pieces(columns, values), "text/csv", filename, ".csv")
 
 
 def xlsx_response(filename: str, sheets: Sequence[Sheet[Any]]) -> Response:
-    listed = [replace(s, records=list(s.records)) for s in sheets]  # counted, as above
-    security_log.record(
-        "export", list=filename, format="xlsx", rows=sum(1 for s in listed for _ in s.records)
-    )
-    return download(xlsx_bytes(listed), XLSX_MIMETYPE, filename, ".xlsx")
+    settled = [(s.title, s.columns, *_settled(s.columns, s.records)) for s in sheets]
+    rows = sum(n for _, _, n, _ in settled)
+    security_log.record("export", list=filename, format="xlsx", rows=rows)
+    tables = [(title, columns, values) for title, columns, _, values in settled]
+    return streamed_download(_xlsx_pieces(tables), XLSX_MIMETYPE, filename, ".xlsx")
 
 
 def export_response(
-    fmt: str, filename: str, columns: Sequence[Column[T]], records: Iterable[T]
+    fmt: str, filename: str, columns: Sequence[Column[T]], records: Records[T]
 ) -> Response:
-    """The list as the download asked for: `filename`.csv or `filename`.xlsx."""
+    """The list as the download asked for: `filename`.csv or `filename`.xlsx, streamed."""
     if fmt == "xlsx":
         return xlsx_response(filename, [Sheet(filename, columns, records)])
     return csv_response(filename, columns, records)

@@ -267,11 +267,11 @@ def test_the_import_reads_the_old_indicators_year_header(app, schools):
 
     text = (
         "DESE code,Name,Grades,Enrollment,Indicators year,High needs (%)\n"
-        "00000099,New School,K 1,300,2025-26,42.5\n"
+        "99000099,New School,K 1,300,2025-26,42.5\n"
     )
     report = import_schools(io.StringIO(text))
-    created = db.session.scalar(select(School).where(School.dese_code == "00000099"))
-    assert report.created == ["00000099"]
+    created = db.session.scalar(select(School).where(School.dese_code == "99000099"))
+    assert report.created == ["99000099"]
     assert created.indicators_for("2025-26").pct_high_needs == Decimal("42.50")
     db.session.rollback()
 

@@ -17,7 +17,9 @@ class AuditEntry(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
     user_email: Mapped[str] = mapped_column(String(254), default="")
     action: Mapped[str] = mapped_column(String(20))  # create, update, delete, status
     entity: Mapped[str] = mapped_column(String(40), index=True)

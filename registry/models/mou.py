@@ -33,7 +33,8 @@ mou_school = Table(
     "mou_school",
     db.metadata,
     Column("mou_id", ForeignKey("mou.id", ondelete="CASCADE"), primary_key=True),
-    Column("school_id", ForeignKey("school.id", ondelete="CASCADE"), primary_key=True),
+    # The primary key (mou_id, school_id) serves lookups by MOU; this one, by school.
+    Column("school_id", ForeignKey("school.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 
@@ -44,7 +45,7 @@ class MOU(Model):
     )
     school_year: Mapped[str] = mapped_column(String(7), index=True)
     start_date: Mapped[date]
-    end_date: Mapped[date]
+    end_date: Mapped[date] = mapped_column(index=True)  # "ending within 60 days"
     status: Mapped[MOUStatus] = mapped_column(
         enum_column(MOUStatus), default=MOUStatus.DRAFT, index=True
     )
@@ -64,14 +65,14 @@ class MOU(Model):
     partner_signed_date: Mapped[date | None]
     partner_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     partner_signed_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL")
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
     )
     # Two-person approval: neither of these may activate the MOU.
     drafted_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL")
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
     )
     last_edited_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL")
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
     )
     # Unique: an MOU is renewed once, and has one amendment in progress at a time,
     # even when two people ask at once (NULLs are distinct on SQLite and PostgreSQL).
@@ -173,7 +174,7 @@ class MOUVersion(Model):
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL")
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
     )
     created_by_email: Mapped[str] = mapped_column(String(254), default="")
 

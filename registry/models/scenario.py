@@ -103,7 +103,7 @@ class Scenario(Model):
     name: Mapped[str] = mapped_column(String(200))
     school_year: Mapped[str] = mapped_column(String(7), index=True)
     need_definition_id: Mapped[int | None] = mapped_column(
-        ForeignKey("need_index_definition.id", ondelete="SET NULL")
+        ForeignKey("need_index_definition.id", ondelete="SET NULL"), index=True
     )
     weight_rule: Mapped[WeightRule] = mapped_column(
         enum_column(WeightRule), default=WeightRule.ENROLLMENT_X_NEED
@@ -132,7 +132,7 @@ class Scenario(Model):
     )
     time_limit_s: Mapped[int] = mapped_column(default=60)
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL")
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
@@ -183,7 +183,7 @@ class ScenarioRun(Model):
     eligible_pairs: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(Text, default="")  # a stored message, like `progress`
     created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id", ondelete="SET NULL")
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

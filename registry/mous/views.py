@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 
 from flask import (
     Blueprint,
@@ -19,7 +18,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -34,11 +32,12 @@ from registry.access import (
     viewable_or_404,
 )
 from registry.downloads import as_download
-from registry.exports import Column, Kind, export_format, export_response
+from registry.exports import Query, export_format, export_response
 from registry.extensions import db
 from registry.ids import id_arg
 from registry.listing import paginate, sort
 from registry.models import MOU, Commitment, MOUVersion, Partner, School, Service, User
+from registry.mous import export as mou_export
 from registry.mous import gates, history, pdf, versions
 from registry.mous import services as mou_services
 from registry.mous.forms import CommitmentForm, ListPickers, MOUForm, NewMOUForm, SignForm
@@ -47,7 +46,7 @@ from registry.mous.services import MOUFilters
 from registry.pickers.steps import is_picker_step, picker_step
 from registry.refusals import Refused, show_refusal
 from registry.schoolyear import is_school_year
-from registry.vocabulary import MOUStatus, Role, Unit
+from registry.vocabulary import MOUStatus, Role
 
 bp = Blueprint("mous", __name__, url_prefix="/mous")
 
@@ -93,14 +92,12 @@ def index() -> ResponseReturnValue:
     if q.strip():
         stmt = stmt.where(MOU.id.in_(mou_services.matching_text(q)))
     stmt, sorting = sort(stmt, SORTS, "-start")
-    stmt = stmt.order_by(MOU.id).options(
+    stmt = stmt.order_by(MOU.id)
+    if fmt := export_format():
+        return export_response(fmt, "mous", mou_export.COLUMNS, Query(stmt, mou_export.rows))
+    stmt = stmt.options(
         selectinload(MOU.partner), selectinload(MOU.schools), selectinload(MOU.commitments)
     )
-    if fmt := export_format():
-        # Each line's unit sorts it into a total: its service, loaded with the rest.
-        stmt = stmt.options(selectinload(MOU.commitments).selectinload(Commitment.service))
-        mous: list[MOU] = list(db.session.scalars(stmt))
-        return export_response(fmt, "mous", EXPORT_COLUMNS, mous)
     partners_shown = current_user.role != Role.PARTNER
     return render_template(
         "mous/list.html",
@@ -116,33 +113,6 @@ def index() -> ResponseReturnValue:
         ).all(),
         expiring_days=EXPIRING_DAYS,
     )
-
-
-def _committed(mou: MOU, unit: Unit) -> Decimal | None:
-    """The MOU's commitments in one unit, summed; None when it has none in that unit."""
-    amounts = [Decimal(c.amount) for c in mou.commitments if c.service.unit == unit]
-    return sum(amounts, Decimal(0)) if amounts else None
-
-
-EXPORT_COLUMNS: list[Column[MOU]] = [
-    Column(_l("ID"), lambda m: m.id, Kind.INT),
-    Column(_l("Partner"), lambda m: m.partner.name),
-    Column(_l("School year"), lambda m: m.school_year),
-    Column(_l("Start"), lambda m: m.start_date, Kind.DATE),
-    Column(_l("End"), lambda m: m.end_date, Kind.DATE),
-    Column(_l("Status"), lambda m: m.status, Kind.LABEL),
-    Column(_l("Schools"), lambda m: "; ".join(s.name for s in m.schools)),
-    Column(_l("Signed on"), lambda m: m.signed_date, Kind.DATE),
-    Column(_l("Signatories"), lambda m: m.signatories),
-    Column(_l("Shares student data"), lambda m: m.shares_student_data, Kind.YES_NO),
-    Column(_l("DPA type"), lambda m: m.dpa_type, Kind.LABEL),
-    Column(_l("DPA status"), lambda m: m.dpa_status, Kind.LABEL),
-    Column(_l("DPA expires"), lambda m: m.dpa_expiry, Kind.DATE),
-    Column(_l("Commitment lines"), lambda m: len(m.commitments), Kind.INT),
-    Column(_l("Total committed (seats)"), lambda m: _committed(m, Unit.SEATS), Kind.AMOUNT),
-    Column(_l("Total committed (hours)"), lambda m: _committed(m, Unit.HOURS), Kind.AMOUNT),
-    Column(_l("Total committed (dollars)"), lambda m: _committed(m, Unit.DOLLARS), Kind.AMOUNT),
-]
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -112,9 +112,14 @@ def compliance_condition(problem: str, today: date) -> ColumnElement[bool]:
     return conditions[problem]
 
 
-def partner_query(filters: PartnerFilters, today: date) -> Select[Any]:
-    """Partners matching the filters (not yet searched by text, sorted or paged)."""
-    stmt = select(Partner).options(selectinload(Partner.services))
+def partner_query(
+    filters: PartnerFilters, today: date, *, with_services: bool = True
+) -> Select[Any]:
+    """Partners matching the filters (not yet searched by text, sorted or paged), with their
+    services loaded unless `with_services` is false."""
+    stmt = select(Partner)
+    if with_services:
+        stmt = stmt.options(selectinload(Partner.services))
     if filters.partner_type is not None:
         stmt = stmt.where(Partner.partner_type == filters.partner_type)
     if filters.status is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import (
@@ -25,16 +24,16 @@ from wtforms.validators import Length
 
 from registry import district_time
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
-from registry.exports import Column, Kind, export_format, export_response
+from registry.exports import Query, export_format, export_response
 from registry.extensions import db
 from registry.ids import is_id
 from registry.listing import paginate, search, sort
 from registry.models import Application, ChangeRequest, ChangeStatus, Partner, Service
 from registry.models.columns import utcnow
 from registry.partners import changes
+from registry.partners import export as partner_export
 from registry.partners import services as partner_services
 from registry.partners.forms import (
-    LANGUAGE_LABELS,
     ApproveForm,
     PartnerFilterForm,
     PartnerForm,
@@ -76,48 +75,6 @@ def _filters(form: PartnerFilterForm) -> PartnerFilters:
     )
 
 
-# What the compliance filter calls each problem, in the export too.
-COMPLIANCE_LABELS = {
-    "background_check": _l("Background check missing"),
-    "insurance_missing": _l("Insurance missing"),
-    "insurance_expired": _l("Insurance expired"),
-}
-
-
-def _export_columns(today: date) -> list[Column[Partner]]:
-    return [
-        Column(_l("ID"), lambda p: p.id, Kind.INT),
-        Column(_l("Name"), lambda p: p.name),
-        Column(_l("Type"), lambda p: p.partner_type, Kind.LABEL),
-        Column(_l("Status"), lambda p: p.status, Kind.LABEL),
-        Column(_l("Contact person"), lambda p: p.contact_name),
-        Column(_l("Email"), lambda p: p.email),
-        Column(_l("Phone"), lambda p: p.phone),
-        Column(_l("Address"), lambda p: p.address),
-        Column(_l("Zip code"), lambda p: p.zip),
-        Column(_l("Website"), lambda p: p.website),
-        Column(
-            _l("Languages served"),
-            lambda p: "; ".join(str(LANGUAGE_LABELS.get(n, n)) for n in p.languages or []),
-        ),
-        Column(_l("Serves the whole district"), lambda p: p.district_wide, Kind.YES_NO),
-        Column(_l("Zip codes served"), lambda p: " ".join(p.service_zips or [])),
-        Column(
-            _l("Background check policy on file"), lambda p: p.background_check_policy, Kind.YES_NO
-        ),
-        Column(
-            _l("Background check verified on"), lambda p: p.background_check_verified, Kind.DATE
-        ),
-        Column(_l("Insurance expiry"), lambda p: p.insurance_expiry, Kind.DATE),
-        Column(_l("Insurance liability ($)"), lambda p: p.insurance_liability, Kind.AMOUNT),
-        Column(_l("Services"), lambda p: len(p.services), Kind.INT),
-        Column(
-            _l("Compliance problems"),
-            lambda p: "; ".join(str(COMPLIANCE_LABELS[c]) for c in p.compliance_problems(today)),
-        ),
-    ]
-
-
 @bp.get("/")
 @roles_required(*READERS, Role.PARTNER)
 def index() -> ResponseReturnValue:
@@ -127,12 +84,14 @@ def index() -> ResponseReturnValue:
     today = district_time.today()
     filter_form = PartnerFilterForm(formdata=request.args)
     filters = _filters(filter_form)
-    stmt = partner_services.partner_query(filters, today)
+    fmt = export_format()
+    # An export counts services itself, in one query for the whole file.
+    stmt = partner_services.partner_query(filters, today, with_services=fmt is None)
     stmt = search(stmt, filters.text, *SEARCHED_COLUMNS)
     stmt, sorting = sort(stmt, PARTNER_SORTS, "name")
-    if fmt := export_format():
-        partners = db.session.scalars(stmt).all()
-        return export_response(fmt, "partners", _export_columns(today), partners)
+    if fmt:
+        rows = Query(stmt, partner_export.rows)
+        return export_response(fmt, "partners", partner_export.columns(today), rows)
     return render_template(
         "partners/list.html",
         pagination=paginate(stmt),

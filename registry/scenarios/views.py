@@ -16,7 +16,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -24,8 +23,7 @@ from registry import unit_of_work
 from registry.access import EDITORS, READERS, roles_required
 from registry.equity.charts import bar_chart
 from registry.exports import (
-    Column,
-    Kind,
+    Query,
     csv_response,
     download,
     export_format,
@@ -39,7 +37,7 @@ from registry.models import MOU
 from registry.models.scenario import RunStatus, Scenario, ScenarioRun
 from registry.pickers.steps import picker_step
 from registry.refusals import Refused, show_refusal
-from registry.scenarios import adoption, comparison, export, messages, runner
+from registry.scenarios import adoption, comparison, export, list_export, messages, runner
 from registry.scenarios import services as scenario_services
 from registry.scenarios.forms import AdoptForm, ScenarioForm
 from registry.scenarios.problem import category_label, limit_category
@@ -53,15 +51,6 @@ bp.cli.add_command(reap_command)
 
 # Leaders and admins ask the questions; coordinators read the answers and act on them.
 PLANNERS = (Role.ADMIN, Role.LEADER)
-
-
-EXPORT_COLUMNS: list[Column[Scenario]] = [
-    Column(_l("Name"), lambda s: s.name),
-    Column(_l("School year"), lambda s: s.school_year),
-    Column(_l("Objective"), lambda s: s.objective, Kind.LABEL),
-    Column(_l("Runs"), lambda s: len(s.runs), Kind.INT),
-    Column(_l("Created"), lambda s: s.created_at, Kind.DATE),
-]
 
 
 def _scenario_or_404(scenario_id: int) -> Scenario:
@@ -85,7 +74,8 @@ def index() -> ResponseReturnValue:
         "-created",
     )
     if fmt := export_format():
-        return export_response(fmt, "scenarios", EXPORT_COLUMNS, db.session.scalars(stmt))
+        rows = Query(stmt, list_export.rows)
+        return export_response(fmt, "scenarios", list_export.COLUMNS, rows)
     years = db.session.scalars(
         select(Scenario.school_year).distinct().order_by(Scenario.school_year.desc())
     ).all()

@@ -1,14 +1,25 @@
-"""The schools list as a download, in the columns the schools import reads back."""
+"""The schools list as a download, in the columns the schools import reads back.
+
+Read as the file is sent, in two queries whatever the list's length: the latest indicators
+of the schools the list selects, then the schools with their active partners counted, a
+batch at a time.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, exists, select
+from sqlalchemy.orm import aliased
 
-from registry.exports import Column, Kind
+from registry.exports import Column, Kind, batched
+from registry.extensions import db
 from registry.models import INDICATORS, School, SchoolIndicators
+from registry.schools.services import active_partner_count
 from registry.vocabulary import percent_label
 
 
@@ -17,11 +28,8 @@ class SchoolRow:
     """A school as exported: its latest indicators and its active partners this year."""
 
     school: School
+    latest: SchoolIndicators | None
     active_partners: int
-
-    @property
-    def latest(self) -> SchoolIndicators | None:
-        return self.school.latest_indicators
 
 
 def _fraction(row: SchoolRow, name: str) -> Decimal | None:
@@ -47,3 +55,27 @@ COLUMNS: dict[str, Column[SchoolRow]] = {
     **{name: _indicator(name) for name in INDICATORS},
     "active_partners": Column(_l("Active partners"), lambda r: r.active_partners, Kind.INT),
 }
+
+
+def latest_indicators(school_ids: Select[Any]) -> dict[int, SchoolIndicators]:
+    """Each school's indicators of its latest school year (one query)."""
+    newer = aliased(SchoolIndicators)
+    found = db.session.scalars(
+        select(SchoolIndicators).where(
+            SchoolIndicators.school_id.in_(school_ids),
+            ~exists().where(
+                newer.school_id == SchoolIndicators.school_id,
+                newer.school_year > SchoolIndicators.school_year,
+            ),
+        )
+    )
+    return {indicators.school_id: indicators for indicators in found}
+
+
+def rows(stmt: Select[Any], school_year: str) -> Iterator[SchoolRow]:
+    """The schools `stmt` selects (without eager loading), in its order, as export rows with
+    their active partners in `school_year`."""
+    latest = latest_indicators(stmt.with_only_columns(School.id).order_by(None))
+    counted = stmt.add_columns(active_partner_count(school_year))
+    for school, partners in batched(counted):
+        yield SchoolRow(school, latest.get(school.id), partners)

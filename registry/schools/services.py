@@ -283,10 +283,19 @@ def offers_level(level: Level) -> ColumnElement[bool]:
 
 
 def filtered_schools(
-    *, text: str | None, level: str | None, zip_code: str | None, no_partner: bool, school_year: str
+    *,
+    text: str | None,
+    level: str | None,
+    zip_code: str | None,
+    no_partner: bool,
+    school_year: str,
+    with_indicators: bool = True,
 ) -> Any:
-    """The select for the school list: search, then the filters (unknown values ignored)."""
-    stmt = select(School).options(selectinload(School.indicators))
+    """The select for the school list: search, then the filters (unknown values ignored);
+    the schools' indicators loaded with them unless `with_indicators` is false."""
+    stmt = select(School)
+    if with_indicators:
+        stmt = stmt.options(selectinload(School.indicators))
     stmt = search(stmt, text, School.name, School.dese_code, School.zip)
     if level in {member.value for member in Level}:
         stmt = stmt.where(offers_level(Level(level)))

@@ -9,14 +9,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from registry.access import EDITORS, READERS, roles_required, viewable_or_404
-from registry.exports import export_format, export_response
-from registry.extensions import db
+from registry.exports import Query, export_format, export_response
 from registry.listing import paginate, sort
 from registry.models import INDICATORS, School
 from registry.refusals import Refused, show_refusal
+from registry.schools import export as school_export
 from registry.schools import import_plan, services, uploads
 from registry.schools.export import COLUMNS as EXPORT_COLUMNS
-from registry.schools.export import SchoolRow
 from registry.schools.forms import (
     IMPORT_HUMAN_LABELS,
     ImportForm,
@@ -52,17 +51,20 @@ def _school_or_404(school_id: int) -> School:
 @roles_required(*READERS)
 def index() -> ResponseReturnValue:
     year = services.current_school_year()
+    fmt = export_format()
     stmt = services.filtered_schools(
         text=request.args.get("q"),
         level=request.args.get("level"),
         zip_code=request.args.get("zip"),
         no_partner=request.args.get("no_partner") == "1",
         school_year=year,
+        # An export reads the latest indicators itself, in one query for the whole file.
+        with_indicators=fmt is None,
     )
     stmt, sorting = sort(stmt, services.sort_columns(year), "name")
     stmt = stmt.order_by(School.id)  # a stable order between pages when sort keys tie
-    if fmt := export_format():
-        rows = _export_rows(list(db.session.scalars(stmt)), year)
+    if fmt:
+        rows = Query(stmt, lambda selected: school_export.rows(selected, year))
         return export_response(fmt, "schools", list(EXPORT_COLUMNS.values()), rows)
     pagination = paginate(stmt)
     return render_template(
@@ -75,11 +77,6 @@ def index() -> ResponseReturnValue:
         levels_of=levels_of,
         zips=services.zips_in_use(),
     )
-
-
-def _export_rows(schools: list[School], year: str) -> list[SchoolRow]:
-    counts = services.partner_counts(schools, year)
-    return [SchoolRow(school, counts[school.id]) for school in schools]
 
 
 @bp.get("/<int:school_id>")

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from registry import district_time
 from registry.access import EDITORS, READERS, editable_or_404, roles_required, viewable_or_404
-from registry.exports import Column, Kind, export_format, export_response
+from registry.exports import Column, Kind, Query, entities, export_format, export_response
 from registry.extensions import db
 from registry.ids import id_arg
 from registry.listing import paginate, search, sort
@@ -98,8 +98,8 @@ def index() -> ResponseReturnValue:
     stmt = search(stmt, filters.text, *SEARCHED_COLUMNS)
     stmt, sorting = sort(stmt, SERVICE_SORTS, "name")
     if fmt := export_format():
-        services = db.session.scalars(stmt).all()
-        return export_response(fmt, "services", EXPORT_COLUMNS, services)
+        # Each service's partner comes with it, over the query's join.
+        return export_response(fmt, "services", EXPORT_COLUMNS, Query(stmt, entities))
     return render_template(
         "services/list.html",
         pagination=paginate(stmt),
