@@ -11,7 +11,7 @@ with `ix_mou_school_school_id`. tests/test_indexes.py keeps it so.
   ON DELETE of the row they point to.
 
 Revision ID: 6875448df096
-Revises: d71f3b0c2a58
+Revises: 3b6d752af99f
 Create Date: 2026-11-30 20:00:00.000000
 
 """
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '6875448df096'
-down_revision = 'd71f3b0c2a58'
+down_revision = '3b6d752af99f'
 branch_labels = None
 depends_on = None
 
