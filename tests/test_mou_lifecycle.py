@@ -591,6 +591,7 @@ def test_the_printable_page_and_the_pdf(client, login, make_mou, reading, lincol
     assert "mou-print.css" in html and partner.name in html and "Not signed yet" in html
     sheet = client.get("/static/mou-print.css")  # its print rules live in a stylesheet (CSP)
     assert sheet.status_code == 200 and b"@media print" in sheet.data
+    sheet.close()
     if service:
         assert "After-school reading" in html
     pdf = client.get(f"/mous/{mou.id}/pdf")
