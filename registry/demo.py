@@ -484,14 +484,14 @@ def _plan_partners(rng: random.Random, years: list[str], today: date) -> list[Pa
             "languages": sorted({lang for s in services for lang in s.languages}),
             "district_wide": district_wide,
             "service_zips": [] if district_wide else sorted(rng.sample(ZIPS, rng.randint(2, 4))),
-            **_compliance(rng, status, today),
+            **draw_compliance(rng, status, today),
         }
         joined, left = _membership(rng, status, current)
         partners.append(PartnerPlan(name, partner_type, status, values, services, joined, left))
     return partners
 
 
-def _compliance(rng: random.Random, status: PartnerStatus, today: date) -> dict[str, object]:
+def draw_compliance(rng: random.Random, status: PartnerStatus, today: date) -> dict[str, object]:
     """Background checks and insurance: mostly in order, with the gaps a real registry has."""
     roll = rng.random()
     if status == PartnerStatus.APPLICANT:

@@ -58,6 +58,7 @@ from registry.demo import (
     SUFFIXES,
     TYPE_CATEGORIES,
     TYPE_WEIGHTS,
+    draw_compliance,
     readable_password,
 )
 from registry.equity.need_index import default_definition
@@ -378,36 +379,6 @@ def _service_row(
     }
 
 
-def _compliance(rng: random.Random, status: PartnerStatus, today: date) -> dict[str, Any]:
-    roll = rng.random()
-    verified: date | None
-    expiry: date | None
-    if status == PartnerStatus.APPLICANT:
-        policy, verified = roll < 0.6, None
-        expiry = today + timedelta(days=rng.randint(60, 400)) if roll < 0.5 else None
-    elif status == PartnerStatus.SUSPENDED:
-        policy, verified = True, today - timedelta(days=rng.randint(400, 900))
-        expiry = today - timedelta(days=rng.randint(20, 300))
-    else:
-        policy = roll > 0.01
-        verified = today - timedelta(days=rng.randint(20, 700)) if roll > 0.05 else None
-        expiry_roll = rng.random()
-        if expiry_roll < 0.06:
-            expiry = today - timedelta(days=rng.randint(5, 200))
-        elif expiry_roll < 0.08:
-            expiry = None
-        else:
-            expiry = today + timedelta(days=rng.randint(30, 600))
-    return {
-        "background_check_policy": policy,
-        "background_check_verified": verified if policy else None,
-        "insurance_expiry": expiry,
-        "insurance_liability": (
-            Decimal(rng.choice((1_000_000, 1_000_000, 2_000_000, 3_000_000))) if expiry else None
-        ),
-    }
-
-
 def _membership(
     rng: random.Random, status: PartnerStatus, current: int
 ) -> tuple[int | None, int | None]:
@@ -500,7 +471,7 @@ def _plan_partners(
             "service_zips": zips,
             "status": status,
             "version": 1,
-            **_compliance(rng, status, today),
+            **draw_compliance(rng, status, today),
         }
         joined, left = _membership(rng, status, len(years) - 1)
         partners.append(PlanPartner(row, services, reach, a_year, joined, left))
