@@ -91,6 +91,7 @@ from registry.extensions import db
 from registry.models import ScenarioRun, School, Service, User
 from registry.models.columns import utcnow
 from registry.models.scenario import RunStage, RunStatus, Scenario
+from registry.scenarios import summary as run_summary
 from registry.scenarios.messages import dumps
 from registry.scenarios.problem import Conversion, build_problem
 
@@ -115,7 +116,12 @@ CLAIM_LOCK_KEY = 0x5CE7A210
 WORKER_ACTOR = Actor(None, "scenario-worker")  # a run nobody (still on record) started
 FINISHED = (RunStatus.DONE, RunStatus.FAILED, RunStatus.TIMED_OUT)
 # A run's files: loaded only where they are read.
-BIG_COLUMNS = (ScenarioRun.problem_json, ScenarioRun.result_json, ScenarioRun.report_json)
+BIG_COLUMNS = (
+    ScenarioRun.problem_json,
+    ScenarioRun.result_json,
+    ScenarioRun.report_json,
+    ScenarioRun.summary_json,
+)
 # What the reaper reads again of a run once it holds the row (never its files).
 REAPER_READS = ("status", "stage", "attempts", "heartbeat_at", "started_at", "progress", "error")
 # Stages of a run that holds a slot: a worker took it.
@@ -304,9 +310,28 @@ def solve_run(run: ScenarioRun, on_progress: ProgressCallback | None = None) -> 
         return
     run.categories_done = run.categories_total
     run.result_json = result_to_json(result)
+    run.summary_json = _summary_of(run)
     run.engine_status = result.status
     _finish(run, RunStatus.TIMED_OUT if result.status == "time_limit" else RunStatus.DONE)
     run.duration_ms = int((perf_counter() - started) * 1000)
+
+
+def _summary_of(run: ScenarioRun) -> str | None:
+    """What the run's pages need of its problem, once, so that they never read it.
+
+    None if it cannot be computed: the pages then compute it from the problem themselves.
+    """
+    try:
+        return run_summary.dumps(
+            run_summary.summarise(
+                json.loads(run.problem_json or "{}"),
+                json.loads(run.result_json or "{}"),
+                json.loads(run.report_json or "{}"),
+            )
+        )
+    except Exception:  # the result stands without its summary
+        log.exception("run %s: no summary", run.id)
+        return None
 
 
 def _still_mine(run_id: int, attempt: int | None) -> Any:

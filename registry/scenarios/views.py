@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from registry import unit_of_work
 from registry.access import EDITORS, READERS, roles_required
@@ -67,8 +68,22 @@ def _scenario_or_404(scenario_id: int) -> Scenario:
     return db.get_or_404(Scenario, scenario_id)
 
 
-def _run_or_404(run_id: int) -> ScenarioRun:
-    return db.get_or_404(ScenarioRun, run_id)
+def _run_or_404(run_id: int, *files: str) -> ScenarioRun:
+    """The run, with only the files named ("result_json", ...) loaded with it: the others
+    (the problem file is tens of megabytes at state scale) only if something reads them."""
+    run = db.session.get(
+        ScenarioRun,
+        run_id,
+        options=[defer(c) for c in runner.BIG_COLUMNS if c.key not in files],
+    )
+    if run is None:
+        abort(404)
+    return run
+
+
+# What the run and compare pages read of a run (its report and problem only for runs without
+# a summary).
+PAGE_FILES = ("result_json", "summary_json")
 
 
 @bp.get("/")
@@ -166,9 +181,19 @@ def run(scenario_id: int) -> ResponseReturnValue:
 @bp.get("/runs/<int:run_id>")
 @roles_required(*READERS)
 def run_page(run_id: int) -> ResponseReturnValue:
-    scenario_run = _run_or_404(run_id)
+    scenario_run = _run_or_404(run_id, *PAGE_FILES)
     view = scenario_services.read_run(scenario_run)
-    others = [r for r in scenario_run.scenario.runs if r.id != run_id and r.result_json]
+    # The scenario's other runs with a result, without their files.
+    others = db.session.scalars(
+        select(ScenarioRun)
+        .where(
+            ScenarioRun.scenario_id == scenario_run.scenario_id,
+            ScenarioRun.id != run_id,
+            ScenarioRun.result_json.is_not(None),
+        )
+        .options(*(defer(c) for c in runner.BIG_COLUMNS))
+        .order_by(ScenarioRun.id.desc())
+    ).all()
     drafted_ids = [i for p in request.args.get("drafted", "").split(",") if (i := to_id(p))][:100]
     drafted = db.session.scalars(select(MOU).where(MOU.id.in_(drafted_ids))).all()
     # Big runs have thousands of rows: each table shows one page of them.
@@ -216,13 +241,17 @@ def run_status(run_id: int) -> ResponseReturnValue:
 @bp.get("/runs/<int:run_id>/problem.json")
 @roles_required(*READERS)
 def problem_file(run_id: int) -> ResponseReturnValue:
-    return _json_download(_run_or_404(run_id).problem_json, f"scenario-run-{run_id}-problem.json")
+    return _json_download(
+        _run_or_404(run_id, "problem_json").problem_json, f"scenario-run-{run_id}-problem.json"
+    )
 
 
 @bp.get("/runs/<int:run_id>/result.json")
 @roles_required(*READERS)
 def result_file(run_id: int) -> ResponseReturnValue:
-    return _json_download(_run_or_404(run_id).result_json, f"scenario-run-{run_id}-result.json")
+    return _json_download(
+        _run_or_404(run_id, "result_json").result_json, f"scenario-run-{run_id}-result.json"
+    )
 
 
 def _json_download(text: str | None, filename: str) -> Response:
@@ -234,7 +263,7 @@ def _json_download(text: str | None, filename: str) -> Response:
 @bp.get("/runs/<int:run_id>/export.csv")
 @roles_required(*READERS)
 def export_csv(run_id: int) -> ResponseReturnValue:
-    view = scenario_services.read_run(_run_or_404(run_id))
+    view = scenario_services.read_run(_run_or_404(run_id, *PAGE_FILES))
     name = request.args.get("table", "allocations")
     if name not in export.TABLES or view.result is None:
         abort(404)
@@ -245,7 +274,7 @@ def export_csv(run_id: int) -> ResponseReturnValue:
 @bp.get("/runs/<int:run_id>/export.xlsx")
 @roles_required(*READERS)
 def export_xlsx(run_id: int) -> ResponseReturnValue:
-    view = scenario_services.read_run(_run_or_404(run_id))
+    view = scenario_services.read_run(_run_or_404(run_id, *PAGE_FILES))
     if view.result is None:
         abort(404)
     return xlsx_response(f"scenario-run-{run_id}", export.sheets(view))
@@ -254,10 +283,18 @@ def export_xlsx(run_id: int) -> ResponseReturnValue:
 @bp.get("/runs/<int:run_id>/compare")
 @roles_required(*READERS)
 def compare(run_id: int) -> ResponseReturnValue:
-    scenario_run = _run_or_404(run_id)
+    scenario_run = _run_or_404(run_id, *PAGE_FILES)
     view = scenario_services.read_run(scenario_run)
     other_id = id_arg("with")
-    other_run = db.session.get(ScenarioRun, other_id) if other_id else None
+    other_run = (
+        db.session.get(
+            ScenarioRun,
+            other_id,
+            options=[defer(ScenarioRun.problem_json)],
+        )
+        if other_id
+        else None
+    )
     other = scenario_services.read_run(other_run) if other_run is not None else None
     labels = {
         "status_quo": _("Status quo"),
@@ -268,6 +305,7 @@ def compare(run_id: int) -> ResponseReturnValue:
     candidates = db.session.scalars(
         select(ScenarioRun)
         .where(ScenarioRun.id != run_id, ScenarioRun.result_json.is_not(None))
+        .options(*(defer(c) for c in runner.BIG_COLUMNS))
         .order_by(ScenarioRun.id.desc())
         .limit(200)
     ).all()
@@ -287,7 +325,7 @@ def compare(run_id: int) -> ResponseReturnValue:
 @bp.post("/runs/<int:run_id>/adopt")
 @roles_required(*EDITORS)
 def adopt(run_id: int) -> ResponseReturnValue:
-    scenario_run = _run_or_404(run_id)
+    scenario_run = _run_or_404(run_id, *PAGE_FILES)
     form = AdoptForm()
     if not form.validate_on_submit():
         abort(400)
