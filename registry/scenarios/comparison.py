@@ -98,7 +98,7 @@ def measure(label: str, view: RunView, category: str, units: dict[str, float]) -
 def proposal_units(view: RunView, category: str) -> dict[str, float]:
     """What the run proposes per school in a category (nothing for an infeasible run)."""
     units: dict[str, float] = defaultdict(float)
-    for row in (view.result or {}).get("schools", []):
+    for row in view.school_rows:
         if row["category"] == category:
             units[row["school"]] += float(row["allocated"])
     return dict(units)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
@@ -32,6 +32,9 @@ from registry.scenarios.problem import (
 )
 from registry.scenarios.runner import waiting_ahead
 from registry.vocabulary import Category, Unit
+
+T = TypeVar("T")
+SEATS = Unit.SEATS.value  # read once: an enum's value is slow to read thousands of times
 
 FIELDS = (
     "name",
@@ -123,7 +126,11 @@ class RunView:
         self.summary = summary
         self.school_rows: list[dict[str, Any]] = []
         self.service_rows: list[dict[str, Any]] = []
-        self.allocation_rows: list[dict[str, Any]] = []
+        # The proposal's lines as (service, school, amount); `allocation_rows` words them all
+        # (exports, adoption), `line_page` one page of them.
+        self.allocations: Sequence[Any] = []
+        self._allocation_rows: list[dict[str, Any]] | None = None
+        self._service_labels: dict[tuple[str, str], dict[str, str]] = {}
         self.category_rows: list[dict[str, Any]] = []
         self.excluded: list[dict[str, Any]] = []
         self.without_service: list[dict[str, Any]] = []
@@ -145,6 +152,38 @@ class RunView:
         if self.summary is None:
             self.summary = run_summary.summarise(self.problem, self.result or {}, self.report)
         return self.summary
+
+    @property
+    def allocation_rows(self) -> list[dict[str, Any]]:
+        """Every line of the proposal, with its service, partner, category and school."""
+        if self._allocation_rows is None:
+            self._allocation_rows = [self.allocation_row(line) for line in self.allocations]
+        return self._allocation_rows
+
+    def allocation_row(self, line: Any) -> dict[str, Any]:
+        """A line of the proposal, worded: from the summary's text or the result's tables."""
+        service_key, school_key, amount = (
+            run_summary.allocation(line) if isinstance(line, str) else line
+        )
+        service = self.services.get(service_key, {})
+        school = self.schools.get(school_key, {})
+        return {
+            "service": service_key,
+            "school": school_key,
+            "amount": amount,
+            "line": f"{service_key}:{school_key}",
+            "service_name": service.get("name", service_key),
+            "partner": service.get("partner", ""),
+            **self.service_category(service),
+            "school_name": school.get("name", school_key),
+        }
+
+    def service_category(self, facts: dict[str, Any]) -> dict[str, str]:
+        """`_service_category`, worded once per category and unit (not once per row)."""
+        cell = (facts.get("category", ""), facts.get("unit", ""))
+        if cell not in self._service_labels:
+            self._service_labels[cell] = _service_category(facts)
+        return self._service_labels[cell]
 
     @property
     def schools(self) -> dict[str, Any]:
@@ -172,7 +211,8 @@ def read_run(run: ScenarioRun) -> RunView:
     summary = run_summary.loads(run.summary_json)
     view = RunView(
         run=run,
-        result=_loads(run.result_json),
+        # The summary holds the result without its tables, and its tables compact.
+        result=summary["result"] if summary is not None else _loads(run.result_json),
         # The summary holds the report without what only its own computation needed.
         report=summary["report"] if summary is not None else _loads(run.report_json) or {},
         summary=summary,
@@ -212,35 +252,29 @@ def read_run(run: ScenarioRun) -> RunView:
     view.categories = categories
     # Labels are worded once per category, not once per row (thousands at state scale).
     labels: dict[str, dict[str, str]] = {}
-    service_labels: dict[tuple[str, str], dict[str, str]] = {}
 
     def category_fields(key: str) -> dict[str, str]:
         if key not in labels:
             labels[key] = _category_fields(key, services)
         return labels[key]
 
-    def service_category(facts: dict[str, Any]) -> dict[str, str]:
-        cell = (facts.get("category", ""), facts.get("unit", ""))
-        if cell not in service_labels:
-            service_labels[cell] = _service_category(facts)
-        return service_labels[cell]
-
-    used: dict[str, float] = defaultdict(float)
-    for allocation in result.get("allocations", []):
-        used[allocation["service"]] += allocation["amount"]
-        service = services.get(allocation["service"], {})
-        school = schools.get(allocation["school"], {})
-        view.allocation_rows.append(
-            {
-                **allocation,
-                "line": f"{allocation['service']}:{allocation['school']}",
-                "service_name": service.get("name", allocation["service"]),
-                "partner": service.get("partner", ""),
-                **service_category(service),
-                "school_name": school.get("name", allocation["school"]),
-            }
-        )
-    for row in result.get("schools", []):
+    if summary is not None:
+        view.allocations = run_summary.allocation_lines(summary["allocations"])
+        used: dict[str, float] = summary["used"]
+        rows: list[dict[str, Any]] = [
+            dict(zip(run_summary.SCHOOL_COLUMNS, row, strict=True)) for row in summary["schools"]
+        ]
+        for index, why in summary["why"].items():
+            rows[int(index)]["why_text"] = why  # read when the row is shown (`worded`)
+    else:
+        view.allocations = [
+            [a["service"], a["school"], a["amount"]] for a in result.get("allocations", [])
+        ]
+        used = defaultdict(float)
+        for allocation in result.get("allocations", []):
+            used[allocation["service"]] += allocation["amount"]
+        rows = result.get("schools", [])
+    for row in rows:
         facts = schools.get(row["school"], {})
         enrollment = facts.get("enrollment") or 0
         line = {
@@ -254,21 +288,20 @@ def read_run(run: ScenarioRun) -> RunView:
         }
         # The engine's `why` is worded for the rows shown (`worded`), not for every row.
         line["engine_why"] = line.pop("why", None)
-        view.school_rows.append(line)
-        last = line
         # More than one seat per enrolled student in a category: flagged on the page.
-        last["over_one"] = (
-            last["unit"] == Unit.SEATS.value
-            and last["per_student"] is not None
-            and last["per_student"] > 1 + 1e-9
+        line["over_one"] = (
+            line["unit"] == SEATS
+            and line["per_student"] is not None
+            and line["per_student"] > 1 + 1e-9
         )
+        view.school_rows.append(line)
     for key, facts in services.items():
         capacity = facts["capacity"]
         view.service_rows.append(
             {
                 "key": key,
                 **facts,
-                **service_category(facts),
+                **view.service_category(facts),
                 "used": used.get(key, 0),
                 "utilisation": used.get(key, 0) / capacity if capacity else None,
             }
@@ -281,7 +314,11 @@ def worded(view: RunView, row: dict[str, Any]) -> dict[str, Any]:
     """A school row with its `why` in the reader's language, worded from the engine's
     clauses (older runs have only its English sentence). The row itself, for chaining."""
     if "why" not in row:
-        row["why"] = engine_why(row.get("why_codes") or [], view.names) or _in_words(
+        if "why_text" in row:
+            why = json.loads(row.pop("why_text"))
+            row["why_codes"], row["engine_why"] = why.get("codes"), why.get("text")
+        codes = run_summary.full_codes(row.get("why_codes") or [])
+        row["why"] = engine_why(codes, view.names) or _in_words(
             row.get("engine_why"), view.categories
         )
     return row
@@ -632,9 +669,17 @@ def school_page(
     return shown, Sorting(key, descending)
 
 
-def page_of(rows: list[dict[str, Any]], page: int | None, per_page: int) -> RowPage:
+def page_of(rows: Sequence[T], page: int | None, per_page: int) -> Page[T]:
     """One page of rows (a page out of range: the nearest one)."""
     pages = max(1, -(-len(rows) // per_page))
     number = min(max(page or 1, 1), pages)
     start = (number - 1) * per_page
-    return RowPage(rows[start : start + per_page], number, per_page, len(rows))
+    return Page(list(rows[start : start + per_page]), number, per_page, len(rows))
+
+
+def line_page(view: RunView, page: int | None, per_page: int = ROWS_PER_PAGE) -> RowPage:
+    """One page of the proposal's lines, worded (only its rows)."""
+    lines = page_of(view.allocations, page, per_page)
+    return RowPage(
+        [view.allocation_row(line) for line in lines.items], lines.page, per_page, lines.total
+    )

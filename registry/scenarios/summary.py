@@ -18,9 +18,16 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from registry.scenarios.messages import LISTED_SERVICES
 from registry.scenarios.problem import SATURATION_PREFIX, eligible_schools
 
-VERSION = 1
+VERSION = 3
+# The result's tables, kept compact: one list per row, in these columns.
+SCHOOL_COLUMNS = ("school", "category", "weight", "target", "allocated")
+# The engine's clauses that list services: the pages name at most this many and count the
+# rest (registry.scenarios.messages.LISTED_SERVICES), so the summary keeps only these.
+LISTED = LISTED_SERVICES
+LISTING_CODES = ("full", "locks_fix")
 # What of a run's report only the summary's own computation reads.
 PAGE_LESS = ("bounds",)
 
@@ -74,7 +81,83 @@ def summarise(
         # The report as the pages read it: without the bounds per service and school (tens
         # of megabytes at state scale), which only `unplaced` reads.
         "report": {key: value for key, value in report.items() if key not in PAGE_LESS},
+        # The result without its tables (status, objective, figures per category, conflicts),
+        # and its tables compact: 24 MB at state scale, most of it services named in `why`.
+        "result": {k: v for k, v in result.items() if k not in ("schools", "allocations")},
+        "schools": [[row[c] for c in SCHOOL_COLUMNS] for row in result.get("schools", [])],
+        # Each row's clauses as JSON text of its own: read only for the rows a page shows.
+        "why": {
+            str(index): dumps(
+                {"codes": [_short(code) for code in row["why_codes"]]}
+                if row.get("why_codes")
+                else {"text": row["why"]}
+            )
+            for index, row in enumerate(result.get("schools", []))
+            if row.get("why_codes") or row.get("why")
+        },
+        # One line of text per allocation, "service school amount": split only for the lines
+        # a page shows (151,000 lines at state scale).
+        "allocations": "\n".join(_line(row) for row in result.get("allocations", [])),
+        "used": _used(result),
     }
+
+
+def _line(row: dict[str, Any]) -> str:
+    service, school = str(row["service"]), str(row["school"])
+    if len(service.split()) != 1 or len(school.split()) != 1:
+        raise ValueError(f"a key with a space: {service!r}, {school!r}")  # no summary, then
+    return f"{service} {school} {json.dumps(row['amount'])}"
+
+
+def allocation_lines(text: str) -> list[str]:
+    """A summary's allocations, one "service school amount" line each."""
+    return text.split("\n") if text else []
+
+
+def allocation(line: str) -> tuple[str, str, float]:
+    """One allocation line: its service, school and amount (an int when it was one)."""
+    service, school, amount = line.split(" ")
+    try:
+        return service, school, int(amount)
+    except ValueError:
+        return service, school, float(amount)
+
+
+def _used(result: dict[str, Any]) -> dict[str, float]:
+    used: dict[str, float] = defaultdict(float)
+    for allocation in result.get("allocations", []):
+        used[allocation["service"]] += allocation["amount"]
+    return dict(used)
+
+
+def _short(code: dict[str, Any]) -> dict[str, Any]:
+    """An engine clause with its list of services cut to the ones a page names, and a count."""
+    params = code.get("params") or {}
+    services = params.get("services")
+    if code.get("code") not in LISTING_CODES or not isinstance(services, list):
+        return code
+    if len(services) <= LISTED:
+        return code
+    return {
+        **code,
+        "params": {**params, "services": services[:LISTED], "services_count": len(services)},
+    }
+
+
+def full_codes(codes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A summary's clauses as the engine gave them, for wording: the services a page does not
+    name (only counted) stand as blanks."""
+    whole = []
+    for code in codes:
+        params = code.get("params") or {}
+        count = params.get("services_count")
+        if count is None:
+            whole.append(code)
+            continue
+        named = list(params["services"])
+        rest = {k: v for k, v in params.items() if k != "services_count"}
+        whole.append({**code, "params": {**rest, "services": named + [""] * (count - len(named))}})
+    return whole
 
 
 def dumps(summary: dict[str, Any]) -> str:

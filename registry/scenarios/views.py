@@ -204,8 +204,8 @@ def run_page(run_id: int) -> ResponseReturnValue:
     service_page = scenario_services.page_of(
         view.service_rows, request.args.get("services_page", type=int), per_page
     )
-    line_page = scenario_services.page_of(
-        view.allocation_rows, request.args.get("lines_page", type=int), per_page
+    line_page = scenario_services.line_page(
+        view, request.args.get("lines_page", type=int), per_page
     )
     return render_template(
         "scenarios/run.html",
