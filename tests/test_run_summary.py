@@ -148,3 +148,42 @@ def test_a_run_whose_summary_cannot_be_made_keeps_its_result(
     runner.solve_run(run)
     db.session.commit()
     assert run.result_json and run.summary_json is None
+
+
+def test_a_why_that_lists_many_services_is_worded_the_same_from_the_summary(app: Flask) -> None:
+    from registry.scenarios.messages import Names, engine_why
+
+    names = Names(schools={"S1": "Lakeside"}, services={f"J{i}": f"Service {i}" for i in range(9)})
+    codes = [
+        {
+            "code": "site",
+            "params": {"service": "J1", "school": "S1", "amount": 20, "unit": "seats"},
+        },
+        {"code": "full", "params": {"services": [f"J{i}" for i in range(9)]}},
+        {"code": "locks_fix", "params": {"services": ["J1", "J2"]}},
+    ]
+    short = [summary._short(code) for code in codes]
+    assert short[1]["params"] == {"services": ["J0", "J1", "J2"], "services_count": 9}
+    assert short[2] == codes[2]
+    with app.test_request_context():
+        worded = engine_why(summary.full_codes(short), names)
+        assert worded == engine_why(codes, names)
+    assert "6 more" in (worded or "")
+
+
+def test_allocation_lines_keep_their_amounts() -> None:
+    rows = [
+        {"service": "J1", "school": "S2", "amount": 92},
+        {"service": "J3", "school": "S4", "amount": 12.5},
+        {"service": "J5", "school": "S6", "amount": 1e-05},
+    ]
+    lines = summary.allocation_lines("\n".join(summary._line(row) for row in rows))
+    assert [summary.allocation(line) for line in lines] == [
+        ("J1", "S2", 92),
+        ("J3", "S4", 12.5),
+        ("J5", "S6", 1e-05),
+    ]
+    assert isinstance(summary.allocation(lines[0])[2], int)
+    assert summary.allocation_lines("") == []
+    with pytest.raises(ValueError):
+        summary._line({"service": "J 1", "school": "S2", "amount": 1})
