@@ -187,3 +187,15 @@ def test_allocation_lines_keep_their_amounts() -> None:
     assert summary.allocation_lines("") == []
     with pytest.raises(ValueError):
         summary._line({"service": "J 1", "school": "S2", "amount": 1})
+
+
+def test_the_audit_trail_does_not_copy_the_summary(runs: list[ScenarioRun]) -> None:
+    from registry.models import AuditEntry
+
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "scenario_run")
+    ).all()
+    assert entries
+    for entry in entries:
+        assert "summary_json" not in (entry.before or {})
+        assert "summary_json" not in (entry.after or {})
