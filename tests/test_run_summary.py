@@ -199,3 +199,20 @@ def test_the_audit_trail_does_not_copy_the_summary(runs: list[ScenarioRun]) -> N
     for entry in entries:
         assert "summary_json" not in (entry.before or {})
         assert "summary_json" not in (entry.after or {})
+
+
+def test_the_command_line_summarises_the_runs_finished_before(
+    app: Flask, runs: list[ScenarioRun]
+) -> None:
+    kept = runs[0].summary_json
+    runs[0].summary_json = None
+    runs[1].summary_json = json.dumps({"version": 0})
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["scenarios", "summarise"])
+    assert result.exit_code == 0, result.output
+    assert "2 runs summarised." in result.output
+    db.session.expire_all()
+    assert db.session.get(ScenarioRun, runs[0].id).summary_json == kept  # type: ignore[union-attr]
+    assert summary.loads(db.session.get(ScenarioRun, runs[1].id).summary_json)  # type: ignore[union-attr]
+    again = app.test_cli_runner().invoke(args=["scenarios", "summarise"])
+    assert "0 runs summarised." in again.output

@@ -921,6 +921,31 @@ def _reap_until(app: Flask, every: float, stop: threading.Event) -> None:
         reap_once(app)
 
 
+@click.command("summarise")
+@with_appcontext
+def summarise_command() -> None:
+    """Give the finished runs that have none a summary (runs finished before summaries were
+    kept: their pages read the whole problem file until then). One run at a time."""
+    stale = select(ScenarioRun.id).where(
+        ScenarioRun.result_json.is_not(None),
+        or_(
+            ScenarioRun.summary_json.is_(None),
+            ~ScenarioRun.summary_json.startswith(f'{{"version":{run_summary.VERSION},'),
+        ),
+    )
+    done = 0
+    with acting_as(Actor(None, "cli")):
+        for run_id in db.session.scalars(stale.order_by(ScenarioRun.id)).all():
+            run = db.session.get(ScenarioRun, run_id)
+            if run is None:
+                continue
+            run.summary_json = _summary_of(run)
+            db.session.commit()
+            db.session.expire(run)  # its files: freed before the next run's
+            done += 1
+    click.echo(f"{done} runs summarised.")
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 @with_appcontext

@@ -43,13 +43,14 @@ from registry.scenarios import adoption, comparison, export, messages, runner
 from registry.scenarios import services as scenario_services
 from registry.scenarios.forms import AdoptForm, ScenarioForm
 from registry.scenarios.problem import category_label, limit_category
-from registry.scenarios.runner import reap_command, worker_command
+from registry.scenarios.runner import reap_command, summarise_command, worker_command
 from registry.scenarios.services import ROWS_PER_PAGE
 from registry.vocabulary import Category, Role
 
 bp = Blueprint("scenarios", __name__, url_prefix="/scenarios")
 bp.cli.add_command(worker_command)
 bp.cli.add_command(reap_command)
+bp.cli.add_command(summarise_command)
 
 # Leaders and admins ask the questions; coordinators read the answers and act on them.
 PLANNERS = (Role.ADMIN, Role.LEADER)
