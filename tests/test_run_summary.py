@@ -143,7 +143,7 @@ def test_a_run_whose_summary_cannot_be_made_keeps_its_result(
     def broken(*args: Any) -> Any:
         raise KeyError("capacity")
 
-    monkeypatch.setattr(summary, "summarise", broken)
+    monkeypatch.setattr(summary, "summarise_files", broken)
     run = runner.start_run(runs[0].scenario, by=None)
     runner.solve_run(run)
     db.session.commit()

@@ -323,10 +323,8 @@ def _summary_of(run: ScenarioRun) -> str | None:
     """
     try:
         return run_summary.dumps(
-            run_summary.summarise(
-                json.loads(run.problem_json or "{}"),
-                json.loads(run.result_json or "{}"),
-                json.loads(run.report_json or "{}"),
+            run_summary.summarise_files(
+                run.problem_json or "", run.result_json or "", run.report_json or ""
             )
         )
     except Exception:  # the result stands without its summary

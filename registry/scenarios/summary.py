@@ -47,6 +47,31 @@ def summarise(
     problem: dict[str, Any], result: dict[str, Any], report: dict[str, Any]
 ) -> dict[str, Any]:
     """The figures of a run's problem its pages need, beside its result and report."""
+    return _assemble(problem, report, _lean(result), result_tables(result))
+
+
+def summarise_files(problem: str, result: str, report: str) -> dict[str, Any]:
+    """`summarise` from the run's stored files, each parsed when needed and the result let go
+    before the problem is parsed (at state scale each is tens of megabytes as JSON, and some
+    hundreds as Python objects)."""
+    parsed = json.loads(result or "{}")
+    tables = result_tables(parsed)
+    lean = _lean(parsed)
+    del parsed
+    return _assemble(json.loads(problem or "{}"), json.loads(report or "{}"), lean, tables)
+
+
+def _lean(result: dict[str, Any]) -> dict[str, Any]:
+    """What `unplaced` reads of a result (nothing for no result)."""
+    return {"allocations": result.get("allocations", [])} if result else {}
+
+
+def _assemble(
+    problem: dict[str, Any],
+    report: dict[str, Any],
+    result: dict[str, Any],
+    tables: dict[str, Any],
+) -> dict[str, Any]:
     services = problem.get("services", [])
     eligible_somewhere: set[str] = set()
     eligible: dict[str, set[str]] = defaultdict(set)
@@ -81,8 +106,15 @@ def summarise(
         # The report as the pages read it: without the bounds per service and school (tens
         # of megabytes at state scale), which only `unplaced` reads.
         "report": {key: value for key, value in report.items() if key not in PAGE_LESS},
-        # The result without its tables (status, objective, figures per category, conflicts),
-        # and its tables compact: 24 MB at state scale, most of it services named in `why`.
+        **tables,
+    }
+
+
+def result_tables(result: dict[str, Any]) -> dict[str, Any]:
+    """What the pages read of the result: all of it but its tables (status, objective,
+    figures per category, conflicts), and its tables compact (24 MB at state scale as the
+    engine writes them, most of it the services named in `why`)."""
+    return {
         "result": {k: v for k, v in result.items() if k not in ("schools", "allocations")},
         "schools": [[row[c] for c in SCHOOL_COLUMNS] for row in result.get("schools", [])],
         # Each row's clauses as JSON text of its own: read only for the rows a page shows.
