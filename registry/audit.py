@@ -39,6 +39,7 @@ _SKIPPED = {
     "problem_json",
     "result_json",
     "report_json",
+    "summary_json",  # what a run's pages read of those files (registry.scenarios.summary)
 }
 
 

@@ -180,6 +180,9 @@ class ScenarioRun(Model):
     # What the conversion decided beside the problem file: facts per school and
     # service at run time, schools left out and why, commitments not kept as locks.
     report_json: Mapped[str | None] = mapped_column(Text)
+    # What the run's pages need of its problem, computed when its result is stored
+    # (registry.scenarios.summary); None for runs finished before summaries were kept.
+    summary_json: Mapped[str | None] = mapped_column(Text)
     eligible_pairs: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(Text, default="")  # a stored message, like `progress`
     created_by_id: Mapped[int | None] = mapped_column(

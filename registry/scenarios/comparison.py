@@ -33,7 +33,6 @@ from registry.extensions import db
 from registry.models import MOU, Commitment, Service
 from registry.scenarios.problem import (
     category_label,
-    eligible_schools,
     school_key,
     split_category_key,
 )
@@ -56,11 +55,8 @@ class Figures:
 
 def eligible_weights(view: RunView, category: str) -> dict[str, float]:
     """S_c of the run's problem with each school's weight."""
-    weights = {s["id"]: float(s["weight"]) for s in view.problem.get("schools", [])}
-    eligible: set[str] = set()
-    for service in view.problem.get("services", []):
-        if service["category"] == category and service["capacity"] > 0:
-            eligible.update(eligible_schools(service))
+    weights = view.figures["weights"]
+    eligible = view.figures["eligible"].get(category, [])
     return {key: weights[key] for key in eligible if key in weights}
 
 
@@ -102,7 +98,7 @@ def measure(label: str, view: RunView, category: str, units: dict[str, float]) -
 def proposal_units(view: RunView, category: str) -> dict[str, float]:
     """What the run proposes per school in a category (nothing for an infeasible run)."""
     units: dict[str, float] = defaultdict(float)
-    for row in (view.result or {}).get("schools", []):
+    for row in view.school_rows:
         if row["category"] == category:
             units[row["school"]] += float(row["allocated"])
     return dict(units)
@@ -130,9 +126,7 @@ def status_quo_units(school_year: str, category: str) -> dict[str, float]:
 
 def formula_units(view: RunView, category: str) -> dict[str, float]:
     """The category's capacity pro rata to enrollment × need above the threshold."""
-    capacity = sum(
-        float(s["capacity"]) for s in view.problem.get("services", []) if s["category"] == category
-    )
+    capacity = view.figures["capacity"].get(category, 0.0)
     threshold = float(view.report.get("settings", {}).get("need_threshold") or 0)
     weights = {
         key: facts["enrollment"] * facts["need"]
@@ -148,7 +142,7 @@ def formula_units(view: RunView, category: str) -> dict[str, float]:
 def categories_of(*views: RunView) -> list[str]:
     found: set[str] = set()
     for view in views:
-        found.update(s["category"] for s in view.problem.get("services", []))
+        found.update(view.figures["service_categories"])
     return sorted(found)
 
 
@@ -177,13 +171,7 @@ def compare(
     views = [view, *([other] if other else [])]
     for category in categories_of(*views):
         unit = next(
-            (
-                s["unit"]
-                for v in views
-                for s in v.problem.get("services", [])
-                if s["category"] == category
-            ),
-            "",
+            (v.figures["units"][category] for v in views if category in v.figures["units"]), ""
         )
         columns = [
             measure(labels["status_quo"], view, category, status_quo_units(school_year, category)),

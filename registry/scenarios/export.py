@@ -5,13 +5,14 @@ A category is written as its label with its unit in a column of its own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from registry.exports import Column, Kind, Sheet
 from registry.scenarios.problem import category_label
-from registry.scenarios.services import RunView, unit_label
+from registry.scenarios.services import RunView, unit_label, worded
 
 TABLES = ("categories", "schools", "allocations")
 
@@ -86,10 +87,11 @@ def _with_registry_ids(view: RunView) -> list[Row]:
 
 def table(view: RunView, name: str) -> Sheet[Row]:
     """One results table: its sheet title, columns and rows."""
+    rows: Iterable[Row]
     if name == "categories":
         columns, rows = CATEGORY_COLUMNS, view.category_rows
     elif name == "schools":
-        columns, rows = SCHOOL_COLUMNS, view.school_rows
+        columns, rows = SCHOOL_COLUMNS, (worded(view, row) for row in view.school_rows)
     else:
         columns, rows = ALLOCATION_COLUMNS, _with_registry_ids(view)
     return Sheet(str(SHEET_TITLES[name]), columns, rows)

@@ -91,6 +91,7 @@ from registry.extensions import db
 from registry.models import ScenarioRun, School, Service, User
 from registry.models.columns import utcnow
 from registry.models.scenario import RunStage, RunStatus, Scenario
+from registry.scenarios import summary as run_summary
 from registry.scenarios.messages import dumps
 from registry.scenarios.problem import Conversion, build_problem
 
@@ -115,7 +116,12 @@ CLAIM_LOCK_KEY = 0x5CE7A210
 WORKER_ACTOR = Actor(None, "scenario-worker")  # a run nobody (still on record) started
 FINISHED = (RunStatus.DONE, RunStatus.FAILED, RunStatus.TIMED_OUT)
 # A run's files: loaded only where they are read.
-BIG_COLUMNS = (ScenarioRun.problem_json, ScenarioRun.result_json, ScenarioRun.report_json)
+BIG_COLUMNS = (
+    ScenarioRun.problem_json,
+    ScenarioRun.result_json,
+    ScenarioRun.report_json,
+    ScenarioRun.summary_json,
+)
 # What the reaper reads again of a run once it holds the row (never its files).
 REAPER_READS = ("status", "stage", "attempts", "heartbeat_at", "started_at", "progress", "error")
 # Stages of a run that holds a slot: a worker took it.
@@ -304,9 +310,26 @@ def solve_run(run: ScenarioRun, on_progress: ProgressCallback | None = None) -> 
         return
     run.categories_done = run.categories_total
     run.result_json = result_to_json(result)
+    run.summary_json = _summary_of(run)
     run.engine_status = result.status
     _finish(run, RunStatus.TIMED_OUT if result.status == "time_limit" else RunStatus.DONE)
     run.duration_ms = int((perf_counter() - started) * 1000)
+
+
+def _summary_of(run: ScenarioRun) -> str | None:
+    """What the run's pages need of its problem, once, so that they never read it.
+
+    None if it cannot be computed: the pages then compute it from the problem themselves.
+    """
+    try:
+        return run_summary.dumps(
+            run_summary.summarise_files(
+                run.problem_json or "", run.result_json or "", run.report_json or ""
+            )
+        )
+    except Exception:  # the result stands without its summary
+        log.exception("run %s: no summary", run.id)
+        return None
 
 
 def _still_mine(run_id: int, attempt: int | None) -> Any:
@@ -894,6 +917,31 @@ def reap_once(app: Flask) -> list[int]:
 def _reap_until(app: Flask, every: float, stop: threading.Event) -> None:
     while not stop.wait(every):
         reap_once(app)
+
+
+@click.command("summarise")
+@with_appcontext
+def summarise_command() -> None:
+    """Give the finished runs that have none a summary (runs finished before summaries were
+    kept: their pages read the whole problem file until then). One run at a time."""
+    stale = select(ScenarioRun.id).where(
+        ScenarioRun.result_json.is_not(None),
+        or_(
+            ScenarioRun.summary_json.is_(None),
+            ~ScenarioRun.summary_json.startswith(f'{{"version":{run_summary.VERSION},'),
+        ),
+    )
+    done = 0
+    with acting_as(Actor(None, "cli")):
+        for run_id in db.session.scalars(stale.order_by(ScenarioRun.id)).all():
+            run = db.session.get(ScenarioRun, run_id)
+            if run is None:
+                continue
+            run.summary_json = _summary_of(run)
+            db.session.commit()
+            db.session.expire(run)  # its files: freed before the next run's
+            done += 1
+    click.echo(f"{done} runs summarised.")
 
 
 @click.command("worker")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
@@ -22,9 +21,9 @@ from registry.models import School, Service, User
 from registry.models.columns import utcnow
 from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
 from registry.refusals import Refused
+from registry.scenarios import summary as run_summary
 from registry.scenarios.messages import Names, engine_conflict, engine_why, in_words
 from registry.scenarios.problem import (
-    SATURATION_PREFIX,
     category_key,
     category_label,
     eligible_schools,
@@ -33,6 +32,9 @@ from registry.scenarios.problem import (
 )
 from registry.scenarios.runner import waiting_ahead
 from registry.vocabulary import Category, Unit
+
+T = TypeVar("T")
+SEATS = Unit.SEATS.value  # read once: an enum's value is slow to read thousands of times
 
 FIELDS = (
     "name",
@@ -102,21 +104,86 @@ def update_scenario(scenario: Scenario, values: dict[str, Any], version: str | N
 # --- reading a run --------------------------------------------------------------------------
 
 
-@dataclass
 class RunView:
-    """A run's files, parsed, with the facts the results page shows beside them."""
+    """A run's files, parsed, with the facts the results page shows beside them.
 
-    run: ScenarioRun
-    problem: dict[str, Any]
-    result: dict[str, Any] | None
-    report: dict[str, Any]
-    school_rows: list[dict[str, Any]] = field(default_factory=list)
-    service_rows: list[dict[str, Any]] = field(default_factory=list)
-    allocation_rows: list[dict[str, Any]] = field(default_factory=list)
-    category_rows: list[dict[str, Any]] = field(default_factory=list)
-    excluded: list[dict[str, Any]] = field(default_factory=list)
-    without_service: list[dict[str, Any]] = field(default_factory=list)
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    The problem file is parsed only when something asks for it (`problem`): a run with a
+    summary (`registry.scenarios.summary`) shows its pages without it.
+    """
+
+    def __init__(
+        self,
+        run: ScenarioRun,
+        problem: dict[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
+        report: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        self.run = run
+        self._problem = problem
+        self.result = result
+        self.report: dict[str, Any] = report if report is not None else {}
+        self.summary = summary
+        self.school_rows: list[dict[str, Any]] = []
+        self.service_rows: list[dict[str, Any]] = []
+        # The proposal's lines as (service, school, amount); `allocation_rows` words them all
+        # (exports, adoption), `line_page` one page of them.
+        self.allocations: Sequence[Any] = []
+        self._allocation_rows: list[dict[str, Any]] | None = None
+        self._service_labels: dict[tuple[str, str], dict[str, str]] = {}
+        self.category_rows: list[dict[str, Any]] = []
+        self.excluded: list[dict[str, Any]] = []
+        self.without_service: list[dict[str, Any]] = []
+        self.conflicts: list[dict[str, Any]] = []
+        self.names = Names(schools={}, services={})
+        self.categories: list[str] = []  # the problem's category keys that carry a unit
+
+    @property
+    def problem(self) -> dict[str, Any]:
+        """The run's problem file, parsed on first use (tens of megabytes at state scale)."""
+        if self._problem is None:
+            self._problem = (_loads(self.run.problem_json) if self.run is not None else None) or {}
+        return self._problem
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        """What the pages need of the problem: the stored summary, or computed from the
+        problem in memory for a run finished before summaries were kept."""
+        if self.summary is None:
+            self.summary = run_summary.summarise(self.problem, self.result or {}, self.report)
+        return self.summary
+
+    @property
+    def allocation_rows(self) -> list[dict[str, Any]]:
+        """Every line of the proposal, with its service, partner, category and school."""
+        if self._allocation_rows is None:
+            self._allocation_rows = [self.allocation_row(line) for line in self.allocations]
+        return self._allocation_rows
+
+    def allocation_row(self, line: Any) -> dict[str, Any]:
+        """A line of the proposal, worded: from the summary's text or the result's tables."""
+        service_key, school_key, amount = (
+            run_summary.allocation(line) if isinstance(line, str) else line
+        )
+        service = self.services.get(service_key, {})
+        school = self.schools.get(school_key, {})
+        return {
+            "service": service_key,
+            "school": school_key,
+            "amount": amount,
+            "line": f"{service_key}:{school_key}",
+            "service_name": service.get("name", service_key),
+            "partner": service.get("partner", ""),
+            **self.service_category(service),
+            "school_name": school.get("name", school_key),
+        }
+
+    def service_category(self, facts: dict[str, Any]) -> dict[str, str]:
+        """`_service_category`, worded once per category and unit (not once per row)."""
+        cell = (facts.get("category", ""), facts.get("unit", ""))
+        if cell not in self._service_labels:
+            self._service_labels[cell] = _service_category(facts)
+        return self._service_labels[cell]
 
     @property
     def schools(self) -> dict[str, Any]:
@@ -137,98 +204,124 @@ def _loads(text: str | None) -> Any:
 
 
 def read_run(run: ScenarioRun) -> RunView:
-    """Everything the run page shows, from the run's stored files alone."""
+    """Everything the run page shows, from the run's stored files alone.
+
+    A run with a summary (`registry.scenarios.summary`) is read without its problem file.
+    """
+    summary = run_summary.loads(run.summary_json)
     view = RunView(
         run=run,
-        problem=_loads(run.problem_json) or {},
-        result=_loads(run.result_json),
-        report=_loads(run.report_json) or {},
+        # The summary holds the result without its tables, and its tables compact.
+        result=summary["result"] if summary is not None else _loads(run.result_json),
+        # The summary holds the report without what only its own computation needed.
+        report=summary["report"] if summary is not None else _loads(run.report_json) or {},
+        summary=summary,
     )
     schools, services = view.schools, view.services
     view.excluded = [
         {"key": key, **facts} for key, facts in schools.items() if facts.get("excluded")
     ]
-    eligible_somewhere = {
-        s for entry in view.problem.get("services", []) for s in eligible_schools(entry)
-    }
-    view.without_service = [
-        {"key": key, **facts}
-        for key, facts in schools.items()
-        if not facts.get("excluded") and key not in eligible_somewhere
-    ]
+    if view.summary is not None:
+        without = view.summary["without_service"]
+    elif not view.result:
+        # No result, no summary: only the schools no service reaches are read of the problem.
+        eligible_somewhere = {
+            s for entry in view.problem.get("services", []) for s in eligible_schools(entry)
+        }
+        without = [
+            key
+            for key, facts in schools.items()
+            if not facts.get("excluded") and key not in eligible_somewhere
+        ]
+    else:
+        without = view.figures["without_service"]
+    view.without_service = [{"key": key, **schools[key]} for key in without]
     if not view.result:
         return view
     result = view.result
     # Only keys with a unit: a bare word ("mentoring") may be part of any sentence.
-    categories = [
-        key
-        for key in {
-            *(s["category"] for s in view.problem.get("services", [])),
-            *(limit["category"] for limit in view.problem.get("limits", [])),
-        }
-        if ":" in key
-    ]
+    categories = [key for key in view.figures["categories"] if ":" in key]
     for category, figures in result.get("categories", {}).items():
         view.category_rows.append(
             {"category": category, **_category_fields(category, services), **figures}
         )
-    names = Names(
+    names = view.names = Names(
         schools={k: f.get("name", k) for k, f in schools.items()},
         services={k: f.get("name", k) for k, f in services.items()},
     )
-    used: dict[str, float] = defaultdict(float)
-    for allocation in result.get("allocations", []):
-        used[allocation["service"]] += allocation["amount"]
-        service = services.get(allocation["service"], {})
-        school = schools.get(allocation["school"], {})
-        view.allocation_rows.append(
-            {
-                **allocation,
-                "line": f"{allocation['service']}:{allocation['school']}",
-                "service_name": service.get("name", allocation["service"]),
-                "partner": service.get("partner", ""),
-                **_service_category(service),
-                "school_name": school.get("name", allocation["school"]),
-            }
-        )
-    for row in result.get("schools", []):
+    view.categories = categories
+    # Labels are worded once per category, not once per row (thousands at state scale).
+    labels: dict[str, dict[str, str]] = {}
+
+    def category_fields(key: str) -> dict[str, str]:
+        if key not in labels:
+            labels[key] = _category_fields(key, services)
+        return labels[key]
+
+    if summary is not None:
+        view.allocations = run_summary.allocation_lines(summary["allocations"])
+        used: dict[str, float] = summary["used"]
+        rows: list[dict[str, Any]] = [
+            dict(zip(run_summary.SCHOOL_COLUMNS, row, strict=True)) for row in summary["schools"]
+        ]
+        for index, why in summary["why"].items():
+            rows[int(index)]["why_text"] = why  # read when the row is shown (`worded`)
+    else:
+        view.allocations = [
+            [a["service"], a["school"], a["amount"]] for a in result.get("allocations", [])
+        ]
+        used = defaultdict(float)
+        for allocation in result.get("allocations", []):
+            used[allocation["service"]] += allocation["amount"]
+        rows = result.get("schools", [])
+    for row in rows:
         facts = schools.get(row["school"], {})
         enrollment = facts.get("enrollment") or 0
-        view.school_rows.append(
-            {
-                **row,
-                **_category_fields(row["category"], services),
-                # Worded in the reader's language from the engine's clauses (older runs
-                # have only its English sentence).
-                "why": engine_why(row.get("why_codes") or [], names)
-                or _in_words(row.get("why"), categories),
-                "name": facts.get("name", row["school"]),
-                "school_id": facts.get("id"),
-                "need": facts.get("need"),
-                "enrollment": enrollment,
-                "per_student": row["allocated"] / enrollment if enrollment else None,
-            }
-        )
-        last = view.school_rows[-1]
+        line = {
+            **row,
+            **category_fields(row["category"]),
+            "name": facts.get("name", row["school"]),
+            "school_id": facts.get("id"),
+            "need": facts.get("need"),
+            "enrollment": enrollment,
+            "per_student": row["allocated"] / enrollment if enrollment else None,
+        }
+        # The engine's `why` is worded for the rows shown (`worded`), not for every row.
+        line["engine_why"] = line.pop("why", None)
         # More than one seat per enrolled student in a category: flagged on the page.
-        last["over_one"] = (
-            last["unit"] == Unit.SEATS.value
-            and last["per_student"] is not None
-            and last["per_student"] > 1 + 1e-9
+        line["over_one"] = (
+            line["unit"] == SEATS
+            and line["per_student"] is not None
+            and line["per_student"] > 1 + 1e-9
         )
+        view.school_rows.append(line)
     for key, facts in services.items():
         capacity = facts["capacity"]
         view.service_rows.append(
             {
                 "key": key,
                 **facts,
-                **_service_category(facts),
+                **view.service_category(facts),
                 "used": used.get(key, 0),
                 "utilisation": used.get(key, 0) / capacity if capacity else None,
             }
         )
     view.conflicts = _conflicts(view, categories, names)
     return view
+
+
+def worded(view: RunView, row: dict[str, Any]) -> dict[str, Any]:
+    """A school row with its `why` in the reader's language, worded from the engine's
+    clauses (older runs have only its English sentence). The row itself, for chaining."""
+    if "why" not in row:
+        if "why_text" in row:
+            why = json.loads(row.pop("why_text"))
+            row["why_codes"], row["engine_why"] = why.get("codes"), why.get("text")
+        codes = run_summary.full_codes(row.get("why_codes") or [])
+        row["why"] = engine_why(codes, view.names) or _in_words(
+            row.get("engine_why"), view.categories
+        )
+    return row
 
 
 def _category_fields(key: str, services: dict[str, Any]) -> dict[str, str]:
@@ -430,96 +523,15 @@ def stage_words(figures: dict[str, Any]) -> str:
     return str(words)
 
 
-# Why capacity stayed unplaced, most specific first (see `unplaced`).
-UNPLACED_REASONS = (
-    "threshold",
-    "no_school",
-    "saturation",
-    "site",
-    "saturation_site",
-    "locks_limits",
-    "other",
-)
+UNPLACED_REASONS = run_summary.UNPLACED_REASONS
 
 
 def unplaced(view: RunView) -> dict[str, dict[str, float]]:
-    """Per problem category, the capacity its services did not place, by reason.
-
-    A service's unplaced units get one reason: no school taking part is eligible
-    for it ("no_school", or "threshold" when the schools it could serve are all
-    below the need threshold); or every school eligible for it is full — at its
-    per-site max of seats per student ("saturation"), of site capacity ("site"),
-    or at the school's seats-per-student limit in the category (also
-    "saturation"), some one and some the other ("saturation_site"), or held by a
-    lock or a scenario limit ("locks_limits"); else "other" (the whole-seat rule or
-    a time limit left it).
-    """
+    """Per problem category, the capacity its services did not place, by reason
+    (`registry.scenarios.summary.unplaced`): from the run's summary when it has one."""
     if not view.result:
         return {}
-    placed: dict[tuple[str, str], float] = defaultdict(float)
-    used: dict[str, float] = defaultdict(float)
-    for row in view.result.get("allocations", []):
-        placed[(row["service"], row["school"])] += row["amount"]
-        used[row["service"]] += row["amount"]
-    received: dict[tuple[str, str], float] = defaultdict(float)
-    services = {s["id"]: s for s in view.problem.get("services", [])}
-    for (service, school), amount in placed.items():
-        if service in services:
-            received[(school, services[service]["category"])] += amount
-    saturation_max: dict[tuple[str, str], float] = {}
-    limit_max: dict[tuple[str, str], float] = {}
-    for limit in view.problem.get("limits", []):
-        if limit.get("max") is None:
-            continue
-        cell = (limit["school"], limit["category"])
-        bucket = (
-            saturation_max if str(limit.get("id", "")).startswith(SATURATION_PREFIX) else limit_max
-        )
-        bucket[cell] = min(bucket.get(cell, limit["max"]), limit["max"])
-    locked = {(lock["service"], lock["school"]) for lock in view.problem.get("locks", [])}
-    bounds = view.report.get("bounds", {})
-    facts = view.services
-
-    reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for key, service in services.items():
-        left = float(service["capacity"]) - used[key]
-        if left <= 1e-6 * max(1.0, float(service["capacity"])):
-            continue
-        category = service["category"]
-        entries = service.get("eligible", [])
-        if not entries:
-            below = (facts.get(key) or {}).get("below_threshold", 0)
-            reasons[category]["threshold" if below else "no_school"] += left
-            continue
-        kinds: set[str] = set()
-        room = False
-        for entry in entries:
-            school = entry if isinstance(entry, str) else entry["school"]
-            most = None if isinstance(entry, str) else entry.get("max")
-            amount = placed.get((key, school), 0.0)
-            cell = (school, category)
-            if (key, school) in locked:
-                kinds.add("lock")
-            elif most is not None and amount >= most - 1e-6:
-                kinds.add(bounds.get(key, {}).get(school, "site"))
-            elif cell in saturation_max and received[cell] >= saturation_max[cell] - 1e-6:
-                kinds.add("saturation")
-            elif cell in limit_max and received[cell] >= limit_max[cell] - 1e-6:
-                kinds.add("limit")
-            else:
-                room = True
-        if room:
-            reason = "other"
-        elif kinds <= {"saturation"}:
-            reason = "saturation"
-        elif kinds <= {"site"}:
-            reason = "site"
-        elif kinds <= {"saturation", "site"}:
-            reason = "saturation_site"
-        else:
-            reason = "locks_limits"
-        reasons[category][reason] += left
-    return {c: dict(r) for c, r in reasons.items()}
+    return view.figures["unplaced"]
 
 
 def unplaced_words(category: str, reason: str, amount: float, saturation: float | None) -> str:
@@ -651,12 +663,23 @@ def school_page(
     present.sort(key=lambda r: (str(r["name"]).casefold(), r["category"]))
     present.sort(key=value, reverse=descending)
     rows = present + missing  # empty values last either way
-    return page_of(rows, page, per_page), Sorting(key, descending)
+    shown = page_of(rows, page, per_page)
+    for row in shown.items:
+        worded(view, row)
+    return shown, Sorting(key, descending)
 
 
-def page_of(rows: list[dict[str, Any]], page: int | None, per_page: int) -> RowPage:
+def page_of(rows: Sequence[T], page: int | None, per_page: int) -> Page[T]:
     """One page of rows (a page out of range: the nearest one)."""
     pages = max(1, -(-len(rows) // per_page))
     number = min(max(page or 1, 1), pages)
     start = (number - 1) * per_page
-    return RowPage(rows[start : start + per_page], number, per_page, len(rows))
+    return Page(list(rows[start : start + per_page]), number, per_page, len(rows))
+
+
+def line_page(view: RunView, page: int | None, per_page: int = ROWS_PER_PAGE) -> RowPage:
+    """One page of the proposal's lines, worded (only its rows)."""
+    lines = page_of(view.allocations, page, per_page)
+    return RowPage(
+        [view.allocation_row(line) for line in lines.items], lines.page, per_page, lines.total
+    )

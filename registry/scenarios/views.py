@@ -18,6 +18,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from registry import unit_of_work
 from registry.access import EDITORS, READERS, roles_required
@@ -41,13 +42,14 @@ from registry.scenarios import adoption, comparison, export, list_export, messag
 from registry.scenarios import services as scenario_services
 from registry.scenarios.forms import AdoptForm, ScenarioForm
 from registry.scenarios.problem import category_label, limit_category
-from registry.scenarios.runner import reap_command, worker_command
+from registry.scenarios.runner import reap_command, summarise_command, worker_command
 from registry.scenarios.services import ROWS_PER_PAGE
 from registry.vocabulary import Category, Role
 
 bp = Blueprint("scenarios", __name__, url_prefix="/scenarios")
 bp.cli.add_command(worker_command)
 bp.cli.add_command(reap_command)
+bp.cli.add_command(summarise_command)
 
 # Leaders and admins ask the questions; coordinators read the answers and act on them.
 PLANNERS = (Role.ADMIN, Role.LEADER)
@@ -57,8 +59,22 @@ def _scenario_or_404(scenario_id: int) -> Scenario:
     return db.get_or_404(Scenario, scenario_id)
 
 
-def _run_or_404(run_id: int) -> ScenarioRun:
-    return db.get_or_404(ScenarioRun, run_id)
+def _run_or_404(run_id: int, *files: str) -> ScenarioRun:
+    """The run, with only the files named ("result_json", ...) loaded with it: the others
+    (the problem file is tens of megabytes at state scale) only if something reads them."""
+    run = db.session.get(
+        ScenarioRun,
+        run_id,
+        options=[defer(c) for c in runner.BIG_COLUMNS if c.key not in files],
+    )
+    if run is None:
+        abort(404)
+    return run
+
+
+# What the run and compare pages read of a run (its report and problem only for runs without
+# a summary).
+PAGE_FILES = ("result_json", "summary_json")
 
 
 @bp.get("/")
@@ -161,9 +177,19 @@ def run(scenario_id: int) -> ResponseReturnValue:
 @bp.get("/runs/<int:run_id>")
 @roles_required(*READERS)
 def run_page(run_id: int) -> ResponseReturnValue:
-    scenario_run = _run_or_404(run_id)
+    scenario_run = _run_or_404(run_id, *PAGE_FILES)
     view = scenario_services.read_run(scenario_run)
-    others = [r for r in scenario_run.scenario.runs if r.id != run_id and r.result_json]
+    # The scenario's other runs with a result, without their files.
+    others = db.session.scalars(
+        select(ScenarioRun)
+        .where(
+            ScenarioRun.scenario_id == scenario_run.scenario_id,
+            ScenarioRun.id != run_id,
+            ScenarioRun.result_json.is_not(None),
+        )
+        .options(*(defer(c) for c in runner.BIG_COLUMNS))
+        .order_by(ScenarioRun.id.desc())
+    ).all()
     drafted_ids = [i for p in request.args.get("drafted", "").split(",") if (i := to_id(p))][:100]
     drafted = db.session.scalars(select(MOU).where(MOU.id.in_(drafted_ids))).all()
     # Big runs have thousands of rows: each table shows one page of them.
@@ -174,8 +200,8 @@ def run_page(run_id: int) -> ResponseReturnValue:
     service_page = scenario_services.page_of(
         view.service_rows, request.args.get("services_page", type=int), per_page
     )
-    line_page = scenario_services.page_of(
-        view.allocation_rows, request.args.get("lines_page", type=int), per_page
+    line_page = scenario_services.line_page(
+        view, request.args.get("lines_page", type=int), per_page
     )
     return render_template(
         "scenarios/run.html",
@@ -211,13 +237,17 @@ def run_status(run_id: int) -> ResponseReturnValue:
 @bp.get("/runs/<int:run_id>/problem.json")
 @roles_required(*READERS)
 def problem_file(run_id: int) -> ResponseReturnValue:
-    return _json_download(_run_or_404(run_id).problem_json, f"scenario-run-{run_id}-problem.json")
+    return _json_download(
+        _run_or_404(run_id, "problem_json").problem_json, f"scenario-run-{run_id}-problem.json"
+    )
 
 
 @bp.get("/runs/<int:run_id>/result.json")
 @roles_required(*READERS)
 def result_file(run_id: int) -> ResponseReturnValue:
-    return _json_download(_run_or_404(run_id).result_json, f"scenario-run-{run_id}-result.json")
+    return _json_download(
+        _run_or_404(run_id, "result_json").result_json, f"scenario-run-{run_id}-result.json"
+    )
 
 
 def _json_download(text: str | None, filename: str) -> Response:
@@ -229,7 +259,7 @@ def _json_download(text: str | None, filename: str) -> Response:
 @bp.get("/runs/<int:run_id>/export.csv")
 @roles_required(*READERS)
 def export_csv(run_id: int) -> ResponseReturnValue:
-    view = scenario_services.read_run(_run_or_404(run_id))
+    view = scenario_services.read_run(_run_or_404(run_id, *PAGE_FILES))
     name = request.args.get("table", "allocations")
     if name not in export.TABLES or view.result is None:
         abort(404)
@@ -240,7 +270,7 @@ def export_csv(run_id: int) -> ResponseReturnValue:
 @bp.get("/runs/<int:run_id>/export.xlsx")
 @roles_required(*READERS)
 def export_xlsx(run_id: int) -> ResponseReturnValue:
-    view = scenario_services.read_run(_run_or_404(run_id))
+    view = scenario_services.read_run(_run_or_404(run_id, *PAGE_FILES))
     if view.result is None:
         abort(404)
     return xlsx_response(f"scenario-run-{run_id}", export.sheets(view))
@@ -249,10 +279,18 @@ def export_xlsx(run_id: int) -> ResponseReturnValue:
 @bp.get("/runs/<int:run_id>/compare")
 @roles_required(*READERS)
 def compare(run_id: int) -> ResponseReturnValue:
-    scenario_run = _run_or_404(run_id)
+    scenario_run = _run_or_404(run_id, *PAGE_FILES)
     view = scenario_services.read_run(scenario_run)
     other_id = id_arg("with")
-    other_run = db.session.get(ScenarioRun, other_id) if other_id else None
+    other_run = (
+        db.session.get(
+            ScenarioRun,
+            other_id,
+            options=[defer(ScenarioRun.problem_json)],
+        )
+        if other_id
+        else None
+    )
     other = scenario_services.read_run(other_run) if other_run is not None else None
     labels = {
         "status_quo": _("Status quo"),
@@ -263,6 +301,7 @@ def compare(run_id: int) -> ResponseReturnValue:
     candidates = db.session.scalars(
         select(ScenarioRun)
         .where(ScenarioRun.id != run_id, ScenarioRun.result_json.is_not(None))
+        .options(*(defer(c) for c in runner.BIG_COLUMNS))
         .order_by(ScenarioRun.id.desc())
         .limit(200)
     ).all()
@@ -282,7 +321,7 @@ def compare(run_id: int) -> ResponseReturnValue:
 @bp.post("/runs/<int:run_id>/adopt")
 @roles_required(*EDITORS)
 def adopt(run_id: int) -> ResponseReturnValue:
-    scenario_run = _run_or_404(run_id)
+    scenario_run = _run_or_404(run_id, *PAGE_FILES)
     form = AdoptForm()
     if not form.validate_on_submit():
         abort(400)
