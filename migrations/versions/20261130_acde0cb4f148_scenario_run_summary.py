@@ -5,7 +5,7 @@
   problem file in memory, as before.
 
 Revision ID: acde0cb4f148
-Revises: 3b6d752af99f
+Revises: 6875448df096
 Create Date: 2026-11-30 20:45:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'acde0cb4f148'
-down_revision = '3b6d752af99f'
+down_revision = '6875448df096'
 branch_labels = None
 depends_on = None
 
