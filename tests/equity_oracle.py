@@ -74,10 +74,10 @@ def _recode(value: Any, codes: dict[int, str]) -> Any:
     if isinstance(value, list):
         return [_recode(v, codes) for v in value]
     if isinstance(value, dict):
-        if "id" in value and "name" in value and "need_definition" not in value:
-            return {**value, "id": codes.get(value["id"], value["id"])}
         if "version" in value and "name" in value:  # the need definition: its id differs too
             return {k: v for k, v in value.items() if k != "id"}
+        if "id" in value and "name" in value and "need_definition" not in value:
+            return {**value, "id": codes.get(value["id"], value["id"])}
         return {k: _recode(v, codes) for k, v in value.items()}
     return value
 
