@@ -3,7 +3,9 @@
 Usage::
 
     python bench/slow_queries.py --database-url postgresql+psycopg://.../exports_state
-        [--top 5] [--markdown FILE] [--repeat 2]   (the "## Slowest queries" section of bench/RESULTS-web.md)
+        [--top 5] [--markdown FILE] [--repeat 2]
+
+FILE: the "## Slowest queries" section of bench/RESULTS-web.md.
 
 Walks the main pages (lists with their filters, detail pages, the dashboard, the equity
 page and KPI API, the family directory, the exports) through the Flask test client, signed
