@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from registry.concurrency import check_version
 from registry.extensions import db
-from registry.models import Partner, Service, User
+from registry.models import MOU, Partner, Service, User
 from registry.refusals import Refused
 from registry.vocabulary import PartnerStatus, PartnerType, Role
 
@@ -243,3 +243,20 @@ def set_translations(partner: Partner, translations: Mapping[str, str]) -> None:
             wanted.pop(locale, None)
     if wanted != current:
         partner.description_translations = wanted  # a new dict: JSON columns track assignment
+
+
+def load_for_page(partner: Partner) -> Partner:
+    """The partner with what its page shows loaded in a fixed number of statements.
+
+    Its services, and its MOUs with each one's schools: one statement a collection, however
+    many MOUs and schools there are (loaded one MOU at a time otherwise).
+    """
+    db.session.execute(
+        select(Partner)
+        .where(Partner.id == partner.id)
+        .options(
+            selectinload(Partner.services),
+            selectinload(Partner.mous).selectinload(MOU.schools),
+        )
+    ).unique().all()
+    return partner

@@ -103,6 +103,7 @@ def index() -> ResponseReturnValue:
 
 def _detail_page(partner: Partner) -> ResponseReturnValue:
     today = district_time.today()
+    partner_services.load_for_page(partner)
     return render_template(
         "partners/detail.html",
         partner=partner,
