@@ -11,10 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
+from flask import g, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry import formats
 from registry.extensions import db
@@ -53,6 +56,54 @@ CODES: dict[str, type[LabelledEnum]] = {
     "dpa_type": DPAType,
     "dpa_status": DPAStatus,
 }
+
+
+_Row = Commitment | School | Service | User
+_MISSING = "mou_history_missing"
+
+
+def prime(trail: list[AuditEntry]) -> None:
+    """Load every row the trail's sentences and values name, a statement a table.
+
+    The page then reads them from the session (`_get`) instead of one statement a row;
+    rows no longer there are remembered as missing for the request.
+    """
+    wanted: dict[type[_Row], set[int]] = {
+        Commitment: set(),
+        School: set(),
+        Service: set(),
+        User: set(),
+    }
+    for entry in trail:
+        for values in (entry.before or {}, entry.after or {}):
+            for key, value in values.items():
+                if key in USERS and isinstance(value, int):
+                    wanted[User].add(value)
+            if entry.entity == "commitment":
+                for key, named in (("service_id", Service), ("school_id", School)):
+                    if isinstance(values.get(key), int):
+                        wanted[named].add(values[key])
+        if entry.entity == "commitment" and entry.entity_id is not None:
+            wanted[Commitment].add(entry.entity_id)
+    missing: set[tuple[type[_Row], int]] = set()
+    for model, ids in wanted.items():
+        if not ids:
+            continue
+        stmt = select(model).where(model.id.in_(ids))
+        if model is Commitment:
+            stmt = stmt.options(selectinload(Commitment.service), selectinload(Commitment.school))
+        rows = cast(list[_Row], db.session.scalars(stmt).all())
+        found = {row.id for row in rows}
+        missing |= {(model, i) for i in ids - found}
+    if has_app_context():
+        setattr(g, _MISSING, missing)
+
+
+def _get(model: type[_Row], ident: int) -> Any:
+    """db.session.get, without a statement for a row `prime` found missing."""
+    if has_app_context() and (model, ident) in getattr(g, _MISSING, ()):
+        return None
+    return db.session.get(model, ident)
 
 
 @dataclass(frozen=True)
@@ -124,15 +175,15 @@ def shown_value(key: str, value: Any) -> str:
         except ValueError:
             return str(value)
     if key in USERS:
-        user = db.session.get(User, value) if isinstance(value, int) else None
+        user = _get(User, value) if isinstance(value, int) else None
         return user.email if user else _("a removed account")
     return str(value)
 
 
 def _line(values: dict[str, Any]) -> str:
     """A commitment as a phrase: "20 seats of After-school reading at Lincoln"."""
-    service = db.session.get(Service, values.get("service_id") or 0)
-    school = db.session.get(School, values.get("school_id") or 0)
+    service = _get(Service, values.get("service_id") or 0)
+    school = _get(School, values.get("school_id") or 0)
     try:
         amount = formats.amount(Decimal(str(values.get("amount"))))
     except (InvalidOperation, ValueError):
@@ -155,7 +206,7 @@ def sentence(entry: AuditEntry) -> str | None:
         if entry.action == "delete":
             return _("Commitment removed: %(line)s", line=_line(before))
         if "amount" in after:
-            line = db.session.get(Commitment, entry.entity_id or 0)
+            line = _get(Commitment, entry.entity_id or 0)
             service = line.service if line else None
             school = line.school if line else None
             return _(

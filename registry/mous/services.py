@@ -1026,9 +1026,89 @@ def matching_text(text: str | None) -> Select[tuple[int]]:
     return search(stmt, text, Partner.name, School.name, MOU.signatories)
 
 
+def _committed_by(
+    keys: tuple[Any, ...], service_ids: set[int], school_ids: set[int] | None, school_year: str
+) -> dict[Any, Decimal]:
+    """What a school year's MOUs commit of several services, grouped by `keys` (as
+    `committed_amount`, in one statement)."""
+    stmt = (
+        select(*keys, func.coalesce(func.sum(Commitment.amount), 0))
+        .join(MOU, Commitment.mou_id == MOU.id)
+        .where(
+            Commitment.service_id.in_(service_ids),
+            MOU.school_year == school_year,
+            counted_for_capacity(),
+        )
+        .group_by(*keys)
+    )
+    if school_ids is not None:
+        stmt = stmt.where(Commitment.school_id.in_(school_ids))
+    found: dict[Any, Decimal] = {}
+    for row in db.session.execute(stmt):
+        key = row[0] if len(keys) == 1 else tuple(row[: len(keys)])
+        found[key] = Decimal(str(row[-1] or 0))
+    return found
+
+
 def capacity_left(mou: MOU) -> dict[int, Headroom]:
-    """Capacity left in the MOU's school year at both levels, by commitment id."""
-    return {c.id: headroom(c.service, c.school, mou.school_year) for c in mou.commitments}
+    """Capacity left in the MOU's school year at both levels, by commitment id.
+
+    The same figures as `headroom` for each commitment, in a fixed number of statements
+    however many commitments the MOU has: its commitments with their services and schools,
+    the offerings of those services, and what the year commits of them overall and at
+    each school.
+    """
+    commitments = list(
+        db.session.scalars(
+            select(Commitment)
+            .where(Commitment.mou_id == mou.id)
+            .options(selectinload(Commitment.service), selectinload(Commitment.school))
+            .order_by(Commitment.id)
+        )
+    )
+    if not commitments:
+        return {}
+    service_ids = {c.service_id for c in commitments}
+    school_ids = {c.school_id for c in commitments}
+    offerings = {
+        (o.service_id, o.school_id): o
+        for o in db.session.scalars(
+            select(Offering).where(
+                Offering.service_id.in_(service_ids), Offering.school_id.in_(school_ids)
+            )
+        )
+    }
+    with_offerings = set(
+        db.session.scalars(
+            select(Offering.service_id).where(Offering.service_id.in_(service_ids)).distinct()
+        )
+    )
+    year = mou.school_year
+    overall = _committed_by((Commitment.service_id,), service_ids, None, year)
+    at_site = _committed_by(
+        (Commitment.service_id, Commitment.school_id), service_ids, school_ids, year
+    )
+    found: dict[int, Headroom] = {}
+    for c in commitments:
+        service = c.service
+        offering = offerings.get((c.service_id, c.school_id))
+        site_capacity = offering.capacity if offering is not None else None
+        found[c.id] = Headroom(
+            overall_capacity=service.capacity,
+            overall_left=(
+                None
+                if service.capacity is None
+                else Decimal(service.capacity) - overall.get(c.service_id, Decimal(0))
+            ),
+            offered=offering is not None or c.service_id not in with_offerings,
+            site_capacity=site_capacity,
+            site_left=(
+                None
+                if site_capacity is None
+                else Decimal(site_capacity) - at_site.get((c.service_id, c.school_id), Decimal(0))
+            ),
+        )
+    return found
 
 
 def _json_id(column: Any, key: str) -> Any:

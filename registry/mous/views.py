@@ -229,6 +229,9 @@ def _gaps(mou: MOU) -> list[tuple[Gap, str | None]]:
 
 def _detail_page(mou: MOU, form: CommitmentForm, status: int = 200) -> ResponseReturnValue:
     reader = current_user.role in READERS
+    trail = mou_services.audit_trail(mou) if reader else None
+    if trail:
+        history.prime(trail)  # the rows its sentences name, a statement a table
     return (
         render_template(
             "mous/detail.html",
@@ -248,7 +251,7 @@ def _detail_page(mou: MOU, form: CommitmentForm, status: int = 200) -> ResponseR
                 and mou_services.is_editable(mou)
             ),
             # Partners see their agreements, not who at the district changed them.
-            trail=mou_services.audit_trail(mou) if reader else None,
+            trail=trail,
             history=history,
         ),
         status,
