@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from registry.extensions import db
-from registry.models import MOU, Commitment, Offering, Partner, School, Service
+from registry.models import MOU, Commitment, Offering, Partner, School, Service, User
+from registry.models.document import Document, DocumentStatus, DocumentType
 from registry.vocabulary import MOUStatus
 
 
@@ -69,6 +70,7 @@ def _grow(
     make_school: Callable[..., School],
     make_service: Callable[..., Service],
     make_mou: Callable[..., MOU],
+    make_user: Callable[..., User],
 ) -> None:
     """n more of everything each page lists, about the same partner, MOU, school, service."""
     partner, mou, school, service = records.partner, records.mou, records.school, records.service
@@ -94,6 +96,24 @@ def _grow(
             status=MOUStatus.ACTIVE,
             commitments=[(service, school, 1), (other_service, sites[0], 1)],
         )
+        # documents, of the partner and of the MOU, each reviewed by someone else
+        for of_mou in (None, mou):
+            db.session.add(
+                Document(
+                    partner=partner,
+                    mou=of_mou,
+                    doc_type=DocumentType.INSURANCE_CERTIFICATE,
+                    filename="insurance.pdf",
+                    sha256="0" * 64,
+                    size=100,
+                    effective_date=date(2025, 7, 1),
+                    expiry_date=date(2026, 8, 31),
+                    status=DocumentStatus.VERIFIED,
+                    reviewed_by=make_user("coordinator"),
+                    reviewed_at=datetime(2025, 7, 2, tzinfo=UTC),
+                )
+            )
+        db.session.commit()
     # amounts changed in place: history rows naming a commitment by id
     for line in mou.commitments:
         line.amount = line.amount + 1
@@ -125,13 +145,14 @@ def test_detail_pages_take_the_same_number_of_statements_whatever_the_size(
     make_school: Callable[..., School],
     make_service: Callable[..., Service],
     make_mou: Callable[..., MOU],
+    make_user: Callable[..., User],
 ) -> None:
     login("admin")
     records = _records(make_school, make_service, make_mou)
     paths = records.paths()
-    _grow(records, 1, make_school, make_service, make_mou)
+    _grow(records, 1, make_school, make_service, make_mou, make_user)
     small = {page: statements_of(client, path) for page, path in paths.items()}
-    _grow(records, 6, make_school, make_service, make_mou)
+    _grow(records, 6, make_school, make_service, make_mou, make_user)
     assert len(records.mou.commitments) == 1 + 4 * 7
     assert len(records.partner.mous) == 1 + 7
     bigger = {page: statements_of(client, path) for page, path in paths.items()}
@@ -145,13 +166,14 @@ def test_the_mou_page_shows_each_commitments_capacity_left(
     make_school: Callable[..., School],
     make_service: Callable[..., Service],
     make_mou: Callable[..., MOU],
+    make_user: Callable[..., User],
 ) -> None:
     """The capacity read in bulk is the one read line by line (`headroom`)."""
     from registry.mous import services as mou_services
 
     login("admin")
     records = _records(make_school, make_service, make_mou)
-    _grow(records, 2, make_school, make_service, make_mou)
+    _grow(records, 2, make_school, make_service, make_mou, make_user)
     unoffered = make_school()
     records.mou.schools.append(unoffered)
     records.mou.commitments.append(

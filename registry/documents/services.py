@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from registry import downloads
 from registry.access import EDITORS
@@ -276,6 +277,7 @@ def partner_documents(partner: Partner) -> list[Document]:
         select(Document)
         .where(Document.partner_id == partner.id)
         .order_by(Document.uploaded_at.desc(), Document.id.desc())
+        .options(selectinload(Document.reviewed_by))  # a statement, not one a reviewer
     )
     return list(db.session.scalars(stmt))
 
@@ -286,6 +288,7 @@ def mou_documents(mou: MOU) -> list[Document]:
         select(Document)
         .where(Document.mou_id == mou.id)
         .order_by(Document.uploaded_at.desc(), Document.id.desc())
+        .options(selectinload(Document.reviewed_by))  # a statement, not one a reviewer
     )
     return list(db.session.scalars(stmt))
 
