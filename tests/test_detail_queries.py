@@ -9,34 +9,19 @@ again: the counts must not move.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from registry.extensions import db
 from registry.models import MOU, Commitment, Offering, Partner, School, Service, User
 from registry.models.document import Document, DocumentStatus, DocumentType
 from registry.vocabulary import MOUStatus
-
-
-@contextmanager
-def counted_queries() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+from tests.statements import counted_queries
 
 
 def statements_of(client: FlaskClient, path: str) -> int:

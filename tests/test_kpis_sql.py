@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from registry.audit import SYSTEM, Actor, acting_as, set_actor
 from registry.equity import services as equity_services
@@ -25,6 +24,7 @@ from registry.models.mou import mou_school
 from registry.models.school import SchoolIndicators
 from registry.vocabulary import Category, MOUStatus, PartnerStatus, PartnerType, Setting, Unit
 from tests.equity_oracle import reference_mou_trend, snapshot
+from tests.statements import counted_queries
 
 GOLDEN = Path(__file__).parent / "data" / "equity_demo_golden.json"
 ALL_FIVE = (
@@ -305,20 +305,6 @@ def synthetic_district(schools: int, seed: int = 7) -> None:
                 ],
             )
     db.session.commit()
-
-
-@contextmanager
-def counted_queries() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 KPI_PATHS = (
