@@ -24,6 +24,7 @@ from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
 from registry.scenarios import runner
 from registry.scenarios import services as scenario_services
 from registry.vocabulary import Role
+from tests.redis_queues import forget_queue
 
 TIMEOUT_S = 60
 
@@ -405,5 +406,5 @@ def test_a_run_handed_out_again_is_queued_once_until_its_job_is_taken(
         assert again is not None and again.id != first.id  # type: ignore[union-attr]
         assert queue.count == 1
     finally:
-        queue.delete(delete_jobs=True)
+        forget_queue(queue.connection, queue.name)
         Redis.from_url(str(REDIS_URL)).delete(f"scenario-run-job:{queue.name}:{run.id}")

@@ -35,6 +35,7 @@ from registry.models import AuditEntry, NeedIndexDefinition, School, Service, Us
 from registry.models.scenario import RunStatus, Scenario, ScenarioRun
 from registry.vocabulary import Role
 from tests.conftest import PASSWORD, ScratchDatabase
+from tests.redis_queues import forget_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -129,7 +130,6 @@ def cluster(
     test_database: ScratchDatabase, app: Flask, tmp_path: Path
 ) -> Iterator[tuple[Cluster, str]]:
     from redis import Redis
-    from rq import Queue
 
     queue = f"scale-out-{uuid.uuid4().hex}"
     held = tmp_path / "held"
@@ -157,7 +157,7 @@ def cluster(
     finally:
         logs = found.logs()
         found.stop()
-        Queue(queue, connection=Redis.from_url(REDIS_URL)).delete(delete_jobs=True)
+        forget_queue(Redis.from_url(REDIS_URL), queue)
         print(logs)  # shown by pytest when the test failed
 
 

@@ -26,6 +26,7 @@ from registry.scenarios import services as scenario_services
 from registry.scenarios.services import read_run
 from registry.vocabulary import Category, MOUStatus, PartnerStatus
 from tests.exported import csv_rows, csv_text, xlsx_book
+from tests.redis_queues import forget_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR = "2025-26"
@@ -416,7 +417,7 @@ def test_a_run_goes_to_rq_when_redis_is_configured(client, login, scenario, app,
         assert queue.count == 1
         SimpleWorker([queue], connection=connection).work(burst=True)
     finally:
-        queue.delete(delete_jobs=True)
+        forget_queue(connection, queue.name)
     db.session.expire_all()
     run = db.session.get(ScenarioRun, run_id)
     assert run.status == RunStatus.DONE and run.engine_status == "optimal"

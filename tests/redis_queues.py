@@ -1,0 +1,33 @@
+"""Leaving Redis as a test found it: every key of a test's own RQ queue, and its jobs."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue
+from rq.registry import (
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
+
+
+def forget_queue(connection: Redis, name: str) -> None:
+    """Delete the queue, its jobs (waiting or in any registry) and their results, and every
+    other key naming the queue (registries, workers, the runner's one-job-per-run keys)."""
+    queue = Queue(name, connection=connection)
+    job_ids = set(queue.get_job_ids())
+    for registry in (
+        StartedJobRegistry,
+        FinishedJobRegistry,
+        FailedJobRegistry,
+        DeferredJobRegistry,
+        ScheduledJobRegistry,
+    ):
+        job_ids.update(registry(name, connection=connection).get_job_ids())
+    queue.delete(delete_jobs=True)
+    for job_id in job_ids:
+        connection.delete(f"rq:job:{job_id}", f"rq:results:{job_id}")
+    for key in connection.scan_iter(match=f"*{name}*"):
+        connection.delete(key)
