@@ -486,7 +486,7 @@ def _plan_partners(rng: random.Random, years: list[str], today: date) -> list[Pa
             "service_zips": [] if district_wide else sorted(rng.sample(ZIPS, rng.randint(2, 4))),
             **draw_compliance(rng, status, today),
         }
-        joined, left = _membership(rng, status, current)
+        joined, left = draw_membership(rng, status, current)
         partners.append(PartnerPlan(name, partner_type, status, values, services, joined, left))
     return partners
 
@@ -520,10 +520,14 @@ def draw_compliance(rng: random.Random, status: PartnerStatus, today: date) -> d
     }
 
 
-def _membership(
-    rng: random.Random, status: PartnerStatus, current: int
+def draw_membership(
+    rng: random.Random, status: PartnerStatus, current: int, from_the_start: float = 0.62
 ) -> tuple[int | None, int | None]:
-    """Which school years a partner has MOUs in: [joined, left)."""
+    """Which school years a partner has MOUs in: [joined, left).
+
+    `from_the_start`: below it (a draw in [0, 1)), an approved partner has had MOUs since
+    the first year; the demo and the state data set differ only there.
+    """
     if status == PartnerStatus.APPLICANT:
         return (current, None) if rng.random() < 0.5 else (None, None)
     if status in (PartnerStatus.SUSPENDED, PartnerStatus.INACTIVE):
@@ -533,7 +537,7 @@ def _membership(
     roll = rng.random()
     if roll < 0.05:
         return None, None  # newly approved, no MOU yet
-    if roll < 0.62:
+    if roll < from_the_start:
         return 0, None
     return rng.randint(1, current), None
 

@@ -59,6 +59,7 @@ from registry.demo import (
     TYPE_CATEGORIES,
     TYPE_WEIGHTS,
     draw_compliance,
+    draw_membership,
     readable_password,
 )
 from registry.equity.need_index import default_definition
@@ -379,24 +380,6 @@ def _service_row(
     }
 
 
-def _membership(
-    rng: random.Random, status: PartnerStatus, current: int
-) -> tuple[int | None, int | None]:
-    """Which school years a partner has MOUs in: [joined, left)."""
-    if status == PartnerStatus.APPLICANT:
-        return (current, None) if rng.random() < 0.5 else (None, None)
-    if status in (PartnerStatus.SUSPENDED, PartnerStatus.INACTIVE):
-        joined = 0 if rng.random() < 0.8 else min(1, current - 1)
-        left = None if status == PartnerStatus.SUSPENDED else rng.randint(joined + 1, current)
-        return joined, left
-    roll = rng.random()
-    if roll < 0.05:
-        return None, None
-    if roll < 0.7:
-        return 0, None
-    return rng.randint(1, current), None
-
-
 def _plan_partners(
     rng: random.Random, count: int, districts: list[District], years: list[str], today: date
 ) -> list[PlanPartner]:
@@ -473,7 +456,7 @@ def _plan_partners(
             "version": 1,
             **draw_compliance(rng, status, today),
         }
-        joined, left = _membership(rng, status, len(years) - 1)
+        joined, left = draw_membership(rng, status, len(years) - 1, from_the_start=0.7)
         partners.append(PlanPartner(row, services, reach, a_year, joined, left))
     return partners
 
