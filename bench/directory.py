@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,6 +143,11 @@ def directory_paths(port: int) -> list[str]:
         connection.request("GET", path)
         return connection.getresponse().read().decode()
 
+    return pages_found(get)
+
+
+def pages_found(get: Callable[[str], str]) -> list[str]:
+    """The directory's pages, found by reading them with `get` (a path to its HTML)."""
     found: set[str] = set()
     for page in range(1, 1000):
         listed = get(f"/directory/schools/?page={page}")

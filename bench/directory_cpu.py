@@ -23,7 +23,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import re
 import statistics
 import sys
 import tempfile
@@ -34,36 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
-from bench.directory import LANGUAGES, SECRET, seed  # noqa: E402
+from bench.directory import LANGUAGES, SECRET, pages_found, seed  # noqa: E402
 
 
 def paths(client: object) -> list[str]:
     """The load benchmark's pages: searches, every school, every service they list."""
     get = client.get  # type: ignore[attr-defined]
-    found: set[str] = set()
-    for page in range(1, 1000):
-        listed = get(f"/directory/schools/?page={page}").get_data(as_text=True)
-        found |= set(re.findall(r'href="(/directory/schools/\d+)"', listed))
-        if 'rel="next"' not in listed:
-            break
-    services: set[str] = set()
-    for school in sorted(found):
-        services |= set(
-            re.findall(r'href="(/directory/services/\d+)"', get(school).get_data(as_text=True))
-        )
-    searches = [
-        "/directory/",
-        "/directory/?page=2",
-        "/directory/?grade=3",
-        "/directory/?language=Spanish",
-        "/directory/?category=mentoring",
-        "/directory/?zip=01602",
-        "/directory/?q=tutoring",
-        "/directory/?grade=9&language=Spanish&q=club",
-        "/directory/schools/",
-        "/directory/schools/?q=elementary",
-    ]
-    return searches + sorted(found) + sorted(services)
+    return pages_found(lambda path: get(path).get_data(as_text=True))
 
 
 def forget_rendered_pages(app: object) -> None:
