@@ -25,6 +25,7 @@ from registry.scenarios import runner
 from registry.scenarios import services as scenario_services
 from registry.vocabulary import Role
 from tests.redis_queues import forget_queue
+from tests.scenario_support import reading_by_need
 
 TIMEOUT_S = 60
 
@@ -40,18 +41,7 @@ def scenario(
     make_school: Callable[..., School],
     make_service: Callable[..., Service],
 ) -> Scenario:
-    make_school(name="Needy Elementary", enrollment=100, indicators={"pct_high_needs": 90})
-    make_school(name="Comfortable Elementary", enrollment=100, indicators={"pct_high_needs": 10})
-    make_service(name="Reading club", capacity=Decimal(10))
-    found = Scenario(
-        name="Reading by need",
-        school_year="2025-26",
-        need_definition_id=definition.id,
-        categories=["academic_support"],
-    )
-    db.session.add(found)
-    db.session.commit()
-    return found
+    return reading_by_need(definition, make_school, make_service)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from registry.scenarios import runner
 from registry.scenarios import services as scenario_services
 from registry.vocabulary import Role
 from tests.conftest import PASSWORD
+from tests.scenario_support import reading_by_need
 
 LIMIT_S = 60  # the scenario's time limit
 MARGIN_S = 300
@@ -48,19 +48,7 @@ def scenario(
     make_school: Callable[..., School],
     make_service: Callable[..., Service],
 ) -> Scenario:
-    make_school(name="Needy Elementary", enrollment=100, indicators={"pct_high_needs": 90})
-    make_school(name="Comfortable Elementary", enrollment=100, indicators={"pct_high_needs": 10})
-    make_service(name="Reading club", capacity=Decimal(10))
-    found = Scenario(
-        name="Reading by need",
-        school_year="2025-26",
-        need_definition_id=definition.id,
-        categories=["academic_support"],
-        time_limit_s=LIMIT_S,
-    )
-    db.session.add(found)
-    db.session.commit()
-    return found
+    return reading_by_need(definition, make_school, make_service, time_limit_s=LIMIT_S)
 
 
 @pytest.fixture

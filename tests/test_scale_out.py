@@ -21,7 +21,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,11 @@ from sqlalchemy import select
 
 from registry.extensions import db
 from registry.models import AuditEntry, NeedIndexDefinition, School, Service, User
-from registry.models.scenario import RunStatus, Scenario, ScenarioRun
+from registry.models.scenario import RunStatus, ScenarioRun
 from registry.vocabulary import Role
 from tests.conftest import PASSWORD, ScratchDatabase
 from tests.redis_queues import forget_queue
+from tests.scenario_support import reading_by_need
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -220,17 +220,7 @@ def test_two_apps_two_workers_one_killed_mid_run_nothing_stuck_lost_or_solved_tw
 ) -> None:
     processes, held_dir = cluster
     held = Path(held_dir)
-    make_school(name="Needy Elementary", enrollment=100, indicators={"pct_high_needs": 90})
-    make_school(name="Comfortable Elementary", enrollment=100, indicators={"pct_high_needs": 10})
-    make_service(name="Reading club", capacity=Decimal(10))
-    scenario = Scenario(
-        name="Reading by need",
-        school_year="2025-26",
-        need_definition_id=definition.id,
-        categories=["academic_support"],
-    )
-    db.session.add(scenario)
-    db.session.commit()
+    scenario = reading_by_need(definition, make_school, make_service)
     ann, bob = make_user(Role.LEADER), make_user(Role.LEADER)
 
     ports = [_free_port(), _free_port()]
