@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -157,6 +158,52 @@ def test_the_reap_command_marks_dead_runs_failed(
     result = app.test_cli_runner().invoke(args=["scenarios", "reap"])
     assert result.exit_code == 0 and "1 run(s) marked failed" in result.output
     assert _statuses([run.id])[run.id] == RunStatus.FAILED
+
+
+# ---- two hand-overs of one run at once ------------------------------------------------
+
+
+def test_two_dispatches_of_one_run_at_once_start_one_thread(
+    app: Flask, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release and the run's own request hand it over together: one thread, one entry.
+
+    Each thread is slow to start, so the second hand-over asks "is one alive?" while the
+    first is being started: unguarded, it started a second, which took the first's place
+    in `_threads`, and the first ran on unseen (nothing waited for it).
+    """
+    run = _queued(scenario, None)
+    assert (run.status, run.stage) == (RunStatus.QUEUED, RunStage.WAITING)  # loaded here
+    release = threading.Event()
+    started: list[int] = []
+    monkeypatch.setattr(runner, "_in_thread", lambda _app, run_id: release.wait(30))
+
+    class SlowStart(threading.Thread):
+        def start(self) -> None:
+            started.append(1)
+            release.wait(0.2)  # the other hand-over's moment
+            super().start()
+
+    # Only the runner's threads start slowly (its module's name `threading`, not the module).
+    monkeypatch.setattr(runner, "threading", SimpleNamespace(Thread=SlowStart))
+    handles: list[Any] = []
+
+    def hand_over() -> None:
+        with app.app_context():
+            handles.append(runner.dispatch(run))
+
+    both = [threading.Thread(target=hand_over) for _ in range(2)]
+    try:
+        for caller in both:
+            caller.start()
+        for caller in both:
+            caller.join(30)
+        assert len(started) == 1
+        assert handles[0] is handles[1] is runner._threads[run.id]
+    finally:
+        release.set()
+        for handle in handles:
+            handle.join(30)
 
 
 # ---- ten parallel requests ----------------------------------------------------------------

@@ -131,6 +131,9 @@ REQUEUED_FLAG = "scenario_runs_requeued"
 
 # Background threads by run id, so tests (and shutdown) can wait for them.
 _threads: weakref.WeakValueDictionary[int, threading.Thread] = weakref.WeakValueDictionary()
+# Held from a run's "is a thread alive for it?" to its thread's start, so two releases
+# at once cannot both start one (the second would replace the first here, unseen).
+_threads_lock = threading.Lock()
 
 
 class RunLost(Exception):
@@ -792,17 +795,18 @@ def dispatch(run: ScenarioRun) -> Job | threading.Thread | None:
             # Better slower on this process than never: say so on the run page.
             run.progress = dumps("queue_unreachable")
             db.session.commit()
-    running = _threads.get(run.id)
-    if running is not None and running.is_alive():
-        return running  # handed over already (a release and its own request, say)
-    thread = threading.Thread(
-        target=_in_thread,
-        args=(current_app._get_current_object(), run.id),  # type: ignore[attr-defined]
-        name=f"scenario-run-{run.id}",
-        daemon=True,
-    )
-    _threads[run.id] = thread
-    thread.start()
+    with _threads_lock:
+        running = _threads.get(run.id)
+        if running is not None and running.is_alive():
+            return running  # handed over already (a release and its own request, say)
+        thread = threading.Thread(
+            target=_in_thread,
+            args=(current_app._get_current_object(), run.id),  # type: ignore[attr-defined]
+            name=f"scenario-run-{run.id}",
+            daemon=True,
+        )
+        _threads[run.id] = thread
+        thread.start()  # returns once the thread runs: is_alive() is true from here
     return thread
 
 
