@@ -131,7 +131,9 @@ def _close(a: float, b: float) -> bool:
 
 
 def _above(a: float, b: float) -> bool:
-    return a > b + 1e-9 * max(1.0, abs(b))
+    """Whether input figure `a` exceeds `b`: by a relative margin only, so that amounts of
+    any scale are judged alike (3e-9 locked of a capacity of 2e-9 is over it)."""
+    return a > b + 1e-9 * abs(b)
 
 
 def _join(items: Sequence[str]) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from allocation import result_to_dict, solve
 
 
@@ -356,3 +358,31 @@ def test_when_the_checks_run_out_the_limits_at_their_bounds_are_named(monkeypatc
         "Lincoln's limit of at least 8 seats and Washington's limit of at least 8 seats kept."
     )
     assert limit_indexes(conflict) == [2, 0, 1]
+
+
+@pytest.mark.parametrize("k", [1e-9, 1e-6, 1e3, 1e6])
+def test_conflicts_are_found_at_any_scale(k: float) -> None:
+    """Amounts of every size are judged alike: the same clashes are named, not a vague
+    "cannot all hold together" once the figures are smaller than a fixed tolerance."""
+
+    def scaled(**extra: Any) -> dict[str, Any]:
+        problem = base(**extra)
+        for service in problem["services"]:
+            service["capacity"] *= k
+            if "max_per_school" in service:
+                service["max_per_school"] *= k
+        return problem
+
+    locks = scaled(
+        locks=[
+            {"service": "J1", "school": "S1", "amount": 10 * k},
+            {"service": "J1", "school": "S2", "amount": 6 * k},
+        ]
+    )
+    [conflict] = conflicts_of(locks)
+    assert conflict["code"]["code"] == "locks_over_capacity"
+    assert [ref["index"] for ref in conflict["locks"]] == [0, 1]
+    limit = scaled(limits=[{"school": "S1", "category": "tutoring", "min": 40 * k}])
+    [conflict] = conflicts_of(limit)
+    assert conflict["code"]["code"] == "limit_unreachable"
+    assert conflict["code"]["params"]["reach"] == pytest.approx(23 * k, rel=1e-9)
