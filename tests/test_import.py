@@ -247,6 +247,25 @@ def test_web_import_takes_only_csv(client, login):
     assert _count(School) == 0
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length 5 >>\nstream\n\x00\x01\x02\x03\n",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 40,  # an Excel 97-2003 .xls
+    ],
+    ids=["pdf", "xls"],
+)
+def test_web_import_refuses_a_binary_file_named_csv(client, login, content):
+    """Read as a CSV, its bytes would make a header of garbage for the mapping step."""
+    login("coordinator")
+    response = _upload(client, content)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "the file is neither a CSV nor an XLSX file" in page
+    assert "import/columns" not in page  # not the mapping step
+    assert _count(School) == 0
+
+
 @pytest.mark.parametrize("app_config", [{"MAX_CONTENT_LENGTH": 1024}])
 def test_web_import_is_size_limited(client, login):
     login("coordinator")

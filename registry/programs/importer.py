@@ -35,6 +35,7 @@ from flask_babel import gettext as _
 from openpyxl import load_workbook
 
 from registry.refusals import Refused
+from registry.spreadsheets import decode_csv, is_binary, is_xlsx
 from registry.vocabulary import GRADES, sort_grades
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -291,25 +292,12 @@ def _xlsx_lines(raw: bytes) -> Generator[tuple[int, list[str]], None, None]:
         book.close()
 
 
-def is_xlsx(raw: bytes) -> bool:
-    """Whether a file is an XLSX workbook (a zip archive) rather than a CSV."""
-    return raw[:4] == b"PK\x03\x04"
-
-
-def decode_csv(raw: bytes) -> str:
-    """A CSV's text: UTF-8 (with or without a byte-order mark), else Windows' cp1252."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
-
-
 def read_listing(raw: bytes) -> Listing:
     """Every row of a CSV or XLSX listing; ListingRefused if the file is not a listing."""
     if is_xlsx(raw):
         lines = _xlsx_lines(raw)
     else:
-        if b"\x00" in raw:
+        if is_binary(raw):
             raise ListingRefused([_("the file is neither a CSV nor an XLSX file")])
         lines = _csv_lines(decode_csv(raw))
     with closing(lines):  # the workbook closes even when the rows are not all read

@@ -39,7 +39,7 @@ from registry.models import (
     SchoolAlias,
     Service,
 )
-from registry.programs.importer import Listing, ListingRow, decode_csv
+from registry.programs.importer import Listing, ListingRow
 from registry.programs.matching import (
     MatchedBy,
     SchoolMatcher,
@@ -49,6 +49,7 @@ from registry.programs.matching import (
     text_key,
 )
 from registry.refusals import Refused
+from registry.spreadsheets import decode_csv
 from registry.vocabulary import (
     Category,
     PartnerStatus,

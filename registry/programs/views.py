@@ -28,8 +28,9 @@ from registry.programs.forms import (
     ListingUploadForm,
     review_form,
 )
-from registry.programs.importer import ListingRefused, is_xlsx, read_listing
+from registry.programs.importer import ListingRefused, read_listing
 from registry.refusals import Refused, show_refusal
+from registry.spreadsheets import is_xlsx
 
 bp = Blueprint("programs", __name__, url_prefix="/programs")
 

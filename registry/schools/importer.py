@@ -84,6 +84,7 @@ from registry.refusals import Refused
 from registry.schools.export import COLUMNS as EXPORT_COLUMNS
 from registry.schools.services import percentage
 from registry.schoolyear import is_school_year
+from registry.spreadsheets import decode_csv, is_binary, is_xlsx
 from registry.vocabulary import GRADES, percent_label, sort_grades
 
 if TYPE_CHECKING:
@@ -719,32 +720,23 @@ def _xlsx_lines(raw: bytes) -> Iterator[tuple[int, list[str]]]:
         book.close()
 
 
-def is_xlsx(raw: bytes) -> bool:
-    """Whether an upload is an XLSX workbook (a zip archive) rather than a CSV."""
-    return raw[:4] == b"PK\x03\x04"
-
-
 def check_upload(raw: bytes, filename: str) -> None:
-    """Refuse a file named .xlsx that is no workbook (it would be read as a CSV)."""
+    """Refuse a file named .xlsx that is no workbook (it would be read as a CSV), and a
+    binary file (a PDF, an image, an old .xls) whatever its name: read as a CSV, its
+    bytes would make a header of garbage for the mapping step."""
     if filename.lower().endswith(".xlsx") and not is_xlsx(raw):
         raise ImportRefused(
             [_row(1, _("not a readable XLSX file (%(error)s)", error=_("not a zip archive")))]
         )
-
-
-def decode(raw: bytes) -> str:
-    """A CSV's text: UTF-8 (with or without a byte-order mark), else Windows-Excel cp1252."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+    if is_binary(raw):
+        raise ImportRefused([_("the file is neither a CSV nor an XLSX file")])
 
 
 def upload_lines(raw: bytes) -> Iterator[tuple[int, list[str]]]:
     """The numbered rows of an uploaded CSV or XLSX file."""
     if is_xlsx(raw):
         return _xlsx_lines(raw)
-    return _csv_lines(io.StringIO(decode(raw), newline=""))
+    return _csv_lines(io.StringIO(decode_csv(raw), newline=""))
 
 
 def _filled(cells: list[str]) -> int:
