@@ -369,6 +369,19 @@ def test_search_filters_and_sorting(client, login, make_partner, make_service):
     assert names("sort=type")[0] == "Alpha Tutors"  # business sorts first
 
 
+def test_search_folds_accented_capitals(client, login, make_partner):
+    """Names in Spanish and Portuguese: "ÉLAN" is found by "élan" on SQLite as on PostgreSQL."""
+    make_partner(name="ÉLAN Artes", contact_name="João Araújo")
+    make_partner(name="Elan Tutors")
+    login("coordinator")
+
+    def names(query: str) -> list[str]:
+        return _names(client.get(f"/partners/?format=csv&{query}"))
+
+    assert names("q=élan") == ["ÉLAN Artes"]
+    assert names("q=ARAÚJO") == ["ÉLAN Artes"]  # the contact's name
+
+
 @pytest.mark.parametrize(
     "query",
     [
