@@ -113,6 +113,21 @@ def test_a_cookie_saved_before_sign_out_is_refused_afterwards(client, login):
     assert sent_to_sign_in(replay)
 
 
+def test_signing_out_says_so_though_the_browser_drops_the_cookies(app, client, login):
+    """Clear-Site-Data drops the session cookie, which held a flash: the sign-in page says
+    "signed out" from its address instead, to a browser that kept no cookie at all."""
+    login("coordinator")
+    response = client.post("/logout")
+    location = response.headers["Location"]
+    assert location.endswith("/login?signed_out=1")
+    cleared = app.test_client()  # what the browser has left: nothing
+    page = cleared.get(location).get_data(as_text=True)
+    assert (
+        '<div class="flashes" role="status"><p class="flash flash-info">You are signed out.' in page
+    )
+    assert "You are signed out." not in cleared.get("/login").get_data(as_text=True)
+
+
 def test_a_cookie_without_a_session_record_signs_nobody_in(app, make_user):
     user = make_user("admin")
     forged = app.test_client()

@@ -73,7 +73,10 @@ def login() -> ResponseReturnValue:
             if user.must_change_password:
                 return redirect(url_for("auth.change_password"))
             return redirect(_safe_next(request.args.get("next")) or url_for("main.dashboard"))
-    return render_template("auth/login.html", form=form), 200 if not form.errors else 400
+    signed_out = request.method == "GET" and request.args.get("signed_out") == "1"
+    return render_template("auth/login.html", form=form, signed_out=signed_out), (
+        200 if not form.errors else 400
+    )
 
 
 def _seconds(verdict: throttle.Verdict) -> int:
@@ -100,9 +103,9 @@ def _retry_message(verdict: throttle.Verdict) -> str:
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     logout_user()  # ends the session's record too (registry.sessions)
-    flash(_("You are signed out."), "info")
-    response = redirect(url_for("auth.login"))
-    # The browser drops this site's cookies and storage (the flash is lost with them).
+    # The browser drops this site's cookies and storage, and a flash with them (it is
+    # kept in the session cookie): the sign-in page says "signed out" from its address.
+    response = redirect(url_for("auth.login", signed_out=1))
     response.headers["Clear-Site-Data"] = '"cookies", "storage"'
     return response
 
