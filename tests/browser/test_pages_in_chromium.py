@@ -8,6 +8,8 @@ from collections.abc import Callable
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from tests.browser.conftest import DEMO_PASSWORD
+
 WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 
@@ -138,3 +140,25 @@ def test_a_bad_partner_form_shows_errors_in_place(
     assert errors.count() >= 1
     assert page.locator("[aria-invalid=true]").count() >= 1  # type: ignore[attr-defined]
     assert _violations(page) == []
+
+
+def test_signing_out_says_so_after_the_browser_drops_its_cookies(
+    browser: object, live_server: str
+) -> None:
+    """Chromium honours Clear-Site-Data on sign-out: the message comes from the address."""
+    context = browser.new_context(bypass_csp=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.fill("main input[name=email]", "coordinator@demo.example")
+    page.fill("main input[name=password]", DEMO_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{live_server}/logout")
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url.endswith("/login?signed_out=1")
+    assert page.locator("main [role=status]").inner_text() == "You are signed out."
+    assert _violations(page) == []
+    page.goto(f"{live_server}/partners/")
+    assert "/login" in page.url  # signed out indeed
+    context.close()
