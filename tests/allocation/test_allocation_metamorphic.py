@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from allocation import result_to_dict, result_to_json, solve
 from allocation.result import number
+from tests.allocation.strategies import SCHOOLS, locks_and_limits, school_ids
 
-SCHOOLS = ["S0", "S1", "S2", "S3", "S4"]
 FACTORS = [1e-6, 1e-3, 0.37, 3.0, 1000.0, 1e6]
 
 
@@ -35,10 +35,6 @@ METAMORPHIC = settings(
     derandomize=True,  # the same examples on every run
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-
-
-def school_ids(eligible: list[Any]) -> list[str]:
-    return [entry if isinstance(entry, str) else entry["school"] for entry in eligible]
 
 
 @st.composite
@@ -67,27 +63,7 @@ def problems(draw: st.DrawFn, *, continuous: bool = False) -> dict[str, Any]:
         if draw(st.integers(0, 3)) == 0:
             entry["min_viable"] = draw(st.sampled_from([2, 4, 6]))
         services.append(entry)
-    locks = []
-    for service in draw(st.lists(st.sampled_from(services), max_size=2)):
-        school = draw(st.sampled_from(school_ids(service["eligible"])))
-        amount = draw(st.sampled_from([0, 1, 2, 4, 6]))
-        if amount <= service["capacity"]:
-            locks.append({"service": service["id"], "school": school, "amount": amount})
-    limits = []
-    for _ in range(draw(st.integers(0, 2))):
-        limit: dict[str, Any] = {
-            "school": draw(st.sampled_from(SCHOOLS)),
-            "category": draw(st.sampled_from(["a", "b"])),
-        }
-        low = draw(st.sampled_from([None, 0, 2, 5, 11]))
-        high = draw(st.sampled_from([None, 3, 8, 20]))
-        if low is not None and high is not None and low > high:
-            low, high = high, low
-        if low is not None:
-            limit["min"] = low
-        if high is not None:
-            limit["max"] = high
-        limits.append(limit)
+    locks, limits = locks_and_limits(draw, services)
     return {"schools": schools, "services": services, "locks": locks, "limits": limits}
 
 

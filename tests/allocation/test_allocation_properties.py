@@ -12,13 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from allocation import result_to_dict, solve
-
-SCHOOLS = ["S0", "S1", "S2", "S3", "S4"]
-
-
-def school_ids(eligible: list[Any]) -> list[str]:
-    """The school ids of an `eligible` list (ids or {"school", "max"} entries)."""
-    return [entry if isinstance(entry, str) else entry["school"] for entry in eligible]
+from tests.allocation.strategies import SCHOOLS, locks_and_limits
 
 
 @st.composite
@@ -53,27 +47,7 @@ def problems(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.integers(0, 3)) == 0:
             entry["min_viable"] = draw(st.sampled_from([2, 4, 6]))
         services.append(entry)
-    locks = []
-    for service in draw(st.lists(st.sampled_from(services), max_size=2)):
-        school = draw(st.sampled_from(school_ids(service["eligible"])))
-        amount = draw(st.sampled_from([0, 1, 2, 4, 6]))
-        if amount <= service["capacity"]:
-            locks.append({"service": service["id"], "school": school, "amount": amount})
-    limits = []
-    for _ in range(draw(st.integers(0, 2))):
-        limit: dict[str, Any] = {
-            "school": draw(st.sampled_from(SCHOOLS)),
-            "category": draw(st.sampled_from(["a", "b"])),
-        }
-        low = draw(st.sampled_from([None, 0, 2, 5, 11]))
-        high = draw(st.sampled_from([None, 3, 8, 20]))
-        if low is not None and high is not None and low > high:
-            low, high = high, low
-        if low is not None:
-            limit["min"] = low
-        if high is not None:
-            limit["max"] = high
-        limits.append(limit)
+    locks, limits = locks_and_limits(draw, services)
     return {"schools": schools, "services": services, "locks": locks, "limits": limits}
 
 
