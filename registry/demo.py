@@ -35,6 +35,7 @@ import math
 import random
 import secrets
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -328,11 +329,40 @@ def demo_years(today: date) -> list[str]:
     return years
 
 
-def _pct(value: float, low: float = 1.0, high: float = 99.0) -> Decimal:
+def pct(value: float, low: float = 1.0, high: float = 99.0) -> Decimal:
+    """A drawn percentage as a stored one: within [low, high], to one decimal."""
     return Decimal(str(round(min(high, max(low, value)), 1)))
 
 
-def _grades(first: str, last: str) -> list[str]:
+def draw_indicator_years(
+    rng: random.Random,
+    latest: dict[str, float],
+    years: list[str],
+    drift: dict[str, float],
+    high_needs_margin: float,
+) -> Iterator[tuple[str, dict[str, float]]]:
+    """A school's indicators for each year, the latest first: each earlier year drifts
+    back by `drift` with some noise, and high needs (anyone disadvantaged, learning English
+    or with a disability) is above the largest of those and `high_needs_margin` points
+    above the disadvantaged. Drawn a year at a time, as the caller takes them."""
+    for back, year in enumerate(reversed(years)):
+        values = {
+            name: value - drift[name] * back + (rng.gauss(0, 1.2) if back else 0.0)
+            for name, value in latest.items()
+        }
+        worst = max(
+            values["pct_econ_disadvantaged"],
+            values["pct_english_learners"],
+            values["pct_disabilities"],
+        )
+        values["pct_high_needs"] = max(
+            worst + 2, values["pct_econ_disadvantaged"] + high_needs_margin + rng.gauss(0, 1.5)
+        )
+        yield year, values
+
+
+def grade_span(first: str, last: str) -> list[str]:
+    """The grades from `first` to `last` ("K", "5": K, 1, ... 5)."""
     return list(GRADES[GRADES.index(first) : GRADES.index(last) + 1])
 
 
@@ -340,10 +370,12 @@ def _plan_schools(rng: random.Random, years: list[str]) -> list[SchoolPlan]:
     kinds: list[tuple[str, list[str], tuple[int, int]]] = []
     for i, name in enumerate(ELEMENTARY_NAMES):
         first = "PK" if i % 3 == 0 else "K"
-        kinds.append((f"{name} Elementary School", _grades(first, "6"), (250, 520)))
-    kinds.append((K8_NAME, _grades("K", "8"), (600, 760)))
-    kinds.extend((f"{name} Middle School", _grades("7", "8"), (560, 900)) for name in MIDDLE_NAMES)
-    kinds.extend((name, _grades("9", "12"), (1000, 1450)) for name in HIGH_NAMES)
+        kinds.append((f"{name} Elementary School", grade_span(first, "6"), (250, 520)))
+    kinds.append((K8_NAME, grade_span("K", "8"), (600, 760)))
+    kinds.extend(
+        (f"{name} Middle School", grade_span("7", "8"), (560, 900)) for name in MIDDLE_NAMES
+    )
+    kinds.extend((name, grade_span("9", "12"), (1000, 1450)) for name in HIGH_NAMES)
 
     zip_effect = {z: rng.gauss(0, 0.7) for z in ZIPS}
     raw: list[tuple[str, list[str], int, str, float]] = []
@@ -392,21 +424,8 @@ def _plan_indicators(
         "pct_chronically_absent": absence,
     }
     by_year: dict[str, dict[str, Decimal | None]] = {}
-    for back, year in enumerate(reversed(years)):
-        values = {
-            name: value - DRIFT[name] * back + (rng.gauss(0, 1.2) if back else 0.0)
-            for name, value in latest.items()
-        }
-        # High needs: anyone disadvantaged, learning English or with a disability.
-        worst = max(
-            values["pct_econ_disadvantaged"],
-            values["pct_english_learners"],
-            values["pct_disabilities"],
-        )
-        values["pct_high_needs"] = max(
-            worst + 2, values["pct_econ_disadvantaged"] + 16 - 0.1 * abs(z) + rng.gauss(0, 1.5)
-        )
-        by_year[year] = {name: _pct(values[name]) for name in INDICATORS}
+    for year, values in draw_indicator_years(rng, latest, years, DRIFT, 16 - 0.1 * abs(z)):
+        by_year[year] = {name: pct(values[name]) for name in INDICATORS}
     return by_year
 
 
@@ -432,7 +451,7 @@ def _plan_service(rng: random.Random, category: Category, name: str) -> ServiceP
     return ServicePlan(
         name=name,
         category=category,
-        grades=_grades(first, last),
+        grades=grade_span(first, last),
         languages=languages,
         setting=rng.choice(SETTINGS[category]),
         unit=unit,
@@ -1000,7 +1019,7 @@ def _seed_accounts(
     if password is None and len(existing) < len(ACCOUNTS):
         password, generated = readable_password(), True
     # One hash for all five accounts: argon2 is slow on purpose, and they share the password.
-    hashed = _hash(password) if password is not None else ""
+    hashed = password_hash_of(password) if password is not None else ""
     account_partners = iter(_account_partners(plan, partners))
     accounts: list[tuple[str, str, str]] = []
     reset = False
@@ -1030,7 +1049,8 @@ def _seed_accounts(
     )
 
 
-def _hash(password: str) -> str:
+def password_hash_of(password: str) -> str:
+    """What a user with this password stores (hashed once, for many accounts)."""
     probe = User()
     probe.set_password(password)
     return probe.password_hash

@@ -59,7 +59,11 @@ from registry.demo import (
     TYPE_CATEGORIES,
     TYPE_WEIGHTS,
     draw_compliance,
+    draw_indicator_years,
     draw_membership,
+    grade_span,
+    password_hash_of,
+    pct,
     readable_password,
 )
 from registry.equity.need_index import default_definition
@@ -81,7 +85,6 @@ from registry.models.columns import utcnow
 from registry.refusals import Refused
 from registry.schoolyear import previous_year, school_year_of, year_bounds
 from registry.vocabulary import (
-    GRADES,
     Category,
     DPAStatus,
     DPAType,
@@ -216,14 +219,6 @@ def scale_years(today: date) -> list[str]:
     return years
 
 
-def _grades(first: str, last: str) -> list[str]:
-    return list(GRADES[GRADES.index(first) : GRADES.index(last) + 1])
-
-
-def _pct(value: float) -> Decimal:
-    return Decimal(str(round(min(99.0, max(0.5, value)), 1)))
-
-
 def _towns(rng: random.Random, count: int) -> list[str]:
     """Distinct town names; beyond the 640 made of two parts, numbered ones ("Ashbury 2")."""
     base = [head + tail for head in TOWN_HEADS for tail in TOWN_TAILS]
@@ -267,7 +262,7 @@ def _plan_schools(rng: random.Random, districts: list[District]) -> list[PlanSch
             label, first, last, per_grade, _ = KINDS[kind]
             if kind == "ES" and rng.random() < 0.35:
                 first = "PK"
-            grades = _grades(first, last)
+            grades = grade_span(first, last)
             scale = rng.lognormvariate(0, 0.3)
             enrollment = sum(
                 round(per_grade * scale * rng.uniform(0.9, 1.1) * (0.5 if g == "PK" else 1))
@@ -322,25 +317,13 @@ def _indicator_rows(
             "pct_chronically_absent": STATE_MEANS["pct_chronically_absent"] + 7 * z
             + {"elem": -3.0, "middle": 2.0, "high": 8.0}[level] + rng.gauss(0, 3),
         }  # fmt: skip
-        for back, year in enumerate(reversed(years)):
-            values = {
-                name: value - DRIFT[name] * back + (rng.gauss(0, 1.2) if back else 0.0)
-                for name, value in latest.items()
-            }
-            worst = max(
-                values["pct_econ_disadvantaged"],
-                values["pct_english_learners"],
-                values["pct_disabilities"],
-            )
-            values["pct_high_needs"] = max(
-                worst + 2, values["pct_econ_disadvantaged"] + 14 + rng.gauss(0, 1.5)
-            )
+        for year, values in draw_indicator_years(rng, latest, years, DRIFT, 14):
             row: dict[str, Any] = {
                 "id": len(rows) + 1,
                 "school_id": school.row["id"],
                 "school_year": year,
             }
-            row.update({name: _pct(values[name]) for name in INDICATORS})
+            row.update({name: pct(values[name], low=0.5) for name in INDICATORS})
             # A few gaps, as real files have, so the need index has missing data to flag.
             if rng.random() < 0.01:
                 row[rng.choice(INDICATORS)] = None
@@ -368,7 +351,7 @@ def _service_row(
             f"{category.value.replace('_', ' ').capitalize()} for grades {first}–{last}."
         ),
         "description_translations": {},
-        "grades": _grades(first, last),
+        "grades": grade_span(first, last),
         "languages": languages,
         "setting": rng.choice(SETTINGS[category]),
         "unit": unit,
@@ -859,12 +842,6 @@ def _account_rows(
     return rows, accounts
 
 
-def _hash(password: str) -> str:
-    probe = User()
-    probe.set_password(password)
-    return probe.password_hash
-
-
 CHUNK = 5000
 
 
@@ -923,7 +900,7 @@ def seed_scale(
     generated = password is None
     if password is None:
         password = readable_password(random.Random(seed))
-    users, accounts = _account_rows(plan, _hash(password))
+    users, accounts = _account_rows(plan, password_hash_of(password))
     plan.rows["user_account"] = users
     tables = [_table(model) for model in _TABLES]
     for table in tables:
