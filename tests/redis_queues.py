@@ -1,8 +1,10 @@
-"""Leaving Redis as a test found it: every key of a test's own RQ queue, and its jobs."""
+"""Redis for the tests: the local server's address when one answers, and leaving Redis as a
+test found it (every key of a test's own RQ queue, and its jobs)."""
 
 from __future__ import annotations
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.registry import (
     DeferredJobRegistry,
@@ -11,6 +13,16 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
+
+
+def local_redis_url() -> str | None:
+    """The local Redis server's address, or None when none answers (tests then skip)."""
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        Redis.from_url(url, socket_connect_timeout=1).ping()
+    except RedisError:
+        return None
+    return url
 
 
 def forget_queue(connection: Redis, name: str) -> None:

@@ -24,7 +24,7 @@ from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
 from registry.scenarios import runner
 from registry.scenarios import services as scenario_services
 from registry.vocabulary import Role
-from tests.redis_queues import forget_queue
+from tests.redis_queues import forget_queue, local_redis_url
 from tests.scenario_support import reading_by_need
 
 TIMEOUT_S = 60
@@ -359,19 +359,7 @@ def test_the_run_request_does_the_same_few_queries_whatever_the_districts_size(
     assert large <= 16, statements
 
 
-def _redis_url() -> str | None:
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        Redis.from_url(url, socket_connect_timeout=1).ping()
-    except RedisError:
-        return None
-    return url
-
-
-REDIS_URL = _redis_url()
+REDIS_URL = local_redis_url()
 
 
 @pytest.mark.skipif(REDIS_URL is None, reason="no Redis server at 127.0.0.1:6379")

@@ -26,7 +26,7 @@ from registry.scenarios import services as scenario_services
 from registry.scenarios.services import read_run
 from registry.vocabulary import Category, MOUStatus, PartnerStatus
 from tests.exported import csv_rows, csv_text, xlsx_book
-from tests.redis_queues import forget_queue
+from tests.redis_queues import forget_queue, local_redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR = "2025-26"
@@ -380,19 +380,7 @@ def test_no_page_reloads_itself():
     assert 'getAttribute("data-status-url")' in script and "location.reload" not in script
 
 
-def _redis_url() -> str | None:
-    from redis import Redis
-    from redis.exceptions import RedisError
-
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        Redis.from_url(url, socket_connect_timeout=1).ping()
-    except RedisError:
-        return None
-    return url
-
-
-REDIS_URL = _redis_url()
+REDIS_URL = local_redis_url()
 
 
 @pytest.mark.skipif(REDIS_URL is None, reason="no Redis server at 127.0.0.1:6379")
