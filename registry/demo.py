@@ -653,11 +653,17 @@ def _mou_status(
 ) -> MOUStatus:
     if index > current_index:
         return MOUStatus.DRAFT
-    if index < current_index:
+    return draw_mou_status(rng, partner.status, past=index < current_index)
+
+
+def draw_mou_status(rng: random.Random, partner_status: PartnerStatus, past: bool) -> MOUStatus:
+    """An MOU's status: one of a past year ended (a few terminated early); this year's
+    follows its partner (suspended: terminated, applicant: a draft), mostly active."""
+    if past:
         return MOUStatus.TERMINATED if rng.random() < 0.03 else MOUStatus.EXPIRED
-    if partner.status == PartnerStatus.SUSPENDED:
+    if partner_status == PartnerStatus.SUSPENDED:
         return MOUStatus.TERMINATED
-    if partner.status == PartnerStatus.APPLICANT:
+    if partner_status == PartnerStatus.APPLICANT:
         return MOUStatus.DRAFT
     return rng.choices(
         (MOUStatus.ACTIVE, MOUStatus.SUBMITTED, MOUStatus.DRAFT, MOUStatus.TERMINATED),

@@ -61,6 +61,7 @@ from registry.demo import (
     draw_compliance,
     draw_indicator_years,
     draw_membership,
+    draw_mou_status,
     grade_span,
     password_hash_of,
     pct,
@@ -444,20 +445,6 @@ def _plan_partners(
     return partners
 
 
-def _mou_status(rng: random.Random, partner: PlanPartner, index: int, current: int) -> MOUStatus:
-    if index < current:
-        return MOUStatus.TERMINATED if rng.random() < 0.03 else MOUStatus.EXPIRED
-    status = partner.row["status"]
-    if status == PartnerStatus.SUSPENDED:
-        return MOUStatus.TERMINATED
-    if status == PartnerStatus.APPLICANT:
-        return MOUStatus.DRAFT
-    return rng.choices(
-        (MOUStatus.ACTIVE, MOUStatus.SUBMITTED, MOUStatus.DRAFT, MOUStatus.TERMINATED),
-        (84, 8, 6, 2),
-    )[0]
-
-
 def _mou_row(
     rng: random.Random,
     mou_id: int,
@@ -580,7 +567,7 @@ def _plan_mous(
                     continue
                 by_id = {s["id"]: s for s in partner.services}
                 shares = any(by_id[c["service_id"]]["category"] in DATA_SHARING for c in committed)
-                status = _mou_status(rng, partner, index, current)
+                status = draw_mou_status(rng, partner.row["status"], past=index < current)
                 renewed = previous[0] if previous is not None else None
                 mous.append(_mou_row(rng, mou_id, partner, year, status, shares, renewed, today))
                 schools_in = sorted({c["school_id"] for c in committed})
