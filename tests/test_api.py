@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from registry import district_time
 from registry.extensions import db
 from registry.models import ApiToken, Partner, Scenario, ScenarioRun, User
 from registry.models.scenario import RunStatus
@@ -312,7 +313,7 @@ def test_the_directory_is_public_and_lists_what_families_see(
     make_mou: Callable[..., Any],
     api: Any,
 ) -> None:
-    today = date.today()
+    today = district_time.today()
     term = {"start_date": today - timedelta(days=30), "end_date": today + timedelta(days=30)}
     listed_partner = make_partner()
     listed = make_service(partner=listed_partner)

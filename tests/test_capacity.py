@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from registry import district_time
 from registry.audit import SYSTEM, acting_as
 from registry.extensions import db
 from registry.models import MOU, Commitment, Offering, Service
@@ -219,7 +220,7 @@ def test_renewal_leaves_out_a_school_no_longer_offered(make_mou, reading, washin
 def test_lowering_a_site_capacity_below_what_is_committed_is_refused(
     client, login, make_mou, reading, lincoln
 ) -> None:
-    year = school_year_of(date.today())
+    year = school_year_of(district_time.today())
     draft(make_mou, reading, lincoln, school_year=year, commitments=[(reading, lincoln, 15)])
     offering = db.session.scalars(select(Offering)).one()
     login("coordinator")
@@ -247,7 +248,7 @@ def test_lowering_a_site_capacity_below_what_is_committed_is_refused(
 def test_a_new_offering_below_what_is_committed_there_is_refused(
     client, login, make_mou, make_service, washington
 ) -> None:
-    year = school_year_of(date.today())
+    year = school_year_of(district_time.today())
     tutoring = make_service(name="Tutoring", capacity=None)
     draft(make_mou, tutoring, washington, school_year=year, commitments=[(tutoring, washington, 9)])
     login("coordinator")
@@ -289,7 +290,7 @@ def test_pages_show_no_limit_for_unset_capacities(
         make_mou,
         open_ended,
         lincoln,
-        school_year=school_year_of(date.today()),
+        school_year=school_year_of(district_time.today()),
         commitments=[(open_ended, lincoln, 40), (sites_only, lincoln, 5)],
     )
     login("coordinator")

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from flask.testing import FlaskClient
 
+from registry import district_time
 from registry.main import dashboard as figures
 from registry.schoolyear import school_year_of, year_bounds
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus, PartnerStatus
@@ -186,7 +187,7 @@ def test_district_staff_see_the_dashboard(client: FlaskClient, login, role: str)
 def test_dashboard_lists_and_links_what_needs_attention(
     client: FlaskClient, login, make_partner, make_school, make_mou
 ) -> None:
-    today = date.today()
+    today = district_time.today()
     year = school_year_of(today)
     first, last = year_bounds(year)
     lonely = make_school(name="Lonely Elementary")

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from registry import district_time
 from registry.audit import SYSTEM, acting_as
 from registry.extensions import db
 from registry.models import MOU, AuditEntry, Commitment, DocumentType
@@ -657,7 +658,7 @@ def test_the_list_survives_nonsense_arguments(client, login, make_mou) -> None:
 
 def test_expiring_filter_and_helper(client, login, make_mou, make_partner) -> None:
     login("coordinator")
-    today = date.today()
+    today = district_time.today()
     soon = make_mou(
         partner=make_partner(name="Ending Soon"),
         status=MOUStatus.ACTIVE,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from registry import audit
+from registry import audit, district_time
 from registry.extensions import db
 from registry.models import AuditEntry, ChangeRequest, Partner
 from registry.vocabulary import PartnerStatus, PartnerType
@@ -300,7 +300,7 @@ def test_a_partner_user_proposes_insurance_but_not_status_or_verification(client
 
 def test_detail_flags_compliance_problems(client, login, make_partner):
     partner = make_partner(
-        insurance_expiry=date.today() - timedelta(days=1), background_check_verified=None
+        insurance_expiry=district_time.today() - timedelta(days=1), background_check_verified=None
     )
     login("leader")
     html = client.get(f"/partners/{partner.id}").get_data(as_text=True)
@@ -337,7 +337,7 @@ def _names(response) -> list[str]:
 
 
 def test_search_filters_and_sorting(client, login, make_partner, make_service):
-    today = date.today()
+    today = district_time.today()
     a = make_partner(
         name="Alpha Tutors", description="math help", partner_type=PartnerType.BUSINESS
     )

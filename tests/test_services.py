@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from registry import audit
+from registry import audit, district_time
 from registry.extensions import db
 from registry.models import AuditEntry, Service
 from registry.schoolyear import school_year_of as current_school_year
@@ -251,7 +251,7 @@ def test_capacity_cannot_drop_below_this_years_commitments(
     client, login, make_service, make_mou, make_school
 ):
     service = make_service(capacity=Decimal(100))
-    year = current_school_year(date.today())
+    year = current_school_year(district_time.today())
     make_mou(partner=service.partner, school_year=year, commitments=[(service, make_school(), 60)])
     login("coordinator")
     response = client.post(f"/services/{service.id}/edit", data=form_data(service, capacity="50"))
@@ -269,7 +269,7 @@ def test_detail_shows_commitments_and_remaining_capacity(
 ):
     service = make_service(capacity=Decimal(100), name="Tutoring")
     partner = service.partner
-    year = current_school_year(date.today())
+    year = current_school_year(district_time.today())
     north, south = make_school(name="North Elementary"), make_school(name="South Elementary")
     live = make_mou(
         partner=partner,

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from registry import audit
+from registry import audit, district_time
 from registry.extensions import db
 from registry.models import AuditEntry, Offering, Service
 from registry.schoolyear import school_year_of
@@ -188,7 +187,7 @@ def test_an_offering_with_commitments_this_year_is_not_removed(
 ) -> None:
     offering = make_offering()
     service, school = offering.service, offering.school
-    year = school_year_of(date.today())
+    year = school_year_of(district_time.today())
     make_mou(
         partner=service.partner,
         schools=[school],
@@ -221,7 +220,7 @@ def test_the_table_shows_site_capacity_committed_and_remaining(
     south = make_school(name="South Elementary")
     make_offering(service=service, school=north, capacity=Decimal(20))
     make_offering(service=service, school=south, capacity=None)
-    year = school_year_of(date.today())
+    year = school_year_of(district_time.today())
     make_mou(
         partner=service.partner,
         schools=[north, south],
@@ -247,7 +246,7 @@ def test_commitments_at_schools_not_offered_are_pointed_out(
     make_mou(
         partner=service.partner,
         schools=[other],
-        school_year=school_year_of(date.today()),
+        school_year=school_year_of(district_time.today()),
         commitments=[(service, other, 3)],
     )
     make_offering(service=service, school=offered)
