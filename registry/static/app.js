@@ -2,10 +2,11 @@
 (function () {
   "use strict";
 
-  // After a failed submit, start at the error summary, so its heading is read first
-  // and Tab reaches its links (a focus() rather than autofocus: the summary is no field).
+  // After a failed submit, start at the error summary (or a focusable alert such as an
+  // import's "Nothing was imported"), so its heading is read first and Tab reaches its
+  // links (a focus() rather than autofocus: the summary is no field).
   function focusErrorSummary() {
-    var summary = document.querySelector(".error-summary");
+    var summary = document.querySelector('.error-summary, [role="alert"][tabindex="-1"]');
     if (summary) {
       summary.focus();
     }

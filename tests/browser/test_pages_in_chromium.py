@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -162,3 +163,20 @@ def test_signing_out_says_so_after_the_browser_drops_its_cookies(
     page.goto(f"{live_server}/partners/")
     assert "/login" in page.url  # signed out indeed
     context.close()
+
+
+def test_a_refused_import_takes_focus_at_what_went_wrong(
+    signed_in_page: Callable[[str], object], live_server: str, tmp_path: Path
+) -> None:
+    """A PDF named .csv is refused with one line, and focus starts there (read first)."""
+    upload = tmp_path / "schools.csv"
+    upload.write_bytes(b"%PDF-1.7\n\x00\x01\x02 not a spreadsheet")
+    page = signed_in_page("coordinator@demo.example")
+    page.goto(f"{live_server}/schools/import")  # type: ignore[attr-defined]
+    page.set_input_files("main input[type=file]", str(upload))  # type: ignore[attr-defined]
+    page.click("main form button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
+    focused = page.evaluate("document.activeElement.getAttribute('aria-labelledby')")  # type: ignore[attr-defined]
+    assert focused == "problems-heading"
+    assert "the file is neither a CSV nor an XLSX file" in page.inner_text("main [role=alert]")  # type: ignore[attr-defined]
+    assert _violations(page) == []
