@@ -437,3 +437,25 @@ def test_saving_keeps_a_language_outside_the_usual_list(client, login, make_part
     assert client.post(f"/partners/{partner.id}/edit", data=data).status_code == 302
     db.session.expire_all()
     assert db.session.get(Partner, partner.id).languages == ["English", "Swahili"]
+
+
+def test_a_refusal_without_a_field_is_shown_once_in_the_error_summary(
+    client, login, make_partner, monkeypatch
+):
+    """A form-level refusal is listed in the error summary (which takes focus), not repeated
+    in a second alert beside it."""
+    from registry.partners import services as partner_services
+    from registry.refusals import Refused
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise Refused("Nothing may change today.")
+
+    monkeypatch.setattr(partner_services, "update_partner", refuse)
+    partner = make_partner(name="Old Name")
+    login("coordinator")
+    response = client.post(f"/partners/{partner.id}/edit", data=form_data(partner, name="New"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert page.count("Nothing may change today.") == 1
+    summary = page[page.index('class="error-summary"') :]
+    assert summary.index("Nothing may change today.") < summary.index("</div>")
