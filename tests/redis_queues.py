@@ -13,6 +13,7 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
+from rq.worker_registration import REDIS_WORKER_KEYS, WORKERS_BY_QUEUE_KEY
 
 
 def local_redis_url() -> str | None:
@@ -26,9 +27,16 @@ def local_redis_url() -> str | None:
 
 
 def forget_queue(connection: Redis, name: str) -> None:
-    """Delete the queue, its jobs (waiting or in any registry) and their results, and every
-    other key naming the queue (registries, workers, the runner's one-job-per-run keys)."""
+    """Delete the queue, its jobs (waiting or in any registry) and their results, its workers'
+    entries (also in RQ's list of all workers), and every other key naming the queue
+    (registries, the runner's one-job-per-run keys)."""
     queue = Queue(name, connection=connection)
+    # The queue's workers, stopped or killed: a killed one never unregistered itself, so
+    # it is still listed in RQ's set of all workers (its own hash expires with time).
+    worker_keys = list(connection.smembers(WORKERS_BY_QUEUE_KEY % name))
+    if worker_keys:
+        connection.srem(REDIS_WORKER_KEYS, *worker_keys)
+        connection.delete(*worker_keys)
     job_ids = set(queue.get_job_ids())
     for registry in (
         StartedJobRegistry,
