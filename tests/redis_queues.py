@@ -31,12 +31,16 @@ def forget_queue(connection: Redis, name: str) -> None:
     entries (also in RQ's list of all workers), and every other key naming the queue
     (registries, the runner's one-job-per-run keys)."""
     queue = Queue(name, connection=connection)
-    # The queue's workers, stopped or killed: a killed one never unregistered itself, so
-    # it is still listed in RQ's set of all workers (its own hash expires with time).
-    worker_keys = list(connection.smembers(WORKERS_BY_QUEUE_KEY % name))
+    # The queue's workers. A killed one never unregistered itself, so RQ's set of all
+    # workers still names it; one that stopped keeps its hash (with its death) a minute.
+    worker_keys = set(connection.smembers(WORKERS_BY_QUEUE_KEY % name))
+    for key in connection.scan_iter(match="rq:worker:*", _type="hash"):
+        queues = connection.hget(key, "queues") or b""
+        if name.encode() in queues.split(b","):
+            worker_keys.add(key)
     if worker_keys:
         connection.srem(REDIS_WORKER_KEYS, *worker_keys)
-        connection.delete(*worker_keys)
+        connection.delete(*worker_keys, *(key + b":executions" for key in worker_keys))
     job_ids = set(queue.get_job_ids())
     for registry in (
         StartedJobRegistry,
@@ -48,6 +52,8 @@ def forget_queue(connection: Redis, name: str) -> None:
         job_ids.update(registry(name, connection=connection).get_job_ids())
     queue.delete(delete_jobs=True)
     for job_id in job_ids:
-        connection.delete(f"rq:job:{job_id}", f"rq:results:{job_id}")
+        connection.delete(f"rq:job:{job_id}", f"rq:results:{job_id}", f"rq:executions:{job_id}")
+        for key in connection.scan_iter(match=f"rq:execution:{job_id}:*"):
+            connection.delete(key)
     for key in connection.scan_iter(match=f"*{name}*"):
         connection.delete(key)
