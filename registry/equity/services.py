@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, case, cast, func, select
+from sqlalchemy import Integer, Select, case, cast, func, select, union
 
 from registry import formats
 from registry.equity import kpis, reference
@@ -144,19 +144,34 @@ def _save_version(
 
 
 def known_years() -> list[str]:
-    """School years the registry has data for (indicators or MOUs), oldest first."""
-    years = set(db.session.scalars(select(SchoolIndicators.school_year).distinct()))
-    years |= set(db.session.scalars(select(MOU.school_year).distinct()))
-    return sorted(y for y in years if y)
+    """School years the registry has data for (indicators or MOUs), oldest first (one query)."""
+    years = union(select(SchoolIndicators.school_year), select(MOU.school_year))
+    return sorted(y for y in db.session.scalars(years) if y)
 
 
-def default_year(today: date) -> str:
-    """This school year if the registry has data for it, else the latest year it has."""
+def default_year(today: date, known: Sequence[str] | None = None) -> str:
+    """This school year if the registry has data for it, else the latest year it has
+    (among `known`, when the caller has read `known_years` already)."""
     current = school_year_of(today)
-    years = [y for y in known_years() if y <= current]
+    years = [y for y in (known_years() if known is None else known) if y <= current]
     if current in years or not years:
         return current
     return years[-1]
+
+
+@dataclass(frozen=True)
+class YearChoice:
+    """The years a selection form offers (those with data, and the default) and its default."""
+
+    years: list[str]  # oldest first
+    default: str
+
+
+def year_choice(today: date) -> YearChoice:
+    """What the equity pages' year selectors offer, read once (one query)."""
+    known = known_years()
+    default = default_year(today, known)
+    return YearChoice(sorted({*known, default}), default)
 
 
 # ---- need ranking and comparison ----------------------------------------------------------
