@@ -27,7 +27,10 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, case, cast, func, select, union
+from sqlalchemy import Integer, Select, case, cast, func, literal_column, select, union
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from registry import formats
 from registry.equity import kpis, reference
@@ -50,7 +53,7 @@ from registry.listing import Page
 from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User, mou_school
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
 from registry.refusals import Refused
-from registry.schoolyear import FIRST_MONTH, school_year_of
+from registry.schoolyear import FIRST_MONTH, school_year_of, year_bounds
 from registry.vocabulary import Category, MOUStatus, Unit
 
 IN_FORCE = (MOUStatus.ACTIVE, MOUStatus.EXPIRED, MOUStatus.TERMINATED)
@@ -282,10 +285,35 @@ def compare_definitions(
 # two MOUs at once counts once. A few rows come back whatever the registry's size.
 
 
+class _YearNumber(FunctionElement[int]):
+    """SQL: the school year a date falls in, as the calendar year it starts in."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "school_year_number"
+
+
+@compiles(_YearNumber)
+def _year_number_sql(element: _YearNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    (day,) = element.clauses
+    year = cast(func.extract("year", day), Integer)
+    month = func.extract("month", day)
+    return compiler.process(year - case((month < FIRST_MONTH, 1), else_=0), **kw)
+
+
+@compiles(_YearNumber, "postgresql")
+def _year_number_postgresql(element: _YearNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    # EXTRACT returns numeric since PostgreSQL 14; date_part's double precision is the same
+    # whole number, computed about twice as fast over the tens of thousands of MOU-school links.
+    (day,) = element.clauses
+    year = cast(func.date_part(literal_column("'year'"), day), Integer)
+    month = func.date_part(literal_column("'month'"), day)
+    return compiler.process(year - case((month < FIRST_MONTH, 1), else_=0), **kw)
+
+
 def _year_number(day: Any) -> Any:
     """SQL: the school year a date falls in, as the calendar year it starts in."""
-    year = cast(func.extract("year", day), Integer)
-    return year - case((func.extract("month", day) < FIRST_MONTH, 1), else_=0)
+    return _YearNumber(day)
 
 
 def _year_name(number: int) -> str:
@@ -389,12 +417,12 @@ def mou_trend(year: str) -> MOUTrend:
 
 def _covered_schools(year: str) -> Select[Any]:
     """SQL: the ids of the schools under an MOU in force in a school year."""
-    terms = _terms()
-    number = int(year[:4])
+    # The term overlaps the year: compared as dates, no school year computed for each MOU.
+    first_day, last_day = year_bounds(year)
     return (
         select(mou_school.c.school_id)
-        .join(terms, terms.c.mou_id == mou_school.c.mou_id)
-        .where(terms.c.first <= number, terms.c.last >= number)
+        .join(MOU, MOU.id == mou_school.c.mou_id)
+        .where(MOU.status.in_(IN_FORCE), MOU.start_date <= last_day, MOU.end_date >= first_day)
         .distinct()
     )
 
