@@ -40,7 +40,6 @@ from registry.equity.need_index import (
     NeedSpec,
     SchoolNeed,
     compare_needs,
-    compute_need,
     find_default_definition,
     need_scores,
     normalised_indicators,
@@ -52,6 +51,7 @@ from registry.extensions import db
 from registry.listing import Page
 from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User, mou_school
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
+from registry.models.school import INDICATORS
 from registry.refusals import Refused
 from registry.schoolyear import FIRST_MONTH, school_year_of, year_bounds
 from registry.vocabulary import Category, MOUStatus, Unit
@@ -208,15 +208,31 @@ class NeedRanking:
         return [r for r in self.rows if r.need.missing]
 
 
-def _schools_by_id() -> dict[int, SchoolRef]:
-    found = db.session.execute(select(School.id, School.dese_code, School.name, School.enrollment))
-    return {row[0]: SchoolRef(*row) for row in found}
+Indicators = dict[int, dict[str, Decimal | None]]
+
+
+def _schools_and_indicators(year: str) -> tuple[dict[int, SchoolRef], Indicators]:
+    """Every school, and its indicators for a year (all missing without a row for it), in
+    one query: what `raw_indicators` and a read of the schools give, at one outer join."""
+    indicators = [getattr(SchoolIndicators, name) for name in INDICATORS]
+    found = db.session.execute(
+        select(School.id, School.dese_code, School.name, School.enrollment, *indicators).outerjoin(
+            SchoolIndicators,
+            (SchoolIndicators.school_id == School.id) & (SchoolIndicators.school_year == year),
+        )
+    )
+    schools: dict[int, SchoolRef] = {}
+    raw: Indicators = {}
+    for school_id, dese_code, name, enrollment, *values in found:
+        schools[school_id] = SchoolRef(school_id, dese_code, name, enrollment)
+        raw[school_id] = dict(zip(INDICATORS, values, strict=True))
+    return schools, raw
 
 
 def need_ranking(definition: NeedIndexDefinition, year: str) -> NeedRanking:
-    """Schools ranked by need under a definition for a year."""
-    needs = compute_need(definition, year)
-    schools = _schools_by_id()
+    """Schools ranked by need under a definition for a year (one query)."""
+    schools, raw = _schools_and_indicators(year)
+    needs = need_scores(raw, NeedSpec.of(definition))
     counted = [name for name in INDICATOR_LABELS if float(definition.weights.get(name, 0)) > 0]
     rows = [NeedRow(schools[n.school_id], n) for n in ranked(needs)]
     return NeedRanking(definition, year, rows, counted)
@@ -253,9 +269,9 @@ def compare_definitions(
     a: NeedIndexDefinition, b: NeedIndexDefinition, year: str, threshold: float
 ) -> DefinitionComparison:
     """Two definitions' rankings of the same year side by side."""
-    needs_a, needs_b = compute_need(a, year), compute_need(b, year)
+    schools, raw = _schools_and_indicators(year)
+    needs_a, needs_b = need_scores(raw, NeedSpec.of(a)), need_scores(raw, NeedSpec.of(b))
     result: NeedComparison = compare_needs(needs_a, needs_b, threshold)
-    schools = _schools_by_id()
     rows = [
         ComparisonRow(
             schools[r.school_id],
