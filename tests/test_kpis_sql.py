@@ -57,6 +57,25 @@ def approx_equal(got: Any, want: Any, where: str = "") -> None:
         assert got == want, where
 
 
+def lacking_from_the_matrix(report: equity_services.EquityReport) -> list[tuple[Any, ...]]:
+    """Schools reached per category as first counted: over the whole matrix, in Python."""
+    return [
+        (
+            category,
+            sum(1 for cells in report.matrix.values() if cells.get(category)),
+            sum(1 for sid in report.top_quartile if report.lacks(sid, category)),
+        )
+        for category in report.categories
+    ]
+
+
+def lacking(report: equity_services.EquityReport) -> list[tuple[Any, ...]]:
+    return [
+        (r.category, r.schools, r.high_need_lacking)
+        for r in equity_services.high_need_lacking(report)
+    ]
+
+
 def every_school_trend(year: str, years: list[str]) -> dict[int, tuple[dict[str, int], Any]]:
     found = equity_services.school_mou_counts(year, years)
     return {sid: (row.counts, row.growth_pct) for sid, row in found.items()}
@@ -89,6 +108,7 @@ def test_the_demo_gives_the_figures_of_the_first_implementation(
         report = equity_services.equity_report(selection, demo)
         got = snapshot(report, every_school_trend(year, list(report.trend.counts)))
         approx_equal(json.loads(json.dumps(got)), want, key)
+        assert lacking(report) == lacking_from_the_matrix(report), key
 
 
 # ---- the same numbers as before, on hand-made and random registries -------------------------
@@ -213,6 +233,24 @@ def test_mou_trend_on_random_registries_is_as_before(app: Any, seed: int) -> Non
 
 
 # ---- a constant number of queries, small pages ----------------------------------------------
+
+
+def test_schools_reached_per_category_are_counted_in_sql_as_from_the_matrix(
+    app: Any, default_need_index: NeedIndexDefinition
+) -> None:
+    synthetic_district(schools=120, seed=4)
+    # 2025-26 has need scores and MOUs; 2024-25 MOUs but no school scored; 2023-24 nothing.
+    for year in ("2025-26", "2024-25", "2023-24"):
+        selection = equity_services.Selection(year)
+        report = equity_services.equity_report(selection, default_need_index, with_matrix=True)
+        want = lacking_from_the_matrix(report)
+        assert lacking(report) == want, year
+        # The dashboard's report has no matrix, and the same figures.
+        dashboard = equity_services.equity_report(selection, default_need_index, with_matrix=False)
+        assert dashboard.matrix == {} and lacking(dashboard) == want, year
+        if year == "2025-26":  # figures worth comparing: some reached, some Q4 schools lacking
+            assert any(schools for _c, schools, _n in want)
+            assert any(0 < n < len(report.top_quartile) for _c, _s, n in want)
 
 
 def synthetic_district(schools: int, seed: int = 7) -> None:
@@ -340,6 +378,10 @@ def test_the_kpis_take_the_same_number_of_queries_whatever_the_size(
     bigger = queries_per_path(client)
     assert bigger == small
     assert max(small.values()) <= 25, small
+    # 19 and 10 before the school years were read once (in one UNION), the schools reached
+    # per category counted in SQL and the schools read with their indicators (one join).
+    assert small["/equity/?year=2025-26"] <= 12, small
+    assert small["/api/v1/kpis?year=2025-26"] <= 8, small
 
 
 def test_the_equity_pages_list_a_page_of_schools_not_the_registry(

@@ -27,7 +27,22 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, case, cast, func, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    Select,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    union,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from registry import formats
 from registry.equity import kpis, reference
@@ -37,7 +52,6 @@ from registry.equity.need_index import (
     NeedSpec,
     SchoolNeed,
     compare_needs,
-    compute_need,
     find_default_definition,
     need_scores,
     normalised_indicators,
@@ -49,8 +63,9 @@ from registry.extensions import db
 from registry.listing import Page
 from registry.models import MOU, Commitment, School, SchoolIndicators, Service, User, mou_school
 from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
+from registry.models.school import INDICATORS
 from registry.refusals import Refused
-from registry.schoolyear import FIRST_MONTH, school_year_of
+from registry.schoolyear import FIRST_MONTH, school_year_of, year_bounds
 from registry.vocabulary import Category, MOUStatus, Unit
 
 IN_FORCE = (MOUStatus.ACTIVE, MOUStatus.EXPIRED, MOUStatus.TERMINATED)
@@ -144,19 +159,34 @@ def _save_version(
 
 
 def known_years() -> list[str]:
-    """School years the registry has data for (indicators or MOUs), oldest first."""
-    years = set(db.session.scalars(select(SchoolIndicators.school_year).distinct()))
-    years |= set(db.session.scalars(select(MOU.school_year).distinct()))
-    return sorted(y for y in years if y)
+    """School years the registry has data for (indicators or MOUs), oldest first (one query)."""
+    years = union(select(SchoolIndicators.school_year), select(MOU.school_year))
+    return sorted(y for y in db.session.scalars(years) if y)
 
 
-def default_year(today: date) -> str:
-    """This school year if the registry has data for it, else the latest year it has."""
+def default_year(today: date, known: Sequence[str] | None = None) -> str:
+    """This school year if the registry has data for it, else the latest year it has
+    (among `known`, when the caller has read `known_years` already)."""
     current = school_year_of(today)
-    years = [y for y in known_years() if y <= current]
+    years = [y for y in (known_years() if known is None else known) if y <= current]
     if current in years or not years:
         return current
     return years[-1]
+
+
+@dataclass(frozen=True)
+class YearChoice:
+    """The years a selection form offers (those with data, and the default) and its default."""
+
+    years: list[str]  # oldest first
+    default: str
+
+
+def year_choice(today: date) -> YearChoice:
+    """What the equity pages' year selectors offer, read once (one query)."""
+    known = known_years()
+    default = default_year(today, known)
+    return YearChoice(sorted({*known, default}), default)
 
 
 # ---- need ranking and comparison ----------------------------------------------------------
@@ -190,15 +220,31 @@ class NeedRanking:
         return [r for r in self.rows if r.need.missing]
 
 
-def _schools_by_id() -> dict[int, SchoolRef]:
-    found = db.session.execute(select(School.id, School.dese_code, School.name, School.enrollment))
-    return {row[0]: SchoolRef(*row) for row in found}
+Indicators = dict[int, dict[str, Decimal | None]]
+
+
+def _schools_and_indicators(year: str) -> tuple[dict[int, SchoolRef], Indicators]:
+    """Every school, and its indicators for a year (all missing without a row for it), in
+    one query: what `raw_indicators` and a read of the schools give, at one outer join."""
+    indicators = [getattr(SchoolIndicators, name) for name in INDICATORS]
+    found = db.session.execute(
+        select(School.id, School.dese_code, School.name, School.enrollment, *indicators).outerjoin(
+            SchoolIndicators,
+            (SchoolIndicators.school_id == School.id) & (SchoolIndicators.school_year == year),
+        )
+    )
+    schools: dict[int, SchoolRef] = {}
+    raw: Indicators = {}
+    for school_id, dese_code, name, enrollment, *values in found:
+        schools[school_id] = SchoolRef(school_id, dese_code, name, enrollment)
+        raw[school_id] = dict(zip(INDICATORS, values, strict=True))
+    return schools, raw
 
 
 def need_ranking(definition: NeedIndexDefinition, year: str) -> NeedRanking:
-    """Schools ranked by need under a definition for a year."""
-    needs = compute_need(definition, year)
-    schools = _schools_by_id()
+    """Schools ranked by need under a definition for a year (one query)."""
+    schools, raw = _schools_and_indicators(year)
+    needs = need_scores(raw, NeedSpec.of(definition))
     counted = [name for name in INDICATOR_LABELS if float(definition.weights.get(name, 0)) > 0]
     rows = [NeedRow(schools[n.school_id], n) for n in ranked(needs)]
     return NeedRanking(definition, year, rows, counted)
@@ -235,9 +281,9 @@ def compare_definitions(
     a: NeedIndexDefinition, b: NeedIndexDefinition, year: str, threshold: float
 ) -> DefinitionComparison:
     """Two definitions' rankings of the same year side by side."""
-    needs_a, needs_b = compute_need(a, year), compute_need(b, year)
+    schools, raw = _schools_and_indicators(year)
+    needs_a, needs_b = need_scores(raw, NeedSpec.of(a)), need_scores(raw, NeedSpec.of(b))
     result: NeedComparison = compare_needs(needs_a, needs_b, threshold)
-    schools = _schools_by_id()
     rows = [
         ComparisonRow(
             schools[r.school_id],
@@ -261,16 +307,42 @@ def compare_definitions(
 # starts in (2025-26 → 2025); an MOU in force covers the years from its start date's to its
 # end date's, both included. The database groups the terms by their first and last year
 # (a handful of rows: terms mostly run one or two years) and each group is spread over its
-# years here. School–partner pairs are counted the same way, once each pair's terms are
-# made disjoint: taken in order of their first year, a term adds only the years after the
-# last year any earlier term of the pair reached (one window function), so a pair under
-# two MOUs at once counts once. A few rows come back whatever the registry's size.
+# years here. School–partner pairs are then counted for each of those years: every link of
+# an MOU in force is joined to the years its term overlaps (compared as dates) and grouped by
+# school, partner and year, so a pair under two MOUs at once counts once (hash aggregates,
+# no sort; a window function over each pair's terms, sorted, took half as long again).
+# A few rows come back whatever the registry's size.
+
+
+class _YearNumber(FunctionElement[int]):
+    """SQL: the school year a date falls in, as the calendar year it starts in."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "school_year_number"
+
+
+@compiles(_YearNumber)
+def _year_number_sql(element: _YearNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    (day,) = element.clauses
+    year = cast(func.extract("year", day), Integer)
+    month = func.extract("month", day)
+    return compiler.process(year - case((month < FIRST_MONTH, 1), else_=0), **kw)
+
+
+@compiles(_YearNumber, "postgresql")
+def _year_number_postgresql(element: _YearNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    # EXTRACT returns numeric since PostgreSQL 14; date_part's double precision is the same
+    # whole number, computed about twice as fast over the tens of thousands of MOU-school links.
+    (day,) = element.clauses
+    year = cast(func.date_part(literal_column("'year'"), day), Integer)
+    month = func.date_part(literal_column("'month'"), day)
+    return compiler.process(year - case((month < FIRST_MONTH, 1), else_=0), **kw)
 
 
 def _year_number(day: Any) -> Any:
     """SQL: the school year a date falls in, as the calendar year it starts in."""
-    year = cast(func.extract("year", day), Integer)
-    return year - case((func.extract("month", day) < FIRST_MONTH, 1), else_=0)
+    return _YearNumber(day)
 
 
 def _year_name(number: int) -> str:
@@ -307,29 +379,36 @@ def _in_force_by_year(rows: Iterable[Any]) -> dict[int, int]:
     return result
 
 
-def _pair_spans() -> Any:
-    """Each school–partner pair's years under an MOU in force, as disjoint spans."""
-    terms = _terms()
-    links = (
-        select(mou_school.c.school_id, terms.c.partner_id, terms.c.first, terms.c.last)
-        .join(terms, terms.c.mou_id == mou_school.c.mou_id)
-        .subquery("links")
-    )
-    reached = func.max(links.c.last).over(
-        partition_by=(links.c.school_id, links.c.partner_id),
-        order_by=(links.c.first, links.c.last),
-        rows=(None, -1),
-    )
-    ordered = select(links.c.first, links.c.last, reached.label("reached")).subquery("ordered")
-    news = (ordered.c.reached.is_(None)) | (ordered.c.reached < ordered.c.first)
-    return (
-        select(
-            case((news, ordered.c.first), else_=ordered.c.reached + 1).label("first"),
-            ordered.c.last,
+def _years_table(numbers: Iterable[int]) -> Any:
+    """SQL: a row per school year given (its number, first and last day), to join terms to."""
+    rows = []
+    for number in sorted(numbers):
+        first_day, last_day = year_bounds(_year_name(number))
+        rows.append(
+            select(
+                literal(number, Integer).label("number"),
+                literal(first_day, Date).label("first_day"),
+                literal(last_day, Date).label("last_day"),
+            )
         )
-        .where(ordered.c.reached.is_(None) | (ordered.c.reached < ordered.c.last))
-        .subquery("pair_spans")
+    return union_all(*rows).subquery("years")
+
+
+def _pairs_by_year(numbers: Collection[int]) -> dict[int, int]:
+    """Distinct school–partner pairs under an MOU in force in each of the years (one query)."""
+    if not numbers:
+        return {}
+    years = _years_table(numbers)
+    pairs = (
+        select(mou_school.c.school_id, MOU.partner_id, years.c.number)
+        .join(MOU, MOU.id == mou_school.c.mou_id)
+        .join(years, (MOU.start_date <= years.c.last_day) & (MOU.end_date >= years.c.first_day))
+        .where(MOU.status.in_(IN_FORCE))
+        .group_by(mou_school.c.school_id, MOU.partner_id, years.c.number)
+        .subquery("pairs")
     )
+    found = db.session.execute(select(pairs.c.number, func.count()).group_by(pairs.c.number))
+    return {int(number): int(n) for number, n in found}
 
 
 @dataclass(frozen=True)
@@ -359,7 +438,7 @@ def mou_trend(year: str) -> MOUTrend:
 
     The years are those with an MOU in force, and the year asked."""
     by_year = _in_force_by_year(db.session.execute(_spans(_terms())))
-    pairs_by_year = _in_force_by_year(db.session.execute(_spans(_pair_spans())))
+    pairs_by_year = _pairs_by_year(list(by_year))
     years = sorted({_year_name(n) for n in by_year} | {year})
     counts = {y: by_year.get(int(y[:4]), 0) for y in years}
     pairs = {y: pairs_by_year.get(int(y[:4]), 0) for y in years}
@@ -374,12 +453,12 @@ def mou_trend(year: str) -> MOUTrend:
 
 def _covered_schools(year: str) -> Select[Any]:
     """SQL: the ids of the schools under an MOU in force in a school year."""
-    terms = _terms()
-    number = int(year[:4])
+    # The term overlaps the year: compared as dates, no school year computed for each MOU.
+    first_day, last_day = year_bounds(year)
     return (
         select(mou_school.c.school_id)
-        .join(terms, terms.c.mou_id == mou_school.c.mou_id)
-        .where(terms.c.first <= number, terms.c.last >= number)
+        .join(MOU, MOU.id == mou_school.c.mou_id)
+        .where(MOU.status.in_(IN_FORCE), MOU.start_date <= last_day, MOU.end_date >= first_day)
         .distinct()
     )
 
@@ -587,12 +666,32 @@ class CategoryReach:
 
 
 def high_need_lacking(report: EquityReport) -> list[CategoryReach]:
-    """Per category: how many schools have a partner in it, how many high-need ones lack one."""
+    """Per category: how many schools have a partner in it, how many high-need ones lack one.
+
+    Counted in SQL (one GROUP BY, a row per category), so the report needs no matrix: a
+    school has a partner in a category when a delivered commitment of that year's MOUs
+    names it, as a cell of `EquityReport.matrix` is then above 0."""
+    school = Commitment.school_id
+    top = sorted(report.top_quartile)
+    stmt = (
+        select(
+            Service.category,
+            func.count(school.distinct()),
+            func.count(case((school.in_(top), school)).distinct()),
+        )
+        .join(MOU, Commitment.mou_id == MOU.id)
+        .join(Service, Commitment.service_id == Service.id)
+        .where(MOU.school_year == report.selection.year, MOU.status.in_(DELIVERED))
+        .group_by(Service.category)
+    )
+    reached = {
+        Category(c): (schools, top_reached) for c, schools, top_reached in db.session.execute(stmt)
+    }
     return [
         CategoryReach(
             category,
-            sum(1 for cells in report.matrix.values() if cells.get(category)),
-            sum(1 for sid in report.top_quartile if report.lacks(sid, category)),
+            reached.get(category, (0, 0))[0],
+            len(top) - reached.get(category, (0, 0))[1],
         )
         for category in report.categories
     ]

@@ -54,11 +54,9 @@ def _definition_choices() -> list[SelectChoice]:
     return options((d.id, d.title) for d in equity_services.definitions())
 
 
-def _years() -> list[str]:
-    """The years the selection forms offer: those with data, and this one."""
-    years = set(equity_services.known_years())
-    years.add(equity_services.default_year(district_time.today()))
-    return sorted(years)
+def _years() -> equity_services.YearChoice:
+    """The years the selection forms offer (those with data, and this one) and the default."""
+    return equity_services.year_choice(district_time.today())
 
 
 # ---- equity dashboard ---------------------------------------------------------------------
@@ -88,14 +86,11 @@ def _page_of(rows: list[T]) -> Page[T]:
 
 
 def _selection_form(default: NeedIndexDefinition) -> DashboardForm:
+    years = _years()
     form = DashboardForm(
-        formdata=request.args,
-        data={
-            "year": equity_services.default_year(district_time.today()),
-            "definition": default.id,
-        },
+        formdata=request.args, data={"year": years.default, "definition": default.id}
     )
-    form.year.choices = year_choices(_years())
+    form.year.choices = year_choices(years.years)
     form.definition.choices = _definition_choices()
     return form
 
@@ -128,7 +123,11 @@ def dashboard() -> ResponseReturnValue:
     if not form.validate():
         return render_template("equity/dashboard.html", form=form, report=None), 400
     definition = db.session.get(NeedIndexDefinition, form.definition.data)
-    report = equity_services.equity_report(_selection(form), definition)  # type: ignore[arg-type]
+    report = equity_services.equity_report(
+        _selection(form),
+        definition,  # type: ignore[arg-type]
+        with_matrix=False,  # the dashboard shows the matrix's counts, counted in SQL
+    )
     return render_template(
         "equity/dashboard.html",
         form=form,
@@ -334,14 +333,11 @@ def need() -> ResponseReturnValue:
     default = equity_services.opening_definition()
     if default is None:
         return _no_definition_page(_("Need ranking"))
+    years = _years()
     form = NeedSelectionForm(
-        formdata=request.args,
-        data={
-            "year": equity_services.default_year(district_time.today()),
-            "definition": default.id,
-        },
+        formdata=request.args, data={"year": years.default, "definition": default.id}
     )
-    form.year.choices = year_choices(_years())
+    form.year.choices = year_choices(years.years)
     form.definition.choices = _definition_choices()
     if not form.validate():
         return render_template("equity/need.html", form=form, ranking=None), 400
@@ -368,15 +364,11 @@ def compare() -> ResponseReturnValue:
         return _no_definition_page(_("Compare definitions"))
     choices = _definition_choices()
     other = next((c.value for c in choices if c.value != default.id), default.id)
+    years = _years()
     form = CompareForm(
-        formdata=request.args,
-        data={
-            "year": equity_services.default_year(district_time.today()),
-            "a": default.id,
-            "b": other,
-        },
+        formdata=request.args, data={"year": years.default, "a": default.id, "b": other}
     )
-    form.year.choices = year_choices(_years())
+    form.year.choices = year_choices(years.years)
     form.a.choices = choices
     form.b.choices = choices
     if not form.validate():
@@ -409,10 +401,11 @@ def reference() -> ResponseReturnValue:
         return _no_definition_page(_("Compare with a reference index"))
     form = ReferenceForm()
     form.definition.choices = _definition_choices()
-    form.year.choices = year_choices(_years())
+    years = _years()
+    form.year.choices = year_choices(years.years)
     if not form.is_submitted():
         form.definition.data = default.id
-        form.year.data = equity_services.default_year(district_time.today())
+        form.year.data = years.default
     comparison = None
     if form.validate_on_submit():
         definition = db.session.get(NeedIndexDefinition, form.definition.data)
