@@ -145,6 +145,34 @@ def sqlite_without_fsync() -> Iterator[None]:
     sa.event.remove(sa.engine.Engine, "connect", unsynced)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def url_builders_compiled_once() -> Iterator[None]:
+    """Each test builds its own app, and Werkzeug compiles every URL rule's builder from a
+    syntax tree for each (four fifths of `create_app`: 0.11 of 0.135 s a test, some four
+    minutes of CI). A builder is a function of the rule's text, parsed parts, defaults and
+    converter types only, bound to its rule afterwards: compiled once, it serves every app."""
+    from werkzeug.routing import Rule
+
+    compile_builder = Rule._compile_builder
+    built: dict[tuple[Any, ...], Any] = {}
+
+    def once(self: Rule, append_unknown: bool = True) -> Any:
+        key = (
+            self.rule,
+            tuple(self._trace),
+            repr(sorted((self.defaults or {}).items())),
+            tuple(sorted((name, type(c)) for name, c in self._converters.items())),
+            append_unknown,
+        )
+        if key not in built:
+            built[key] = compile_builder(self, append_unknown)
+        return built[key]
+
+    Rule._compile_builder = once  # type: ignore[method-assign]
+    yield
+    Rule._compile_builder = compile_builder  # type: ignore[method-assign]
+
+
 class _CompiledTemplates(BytecodeCache):
     """Compiled templates kept in memory across the suite's apps (one per test), so each
     template is compiled once, not once per test; a changed source is compiled again."""
@@ -203,8 +231,14 @@ def app(test_database: ScratchDatabase, app_config: dict[str, Any]) -> Iterator[
         db.session.rollback()
         db.session.remove()
         with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+            tables = list(reversed(db.metadata.sorted_tables))
+            if conn.dialect.name == "postgresql":
+                # One round trip for every table (psycopg takes several statements at once
+                # when they carry no parameters): 31 DELETEs were 50 ms a test.
+                conn.exec_driver_sql("; ".join(f'DELETE FROM "{t.name}"' for t in tables))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
         db.engine.dispose()
 
 
