@@ -57,7 +57,23 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("problem", metavar="PROBLEM.json", help="the problem file ('-' for stdin)")
     solve.add_argument("--objective", help=f"override the file's: {' or '.join(OBJECTIVES)}")
     solve.add_argument("--solver", default=DEFAULT_SOLVER, help=f"{' or '.join(SOLVERS)}")
+    solve.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="categories solved at once (default: one per core, at most 4)",
+    )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    """A whole number from 1 to 64, for ``--workers``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 64, got {value}")
+    return value
 
 
 def _say(message: str) -> None:
@@ -102,7 +118,12 @@ def _run(arguments: argparse.Namespace) -> int:
 
     try:
         problem = _with_default_time_limit(load_problem(text))
-        result = solve(problem, objective=arguments.objective, solver=arguments.solver)
+        result = solve(
+            problem,
+            objective=arguments.objective,
+            solver=arguments.solver,
+            workers=arguments.workers,
+        )
     except ProblemError as error:
         return _fail(f"{arguments.problem}: {error}")
     # Ids and names are checked to be writable; strict UTF-8 all the same, so that a

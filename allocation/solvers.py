@@ -33,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import highspy
@@ -129,13 +130,19 @@ def run_highs(highs: highspy.Highs) -> None:
 
 
 _banner_silenced = False
+_banner_lock = threading.Lock()
 
 
 def silence_highs_banner() -> None:
     """Make the first HiGHS object with stdout pointed at /dev/null (see module doc)."""
     global _banner_silenced
-    if _banner_silenced:
-        return
+    with _banner_lock:
+        if not _banner_silenced:
+            _make_first_highs_quietly()
+            _banner_silenced = True
+
+
+def _make_first_highs_quietly() -> None:
     sys.stdout.flush()
     saved = os.dup(1)
     null = os.open(os.devnull, os.O_WRONLY)
@@ -146,7 +153,6 @@ def silence_highs_banner() -> None:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(null)
-    _banner_silenced = True
 
 
 class HighsSession:

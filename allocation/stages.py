@@ -23,11 +23,17 @@ only when that cannot prove its answer, and the best allocation found is
 kept when the MILP does not beat it. MILPs run without a MIP start (see
 `_run`).
 
+Categories are independent: `solve` runs several at once on threads (one per
+core, at most `MAX_WORKERS`; HiGHS releases the GIL while it solves), each with
+its own models, and puts the answers together in category order, so the bytes
+are the same as one at a time unless the time limit cuts a category short.
+
 Time limit: ``options.time_limit_s`` bounds the whole solve, model building
 included (each category's share is read off the clock when the category
-starts). Categories with cohort minimums are solved last; each category may
-use the time left when it starts less a reserve for each category after it
-(see `solve`), and each solver run what is left of its category's share.
+starts). Categories with cohort minimums are started last; each category may
+use the time left when it starts less a reserve for each category that will
+follow it on its thread (`_share`), and each solver run what is left of its
+category's share.
 
 Before any solver run, each category gets a first feasible allocation from a
 bounded method (`allocation.greedy`: a greedy fill, else the LP relaxation
@@ -61,7 +67,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -100,11 +108,13 @@ from allocation.solvers import (
     Outcome,
     make_solver,
     run,
+    silence_highs_banner,
 )
 
 PLACED_TOLERANCE = 1e-7  # relative slack on sum y = T* for continuous amounts
 FLOOR_TOLERANCE = 5e-7  # relative slack on the maxmin floor in stage 3
 IPM_FROM_PAIRS = 20_000  # an LP stage with no basis at hand and this many pairs: IPM
+MAX_WORKERS = 4  # categories solved at once at most (each solver run uses one thread)
 GAP_NOISE = 1e-9  # a reported gap below this (a share of T*, beyond solver precision) is 0
 RELAXATION_MIN_S = 5.0  # the least time the LP relaxation of `allocation.greedy` is given
 
@@ -851,6 +861,64 @@ def _figures_and_rows(
     return figures, allocations, rows
 
 
+def default_workers(clock: Clock | None) -> int:
+    """How many categories `solve` runs at once when not told: one per core the process
+    may use, at most `MAX_WORKERS`; one when a clock is given (a test's clock then sees
+    the stages one at a time, in order)."""
+    if clock is not None:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
+
+
+def _share(budget: Budget, later: int, lanes: int, clock: Clock) -> Budget:
+    """What a category starting now may use of `budget`: what is left but a reserve for
+    each category that will follow it on its lane (`later` categories still to start,
+    spread over `lanes`): 5% of what is left, or a second, or an equal share if less.
+    So a hard category can take the time it needs yet cannot starve the rest of a first
+    solution (half a second left district cohort categories with only their stage-1
+    allocation, a floor of 0)."""
+    left = budget.left()
+    if left is None:
+        return Budget(None, clock)
+    following = math.ceil(later / lanes)
+    reserve = max(0.05 * left, min(1.0, left / (following + 1)))
+    return Budget(max(left / (following + 1), left - reserve * following), clock)
+
+
+def _run_in_lanes(
+    count: int,
+    lanes: int,
+    start: Callable[[int], Callable[[], _Solved | list[Conflict]]],
+    finish: Callable[[int, _Solved | list[Conflict], int], None],
+) -> None:
+    """Run categories 0..count-1 on `lanes` threads, each started (`start`, in this thread)
+    when a lane is free, so that its share of the time is read when it starts; `finish`
+    is called in this thread as each one ends. HiGHS releases the GIL while it solves,
+    so two categories' MILPs run on two cores. An exception (a category's, or one
+    `finish` raises) stops the starting of more and goes through; categories already
+    running are not waited for (each ends within its share of the limit)."""
+    pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="allocation")
+    running: dict[Future[_Solved | list[Conflict]], int] = {}
+    following = 0
+    done = 0
+    try:
+        while following < count or running:
+            while following < count and len(running) < lanes:
+                running[pool.submit(start(following))] = following
+                following += 1
+            ended, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(ended, key=running.__getitem__):
+                position = running.pop(future)
+                done += 1
+                finish(position, future.result(), done)
+    finally:
+        pool.shutdown(wait=not running, cancel_futures=True)
+
+
 def solve(
     problem: Problem | Mapping[str, Any] | str | bytes,
     objective: str | None = None,
@@ -858,6 +926,7 @@ def solve(
     on_progress: Callable[[int, int, str], None] | None = None,
     *,
     clock: Clock | None = None,
+    workers: int | None = None,
 ) -> Result:
     """Solve `problem` (a Problem, or anything `load_problem` reads) per the spec.
 
@@ -865,9 +934,13 @@ def solve(
     `solver` is ``"highs"`` (default) or ``"cbc"``. `on_progress`, if given, is
     called with (categories done, categories in all, the category just done)
     after each category. `clock` is where the time limit is read (default: the
-    machine's monotonic clock; see `allocation.clock`). Raises ProblemError for
-    an invalid problem or objective, ValueError for an unknown solver.
+    machine's monotonic clock; see `allocation.clock`). `workers` is how many
+    categories are solved at once, on threads (default `default_workers`: one per
+    core, one when a clock is given); the answer is the same whatever the number,
+    unless the time limit cuts a category short. Raises ProblemError for an invalid
+    problem or objective, ValueError for an unknown solver.
     """
+    given_clock = clock
     clock = clock or MonotonicClock()
     started = clock.now()  # the limit bounds the whole solve, reading the file included
     problem = load_problem(problem)
@@ -887,38 +960,43 @@ def solve(
         if service.min_viable and service.capacity > 0
     }
     order = sorted(categories, key=lambda category: (category in with_cohorts, category))
+    wanted = workers if workers is not None else default_workers(given_clock)
+    lanes = max(1, min(len(order), wanted))
     solved: dict[str, tuple[CategoryData, _Solved]] = {}
     found: dict[str, list[Conflict]] = {}
-    for position, category in enumerate(order):
+
+    def start(position: int) -> Callable[[], _Solved | list[Conflict]]:
+        """Category `order[position]`, with its share of the time left now, as a call."""
+        category = order[position]
         data = category_data(problem, category)
-        # A category may use what is left of the time limit but a reserve for each
-        # category still to come (5% of it, or a second, or an equal share if less),
-        # so that a hard one can take the time it needs yet cannot starve the rest of
-        # a first solution (half a second left district cohort categories with only
-        # their stage-1 allocation, a floor of 0).
-        left = budget.left()
-        remaining = len(order) - position
-        if left is None:
-            share = Budget(None, clock)
-        else:
-            reserve = max(0.05 * left, min(1.0, left / remaining))
-            share = Budget(max(left / remaining, left - reserve * (remaining - 1)), clock)
-        if found and category in offered:
-            # Already infeasible: only look for more conflicts, cheaply, not for allocations.
-            outcome = _solve_scaled(data, chosen, solver_name, share, feasibility_only=True)
-            if isinstance(outcome, list) and outcome:
-                found[category] = outcome
-            if on_progress is not None:
-                on_progress(position + 1, len(order), category)
-            continue
-        outcome = _solve_scaled(data, chosen, solver_name, share)
-        if isinstance(outcome, list):
-            if outcome:
-                found[category] = outcome
-        elif category in offered:
-            solved[category] = (data, outcome)
+        share = _share(budget, len(order) - position - 1, lanes, clock)
+        # Already infeasible: only look for more conflicts, cheaply, not for allocations.
+        only_conflicts = bool(found) and category in offered
+
+        def run() -> _Solved | list[Conflict]:
+            outcome = _solve_scaled(
+                data, chosen, solver_name, share, feasibility_only=only_conflicts
+            )
+            if not isinstance(outcome, list) and category in offered and not only_conflicts:
+                solved[category] = (data, outcome)
+            return outcome
+
+        return run
+
+    def finish(position: int, outcome: _Solved | list[Conflict], done: int) -> None:
+        """Called in this thread, in the order categories finish."""
+        category = order[position]
+        if isinstance(outcome, list) and outcome:
+            found[category] = outcome
         if on_progress is not None:
-            on_progress(position + 1, len(order), category)
+            on_progress(done, len(order), category)
+
+    if lanes == 1:
+        for position in range(len(order)):
+            finish(position, start(position)(), position + 1)
+    else:
+        silence_highs_banner()  # before any thread makes a HiGHS object: it swaps stdout
+        _run_in_lanes(len(order), lanes, start, finish)
     conflicts = [conflict for category in categories for conflict in found.get(category, [])]
 
     if conflicts:

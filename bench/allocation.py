@@ -5,7 +5,7 @@ Usage::
     python bench/allocation.py
         [--size district|district-int|district-int-spread|state|state-region|all]
         [--seed N] [--objective proportional|maxmin|both] [--skip-floor]
-        [--timeout CPU_SECONDS] [--verbose]
+        [--timeout CPU_SECONDS] [--workers N] [--verbose]
 
 Each measured case runs in its own subprocess so that its peak memory
 (``ru_maxrss`` from ``os.wait4``) is its own. For every size and objective it
@@ -30,7 +30,10 @@ Sizes (seeded, synthetic):
   weights and capacities, per-site bounds; see `generate_regional`).
 
 Each run reports CPU seconds (user + system of its process) beside wall time:
-on a shared machine only those compare.
+on a shared machine only those compare. The engine solves categories at once on
+``--workers`` threads (default: as `solve` does, one per core, at most 4); with
+``--verbose`` it prints each category's CPU seconds when one worker runs, and
+when each category finished (wall seconds into the solve) when more do.
 """
 
 from __future__ import annotations
@@ -208,7 +211,9 @@ def entry_upper(service: dict[str, Any], entry: Any) -> float:
 # --- children ---------------------------------------------------------------------
 
 
-def child_engine(size: str, seed: int, objective: str) -> dict[str, Any]:
+def child_engine(
+    size: str, seed: int, objective: str, workers: int | None = None
+) -> dict[str, Any]:
     """Time the engine: building the category models, then the whole solve()."""
     started = time.perf_counter()
     from allocation import load_problem, solve
@@ -218,14 +223,16 @@ def child_engine(size: str, seed: int, objective: str) -> dict[str, Any]:
     problem = load_problem(problem_dict)
     loaded = time.perf_counter()
     by_category: dict[str, float] = {}
+    finished_at: dict[str, float] = {}
     last = [time.process_time()]
 
     def progress(done: int, total: int, category: str) -> None:
         now = time.process_time()
         by_category[category] = round(now - last[0], 2)
+        finished_at[category] = round(time.perf_counter() - loaded, 2)
         last[0] = now
 
-    result = solve(problem, objective=objective, on_progress=progress)
+    result = solve(problem, objective=objective, on_progress=progress, workers=workers)
     solved = time.perf_counter()
     # Then the shared build alone, as solve() does it, to split build from solve.
     for category in problem.categories:
@@ -240,7 +247,9 @@ def child_engine(size: str, seed: int, objective: str) -> dict[str, Any]:
         "load_s": loaded - started,
         "build_s": built - solved,
         "total_s": solved - loaded,
-        "category_cpu_s": by_category,
+        **(
+            {"category_cpu_s": by_category} if workers == 1 else {"category_done_at_s": finished_at}
+        ),
     }
 
 
@@ -421,7 +430,12 @@ def child_floor(size: str, seed: int, objective: str) -> dict[str, Any]:
 
 
 def measure(
-    kind: str, size: str, seed: int, objective: str, timeout_s: float | None = None
+    kind: str,
+    size: str,
+    seed: int,
+    objective: str,
+    timeout_s: float | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Run one case in a fresh subprocess; its figures plus wall time, CPU time (user +
     system of the child) and peak memory. A child that has used more than
@@ -429,6 +443,8 @@ def measure(
     not wall, so that a loaded machine does not cut runs short."""
     command = [sys.executable, __file__, "--child", kind, "--size", size, "--seed", str(seed)]
     command += ["--objective", objective]
+    if workers is not None:
+        command += ["--workers", str(workers)]
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         process = subprocess.Popen(command, stdout=out, cwd=ROOT)
@@ -500,13 +516,21 @@ def main() -> None:
         "--timeout", type=float, default=None, help="kill a run after this many CPU seconds"
     )
     parser.add_argument(
-        "--verbose", action="store_true", help="also print the engine's CPU s per category"
+        "--workers", type=int, default=None, help="categories the engine solves at once"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print the engine's figures per category"
     )
     parser.add_argument("--child", choices=["engine", "floor"], help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
-        run = child_engine if arguments.child == "engine" else child_floor
-        print(json.dumps(run(arguments.size, arguments.seed, arguments.objective)))
+        if arguments.child == "engine":
+            figures = child_engine(
+                arguments.size, arguments.seed, arguments.objective, arguments.workers
+            )
+        else:
+            figures = child_floor(arguments.size, arguments.seed, arguments.objective)
+        print(json.dumps(figures))
         return
     sizes = list(SIZES) if arguments.size == "all" else [arguments.size]
     objectives = (
@@ -521,7 +545,7 @@ def main() -> None:
     timeout = arguments.timeout
     for size in sizes:
         for objective in objectives:
-            engine = measure("engine", size, arguments.seed, objective, timeout)
+            engine = measure("engine", size, arguments.seed, objective, timeout, arguments.workers)
             floor = (
                 None
                 if arguments.skip_floor
@@ -530,6 +554,8 @@ def main() -> None:
             print(row(size, objective, "engine (PuLP)", engine, floor), flush=True)
             if arguments.verbose and "category_cpu_s" in engine:
                 print(f"<!-- engine CPU s by category: {engine['category_cpu_s']} -->")
+            if arguments.verbose and "category_done_at_s" in engine:
+                print(f"<!-- engine, each category done at s: {engine['category_done_at_s']} -->")
             if floor:
                 print(row(size, objective, "floor (arrays+highspy)", floor, floor), flush=True)
                 if not size.startswith("district-int") and "gap" in engine and "gap" in floor:

@@ -139,7 +139,13 @@ def test_bad_arguments_and_missing_file_exit_2(
     assert status == 2 and len(err.splitlines()) == 1
     assert "nope.json" in err
     path = write(tmp_path, instance(1))
-    for args in (["--objective", "fair"], ["--solver", "glpk"], ["--bogus"]):
+    for args in (
+        ["--objective", "fair"],
+        ["--solver", "glpk"],
+        ["--bogus"],
+        ["--workers", "0"],
+        ["--workers", "two"],
+    ):
         status, out, err = cli_here(capsys, "solve", path, *args)
         assert status == 2 and len(err.splitlines()) == 1
         assert out == ""
@@ -287,6 +293,17 @@ def test_the_command_line_solves_with_600_s_when_the_file_sets_no_limit(
     problem["options"] = {"time_limit_s": 42}  # the file's own limit is kept
     assert cli_here(capsys, "solve", write(tmp_path, problem))[0] == 0
     assert seen == [600.0, 600.0, 42.0]
+
+
+def test_workers_solve_categories_at_once_with_the_same_bytes(tmp_path: Path) -> None:
+    problem = instance(7)
+    for number, service in enumerate(problem["services"]):
+        service["category"] = ["arts", "tutoring", "stem"][number % 3]
+    path = write(tmp_path, problem)
+    one = cli("solve", path, "--workers", "1")
+    assert one.returncode == 0, one.stderr
+    assert len(json.loads(one.stdout)["categories"]) == 3
+    assert cli("solve", path, "--workers", "3").stdout == one.stdout
 
 
 def test_an_internal_error_is_one_line_and_exit_1(
