@@ -289,7 +289,9 @@ class _CategorySolver:
     def placed_floor(self, t_star: float) -> float:
         """The least sum of y the later stages must keep."""
         if self.data.all_integer:
-            return t_star - 0.5  # whole amounts: >= T* - 0.5 means exactly T*
+            # Whole amounts: >= T* - 0.5 means exactly T*. For CBC, T* itself: the half
+            # gave stage 2's LP half-seat vertices (`_whole_deviation_segments`).
+            return t_star if self.solver == "cbc" else t_star - 0.5
         if self.relaxed:
             return t_star * (1.0 - PLACED_TOLERANCE)
         return t_star
@@ -416,9 +418,61 @@ class _CategorySolver:
             )
             for i, (y, (over, under)) in enumerate(zip(self.model.y, deviations, strict=True))
         ]
-        if self.data.all_integer:
+        if self.data.all_integer and self.solver == "cbc":
+            target_rows += self._whole_deviation_segments(targets, deviations, factory)
+        elif self.data.all_integer:
             target_rows += self._whole_deviation_cuts(targets, deviations)
         return deviations, target_rows
+
+    def _whole_deviation_segments(
+        self,
+        targets: np.ndarray,
+        deviations: list[tuple[pulp.LpVariable, pulp.LpVariable]],
+        factory: pulp.LpProblem,
+    ) -> list[pulp.LpConstraint]:
+        """For CBC: the convex hull of |y - tau| on whole y written as segments, so that
+        the LP's vertices are whole where the chord cuts' are not.
+
+        With a = floor(tau) and f = tau - a, y = a + u1 + u2 - down with u1 in [0, 1] and
+        u2, down >= 0; over = (1 - f) u1 + u2 and under = f (1 - u1) + down, whose sum
+        f + (1 - 2f) u1 + u2 + down is the hull (the chord's slope between a and a + 1,
+        slope 1 outside). Apart from the rows that define over and under, every row is
+        a row of the flow network with coefficients +-1, so a vertex of stage 2's LP is
+        a whole allocation: CBC proves its optimum at the root. With the chord cuts it
+        had the same bound but fractional vertices, and on 16 schools it found no
+        allocation at that bound in 30 s of branching (HiGHS needs none: 0.01 s).
+        """
+        rows = []
+        for i, (y, (over, under)) in enumerate(zip(self.model.y, deviations, strict=True)):
+            tau = float(targets[i])
+            whole = math.floor(tau)
+            fraction = tau - whole
+            if fraction < 1e-9 or fraction > 1 - 1e-9:
+                continue  # tau is whole: the target row is already a network row
+            step = factory.add_variable(f"step{i}", 0, 1)
+            above = factory.add_variable(f"above{i}", 0, None)
+            below = factory.add_variable(f"below{i}", 0, None)
+            rows += [
+                pulp.LpConstraint(
+                    pulp.LpAffineExpression([(y, 1.0), (step, -1.0), (above, -1.0), (below, 1.0)]),
+                    pulp.LpConstraintEQ,
+                    f"segments{i}",
+                    float(whole),
+                ),
+                pulp.LpConstraint(
+                    pulp.LpAffineExpression([(over, 1.0), (step, fraction - 1.0), (above, -1.0)]),
+                    pulp.LpConstraintEQ,
+                    f"over{i}",
+                    0.0,
+                ),
+                pulp.LpConstraint(
+                    pulp.LpAffineExpression([(under, 1.0), (step, fraction), (below, -1.0)]),
+                    pulp.LpConstraintEQ,
+                    f"under{i}",
+                    fraction,
+                ),
+            ]
+        return rows
 
     def _whole_deviation_cuts(
         self, targets: np.ndarray, deviations: list[tuple[pulp.LpVariable, pulp.LpVariable]]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pulp import constants as pc
 from test_allocation_time_limit import RunsOutAt, cohort_district
+from test_allocation_workers import several_categories
 
 from allocation import result_to_dict, solve
 from allocation.solvers import Outcome, cbc_seconds, make_solver, outcome_of
@@ -79,6 +80,70 @@ def test_highs_and_cbc_agree(seed: int, objective: str, limit: float | None, fea
         )
         for key in keys:
             assert figures[key] == pytest.approx(other[key], rel=1e-6, abs=1e-6), key
+
+
+def whole_seats(seed: int) -> dict[str, Any]:
+    """Five whole-seat categories over 16 schools, no cohorts (a lock, a limit, per-site
+    bounds): on such categories CBC used to branch for minutes on stage 2."""
+    problem = several_categories(seed)
+    for service in problem["services"]:
+        service.pop("min_viable", None)
+        service["integer"] = True
+    return problem
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_cbc_stage_2_lp_on_whole_seats_has_whole_vertices(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The LP relaxation of what CBC is given for stage 2, solved by CBC's own simplex
+    # (a vertex): its seats are whole, so CBC proves its optimum at the root. With the
+    # chord cuts and sum y >= T* - 0.5 it had half seats and fractions.
+    import numpy as np
+    import pulp
+
+    import allocation.stages as engine
+
+    relaxations: list[list[float]] = []
+    real = engine.run
+
+    def relaxing_first(lp: Any, solver: Any) -> Outcome:
+        if lp.name == "distance":
+            kinds = {variable.name: variable.cat for variable in lp.variables()}
+            for variable in lp.variables():
+                variable.cat = pulp.LpContinuous
+            assert real(lp, make_solver("cbc", time_limit_s=None)) == Outcome.OPTIMAL
+            relaxations.append([v.varValue for v in lp.variables() if v.name.startswith("x")])
+            for variable in lp.variables():
+                variable.cat = kinds[variable.name]
+        return real(lp, solver)
+
+    monkeypatch.setattr(engine, "run", relaxing_first)
+    problem = whole_seats(seed)
+    problem["options"] = {"time_limit_s": 60}  # a bound: the old model branched for minutes
+    solve(problem, objective="proportional", solver="cbc")
+    assert relaxations
+    for seats in relaxations:
+        assert seats and np.allclose(seats, np.round(seats), atol=1e-7)
+
+
+@pytest.mark.parametrize("objective", ["proportional", "maxmin"])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_cbc_proves_whole_seat_categories_as_highs_does(
+    seed: int, objective: str, feasible: Any
+) -> None:
+    problem = whole_seats(seed)
+    problem["options"] = {"time_limit_s": 300}  # a bound, far above what it takes
+    highs = result_to_dict(solve(problem, objective=objective, solver="highs"))
+    cbc = result_to_dict(solve(problem, objective=objective, solver="cbc"))
+    feasible(problem, cbc)
+    assert cbc["status"] == "optimal"
+    assert {c["stage"] for c in cbc["categories"].values()} == {
+        "shared_floor" if objective == "proportional" else "floor_shared"
+    }
+    for category, figures in highs["categories"].items():
+        for key in ("placed", "gap", "min_coverage"):
+            assert figures[key] == pytest.approx(cbc["categories"][category][key], abs=1e-9)
 
 
 def test_a_highs_solve_error_is_retried_without_presolve() -> None:
