@@ -5,7 +5,8 @@ Usage::
     python bench/allocation.py
         [--size district|district-int|district-int-spread|state|state-region|all]
         [--seed N] [--objective proportional|maxmin|both] [--skip-floor]
-        [--timeout CPU_SECONDS] [--workers N] [--verbose]
+        [--timeout CPU_SECONDS] [--workers N] [--solver highs|cbc] [--no-cohorts]
+        [--verbose]
 
 Each measured case runs in its own subprocess so that its peak memory
 (``ru_maxrss`` from ``os.wait4``) is its own. For every size and objective it
@@ -212,7 +213,12 @@ def entry_upper(service: dict[str, Any], entry: Any) -> float:
 
 
 def child_engine(
-    size: str, seed: int, objective: str, workers: int | None = None
+    size: str,
+    seed: int,
+    objective: str,
+    workers: int | None = None,
+    solver: str = "highs",
+    no_cohorts: bool = False,
 ) -> dict[str, Any]:
     """Time the engine: building the category models, then the whole solve()."""
     started = time.perf_counter()
@@ -220,6 +226,9 @@ def child_engine(
     from allocation.model import CategoryModel, category_data
 
     problem_dict = generate(size, seed)
+    if no_cohorts:
+        for service in problem_dict["services"]:
+            service.pop("min_viable", None)
     problem = load_problem(problem_dict)
     loaded = time.perf_counter()
     by_category: dict[str, float] = {}
@@ -232,7 +241,9 @@ def child_engine(
         finished_at[category] = round(time.perf_counter() - loaded, 2)
         last[0] = now
 
-    result = solve(problem, objective=objective, on_progress=progress, workers=workers)
+    result = solve(
+        problem, objective=objective, solver=solver, on_progress=progress, workers=workers
+    )
     solved = time.perf_counter()
     # Then the shared build alone, as solve() does it, to split build from solve.
     for category in problem.categories:
@@ -435,7 +446,7 @@ def measure(
     seed: int,
     objective: str,
     timeout_s: float | None = None,
-    workers: int | None = None,
+    engine_options: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run one case in a fresh subprocess; its figures plus wall time, CPU time (user +
     system of the child) and peak memory. A child that has used more than
@@ -443,8 +454,7 @@ def measure(
     not wall, so that a loaded machine does not cut runs short."""
     command = [sys.executable, __file__, "--child", kind, "--size", size, "--seed", str(seed)]
     command += ["--objective", objective]
-    if workers is not None:
-        command += ["--workers", str(workers)]
+    command += engine_options
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         process = subprocess.Popen(command, stdout=out, cwd=ROOT)
@@ -521,12 +531,21 @@ def main() -> None:
     parser.add_argument(
         "--verbose", action="store_true", help="also print the engine's figures per category"
     )
+    parser.add_argument("--solver", default="highs", choices=["highs", "cbc"])
+    parser.add_argument(
+        "--no-cohorts", action="store_true", help="drop every min_viable (plain whole seats)"
+    )
     parser.add_argument("--child", choices=["engine", "floor"], help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
         if arguments.child == "engine":
             figures = child_engine(
-                arguments.size, arguments.seed, arguments.objective, arguments.workers
+                arguments.size,
+                arguments.seed,
+                arguments.objective,
+                arguments.workers,
+                arguments.solver,
+                arguments.no_cohorts,
             )
         else:
             figures = child_floor(arguments.size, arguments.seed, arguments.objective)
@@ -545,7 +564,12 @@ def main() -> None:
     timeout = arguments.timeout
     for size in sizes:
         for objective in objectives:
-            engine = measure("engine", size, arguments.seed, objective, timeout, arguments.workers)
+            engine_options = ("--solver", arguments.solver)
+            if arguments.workers is not None:
+                engine_options += ("--workers", str(arguments.workers))
+            if arguments.no_cohorts:
+                engine_options += ("--no-cohorts",)
+            engine = measure("engine", size, arguments.seed, objective, timeout, engine_options)
             floor = (
                 None
                 if arguments.skip_floor
