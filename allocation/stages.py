@@ -68,7 +68,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cached_property
@@ -424,6 +424,18 @@ class _CategorySolver:
             target_rows += self._whole_deviation_cuts(targets, deviations)
         return deviations, target_rows
 
+    def _fractional_targets(
+        self, targets: np.ndarray, deviations: list[tuple[pulp.LpVariable, pulp.LpVariable]]
+    ) -> Iterator[tuple[int, pulp.LpVariable, tuple[pulp.LpVariable, pulp.LpVariable], int, float]]:
+        """Each school whose target is not whole: its index, y, (over, under), and its
+        target's whole part a and fraction f (tau = a + f, 0 < f < 1)."""
+        for i, (y, pair) in enumerate(zip(self.model.y, deviations, strict=True)):
+            tau = float(targets[i])
+            whole = math.floor(tau)
+            fraction = tau - whole
+            if 1e-9 <= fraction <= 1 - 1e-9:
+                yield i, y, pair, whole, fraction
+
     def _whole_deviation_segments(
         self,
         targets: np.ndarray,
@@ -443,12 +455,8 @@ class _CategorySolver:
         allocation at that bound in 30 s of branching (HiGHS needs none: 0.01 s).
         """
         rows = []
-        for i, (y, (over, under)) in enumerate(zip(self.model.y, deviations, strict=True)):
-            tau = float(targets[i])
-            whole = math.floor(tau)
-            fraction = tau - whole
-            if fraction < 1e-9 or fraction > 1 - 1e-9:
-                continue  # tau is whole: the target row is already a network row
+        # Where tau is whole, the target row is already a network row.
+        for i, y, (over, under), whole, fraction in self._fractional_targets(targets, deviations):
             step = factory.add_variable(f"step{i}", 0, 1)
             above = factory.add_variable(f"above{i}", 0, None)
             below = factory.add_variable(f"below{i}", 0, None)
@@ -486,12 +494,8 @@ class _CategorySolver:
         no whole solution, so the optimum is unchanged.
         """
         cuts = []
-        for i, (y, (over, under)) in enumerate(zip(self.model.y, deviations, strict=True)):
-            tau = float(targets[i])
-            whole = math.floor(tau)
-            fraction = tau - whole
-            if fraction < 1e-9 or fraction > 1 - 1e-9:
-                continue  # tau is whole: the two slopes already are the hull
+        # Where tau is whole, the two slopes already are the hull.
+        for i, y, (over, under), whole, fraction in self._fractional_targets(targets, deviations):
             slope = 1.0 - 2.0 * fraction
             cuts.append(
                 pulp.LpConstraint(
