@@ -932,7 +932,7 @@ def default_workers(clock: Clock | None) -> int:
     return max(1, min(cores, MAX_WORKERS))
 
 
-def _share(budget: Budget, later: int, lanes: int, clock: Clock) -> Budget:
+def _share(budget: Budget, later: int, lanes: int) -> Budget:
     """What a category starting now may use of `budget`: what is left but a reserve for
     each category that will follow it on its lane (`later` categories still to start,
     spread over `lanes`): 5% of what is left, or a second, or an equal share if less.
@@ -941,10 +941,10 @@ def _share(budget: Budget, later: int, lanes: int, clock: Clock) -> Budget:
     allocation, a floor of 0)."""
     left = budget.left()
     if left is None:
-        return Budget(None, clock)
+        return Budget(None, budget.clock)
     following = math.ceil(later / lanes)
     reserve = max(0.05 * left, min(1.0, left / (following + 1)))
-    return Budget(max(left / (following + 1), left - reserve * following), clock)
+    return Budget(max(left / (following + 1), left - reserve * following), budget.clock)
 
 
 def _run_in_lanes(
@@ -1027,7 +1027,7 @@ def solve(
         """Category `order[position]`, with its share of the time left now, as a call."""
         category = order[position]
         data = category_data(problem, category)
-        share = _share(budget, len(order) - position - 1, lanes, clock)
+        share = _share(budget, len(order) - position - 1, lanes)
         # Already infeasible: only look for more conflicts, cheaply, not for allocations.
         only_conflicts = bool(found) and category in offered
 

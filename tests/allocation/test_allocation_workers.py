@@ -155,13 +155,13 @@ def test_a_category_may_use_what_is_left_but_a_reserve_for_those_after_it_on_its
     left: float, later: int, lanes: int, share: float
 ) -> None:
     clock = Frozen()
-    given = engine._share(Budget(left, clock), later, lanes, clock)
+    given = engine._share(Budget(left, clock), later, lanes)
     assert given.left() == pytest.approx(share)
 
 
 def test_no_limit_gives_every_category_no_limit() -> None:
     clock = Frozen()
-    assert engine._share(Budget(None, clock), 3, 2, clock).left() is None
+    assert engine._share(Budget(None, clock), 3, 2).left() is None
 
 
 def test_one_worker_per_core_at_most_four_and_one_with_a_test_clock(
