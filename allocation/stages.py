@@ -71,7 +71,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -1023,6 +1023,8 @@ def solve(
     solved: dict[str, tuple[CategoryData, _Solved]] = {}
     found: dict[str, list[Conflict]] = {}
 
+    started_with: dict[int, tuple[CategoryData, bool]] = {}
+
     def start(position: int) -> Callable[[], _Solved | list[Conflict]]:
         """Category `order[position]`, with its share of the time left now, as a call."""
         category = order[position]
@@ -1030,22 +1032,21 @@ def solve(
         share = _share(budget, len(order) - position - 1, lanes)
         # Already infeasible: only look for more conflicts, cheaply, not for allocations.
         only_conflicts = bool(found) and category in offered
-
-        def run() -> _Solved | list[Conflict]:
-            outcome = _solve_scaled(
-                data, chosen, solver_name, share, feasibility_only=only_conflicts
-            )
-            if not isinstance(outcome, list) and category in offered and not only_conflicts:
-                solved[category] = (data, outcome)
-            return outcome
-
-        return run
+        started_with[position] = (data, only_conflicts)
+        return partial(
+            _solve_scaled, data, chosen, solver_name, share, feasibility_only=only_conflicts
+        )
 
     def finish(position: int, outcome: _Solved | list[Conflict], done: int) -> None:
-        """Called in this thread, in the order categories finish."""
+        """Called in this thread, in the order categories finish: all that is kept of the
+        categories is kept here, the lanes only solve."""
         category = order[position]
-        if isinstance(outcome, list) and outcome:
-            found[category] = outcome
+        data, only_conflicts = started_with.pop(position)
+        if isinstance(outcome, list):
+            if outcome:
+                found[category] = outcome
+        elif category in offered and not only_conflicts:
+            solved[category] = (data, outcome)
         if on_progress is not None:
             on_progress(done, len(order), category)
 
