@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from statistics import median
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 
@@ -355,22 +355,27 @@ def compare_needs(
     return NeedComparison(rows, rho, threshold)
 
 
-def raw_indicators(school_year: str) -> dict[int, dict[str, Decimal | None]]:
-    """Every school's indicators for a year; a school with no row for it has them all missing.
-
-    Two column queries, no objects loaded (a state has some 1,900 schools)."""
-    columns = [getattr(SchoolIndicators, name) for name in INDICATORS]
-    rows = db.session.execute(
-        select(SchoolIndicators.school_id, *columns).where(
-            SchoolIndicators.school_year == school_year
+def indicator_rows(school_year: str, *school_columns: Any) -> list[tuple[Any, ...]]:
+    """Every school (`School.id`, then `school_columns`), then its indicators for a year,
+    all None when it has no row for that year: one query, an outer join, no objects
+    loaded (a state has some 1,900 schools)."""
+    indicators = [getattr(SchoolIndicators, name) for name in INDICATORS]
+    found = db.session.execute(
+        select(School.id, *school_columns, *indicators).outerjoin(
+            SchoolIndicators,
+            (SchoolIndicators.school_id == School.id)
+            & (SchoolIndicators.school_year == school_year),
         )
     )
-    by_school: dict[int, dict[str, Decimal | None]] = {
-        school_id: dict(zip(INDICATORS, values, strict=True)) for school_id, *values in rows
+    return [tuple(row) for row in found]
+
+
+def raw_indicators(school_year: str) -> dict[int, dict[str, Decimal | None]]:
+    """Every school's indicators for a year; a school with no row for it has them all missing."""
+    return {
+        school_id: dict(zip(INDICATORS, values, strict=True))
+        for school_id, *values in indicator_rows(school_year)
     }
-    for school_id in db.session.scalars(select(School.id)):
-        by_school.setdefault(school_id, dict.fromkeys(INDICATORS))
-    return by_school
 
 
 def compute_need(definition: NeedIndexDefinition, school_year: str) -> dict[int, SchoolNeed]:

@@ -53,6 +53,7 @@ from registry.equity.need_index import (
     SchoolNeed,
     compare_needs,
     find_default_definition,
+    indicator_rows,
     need_scores,
     normalised_indicators,
     ranked,
@@ -225,14 +226,8 @@ Indicators = dict[int, dict[str, Decimal | None]]
 
 def _schools_and_indicators(year: str) -> tuple[dict[int, SchoolRef], Indicators]:
     """Every school, and its indicators for a year (all missing without a row for it), in
-    one query: what `raw_indicators` and a read of the schools give, at one outer join."""
-    indicators = [getattr(SchoolIndicators, name) for name in INDICATORS]
-    found = db.session.execute(
-        select(School.id, School.dese_code, School.name, School.enrollment, *indicators).outerjoin(
-            SchoolIndicators,
-            (SchoolIndicators.school_id == School.id) & (SchoolIndicators.school_year == year),
-        )
-    )
+    one query (`indicator_rows`)."""
+    found = indicator_rows(year, School.dese_code, School.name, School.enrollment)
     schools: dict[int, SchoolRef] = {}
     raw: Indicators = {}
     for school_id, dese_code, name, enrollment, *values in found:
