@@ -191,6 +191,16 @@ class _CompiledTemplates(BytecodeCache):
 
 _compiled_templates = _CompiledTemplates()
 _tables_created: set[str] = set()
+_scratch_documents: list[str] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def documents_in_a_scratch_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Uploaded files (the demo's placeholder documents among them) go to a scratch folder
+    for the session, never into the checkout's instance folder."""
+    _scratch_documents.append(str(tmp_path_factory.mktemp("documents")))
+    yield
+    _scratch_documents.clear()
 
 
 def make_app(url: str, **overrides: Any) -> Flask:
@@ -203,6 +213,8 @@ def make_app(url: str, **overrides: Any) -> Flask:
         # No forced two-step sign-in (tests/test_mfa.py turns it on where it tests it).
         "MFA_REQUIRED_ROLES": (),
     }
+    if _scratch_documents:
+        config["DOCUMENTS_DIR"] = _scratch_documents[0]
     config.update(overrides)
     app = create_app(config)
     app.jinja_env.bytecode_cache = _compiled_templates
