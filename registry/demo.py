@@ -27,6 +27,23 @@ Decisions beyond the issue's text, kept here so there is one place to look:
   it, its first service and the first school, and those choices should commit.
   Offerings are drawn after everything else, from a seed of their own, so the
   rest of the district is the same with or without them.
+- Paperwork agrees with the MOU rules (`registry.mous.gates`). Every MOU that was ever
+  in force (active, expired, terminated) is signed by both sides: district staff as its
+  signatories, the partner's contact as the partner's signatory (recorded by the
+  district, a few days before the district signed). Every compliance claim is backed by
+  a small placeholder PDF kept as uploads are (`registry.documents`): an insurance
+  expiry by verified certificates (one a school year back to the partner's first MOU,
+  the latest ending on that expiry), a verified background check by a verified
+  attestation (a policy on file but not verified: one waiting for verification), a
+  signed data-privacy agreement by a verified agreement filed on its MOU. Coordinators
+  verify them (the demo coordinator account, named in the audit). Signatures and
+  documents are drawn from a seed of their own, like the offerings.
+- A certificate still current that would end before its partner's active MOU does was
+  renewed for another year: a district does not activate an MOU its insurance does not
+  cover. This year's MOUs drawn active are written submitted and then activated through
+  `registry.mous.services.activate`, gates and all; those the gates hold back (lapsed
+  insurance, an unverified background check, a data-privacy agreement that ends early)
+  stay submitted, their pages listing what is missing.
 """
 
 from __future__ import annotations
@@ -43,12 +60,19 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from registry import district_time
+from registry.audit import Actor, acting_as
+from registry.documents import services as documents
+from registry.documents import storage
 from registry.equity.need_index import default_definition, find_default_definition
 from registry.extensions import db
 from registry.models import (
     INDICATORS,
     MOU,
     Commitment,
+    Document,
+    DocumentStatus,
+    DocumentType,
+    MOUVersion,
     NeedIndexDefinition,
     Offering,
     Partner,
@@ -57,7 +81,12 @@ from registry.models import (
     Service,
     User,
 )
-from registry.schoolyear import next_year, school_year_of, year_bounds
+from registry.models.columns import utcnow
+from registry.mous import services as mou_services
+from registry.mous import versions
+from registry.placeholder_pdf import placeholder_pdf
+from registry.refusals import Refused
+from registry.schoolyear import next_year, previous_year, school_year_of, year_bounds
 from registry.vocabulary import (
     GRADES,
     Category,
@@ -238,6 +267,13 @@ DATA_SHARING = {
     Category.ACADEMIC_SUPPORT,
     Category.ENGLISH_LEARNER_SUPPORT,
 }
+# Who signs for the district (the partner's signatory is its contact person).
+DISTRICT_SIGNATORIES = (
+    "Dana Placeholder, Superintendent; Robin Exemplar, Director of Community Partnerships"
+)
+PARTNER_TITLES = ("Executive Director", "Program Director", "President", "Director of Partnerships")
+# The statuses an MOU reaches only through activation: both sides signed it.
+ACTIVATED = (MOUStatus.ACTIVE, MOUStatus.EXPIRED, MOUStatus.TERMINATED)
 LANGUAGES = ("Spanish", "Portuguese", "Vietnamese", "Arabic", "Albanian", "Twi", "Swahili")
 FIRST_NAMES = ("Alex", "Jordan", "Sam", "Riley", "Casey", "Morgan", "Taylor", "Jamie", "Avery")
 LAST_NAMES = ("Demo", "Example", "Sample", "Placeholder", "Fictive", "Testwell", "Mockford")
@@ -310,6 +346,22 @@ class OfferingPlan:
 
 
 @dataclass
+class DocumentPlan:
+    partner: str
+    doc_type: DocumentType
+    school_year: str | None  # filed on the partner's MOU of that year; None: the partner's own
+    effective: date | None
+    expiry: date
+    verified: bool  # False: uploaded, waiting for verification
+
+    @property
+    def filename(self) -> str:
+        slug = "-".join(self.partner.lower().replace(".", "").replace("&", "").split())
+        kind = self.doc_type.value.replace("_", "-")
+        return f"{slug}-{kind}-{self.expiry.isoformat()}.pdf"
+
+
+@dataclass
 class Plan:
     years: list[str]
     schools: list[SchoolPlan]
@@ -318,6 +370,7 @@ class Plan:
     offerings: list[OfferingPlan] = field(default_factory=list)
     # Services (partner, name) with no overall capacity: their site capacities bound them.
     sites_only: set[tuple[str, str]] = field(default_factory=set)
+    documents: list[DocumentPlan] = field(default_factory=list)
 
 
 def demo_years(today: date) -> list[str]:
@@ -682,7 +735,7 @@ def _mou_terms(
     first, last = year_bounds(year)
     start = date(first.year, rng.choice((8, 9, 9, 9)), rng.randint(1, 28))
     end = last if rng.random() < 0.7 else date(last.year, 6, rng.randint(10, 29))
-    in_force = status in (MOUStatus.ACTIVE, MOUStatus.EXPIRED, MOUStatus.TERMINATED)
+    in_force = status in ACTIVATED
     by_name = {s.name: s for s in partner.services}
     shares = any(by_name[name].category in DATA_SHARING for name, _, _ in commitments)
     values: dict[str, object] = {
@@ -690,12 +743,8 @@ def _mou_terms(
         "end_date": end,
         "status": status,
         "signed_date": start - timedelta(days=rng.randint(3, 40)) if in_force else None,
-        "signatories": (
-            f"{partner.values['contact_name']} for {partner.name}; "
-            "Dana Placeholder for the district"
-            if in_force
-            else ""
-        ),
+        # The district's side only; the partner's signatory is drawn with the paperwork.
+        "signatories": DISTRICT_SIGNATORIES if in_force else "",
         "shares_student_data": shares,
         "notes": "Terminated by the district during the year."
         if status == MOUStatus.TERMINATED
@@ -749,6 +798,7 @@ def build_plan(today: date) -> Plan:
     mous = _plan_mous(rng, years, schools, partners, today)
     plan = Plan(years, schools, partners, mous)
     _plan_offerings(plan)
+    _plan_paperwork(plan, today)
     return plan
 
 
@@ -794,6 +844,124 @@ def _plan_offerings(plan: Plan) -> None:
         plan.sites_only.add(seats[0])
 
 
+PAPERWORK_SEED = SEED + 2
+DOCUMENT_TITLES = {
+    DocumentType.INSURANCE_CERTIFICATE: "Certificate of liability insurance",
+    DocumentType.BACKGROUND_CHECK: "CORI/SORI background-check attestation",
+    DocumentType.DATA_PRIVACY_AGREEMENT: "Student data-privacy agreement",
+}
+
+
+def _plan_paperwork(plan: Plan, today: date) -> None:
+    """Both signatures on every MOU ever in force, and the documents behind every
+    compliance claim (see the module's docstring)."""
+    rng = random.Random(PAPERWORK_SEED)
+    partners = {p.name: p for p in plan.partners}
+    active_ends: dict[str, date] = {}
+    for mou in plan.mous:
+        values = mou.values
+        if values["status"] not in ACTIVATED:
+            continue
+        signed = values["signed_date"]
+        assert isinstance(signed, date)
+        values["partner_signer_name"] = partners[mou.partner].values["contact_name"]
+        values["partner_signer_title"] = rng.choice(PARTNER_TITLES)
+        values["partner_signed_date"] = signed - timedelta(days=rng.randint(1, 14))
+        if values["status"] == MOUStatus.ACTIVE:
+            end = values["end_date"]
+            assert isinstance(end, date)
+            active_ends[mou.partner] = max(end, active_ends.get(mou.partner, end))
+
+    current = school_year_of(today)
+    for partner in plan.partners:
+        expiry = partner.values["insurance_expiry"]
+        ends = active_ends.get(partner.name)
+        if isinstance(expiry, date) and ends is not None and today <= expiry < ends:
+            expiry = partner.values["insurance_expiry"] = _a_year_later(expiry)
+        plan.documents.extend(_insurance_certificates(partner, plan.years, current))
+        if partner.values["background_check_policy"]:
+            checked = partner.values["background_check_verified"]
+            if isinstance(checked, date):
+                # An attestation runs to the end of the school year two years on.
+                until = year_bounds(school_year_of(checked + timedelta(days=730)))[1]
+                plan.documents.append(
+                    DocumentPlan(
+                        partner.name, DocumentType.BACKGROUND_CHECK, None, checked, until, True
+                    )
+                )
+            else:
+                until = year_bounds(next_year(current))[1]
+                plan.documents.append(
+                    DocumentPlan(
+                        partner.name, DocumentType.BACKGROUND_CHECK, None, None, until, False
+                    )
+                )
+    for mou in plan.mous:
+        values = mou.values
+        if values.get("dpa_status") != DPAStatus.SIGNED:
+            continue
+        expiry, signed = values["dpa_expiry"], values["signed_date"]
+        assert isinstance(expiry, date) and (signed is None or isinstance(signed, date))
+        plan.documents.append(
+            DocumentPlan(
+                mou.partner,
+                DocumentType.DATA_PRIVACY_AGREEMENT,
+                mou.school_year,
+                signed,
+                expiry,
+                True,
+            )
+        )
+
+
+def _a_year_later(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def _insurance_certificates(
+    partner: PartnerPlan, years: list[str], current: str
+) -> list[DocumentPlan]:
+    """Verified certificates ending on the partner's insurance expiry: the latest from the
+    July before the school year it ends in (or this school year's July, if earlier), and
+    one a school year before that, back to the partner's first year with an MOU."""
+    expiry = partner.values["insurance_expiry"]
+    if not isinstance(expiry, date):
+        return []
+    effective = min(year_bounds(previous_year(school_year_of(expiry)))[0], year_bounds(current)[0])
+    found = [
+        DocumentPlan(
+            partner.name, DocumentType.INSURANCE_CERTIFICATE, None, effective, expiry, True
+        )
+    ]
+    for year in years[partner.joined :] if partner.joined is not None else []:
+        first, last = year_bounds(year)
+        if first < effective:
+            found.append(
+                DocumentPlan(
+                    partner.name, DocumentType.INSURANCE_CERTIFICATE, None, first, last, True
+                )
+            )
+    return found
+
+
+def _paperwork_pdf(document: DocumentPlan) -> bytes:
+    """The placeholder file for a planned document: plainly fictional, naming what it stands for."""
+    effective = document.effective.isoformat() if document.effective else "signature"
+    return placeholder_pdf(
+        [
+            "FICTIONAL DEMO DOCUMENT - a placeholder, not a real one",
+            DISTRICT_NAME,
+            "",
+            f"{DOCUMENT_TITLES[document.doc_type]}: {document.partner}",
+            f"MOU for the {document.school_year} school year" if document.school_year else "",
+            f"In force from {effective} to {document.expiry.isoformat()}",
+        ]
+    )
+
+
 # ---- writing the plan ------------------------------------------------------------------
 
 
@@ -815,6 +983,7 @@ class DemoReport:
     passwords_reset: bool = False
     totals: dict[str, int] = field(default_factory=dict)
     mous_by_year: dict[str, int] = field(default_factory=dict)
+    held_back: int = 0  # MOUs drawn active that the activation gates kept submitted
 
     @property
     def already_present(self) -> bool:
@@ -833,6 +1002,11 @@ class DemoReport:
         lines.append(
             "  MOUs by year: " + ", ".join(f"{y} {n}" for y, n in self.mous_by_year.items())
         )
+        if self.held_back:
+            lines.append(
+                f"  {self.held_back} MOUs wait submitted: the activation gates hold them"
+                " (each MOU's page lists what is missing)."
+            )
         lines.append("Demo accounts:")
         for email, role, partner in self.accounts:
             lines.append(f"  {email:<26} {role:<12} {partner}".rstrip())
@@ -873,6 +1047,7 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
             "commitments",
             "accounts",
             "need indexes",
+            "documents",
         )
     }
 
@@ -945,11 +1120,17 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
         (m.partner.name, m.school_year): m
         for m in db.session.scalars(select(MOU).join(MOU.partner))
     }
+    # Drawn active: written submitted, then activated through the MOU rules (below).
+    to_activate: list[MOU] = []
+    activated: list[MOU] = []
     for mp in plan.mous:
         if (mp.partner, mp.school_year) in mous:
             tallies["MOUs"].present += 1
             tallies["commitments"].present += len(mp.commitments)
             continue
+        terms = dict(mp.values)
+        if terms["status"] == MOUStatus.ACTIVE:
+            terms["status"] = MOUStatus.SUBMITTED
         mou = MOU(
             partner=partners[mp.partner],
             school_year=mp.school_year,
@@ -957,7 +1138,7 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
             renewed_from=mous.get((mp.partner, _previous(plan.years, mp.school_year)))
             if mp.renews
             else None,
-            **mp.values,
+            **terms,
         )
         for service_name, code, amount in mp.commitments:
             mou.commitments.append(
@@ -971,6 +1152,17 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
         mous[(mp.partner, mp.school_year)] = mou
         tallies["MOUs"].created += 1
         tallies["commitments"].created += len(mp.commitments)
+        if mp.values["status"] == MOUStatus.ACTIVE:
+            to_activate.append(mou)
+        elif mp.values["status"] in ACTIVATED:
+            activated.append(mou)
+    db.session.flush()
+    # An MOU that was in force keeps its terms as first activated, as activation keeps them
+    # (`versions.record`, here in one flush).
+    for mou in activated:
+        db.session.add(
+            MOUVersion(mou_id=mou.id, number=mou.terms_version, snapshot=versions.snapshot(mou))
+        )
 
     # The pages read need through the default index; the migration makes one, and so does
     # this (a database built another way), never a page.
@@ -983,11 +1175,74 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
     report = _seed_accounts(plan, partners, password, tallies["accounts"])
     report.tallies = tallies
     db.session.flush()
+    _seed_documents(plan, partners, mous, tallies["documents"])
+    for mou in to_activate:
+        try:
+            mou_services.activate(mou, today)
+        except Refused:
+            report.held_back += 1  # it waits, submitted, its page listing what is missing
+    db.session.flush()
     report.totals = _totals()
     report.mous_by_year = {
         y: sum(1 for m in mous.values() if m.school_year == y) for y in plan.years
     }
     return report
+
+
+def _seed_documents(
+    plan: Plan, partners: dict[str, Partner], mous: dict[tuple[str, str], MOU], tally: Tally
+) -> None:
+    """Upload the planned documents the registry lacks, then have the demo coordinator
+    verify those planned verified.
+
+    Each file is kept as an upload is (`storage.store`) and each row ends as
+    `documents.upload` and `documents.verify` leave it, with the same audit rows (the
+    upload's, then the coordinator's verification), in two flushes: two for each of
+    some five hundred documents took seconds.
+    """
+    coordinator = db.session.scalars(
+        select(User).where(User.email == "coordinator@demo.example")
+    ).first()
+    present = {
+        (d.partner_id, d.doc_type, d.mou_id, d.expiry_date)
+        for d in db.session.scalars(select(Document))
+    }
+    to_verify: list[Document] = []
+    for planned in plan.documents:
+        partner = partners[planned.partner]
+        mou = mous[(planned.partner, planned.school_year)] if planned.school_year else None
+        key = (partner.id, planned.doc_type, mou.id if mou else None, planned.expiry)
+        if key in present:
+            tally.present += 1
+            continue
+        content = _paperwork_pdf(planned)
+        document = Document(
+            partner=partner,
+            mou=mou,
+            doc_type=planned.doc_type,
+            filename=planned.filename,
+            sha256=storage.store(content),
+            size=len(content),
+            effective_date=planned.effective,
+            expiry_date=planned.expiry,
+            status=DocumentStatus.PENDING,
+            uploaded_by=None,  # as an upload nobody signed in made
+        )
+        db.session.add(document)
+        if planned.verified:
+            to_verify.append(document)
+        present.add(key)
+        tally.created += 1
+    db.session.flush()
+    if coordinator is None or not documents.may_review(coordinator):
+        return  # nobody may verify them: they wait, pending
+    with acting_as(Actor(coordinator.id, coordinator.email)):
+        reviewed_at = utcnow()
+        for document in to_verify:
+            document.status = DocumentStatus.VERIFIED
+            document.reviewed_by = coordinator
+            document.reviewed_at = reviewed_at
+        db.session.flush()
 
 
 def _previous(years: list[str], year: str) -> str:
@@ -1075,5 +1330,6 @@ def _totals() -> dict[str, int]:
         "commitments": db.session.scalar(select(func.count(Commitment.id))) or 0,
         "accounts": db.session.scalar(select(func.count(User.id))) or 0,
         "need indexes": db.session.scalar(select(func.count(NeedIndexDefinition.id))) or 0,
+        "documents": db.session.scalar(select(func.count(Document.id))) or 0,
         "enrollment": int(db.session.scalar(select(func.sum(School.enrollment))) or 0),
     }

@@ -1,6 +1,7 @@
-"""The demo district: its size and shape, its accounts, and that seeding twice adds nothing.
+"""The demo district: its size and shape, its accounts, that it keeps the registry's own
+MOU and document rules, and that seeding twice adds nothing.
 
-Seeding takes a couple of seconds, so one test seeds once and checks many things.
+Seeding takes a few seconds, so one test seeds once and checks many things.
 """
 
 from __future__ import annotations
@@ -8,24 +9,35 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from datetime import date
+from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from registry.audit import Actor, acting_as
-from registry.demo import demo_years, seed_demo
+from registry.demo import DISTRICT_SIGNATORIES, demo_years, seed_demo
+from registry.documents import services as documents
+from registry.documents import storage
 from registry.extensions import db
 from registry.models import (
     INDICATORS,
     MOU,
+    AuditEntry,
     Commitment,
+    Document,
+    DocumentStatus,
+    DocumentType,
+    MOUVersion,
     Offering,
     Partner,
     School,
     Service,
     User,
 )
-from registry.vocabulary import MOUStatus, PartnerStatus, Role, Unit
+from registry.mous import gates
+from registry.seclog import chain
+from registry.vocabulary import DPAStatus, MOUStatus, PartnerStatus, Role, Unit
 
 TODAY = date(2026, 3, 2)  # in 2025-26, the issue's latest demo year
 EMAILS = [
@@ -47,7 +59,17 @@ def _seed(**kwargs: object):
 def _counts() -> dict[str, int]:
     return {
         model.__name__: db.session.scalar(select(func.count()).select_from(model)) or 0
-        for model in (School, Partner, Service, Offering, MOU, Commitment, User)
+        for model in (
+            School,
+            Partner,
+            Service,
+            Offering,
+            MOU,
+            Commitment,
+            User,
+            Document,
+            MOUVersion,
+        )
     }
 
 
@@ -65,6 +87,115 @@ def _ranks(values: list[float]) -> list[float]:
     return ranks
 
 
+def _active_mous_meet_the_activation_gates() -> None:
+    """Every active MOU passes the app's own activation check, and carries what activation
+    leaves: both signatures (the district's signatories are district staff only) and its
+    terms kept as version 1. So does every MOU that was ever active, signature-wise."""
+    active = list(db.session.scalars(select(MOU).where(MOU.status == MOUStatus.ACTIVE)))
+    assert active
+    unmet = {m.id: [gap.text for gap in gates.activation_gaps(m)] for m in active}
+    assert {mou_id: gaps for mou_id, gaps in unmet.items() if gaps} == {}
+    activated = db.session.scalars(
+        select(MOU).where(
+            MOU.status.in_((MOUStatus.ACTIVE, MOUStatus.EXPIRED, MOUStatus.TERMINATED))
+        )
+    )
+    kept = set(db.session.scalars(select(MOUVersion.mou_id).where(MOUVersion.number == 1)))
+    for mou in activated:
+        assert mou.district_signed and mou.partner_signed, mou.id
+        assert mou.signatories == DISTRICT_SIGNATORIES, mou.id
+        assert mou.partner.contact_name not in mou.signatories, mou.id
+        assert mou.partner_signer_name == mou.partner.contact_name, mou.id
+        assert mou.partner_signed_date and mou.signed_date
+        assert mou.partner_signed_date <= mou.signed_date <= mou.start_date, mou.id
+        assert mou.id in kept, mou.id
+    # Activation went through the MOU rules: each active MOU's audit has the status move.
+    moved = set(
+        db.session.scalars(
+            select(AuditEntry.entity_id).where(
+                AuditEntry.entity == "mou", AuditEntry.action == "status"
+            )
+        )
+    )
+    assert {m.id for m in active} <= moved
+    # Those the gates held back wait submitted, and their pages say why.
+    held = db.session.scalars(
+        select(MOU).where(MOU.status == MOUStatus.SUBMITTED, MOU.signed_date.is_not(None))
+    ).all()
+    assert held and all(gates.activation_gaps(m) for m in held)
+
+
+def _compliance_is_backed(documents_dir: Path, today: date) -> None:
+    """Every compliance claim on a page rests on what the rules need: a verified document
+    (insurance "Current", a background check "Verified", an agreement "Signed"); a claim of
+    missing or unverified has none. Every document's file is a real PDF kept under its
+    SHA-256 outside the web root, uploaded and then verified by the demo coordinator."""
+    insurance, attestation, agreement = (
+        DocumentType.INSURANCE_CERTIFICATE,
+        DocumentType.BACKGROUND_CHECK,
+        DocumentType.DATA_PRIVACY_AGREEMENT,
+    )
+    for partner in db.session.scalars(select(Partner)):
+        expiry = partner.insurance_expiry
+        if expiry is not None:
+            certificate = documents.verified_document(
+                partner, insurance, min(today, expiry), expiry
+            )
+            assert certificate is not None and certificate.expiry_date == expiry, partner.name
+        if expiry is None or expiry < today:
+            assert documents.verified_document(partner, insurance, today, today) is None
+        checks = db.session.scalars(
+            select(Document).where(
+                Document.partner_id == partner.id, Document.doc_type == attestation
+            )
+        ).all()
+        verified = [d for d in checks if d.status == DocumentStatus.VERIFIED]
+        if partner.background_check_verified is not None:
+            assert [d.effective_date for d in verified] == [partner.background_check_verified]
+        else:
+            assert not verified, partner.name
+        assert bool(checks) == partner.background_check_policy, partner.name
+
+    signed = db.session.scalars(select(MOU).where(MOU.dpa_status == DPAStatus.SIGNED)).all()
+    assert signed
+    for mou in signed:
+        assert mou.dpa_expiry is not None
+        found = documents.verified_document(
+            mou.partner, agreement, mou.dpa_expiry, mou.dpa_expiry, mou=mou
+        )
+        assert found is not None and found.mou_id == mou.id and found.expiry_date == mou.dpa_expiry
+    unsigned = db.session.scalars(
+        select(MOU).where(MOU.dpa_status.is_not(None), MOU.dpa_status != DPAStatus.SIGNED)
+    ).all()
+    assert unsigned and not any(
+        d.status == DocumentStatus.VERIFIED for m in unsigned for d in documents.mou_documents(m)
+    )
+
+    kept = list(db.session.scalars(select(Document)))
+    assert kept and {d.doc_type for d in kept} == {insurance, attestation, agreement}
+    static = Path(documents_dir).parent / "static"
+    for document in kept:
+        path = storage.path_for(document.sha256)
+        assert path.parent == documents_dir and not path.is_relative_to(static)
+        content = path.read_bytes()
+        assert storage.sha256_of(content) == document.sha256 and len(content) == document.size
+        documents.check_pdf(content, documents.max_bytes())
+    trail = defaultdict(list)
+    for entity_id, action, email in db.session.execute(
+        select(AuditEntry.entity_id, AuditEntry.action, AuditEntry.user_email)
+        .where(AuditEntry.entity == "document")
+        .order_by(AuditEntry.id)
+    ):
+        trail[entity_id].append((action, email))
+    for document in kept:
+        expected = [("create", "cli")]
+        if document.status == DocumentStatus.VERIFIED:
+            assert document.reviewed_by and document.reviewed_by.email == "coordinator@demo.example"
+            expected.append(("status", "coordinator@demo.example"))
+        assert trail[document.id] == expected, document.id
+    assert any(d.status == DocumentStatus.PENDING for d in kept)  # some wait for a coordinator
+
+
 def _sign_in(client: FlaskClient, email: str, password: str) -> int:
     status = client.post("/login", data={"email": email, "password": password}).status_code
     client.post("/logout")
@@ -76,7 +207,7 @@ def test_demo_years_reach_the_current_school_year() -> None:
     assert demo_years(date(2026, 11, 24)) == ["2023-24", "2024-25", "2025-26", "2026-27"]
 
 
-def test_demo_district(client: FlaskClient) -> None:
+def test_demo_district(app: Flask, client: FlaskClient) -> None:
     report = _seed(password="demo pass one")
     counts = _counts()
 
@@ -118,7 +249,16 @@ def test_demo_district(client: FlaskClient) -> None:
     ):
         statuses[(year, status)] += n
     assert statuses[("2024-25", MOUStatus.ACTIVE)] == 0
-    assert statuses[("2025-26", MOUStatus.ACTIVE)] > by_year["2025-26"] * 0.7
+    # Most drawn active; the activation gates hold back those whose paperwork fell short.
+    assert statuses[("2025-26", MOUStatus.ACTIVE)] > by_year["2025-26"] * 0.55
+    assert 0 < report.held_back < statuses[("2025-26", MOUStatus.ACTIVE)] / 4
+    assert "wait submitted" in report.describe()
+
+    # The MOU rules and the compliance pages hold of the demo as of any registry.
+    _active_mous_meet_the_activation_gates()
+    documents_dir = Path(app.config["DOCUMENTS_DIR"])
+    _compliance_is_backed(documents_dir, TODAY)
+    assert chain.verify(db.session.connection(), AuditEntry.__table__).ok  # type: ignore[arg-type]
 
     # Commitments never exceed a service's capacity in a school year.
     used = db.session.execute(
@@ -171,6 +311,17 @@ def test_demo_district(client: FlaskClient) -> None:
     assert all(p.status == PartnerStatus.APPROVED for p in linked if p)
     for email in EMAILS:
         assert _sign_in(client, email, "demo pass one") == 302, email
+
+    # A partner contact reads its active MOU as signed by both sides, with nothing to sign.
+    theirs = db.session.scalars(
+        select(MOU).where(MOU.partner_id == linked[0].id, MOU.status == MOUStatus.ACTIVE)
+    ).first()
+    assert theirs is not None
+    client.post("/login", data={"email": "partner@demo.example", "password": "demo pass one"})
+    page = client.get(f"/mous/{theirs.id}").get_data(as_text=True)
+    client.post("/logout")
+    assert "recorded by the district" in page and "Robin Exemplar" in page
+    assert "Not signed yet" not in page and "Sign for" not in page
     assert "demo pass one" in report.describe()
 
     # Twice: nothing added, passwords kept; with a password: the accounts are reset.
