@@ -38,12 +38,14 @@ Decisions beyond the issue's text, kept here so there is one place to look:
   signed data-privacy agreement by a verified agreement filed on its MOU. Coordinators
   verify them (the demo coordinator account, named in the audit). Signatures and
   documents are drawn from a seed of their own, like the offerings.
-- A certificate still current that would end before its partner's active MOU does was
-  renewed for another year: a district does not activate an MOU its insurance does not
-  cover. This year's MOUs drawn active are written submitted and then activated through
-  `registry.mous.services.activate`, gates and all; those the gates hold back (lapsed
-  insurance, an unverified background check, a data-privacy agreement that ends early)
-  stay submitted, their pages listing what is missing.
+- A district does not activate an MOU its paperwork does not cover, so a partner with an
+  active MOU has insurance to the end of its terms (a certificate ending sooner was
+  renewed, a year at a time; a missing one is drawn) and a verified background check,
+  and an active MOU's data-privacy agreement runs to the end of its term: the gaps a real
+  registry has are left to the other partners and MOUs. Which MOUs are active, and so
+  every equity figure, is as drawn. This year's MOUs drawn active are written submitted
+  and then activated through `registry.mous.services.activate`, gates and all; should
+  the gates hold one back, it stays submitted and the report counts it.
 """
 
 from __future__ import annotations
@@ -871,13 +873,16 @@ def _plan_paperwork(plan: Plan, today: date) -> None:
             end = values["end_date"]
             assert isinstance(end, date)
             active_ends[mou.partner] = max(end, active_ends.get(mou.partner, end))
+            lapsed = values.get("dpa_expiry")
+            if isinstance(lapsed, date) and lapsed < end:
+                # Activation needs an agreement for the whole term: it runs to the term's June.
+                values["dpa_expiry"] = date(end.year, 6, 30)
 
     current = school_year_of(today)
     for partner in plan.partners:
-        expiry = partner.values["insurance_expiry"]
         ends = active_ends.get(partner.name)
-        if isinstance(expiry, date) and ends is not None and today <= expiry < ends:
-            expiry = partner.values["insurance_expiry"] = _a_year_later(expiry)
+        if ends is not None:
+            _in_order_for_activation(rng, partner.values, ends, today)
         plan.documents.extend(_insurance_certificates(partner, plan.years, current))
         if partner.values["background_check_policy"]:
             checked = partner.values["background_check_verified"]
@@ -912,6 +917,24 @@ def _plan_paperwork(plan: Plan, today: date) -> None:
                 True,
             )
         )
+
+
+def _in_order_for_activation(
+    rng: random.Random, values: dict[str, object], ends: date, today: date
+) -> None:
+    """A partner with an active MOU had what activation needs: insurance to the end of its
+    terms (a certificate ending sooner was renewed, a year at a time) and a verified
+    background check."""
+    expiry = values["insurance_expiry"]
+    if not isinstance(expiry, date):
+        expiry = today + timedelta(days=rng.randint(30, 600))
+        values["insurance_liability"] = Decimal(1_000_000)
+    while expiry < ends:
+        expiry = _a_year_later(expiry)
+    values["insurance_expiry"] = expiry
+    if not values["background_check_policy"] or values["background_check_verified"] is None:
+        values["background_check_policy"] = True
+        values["background_check_verified"] = today - timedelta(days=rng.randint(20, 700))
 
 
 def _a_year_later(day: date) -> date:
