@@ -1096,6 +1096,9 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
             tallies["indicators"].created += 1
 
     partners = {p.name: p for p in db.session.scalars(select(Partner))}
+    # What this run writes (partner, None) or (partner, school year): only their paperwork is
+    # added, so a record already there never gets papers that disagree with it.
+    fresh: set[tuple[str, str | None]] = set()
     services: dict[tuple[str, str], Service] = {
         (s.partner.name, s.name): s
         for s in db.session.scalars(select(Service).join(Service.partner))
@@ -1109,6 +1112,7 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
             db.session.add(partner)
             partners[pp.name] = partner
             tallies["partners"].created += 1
+            fresh.add((pp.name, None))
         else:
             tallies["partners"].present += 1
         for sv in pp.services:
@@ -1173,6 +1177,7 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
             )
         db.session.add(mou)
         mous[(mp.partner, mp.school_year)] = mou
+        fresh.add((mp.partner, mp.school_year))
         tallies["MOUs"].created += 1
         tallies["commitments"].created += len(mp.commitments)
         if mp.values["status"] == MOUStatus.ACTIVE:
@@ -1198,7 +1203,7 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
     report = _seed_accounts(plan, partners, password, tallies["accounts"])
     report.tallies = tallies
     db.session.flush()
-    _seed_documents(plan, partners, mous, tallies["documents"])
+    _seed_documents(plan, partners, mous, fresh, tallies["documents"])
     for mou in to_activate:
         try:
             mou_services.activate(mou, today)
@@ -1213,10 +1218,14 @@ def seed_demo(password: str | None = None, today: date | None = None) -> DemoRep
 
 
 def _seed_documents(
-    plan: Plan, partners: dict[str, Partner], mous: dict[tuple[str, str], MOU], tally: Tally
+    plan: Plan,
+    partners: dict[str, Partner],
+    mous: dict[tuple[str, str], MOU],
+    fresh: set[tuple[str, str | None]],
+    tally: Tally,
 ) -> None:
-    """Upload the planned documents the registry lacks, then have the demo coordinator
-    verify those planned verified.
+    """Upload the planned documents of the partners and MOUs written in this run, then have
+    the demo coordinator verify those planned verified.
 
     Each file is kept as an upload is (`storage.store`) and each row ends as
     `documents.upload` and `documents.verify` leave it, with the same audit rows (the
@@ -1237,6 +1246,8 @@ def _seed_documents(
         key = (partner.id, planned.doc_type, mou.id if mou else None, planned.expiry)
         if key in present:
             tally.present += 1
+            continue
+        if (planned.partner, planned.school_year) not in fresh:
             continue
         content = _paperwork_pdf(planned)
         document = Document(
