@@ -360,7 +360,8 @@ class DocumentPlan:
     def filename(self) -> str:
         slug = "-".join(self.partner.lower().replace(".", "").replace("&", "").split())
         kind = self.doc_type.value.replace("_", "-")
-        return f"{slug}-{kind}-{self.expiry.isoformat()}.pdf"
+        when = f"mou-{self.school_year}" if self.school_year else self.expiry.isoformat()
+        return f"{slug}-{kind}-{when}.pdf"
 
 
 @dataclass
