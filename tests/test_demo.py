@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from registry.audit import Actor, acting_as
-from registry.demo import DISTRICT_SIGNATORIES, demo_years, seed_demo
+from registry.demo import DISTRICT_SIGNATORIES, build_plan, demo_years, seed_demo
 from registry.documents import services as documents
 from registry.documents import storage
 from registry.extensions import db
@@ -203,6 +203,13 @@ def _sign_in(client: FlaskClient, email: str, password: str) -> int:
 def test_demo_years_reach_the_current_school_year() -> None:
     assert demo_years(date(2026, 3, 2)) == ["2023-24", "2024-25", "2025-26"]
     assert demo_years(date(2026, 11, 24)) == ["2023-24", "2024-25", "2025-26", "2026-27"]
+
+
+def test_demo_paperwork_is_drawn_the_same_every_time() -> None:
+    first, again = build_plan(TODAY), build_plan(TODAY)
+    assert first.documents and first.documents == again.documents
+    assert [m.values for m in first.mous] == [m.values for m in again.mous]
+    assert [p.values for p in first.partners] == [p.values for p in again.partners]
 
 
 def test_demo_district(app: Flask, client: FlaskClient) -> None:
