@@ -874,6 +874,20 @@ def test_the_school_table_is_paged_and_sorted_by_number(
     run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
     url = f"/scenarios/runs/{run.id}"
 
+    # 12 rows: the table is behind a disclosure, closed, its size said; the summary is open.
+    page = client.get(url).get_data(as_text=True)
+    schools = page.split('id="schools-head"')[1].split("</section>")[0]
+    assert "<details" not in page.split('id="schools-head"')[0]
+    assert re.search(r'<details class="data-table">\s*<summary>[^<]*: 12 rows</summary>', schools)
+    assert "<table" in schools  # in the page, reachable: the disclosure opens in place
+    # One service: a short table shows as it is.
+    assert "<details" not in page.split('id="services-head"')[1].split("</section>")[0]
+    # Paging or sorting the table keeps it open.
+    for args in ("sort=enrollment", "page=2"):
+        page = client.get(f"{url}?{args}").get_data(as_text=True)
+        schools = page.split('id="schools-head"')[1].split("</section>")[0]
+        assert '<details class="data-table" open>' in schools, args
+
     ascending = sorted(ENROLLMENTS)
     page = client.get(f"{url}?sort=enrollment").get_data(as_text=True)
     assert _school_table(page) == [f"E{n}" for n in ascending[:5]]  # 1, 2, 3, 4, 5: not 1, 10, 100
