@@ -270,12 +270,16 @@ def test_need_page_says_who_was_scored_on_fewer_excluded_or_given_the_median(
             by=None,
         )
         db.session.commit()
+    footnote = "* filled with the district median."  # only where a cell carries the *
     page = " ".join(client.get("/equity/need").get_data(as_text=True).split())
     assert "Cedar School: no data for English learners — scored on 4 of 5 indicators" in page
+    assert footnote not in page and "The bar shows each indicator's share" in page
     page = client.get(f"/equity/need?definition={strict.id}").get_data(as_text=True)
     assert "Cedar School" in page and "excluded from the index" in page
+    assert footnote not in page
     page = client.get(f"/equity/need?definition={median.id}").get_data(as_text=True)
     assert "given the district median" in page
+    assert footnote in page and '<span class="muted">*</span>' in page
     csv = csv_text(client.get(f"/equity/need?definition={median.id}&format=csv"))
     assert csv.splitlines()[0].startswith("Rank,School ID,DESE code")
     assert "Birch School" in csv.splitlines()[1]
