@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,7 +15,21 @@ from registry.language import is_language_switch
 
 
 class RegistryForm(FlaskForm):
-    """The base of every form: a submit that only switches the language is never acted on."""
+    """The base of every form: a submit that only switches the language is never acted on.
+
+    Fields are in the order they are declared, which is the order of the error summary;
+    `shown_first` names fields a subclass declares that its page shows before the rest
+    (a new MOU's partner, the current password), so the summary follows the page.
+    """
+
+    shown_first: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.shown_first:
+            first = [(name, self._fields[name]) for name in self.shown_first]
+            rest = [(name, f) for name, f in self._fields.items() if name not in self.shown_first]
+            self._fields = OrderedDict(first + rest)
 
     def validate_on_submit(self, extra_validators: Any = None) -> bool:
         # Validated all the same, so the page shows its errors again in the new language.

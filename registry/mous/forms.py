@@ -110,7 +110,9 @@ class MOUForm(RegistryForm):
 
 
 class NewMOUForm(MOUForm):
-    """Start an MOU: the same fields, plus the partner."""
+    """Start an MOU: the same fields, plus the partner (shown first)."""
+
+    shown_first = ("partner_id",)
 
     partner_id = PickField(
         _l("Partner"), kind=Kind.PARTNERS, validators=[InputRequired(_l("Choose a partner."))]
