@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Form, SelectMultipleField
+from wtforms import Field, Form, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -27,8 +27,9 @@ class RegistryForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.shown_first:
-            first = [(name, self._fields[name]) for name in self.shown_first]
-            rest = [(name, f) for name, f in self._fields.items() if name not in self.shown_first]
+            fields: dict[str, Field] = self._fields  # type: ignore[has-type]
+            first = [(name, fields[name]) for name in self.shown_first]
+            rest = [(name, f) for name, f in fields.items() if name not in self.shown_first]
             self._fields = OrderedDict(first + rest)
 
     def validate_on_submit(self, extra_validators: Any = None) -> bool:
