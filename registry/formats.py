@@ -24,6 +24,7 @@ from babel.numbers import format_currency as babel_format_currency
 from babel.numbers import format_decimal as babel_format_decimal
 from flask import Flask
 from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
 
 from registry import district_time
 
@@ -217,6 +218,19 @@ def datetime(value: DateTime | None) -> str:
     return joined.replace("{1}", day).replace("{0}", time)
 
 
+def actor(email: str) -> str:
+    """Who made a recorded change, as a history table shows it: a person's email, or the
+    registry itself in words (a command on its server, the scenario worker), never the
+    internal name the record keeps for it ("cli", "scenario-worker")."""
+    if "@" in email:
+        return email
+    if email == "cli" or email.startswith("cli:"):
+        return _("The registry (a command run on its server)")
+    if email == "scenario-worker":
+        return _("The registry (the scenario worker)")
+    return _("The registry (no signed-in user)")
+
+
 def time_zone_name() -> str:
     """The district's time zone in the reader's words: Eastern Time / hora oriental."""
     return str(get_timezone_name(district_time.zone(), locale=_locale()))
@@ -233,6 +247,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "share": share,
     "date": date,
     "datetime": datetime,
+    "actor": actor,
 }
 
 
