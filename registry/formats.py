@@ -218,10 +218,12 @@ def datetime(value: DateTime | None) -> str:
     return joined.replace("{1}", day).replace("{0}", time)
 
 
-def actor(email: str) -> str:
+def actor(email: str | None) -> str:
     """Who made a recorded change, as a history table shows it: a person's email, or the
     registry itself in words (a command on its server, the scenario worker), never the
-    internal name the record keeps for it ("cli", "scenario-worker")."""
+    internal name the record keeps for it ("cli", "scenario-worker"); nothing for None."""
+    if email is None:
+        return ""
     if "@" in email:
         return email
     if email == "cli" or email.startswith("cli:"):
