@@ -557,6 +557,12 @@ def test_status_quo_formula_and_proposal_figures(client, login, scenario, distri
     for text in ("Status quo", "Plain formula", f"Run {run.id}", f"Run {other.id}", "<svg"):
         assert text in page
     assert client.get(f"/scenarios/runs/{run.id}/compare?with=abc").status_code == 200
+    # In Spanish the figures are written the Spanish way: the concentration index too.
+    refresh()
+    page = client.get(f"/scenarios/runs/{run.id}/compare?with={other.id}&lang=es")
+    text = " ".join(page.get_data(as_text=True).split())
+    assert "−0,500" in text or "-0,500" in text
+    assert "-0.500" not in text and "Min coverage" not in text
 
 
 # --- exporting and adopting -------------------------------------------------------------------
