@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Form, SelectMultipleField
+from wtforms import Field, Form, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -14,7 +15,22 @@ from registry.language import is_language_switch
 
 
 class RegistryForm(FlaskForm):
-    """The base of every form: a submit that only switches the language is never acted on."""
+    """The base of every form: a submit that only switches the language is never acted on.
+
+    Fields are in the order they are declared, which is the order of the error summary;
+    `shown_first` names fields a subclass declares that its page shows before the rest
+    (a new MOU's partner, the current password), so the summary follows the page.
+    """
+
+    shown_first: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.shown_first:
+            fields: dict[str, Field] = self._fields  # type: ignore[has-type]
+            first = [(name, fields[name]) for name in self.shown_first]
+            rest = [(name, f) for name, f in fields.items() if name not in self.shown_first]
+            self._fields = OrderedDict(first + rest)
 
     def validate_on_submit(self, extra_validators: Any = None) -> bool:
         # Validated all the same, so the page shows its errors again in the new language.

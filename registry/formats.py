@@ -23,7 +23,8 @@ from babel.dates import get_timezone_name
 from babel.numbers import format_currency as babel_format_currency
 from babel.numbers import format_decimal as babel_format_decimal
 from flask import Flask
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
 
 from registry import district_time
 
@@ -95,13 +96,69 @@ def amount(exact: Decimal) -> str:
 
 
 @_shown
-def dollars(exact: Decimal) -> str:
-    """US dollars the locale's way: $12,717 / 12.717 US$ / US$ 12.717 (cents only if any)."""
+def dollars(exact: Decimal, cents: bool = False) -> str:
+    """US dollars the locale's way: $12,717 / 12.717 US$ / US$ 12.717 (cents only if any).
+
+    With `cents`, always to the cent ($12,717.00), so that amounts side by side read alike.
+    """
+    shown = exact.quantize(Decimal("0.01"))
+    return _dollars(shown, 2 if cents or not _is_whole(shown) else 0)
+
+
+def _dollars(exact: Decimal, digits: int) -> str:
     locale = _locale()
     pattern = str(locale.currency_formats["standard"].pattern)
-    if _is_whole(exact):
-        pattern = pattern.replace("0.00", "0")
+    pattern = pattern.replace("0.00", "0" + ("." + "0" * digits if digits else ""))
     return babel_format_currency(exact, "USD", format=pattern, locale=locale, currency_digits=False)
+
+
+# The units a registry service counts in, as stored (registry.vocabulary.Unit).
+SEATS, HOURS, DOLLARS = "seats", "hours", "dollars"
+
+
+@_shown
+def in_unit(exact: Decimal, unit: str) -> str:
+    """An amount in a column that names its unit: dollars to the cent ($4,664.84, $19,852.00),
+    seats and hours as `amount` (whole seats without decimals)."""
+    return dollars(exact, cents=True) if unit == DOLLARS else amount(exact)
+
+
+@_shown
+def quantity(exact: Decimal, unit: str, figures: int | None = None) -> str:
+    """An amount with its unit in words: 79 seats, 24.75 hours, $5,451.69 (a unit the
+    registry does not know, or none: the bare amount).
+
+    With `figures`, a rate to that many significant digits (0.0418 seats, $4.33) rather
+    than an amount to the cent.
+    """
+    if figures is not None:
+        rounded = _to_figures(exact, figures)
+        if unit == DOLLARS:
+            return _dollars(rounded, max(2, _decimals(rounded, figures)))
+        shown = number(rounded, _decimals(rounded, figures), trim=True)
+    elif unit == DOLLARS:
+        return dollars(exact, cents=True)
+    else:
+        rounded = exact.quantize(Decimal("0.01"))
+        shown = amount(exact)
+    # A whole amount chooses its plural form by its number; a fraction takes the plural.
+    count = int(rounded) if _is_whole(rounded) and abs(rounded) < 10**9 else 2
+    if unit == SEATS:
+        return ngettext("%(amount)s seat", "%(amount)s seats", count, amount=shown)
+    if unit == HOURS:
+        return ngettext("%(amount)s hour", "%(amount)s hours", count, amount=shown)
+    return shown
+
+
+def _decimals(exact: Decimal, figures: int) -> int:
+    """How many decimals show `figures` significant digits of the value (none for 0)."""
+    return 0 if exact == 0 else max(0, figures - 1 - exact.adjusted())
+
+
+def _to_figures(exact: Decimal, figures: int) -> Decimal:
+    rounded = exact.quantize(Decimal(1).scaleb(-_decimals(exact, figures)))
+    # Rounding up may add a digit (9.996 is 10.0): round again at the new magnitude.
+    return rounded.quantize(Decimal(1).scaleb(-_decimals(rounded, figures)))
 
 
 @_shown
@@ -161,6 +218,21 @@ def datetime(value: DateTime | None) -> str:
     return joined.replace("{1}", day).replace("{0}", time)
 
 
+def actor(email: str | None) -> str:
+    """Who made a recorded change, as a history table shows it: a person's email, or the
+    registry itself in words (a command on its server, the scenario worker), never the
+    internal name the record keeps for it ("cli", "scenario-worker"); nothing for None."""
+    if email is None:
+        return ""
+    if "@" in email:
+        return email
+    if email == "cli" or email.startswith("cli:"):
+        return _("The registry (a command run on its server)")
+    if email == "scenario-worker":
+        return _("The registry (the scenario worker)")
+    return _("The registry (no signed-in user)")
+
+
 def time_zone_name() -> str:
     """The district's time zone in the reader's words: Eastern Time / hora oriental."""
     return str(get_timezone_name(district_time.zone(), locale=_locale()))
@@ -169,12 +241,15 @@ def time_zone_name() -> str:
 FILTERS: dict[str, Callable[..., str]] = {
     "amount": amount,
     "dollars": dollars,
+    "in_unit": in_unit,
+    "quantity": quantity,
     "integer": integer,
     "number": number,
     "pct": pct,
     "share": share,
     "date": date,
     "datetime": datetime,
+    "actor": actor,
 }
 
 

@@ -97,12 +97,20 @@ def sort(
 
 
 def paginate(stmt: Select[Any]) -> Pagination:
-    """One page of results, from the `page` argument; an out-of-range page is empty, not a 404."""
+    """One page of results, from the `page` argument; a page past the end (an old link, a
+    typed number) is the last page, not a 404 nor an empty page that says nothing matches."""
     page = request.args.get("page", 1, type=int) or 1
-    return db.paginate(
-        stmt,
-        page=min(max(page, 1), MAX_PAGE),
-        per_page=current_app.config["PER_PAGE"],
-        max_per_page=200,
-        error_out=False,
-    )
+
+    def page_of(number: int) -> Pagination:
+        return db.paginate(
+            stmt,
+            page=number,
+            per_page=current_app.config["PER_PAGE"],
+            max_per_page=200,
+            error_out=False,
+        )
+
+    found = page_of(min(max(page, 1), MAX_PAGE))
+    if not found.items and found.page > 1 and found.total:
+        found = page_of(found.pages)  # past the end: one more query, only then
+    return found

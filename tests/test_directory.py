@@ -250,6 +250,12 @@ def test_a_zip_code_that_is_not_five_digits_is_said_so_and_ignored(
     html = client.get("/directory/?zip=12ab").get_data(as_text=True)
     assert 'class="error-summary"' in html and 'aria-invalid="true"' in html
     assert _names(client, "?zip=12ab") == {"Reading Buddies", "Soccer Nights", "Art Studio"}
+    # The count says the zip code played no part in it, in the visitor's language.
+    assert "3 services, the zip code left out" in " ".join(html.split())
+    html = client.get("/directory/?zip=01610").get_data(as_text=True)
+    assert "1 service" in html and "left out" not in html
+    html = client.get("/directory/?zip=12ab&lang=es").get_data(as_text=True)
+    assert "3 servicios, sin tener en cuenta el código postal" in " ".join(html.split())
 
 
 def test_results_come_a_page_at_a_time(
@@ -273,7 +279,9 @@ def test_results_come_a_page_at_a_time(
     assert "25 services" in first and 'rel="next"' in first
     assert _names(client) == {f"Club {n:02d}" for n in range(listing.PER_PAGE)}
     assert _names(client, "?page=2") == {f"Club {n:02d}" for n in range(20, 25)}
-    assert _names(client, "?page=999") == set()
+    assert _names(client, "?page=999") == _names(client, "?page=2")  # past the end: the last
+    past_the_end = client.get("/directory/?page=999").get_data(as_text=True)
+    assert "Page 2 of 2" in " ".join(past_the_end.split())
     assert _names(client, "?page=x") == _names(client)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from flask_babel import refresh
 from sqlalchemy import func, select
 
 from registry.audit import SYSTEM, Actor, acting_as, set_actor
@@ -270,12 +271,16 @@ def test_need_page_says_who_was_scored_on_fewer_excluded_or_given_the_median(
             by=None,
         )
         db.session.commit()
+    footnote = "* filled with the district median."  # only where a cell carries the *
     page = " ".join(client.get("/equity/need").get_data(as_text=True).split())
     assert "Cedar School: no data for English learners — scored on 4 of 5 indicators" in page
+    assert footnote not in page and "The bar shows each indicator's share" in page
     page = client.get(f"/equity/need?definition={strict.id}").get_data(as_text=True)
     assert "Cedar School" in page and "excluded from the index" in page
+    assert footnote not in page
     page = client.get(f"/equity/need?definition={median.id}").get_data(as_text=True)
     assert "given the district median" in page
+    assert footnote in page and '<span class="muted">*</span>' in page
     csv = csv_text(client.get(f"/equity/need?definition={median.id}&format=csv"))
     assert csv.splitlines()[0].startswith("Rank,School ID,DESE code")
     assert "Birch School" in csv.splitlines()[1]
@@ -519,3 +524,38 @@ def test_bar_chart_escapes_text_and_carries_its_data(app: Any) -> None:
     assert html.count("<rect") == 3  # Q1 has no Proposal bar
     assert '<td class="num">—</td>' in html  # …and its table says so
     assert "Highest: Q2 (Status quo), 0.600 share." in html
+
+
+def test_the_default_index_the_registry_wrote_is_shown_in_the_readers_language(
+    client: FlaskClient,
+    login: Callable[..., Any],
+    make_school: Callable[..., Any],
+    default_need_index: NeedIndexDefinition,
+) -> None:
+    make_school(indicators=indicators(20))
+    login("leader")
+    refresh()  # the locale is cached on the `g` the app fixture shares between requests
+    page = " ".join(client.get("/equity/need?lang=es").get_data(as_text=True).split())
+    assert "Índice de necesidad del distrito v1" in page
+    assert "Los indicadores de DESE, con el mismo peso" in page
+    assert "District need index" not in page and "equally weighted" not in page
+    refresh()
+    page = " ".join(client.get("/equity/need/definitions?lang=pt").get_data(as_text=True).split())
+    assert "Índice de necessidade do distrito" in page
+    # A name a person typed is shown as typed, in any language.
+    with acting_as(Actor(None, "test")):
+        typed = equity_services.create_definition(
+            equity_services.DefinitionInput(
+                "Índice de Worcester",
+                "Our own words.",
+                {ECON: 1},
+                equity_services.Normalisation.PERCENTILE,
+                equity_services.MissingPolicy.EXCLUDE,
+                False,
+            ),
+            by=None,
+        )
+        db.session.commit()
+    refresh()
+    page = client.get(f"/equity/need?definition={typed.id}&lang=es").get_data(as_text=True)
+    assert "Índice de Worcester v1" in page and "Our own words." in page

@@ -54,3 +54,30 @@ def test_the_scenario_form_links_categories_to_their_first_box(client, login, de
     assert links["Categories"] == "categories-0"
     for target in links.values():
         assert f'id="{target}"' in page.split('class="error-summary"', 1)[1], target
+
+
+@pytest.mark.parametrize(
+    "url, role",
+    [
+        ("/mous/new", "coordinator"),
+        ("/schools/new", "coordinator"),
+        ("/services/new", "coordinator"),
+        ("/partners/new", "coordinator"),
+        ("/account/password", "coordinator"),
+        ("/scenarios/new", "leader"),
+    ],
+)
+def test_the_summary_lists_errors_in_the_order_of_the_fields_on_the_page(
+    client, login, make_school, make_partner, definition, url, role
+):
+    make_school()
+    make_partner()
+    login(role)
+    response = client.post(url, data={})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    targets = list(summary_links(page).values())
+    assert len(targets) >= 2, targets  # an order to check
+    form = page.split('class="error-summary"', 1)[1]
+    positions = [form.index(f'id="{target}"') for target in targets]
+    assert positions == sorted(positions), targets

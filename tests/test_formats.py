@@ -203,3 +203,47 @@ def test_a_float_is_shown_to_its_decimals_never_with_its_binary_noise(app):
 def test_the_district_time_zone_is_named_in_the_readers_words(app, lang, zone):
     with in_locale(app, lang):
         assert formats.time_zone_name() == zone
+
+
+@pytest.mark.parametrize(
+    "lang, seats, one_hour, fraction, dollars, whole_dollars",
+    [
+        ("en", "79 seats", "1 hour", "24.75 hours", "$4,664.84", "$19,852.00"),
+        ("es", "79 cupos", "1 hora", "24,75 horas", f"4.664,84{NBSP}US$", f"19.852,00{NBSP}US$"),
+        ("pt", "79 vagas", "1 hora", "24,75 horas", f"US${NBSP}4.664,84", f"US${NBSP}19.852,00"),
+    ],
+)
+def test_a_quantity_says_its_unit_whole_seats_whole_and_dollars_to_the_cent(
+    app, lang, seats, one_hour, fraction, dollars, whole_dollars
+):
+    with in_locale(app, lang):
+        assert formats.quantity(79, "seats") == seats
+        assert formats.quantity(79.0000000001, "seats") == seats  # a solver's noise is no fraction
+        assert formats.quantity(1, "hours") == one_hour
+        assert formats.quantity(24.75, "hours") == fraction
+        # Dollars side by side read alike: both to the cent, never "4,664.84 of 19,852".
+        assert formats.quantity(4664.84, "dollars") == dollars
+        assert formats.quantity(19852, "dollars") == whole_dollars
+        assert formats.in_unit(19852, "dollars") == whole_dollars
+        assert formats.dollars(19852, cents=True) == whole_dollars
+
+
+def test_a_quantity_in_a_unit_the_registry_does_not_know_is_the_bare_amount(app):
+    with in_locale(app, "en"):
+        assert formats.quantity(3.5, "") == "3.50"
+        assert formats.in_unit(1416, "seats") == "1,416"
+        assert formats.in_unit(86.83, "seats") == "86.83"
+
+
+def test_a_rate_keeps_a_few_significant_digits_however_small(app):
+    with in_locale(app, "en"):
+        assert formats.quantity(3.7178, "seats", figures=3) == "3.72 seats"
+        assert formats.quantity(0.0418, "hours", figures=3) == "0.0418 hours"
+        assert formats.quantity(0.000012345, "seats", figures=3) == "0.0000123 seats"
+        assert formats.quantity(9.9996, "seats", figures=3) == "10 seats"
+        assert formats.quantity(4.3336, "dollars", figures=3) == "$4.33"
+        assert formats.quantity(0.0418, "dollars", figures=3) == "$0.0418"
+        assert formats.quantity(1, "hours", figures=3) == "1 hour"
+    with in_locale(app, "es"):
+        refresh()  # the app's context outlives the request: forget the English chosen above
+        assert formats.quantity(0.0898, "seats", figures=3) == "0,0898 cupos"

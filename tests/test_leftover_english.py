@@ -180,3 +180,23 @@ def test_an_engine_status_has_a_label_not_its_code(app, code):
         label = ScenarioRun(engine_status=code).engine_status_label
     assert label and label != code and "_" not in label
     assert ScenarioRun(engine_status=None).engine_status_label == ""
+
+
+@pytest.mark.parametrize(
+    "recorded, english",
+    [
+        ("coordinator@district.example", "coordinator@district.example"),
+        ("system", "The registry (no signed-in user)"),
+        ("", "The registry (no signed-in user)"),
+        ("cli", "The registry (a command run on its server)"),
+        ("cli:send-reminders", "The registry (a command run on its server)"),
+        ("scenario-worker", "The registry (the scenario worker)"),
+    ],
+)
+def test_a_history_names_who_in_words_never_an_internal_actor_name(app, recorded, english):
+    from registry.formats import actor
+
+    with app.test_request_context("/?lang=es"):
+        shown = actor(recorded)
+        assert shown == (english if "@" in english else gettext(english))
+    assert "@" in recorded or (shown != english and "cli" not in shown and "-" not in shown)

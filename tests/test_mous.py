@@ -191,6 +191,21 @@ def test_a_coordinator_creates_a_draft(client, login, make_partner, make_school)
     assert mou.status == MOUStatus.DRAFT and mou.partner == partner and mou.schools == [school]
 
 
+def test_a_new_mou_proposes_the_districts_school_year_of_today(
+    client, login, make_partner, monkeypatch
+) -> None:
+    login("coordinator")
+    partner = make_partner()
+    monkeypatch.setattr(district_time, "today", lambda now=None: date(2031, 2, 10))
+    page = client.get(f"/mous/new?partner_id={partner.id}").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="school_year"[^>]*>', page)
+    assert field and 'value="2030-31"' in field.group(0)
+    monkeypatch.setattr(district_time, "today", lambda now=None: date(2031, 7, 1))
+    page = client.get(f"/mous/new?partner_id={partner.id}").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="school_year"[^>]*>', page)
+    assert field and 'value="2031-32"' in field.group(0)
+
+
 @pytest.mark.parametrize(
     "overrides, field_error",
     [

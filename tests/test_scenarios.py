@@ -24,7 +24,7 @@ from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
 from registry.scenarios import comparison, runner
 from registry.scenarios import services as scenario_services
 from registry.scenarios.services import read_run
-from registry.vocabulary import Category, MOUStatus, PartnerStatus
+from registry.vocabulary import Category, MOUStatus, PartnerStatus, Unit
 from tests.exported import csv_rows, csv_text, xlsx_book
 from tests.redis_queues import forget_queue, local_redis_url
 
@@ -557,6 +557,12 @@ def test_status_quo_formula_and_proposal_figures(client, login, scenario, distri
     for text in ("Status quo", "Plain formula", f"Run {run.id}", f"Run {other.id}", "<svg"):
         assert text in page
     assert client.get(f"/scenarios/runs/{run.id}/compare?with=abc").status_code == 200
+    # In Spanish the figures are written the Spanish way: the concentration index too.
+    refresh()
+    page = client.get(f"/scenarios/runs/{run.id}/compare?with={other.id}&lang=es")
+    text = " ".join(page.get_data(as_text=True).split())
+    assert "−0,500" in text or "-0,500" in text
+    assert "-0.500" not in text and "Min coverage" not in text
 
 
 # --- exporting and adopting -------------------------------------------------------------------
@@ -702,7 +708,7 @@ def test_stored_texts_are_codes_worded_in_the_readers_language(
     assert "faltan indicadores para el año (Con altas necesidades)" in spanish
     assert "pct_high_needs" not in spanish and "is not approved" not in spanish
     # Units in words: the service table's capacity and the proposal lines.
-    assert re.search(r"\d Cupos</td>", spanish) and "<td>Cupos</td>" in spanish
+    assert re.search(r"\d cupos</td>", spanish) and "<td>Cupos</td>" in spanish
     assert " seats</td>" not in spanish and "<td>seats</td>" not in spanish
     refresh()
     english = client.get(f"/scenarios/runs/{run.id}?lang=en").get_data(as_text=True)
@@ -747,12 +753,78 @@ def test_the_summary_gives_each_category_and_its_schools_furthest_below_target(
     ]
     page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
     summary = page.split('id="summary-head"')[1].split("</section>")[0]
-    assert "Academic support · seats" in summary and "Furthest below target" in summary
-    assert "Comfortable Elementary: 0 of 0.10" in summary
+    assert "Academic support · seats" in summary
+    assert "Schools furthest below their target" in summary
+    # What each figure is, in its unit: whole seats are whole, a fair share keeps its cents.
+    assert "Comfortable Elementary: 0 seats, target 0.10 seats" in summary
+    assert '<td class="num">10</td>' in summary  # 10 seats placed, not 10.00
+    # The floor in words: 10 seats for a weight of 99, none for a weight of 1.
+    assert "0: at least one eligible school gets nothing" in summary and "0.0000" not in summary
+    assert "The least any eligible school gets for each unit of its weight" in summary
+    assert "A school's weight in this run: enrollment × need." in summary
     assert "1.0%" in summary  # the gap
     # How far the engine got, in words (its last stage, which depends on the objective).
     assert "Solved up to" in summary
     assert row["stage_words"].startswith("Shared by need") and row["stage_words"] in summary
+
+
+def test_dollars_read_alike_and_say_they_are_dollars(
+    client, login, definition, make_school, make_service
+):
+    """Two dollar services, one per grade band: the elementary school gets all of its
+    service's $19,852 and is still below its share of the $24,516.84 placed."""
+    make_school(name="Needy Elementary", enrollment=100, indicators={"pct_high_needs": 90})
+    make_school(
+        name="Comfortable Middle",
+        grades=["6", "7", "8"],
+        enrollment=100,
+        indicators={"pct_high_needs": 10},
+    )
+    for grades, capacity in ((["K", "1", "2"], "19852"), (["6", "7", "8"], "4664.84")):
+        make_service(
+            category=Category.BASIC_NEEDS,
+            unit=Unit.DOLLARS,
+            grades=grades,
+            capacity=Decimal(capacity),
+        )
+    scenario = Scenario(
+        name="Dollars", school_year=YEAR, need_definition_id=definition.id, categories=[]
+    )
+    db.session.add(scenario)
+    db.session.commit()
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
+    summary = page.split('id="summary-head"')[1].split("</section>")[0]
+    assert '<td class="num">$24,516.84</td><td class="num">$24,516.84</td>' in summary
+    assert "Needy Elementary: $19,852.00, target $24,271.67" in summary
+    # The floor: $19,852 for a weight of 99 is $200.53 a unit of weight, to 3 digits.
+    assert "at least $201.00 per unit of weight" in summary
+    schools = page.split('id="schools-head"')[1].split("</section>")[0]
+    assert "$19,852.00" in schools and "19,852<" not in schools
+
+
+def test_a_floor_the_run_did_not_report_is_said_missing_never_0(client, login, scenario):
+    login("leader")
+    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    kept = json.loads(run.summary_json)
+    for figures in kept["result"]["categories"].values():
+        del figures["min_coverage"]
+    run.summary_json = json.dumps(kept)
+    db.session.commit()
+    page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
+    summary = page.split('id="summary-head"')[1].split("</section>")[0]
+    assert "Not reported" in summary and "0: at least one" not in summary
+
+
+def test_a_floor_is_said_in_words_in_its_unit(app):
+    words = scenario_services.floor_words
+    with app.test_request_context("/"):
+        assert words(3.7178, "seats") == "at least 3.72 seats per unit of weight"
+        assert words(0.0418, "hours") == "at least 0.0418 hours per unit of weight"
+        assert words(4.3336, "dollars") == "at least $4.33 per unit of weight"
+        assert words(0, "seats") == "0: at least one eligible school gets nothing"
+        assert words(None, "seats") is None
 
 
 def test_a_categorys_stage_is_said_in_words_and_a_time_limit_with_it(app):
@@ -807,6 +879,20 @@ def test_the_school_table_is_paged_and_sorted_by_number(
     login("leader")
     run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
     url = f"/scenarios/runs/{run.id}"
+
+    # 12 rows: the table is behind a disclosure, closed, its size said; the summary is open.
+    page = client.get(url).get_data(as_text=True)
+    schools = page.split('id="schools-head"')[1].split("</section>")[0]
+    assert "<details" not in page.split('id="schools-head"')[0]
+    assert re.search(r'<details class="data-table">\s*<summary>[^<]*: 12 rows</summary>', schools)
+    assert "<table" in schools  # in the page, reachable: the disclosure opens in place
+    # One service: a short table shows as it is.
+    assert "<details" not in page.split('id="services-head"')[1].split("</section>")[0]
+    # Paging or sorting the table keeps it open.
+    for args in ("sort=enrollment", "page=2"):
+        page = client.get(f"{url}?{args}").get_data(as_text=True)
+        schools = page.split('id="schools-head"')[1].split("</section>")[0]
+        assert '<details class="data-table" open>' in schools, args
 
     ascending = sorted(ENROLLMENTS)
     page = client.get(f"{url}?sort=enrollment").get_data(as_text=True)

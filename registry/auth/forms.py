@@ -41,6 +41,7 @@ class _NewPassword(RegistryForm):
 
 
 class ChangePasswordForm(_NewPassword):
+    shown_first = ("current",)
     current = PasswordField(
         _l("Current password"),
         validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],

@@ -190,6 +190,11 @@ def page_number(raw: object) -> int:
     return min(max(number, 1), MAX_PAGE)
 
 
+def _within(page: int, total: int) -> int:
+    """`page`, or the last page when it is past the end (an old link, a typed number)."""
+    return min(page, max(1, -(-total // PER_PAGE)))
+
+
 @dataclass
 class Card:
     """A service in the results: the service (its partner loaded) and a few of its schools."""
@@ -279,6 +284,7 @@ def search_services(search: Search, today: date, page: int) -> Page[Card]:
     if shape.text:
         values["text"] = _like_pattern(search.text)
     total = db.session.scalar(count, values) or 0
+    page = _within(page, total)
     services = db.session.scalars(page_of, {**values, "offset": (page - 1) * PER_PAGE}).all()
     cards = [Card(service) for service in services]
     _name_a_few_schools(cards, today)
@@ -378,6 +384,7 @@ def search_schools(text: str, today: date, page: int) -> Page[SchoolRow]:
     if text:
         values.update(text=_like_pattern(text), zip=text)
     total = db.session.scalar(count, values) or 0
+    page = _within(page, total)
     rows = db.session.execute(page_of, {**values, "offset": (page - 1) * PER_PAGE}).all()
     return Page([SchoolRow(s, n, p) for s, n, p in rows], page, PER_PAGE, total)
 

@@ -49,7 +49,13 @@ from typing import Any, Literal
 from sqlalchemy import select
 
 from registry.extensions import db
-from registry.models.need import MissingPolicy, NeedIndexDefinition, Normalisation
+from registry.models.need import (
+    DEFAULT_DESCRIPTION,
+    DEFAULT_NAME,
+    MissingPolicy,
+    NeedIndexDefinition,
+    Normalisation,
+)
 from registry.models.school import INDICATORS, School, SchoolIndicators
 from registry.vocabulary import INDICATOR_LABELS as VOCABULARY_LABELS
 
@@ -58,17 +64,6 @@ SPAN = 0.98
 
 INDICATOR_LABELS: dict[str, str] = VOCABULARY_LABELS  # type: ignore[assignment]
 
-DEFAULT_NAME = "District need index"
-# What DESE publishes for every school (low income / economically disadvantaged, English
-# learners, students with disabilities), with high needs and chronic absence where present:
-# a school is scored on the ones it has (renormalise), so partial public reports still score.
-DEFAULT_DESCRIPTION = (
-    "The DESE indicators, equally weighted, each as a percentile rank within the district: "
-    "low income / economically disadvantaged, English learners and students with "
-    "disabilities, which DESE publishes for every school, with high needs and chronic "
-    "absence where present. A school missing some is scored on those it has, its weights "
-    "re-scaled over them, and flagged."
-)
 DEFAULT_MISSING = MissingPolicy.RENORMALISE
 DEFAULT_WEIGHTS: dict[str, float] = {
     "pct_econ_disadvantaged": 1.0,

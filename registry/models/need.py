@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask_babel import gettext as _
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -21,6 +22,21 @@ class Normalisation(enum.StrEnum):
 
     PERCENTILE = "percentile"
     MINMAX = "minmax"
+
+
+# The name and description the registry gives the default index it creates (stored in
+# English, as written; shown in the reader's language, see NeedIndexDefinition.shown_name).
+DEFAULT_NAME = "District need index"
+# What DESE publishes for every school (low income / economically disadvantaged, English
+# learners, students with disabilities), with high needs and chronic absence where present:
+# a school is scored on the ones it has (renormalise), so partial public reports still score.
+DEFAULT_DESCRIPTION = (
+    "The DESE indicators, equally weighted, each as a percentile rank within the district: "
+    "low income / economically disadvantaged, English learners and students with "
+    "disabilities, which DESE publishes for every school, with high needs and chronic "
+    "absence where present. A school missing some is scored on those it has, its weights "
+    "re-scaled over them, and flagged."
+)
 
 
 class MissingPolicy(enum.StrEnum):
@@ -63,8 +79,28 @@ class NeedIndexDefinition(Model):
     __table_args__ = (UniqueConstraint("name", "version"),)
 
     @property
+    def shown_name(self) -> str:
+        """The name as a page shows it: the default index's, which the registry wrote, in
+        the reader's language; a name a person gave, as typed."""
+        return _("District need index") if self.name == DEFAULT_NAME else self.name
+
+    @property
+    def shown_description(self) -> str:
+        """Likewise the description."""
+        if self.description != DEFAULT_DESCRIPTION:
+            return self.description
+        return _(
+            "The DESE indicators, equally weighted, each as a percentile rank within the "
+            "district: low income / economically disadvantaged, English learners and students "
+            "with disabilities, which DESE publishes for every school, with high needs and "
+            "chronic absence where present. A school missing some is scored on those it has, "
+            "its weights re-scaled over them, and flagged."
+        )
+
+    @property
     def title(self) -> str:
-        return f"{self.name} v{self.version}"
+        """The name (as shown) and version, for pages."""
+        return f"{self.shown_name} v{self.version}"
 
     def __repr__(self) -> str:
         return f"<NeedIndexDefinition {self.id} {self.name!r} v{self.version}>"

@@ -17,12 +17,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from registry import district_time
 from registry.extensions import db
 from registry.fields import RegistryForm, options
 from registry.models import MOU, Service
 from registry.mous.services import MOUDetails, school_year_problem, term_problems
 from registry.pickers.fields import PickField, PickManyField
 from registry.pickers.search import Kind
+from registry.schoolyear import school_year_of
 from registry.vocabulary import DPAStatus, DPAType
 
 
@@ -39,7 +41,10 @@ class MOUForm(RegistryForm):
         validators=[DataRequired(_l("Choose at least one school."))],
     )
     school_year = StringField(
-        _l("School year"), validators=[DataRequired(), Length(max=7)], default="2025-26"
+        _l("School year"),
+        validators=[DataRequired(), Length(max=7)],
+        # This school year in the district, read when the form is made (not at import).
+        default=lambda: school_year_of(district_time.today()),
     )
     start_date = DateField(_l("Start date"), validators=[InputRequired()])
     end_date = DateField(_l("End date"), validators=[InputRequired()])
@@ -105,7 +110,9 @@ class MOUForm(RegistryForm):
 
 
 class NewMOUForm(MOUForm):
-    """Start an MOU: the same fields, plus the partner."""
+    """Start an MOU: the same fields, plus the partner (shown first)."""
+
+    shown_first = ("partner_id",)
 
     partner_id = PickField(
         _l("Partner"), kind=Kind.PARTNERS, validators=[InputRequired(_l("Choose a partner."))]

@@ -135,9 +135,7 @@ def action_label(entry: AuditEntry) -> str:
 
 def who(entry: AuditEntry) -> str:
     """Who made the change: an email, or the registry itself for system work."""
-    if entry.user_email in ("", "system"):
-        return _("The registry (no signed-in user)")
-    return entry.user_email
+    return formats.actor(entry.user_email)
 
 
 def changes(entry: AuditEntry) -> list[Change]:

@@ -138,6 +138,7 @@ class PartnerForm(RegistryForm):
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     partner_type = SelectField(_l("Type"), choices=options(PartnerType.choices()))
+    status = SelectField(_l("Status"), choices=options(PartnerStatus.choices()))
     description = TextAreaField(_l("Description"), validators=[Length(max=5000)])
     website = StringField(
         _l("Website"),
@@ -159,7 +160,6 @@ class PartnerForm(RegistryForm):
     languages = MultiCheckboxField(_l("Languages served"), choices=options(LANGUAGE_CHOICES))
     district_wide = BooleanField(_l("Serves the whole district"))
     service_zips = ZipListField(_l("Zip codes served"))
-    status = SelectField(_l("Status"), choices=options(PartnerStatus.choices()))
     background_check_policy = BooleanField(_l("Background-check (CORI/SORI) policy on file"))
     background_check_verified = DateField(
         _l("Background-check policy verified on"), validators=[Optional()]

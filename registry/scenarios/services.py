@@ -19,7 +19,7 @@ from registry.extensions import db
 from registry.listing import Page, Sorting
 from registry.models import School, Service, User
 from registry.models.columns import utcnow
-from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun
+from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun, WeightRule
 from registry.refusals import Refused
 from registry.scenarios import summary as run_summary
 from registry.scenarios.messages import Names, engine_conflict, engine_why, in_words
@@ -612,10 +612,34 @@ def _category_name(key: str) -> str:
         return category_label(key)
 
 
+FLOOR_FIGURES = 3  # significant digits of a floor: 0.0418 seats, 4.33 (not 4.3336)
+
+
+def floor_words(min_coverage: float | None, unit: str) -> str | None:
+    """A category's floor (the engine's `min_coverage`) in words, in its unit: "at least
+    0.0898 seats per unit of weight"; None when the run did not report one."""
+    if min_coverage is None:
+        return None
+    if min_coverage <= 0:
+        return _("0: at least one eligible school gets nothing")
+    return _(
+        "at least %(amount)s per unit of weight",
+        amount=formats.quantity(min_coverage, unit, figures=FLOOR_FIGURES),
+    )
+
+
+def weight_rule_label(view: RunView) -> str | None:
+    """What the run's school weights are, in words ("Enrollment × need"); None for a run
+    whose report does not say."""
+    rule = (view.report.get("settings") or {}).get("weight_rule")
+    known = {r.value: r for r in WeightRule}
+    return known[rule].label if isinstance(rule, str) and rule in known else None
+
+
 def category_summary(view: RunView, short: int = SHORT_SCHOOLS) -> list[dict[str, Any]]:
-    """Per category: placed of capacity, gap, floor, how far the engine got, the
-    schools furthest below target, why capacity stayed unplaced and how many schools
-    receive more than a seat per student."""
+    """Per category: placed of capacity, gap, floor (and in words), how far the engine
+    got, the schools furthest below target, why capacity stayed unplaced and how many
+    schools receive more than a seat per student."""
     below: dict[str, list[dict[str, Any]]] = defaultdict(list)
     over_one: dict[str, int] = defaultdict(int)
     for row in view.school_rows:
@@ -635,6 +659,7 @@ def category_summary(view: RunView, short: int = SHORT_SCHOOLS) -> list[dict[str
             ],
             "over_one": over_one.get(row["category"], 0),
             "stage_words": stage_words(row),
+            "floor_words": floor_words(row.get("min_coverage"), row.get("unit", "")),
             "furthest_below": sorted(
                 below.get(row["category"], []),
                 key=lambda r: (r["allocated"] - r["target"], str(r["name"]).casefold()),

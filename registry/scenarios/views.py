@@ -209,6 +209,7 @@ def run_page(run_id: int) -> ResponseReturnValue:
         view=view,
         progress=scenario_services.progress_of(scenario_run),
         summary=scenario_services.category_summary(view),
+        weight_rule=scenario_services.weight_rule_label(view),
         school_page=school_page,
         sorting=sorting,
         service_page=service_page,
