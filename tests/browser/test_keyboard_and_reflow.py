@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from registry import district_time
+from registry.schoolyear import school_year_of, year_bounds
 from tests.browser.conftest import DEMO_PASSWORD
 from tests.browser.test_pages_in_chromium import (
     COORDINATOR_PAGES,
@@ -174,7 +176,9 @@ def test_a_new_mou_with_one_commitment_by_keyboard(
         page.keyboard.press("Enter")  # type: ignore[attr-defined]
         chosen = page.locator(f"[data-name={picker}] input[type=hidden][name={picker}]")  # type: ignore[attr-defined]
         assert chosen.first.input_value()
-    for name, value in (("start_date", "09012025"), ("end_date", "06302026")):
+    # A term in the school year the form proposes: this one, in the district.
+    first, last = year_bounds(school_year_of(district_time.today()))
+    for name, value in (("start_date", f"0901{first.year}"), ("end_date", f"0630{last.year}")):
         _tab_to(page, f"input[name={name}]")
         page.keyboard.type(value)  # type: ignore[attr-defined]
     _tab_to(page, "main button[type=submit]")

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy import func, select
 
+from registry import district_time
 from registry.extensions import db
 from registry.models import MOU, Partner, School, Service
+from registry.schoolyear import school_year_of, year_bounds
 from registry.vocabulary import PartnerStatus
 from tests.browser.test_keyboard_and_reflow import _focus_is_visible, _tab_to
 from tests.browser.test_pages_in_chromium import _violations
@@ -96,8 +98,10 @@ def test_choosing_a_partner_and_schools_from_the_keyboard(
     assert page.evaluate("() => document.activeElement.id") == "school_ids"  # type: ignore[attr-defined]
 
     # The form's own button saves what was chosen.
-    page.fill("#start_date", "2025-09-01")  # type: ignore[attr-defined]
-    page.fill("#end_date", "2026-06-30")  # type: ignore[attr-defined]
+    # A term in the school year the form proposes: this one, in the district.
+    first, last = year_bounds(school_year_of(district_time.today()))
+    page.fill("#start_date", f"{first.year}-09-01")  # type: ignore[attr-defined]
+    page.fill("#end_date", f"{last.year}-06-30")  # type: ignore[attr-defined]
     page.click("main form button.button[type=submit]:not([name])")  # type: ignore[attr-defined]
     page.wait_for_url("**/mous/*")  # type: ignore[attr-defined]
     mou_id = int(page.url.rstrip("/").rsplit("/", 1)[1])  # type: ignore[attr-defined]
