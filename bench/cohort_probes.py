@@ -355,15 +355,25 @@ def prove(problem: dict[str, Any], result: dict[str, Any], with_highs: bool) -> 
     tolerance = 0.5 * (1e-7 + 1e-9 * distance)  # the engine's MIP gaps, on U
     wide = np.flatnonzero(rooms > useful + tolerance)
     group = (wide, float(floors[wide].sum() + 1))
-    started = time.perf_counter()
-    settled = report(
-        f"probe: one seat more for the {len(wide)} schools with room above U",
-        deduction.fixpoint(cs.implied, cs.upper, floors, upper, group),
+
+    def probe(
+        name: str,
+        y_lower: np.ndarray,
+        y_upper: np.ndarray,
+        group: tuple[np.ndarray, float] | None = None,
+    ) -> bool:
+        """One probe by the deduction (and HiGHS, if asked): whether it is infeasible."""
+        started = time.perf_counter()
+        settled = report(name, deduction.fixpoint(cs.implied, cs.upper, y_lower, y_upper, group))
+        print(f"  {time.perf_counter() - started:.2f} s")
+        if with_highs:
+            status, seconds = highs_probe(cs, t_star, y_lower, y_upper, group, 600.0)
+            print(f"  HiGHS on the same probe: {status} in {seconds:.2f} s")
+        return settled
+
+    settled = probe(
+        f"probe: one seat more for the {len(wide)} schools with room above U", floors, upper, group
     )
-    print(f"  {time.perf_counter() - started:.2f} s")
-    if with_highs:
-        status, seconds = highs_probe(cs, t_star, floors, upper, group, 600.0)
-        print(f"  HiGHS on the same probe: {status} in {seconds:.2f} s")
     if not settled:
         print("not proven by the probes")
         return
@@ -377,16 +387,12 @@ def prove(problem: dict[str, Any], result: dict[str, Any], with_highs: bool) -> 
     for chosen in sets:
         raised = floors.copy()
         raised[list(chosen)] += 1
-        started = time.perf_counter()
-        settled = report(
+        settled = probe(
             f"probe: one seat more for schools {list(chosen)} at once (rooms "
             f"{', '.join(f'{rooms[s]:.4f}' for s in chosen)}), the others held at their floor",
-            deduction.fixpoint(cs.implied, cs.upper, raised, held),
+            raised,
+            held,
         )
-        print(f"  {time.perf_counter() - started:.2f} s")
-        if with_highs:
-            status, seconds = highs_probe(cs, t_star, raised, held, None, 600.0)
-            print(f"  HiGHS on the same probe: {status} in {seconds:.2f} s")
         if not settled:
             print("not proven by the probes")
             return
