@@ -66,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 import highspy  # noqa: E402
 from scipy.sparse import csr_matrix  # noqa: E402
-from scipy.sparse.csgraph import maximum_flow  # noqa: E402
+from scipy.sparse.csgraph import breadth_first_order, maximum_flow  # noqa: E402
 
 from allocation.cohorts import CohortSearch  # noqa: E402
 from allocation.model import category_data  # noqa: E402
@@ -213,6 +213,30 @@ class Deduction:
         graph = csr_matrix((cap[order], head[order], indptr), shape=(nodes, nodes))
         return graph, np.column_stack([position[pair_forward], position[pair_backward]])
 
+    def _wide_paths(
+        self, graph: csr_matrix, x: np.ndarray, lo: np.ndarray, up: np.ndarray
+    ) -> dict[tuple[int, int], np.ndarray]:
+        """For each school node and cohort size v among the undecided pairs at 0: which
+        nodes a path of residual arcs of at least v each reaches from it.
+
+        Such a path to the pair's service is a cycle that carries v through the pair, so
+        the pair can reach its cohort and needs no maximum flow (a pair at 0 has no arc
+        of its own on a path from its school to its service).
+        """
+        cs = self.cs
+        undecided = cs.on_off[(x[cs.on_off] == 0) & (up[cs.on_off] > 0) & (lo[cs.on_off] == 0)]
+        reached: dict[tuple[int, int], np.ndarray] = {}
+        for v in np.unique(cs.viable[undecided]).astype(int).tolist():
+            strong = graph.copy()
+            strong.data = np.where(strong.data >= v, strong.data, 0)
+            strong.eliminate_zeros()
+            schools = np.unique(cs.pair_school[undecided[cs.viable[undecided] == v]])
+            for school in (self.services + 1 + schools).tolist():
+                found = np.zeros(graph.shape[0], dtype=bool)
+                found[breadth_first_order(strong, school, return_predecessors=False)] = True
+                reached[(school, v)] = found
+        return reached
+
     def fixpoint(
         self,
         lo: np.ndarray,
@@ -235,12 +259,18 @@ class Deduction:
             if x is None:
                 return None
             graph, arcs = self._residual(x, lo, up, y_lower, y_upper, group)
+            wide = self._wide_paths(graph, x, lo, up)
             data = graph.data
             off, on = [], []
             for k in cs.on_off.tolist():
                 if up[k] == 0 or lo[k] >= viable[k]:
                     continue  # decided already
                 service, school = 1 + int(cs.pair_service[k]), services + 1 + int(cs.pair_school[k])
+                if (
+                    x[k] == 0
+                    and wide.get((school, int(viable[k])), np.zeros(0))[service : service + 1].any()
+                ):
+                    continue  # a path of residual arcs of at least its cohort: it can reach it
                 forward, backward = int(arcs[k, 0]), int(arcs[k, 1])
                 kept = data[forward], data[backward]
                 data[forward] = data[backward] = 0  # the pair's own arcs are not a cycle
