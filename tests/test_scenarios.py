@@ -768,6 +768,17 @@ def test_the_summary_gives_each_category_and_its_schools_furthest_below_target(
     assert row["stage_words"].startswith("Shared by need") and row["stage_words"] in summary
 
 
+def _run_everything(client, login, definition, name: str) -> ScenarioRun:
+    """A scenario over every category, run by the leader (signed in): its run."""
+    scenario = Scenario(
+        name=name, school_year=YEAR, need_definition_id=definition.id, categories=[]
+    )
+    db.session.add(scenario)
+    db.session.commit()
+    login("leader")
+    return run_of(client.post(f"/scenarios/{scenario.id}/run"))
+
+
 def test_dollars_read_alike_and_say_they_are_dollars(
     client, login, definition, make_school, make_service
 ):
@@ -787,13 +798,7 @@ def test_dollars_read_alike_and_say_they_are_dollars(
             grades=grades,
             capacity=Decimal(capacity),
         )
-    scenario = Scenario(
-        name="Dollars", school_year=YEAR, need_definition_id=definition.id, categories=[]
-    )
-    db.session.add(scenario)
-    db.session.commit()
-    login("leader")
-    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    run = _run_everything(client, login, definition, "Dollars")
     page = client.get(f"/scenarios/runs/{run.id}").get_data(as_text=True)
     summary = page.split('id="summary-head"')[1].split("</section>")[0]
     assert '<td class="num">$24,516.84</td><td class="num">$24,516.84</td>' in summary
@@ -871,13 +876,7 @@ def test_the_school_table_is_paged_and_sorted_by_number(
             indicators={"pct_high_needs": 50 + enrollment % 7},
         )
     make_service(capacity=Decimal(30))
-    scenario = Scenario(
-        name="Many", school_year=YEAR, need_definition_id=definition.id, categories=[]
-    )
-    db.session.add(scenario)
-    db.session.commit()
-    login("leader")
-    run = run_of(client.post(f"/scenarios/{scenario.id}/run"))
+    run = _run_everything(client, login, definition, "Many")
     url = f"/scenarios/runs/{run.id}"
 
     # 12 rows: the table is behind a disclosure, closed, its size said; the summary is open.
