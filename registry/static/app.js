@@ -84,11 +84,43 @@
     });
   }
 
+  // A wide table scrolls sideways inside its region (WCAG 1.4.10 allows it), which on a
+  // narrow screen does not show: while a region overflows, a line above it says so, in the
+  // page's language (the body's data-scroll-hint). Hidden from screen readers, which reach
+  // every cell anyway. Kept up to date as the window resizes and disclosures open.
+  function markScrollingTables() {
+    var words = document.body.getAttribute("data-scroll-hint");
+    var regions = document.querySelectorAll(".table-scroll");
+    if (!words || !regions.length) {
+      return;
+    }
+    function update() {
+      regions.forEach(function (region) {
+        var hint = region.previousElementSibling;
+        var shown = hint !== null && hint.classList.contains("scroll-hint");
+        var wide = region.scrollWidth > region.clientWidth + 1;
+        if (wide && !shown) {
+          hint = document.createElement("p");
+          hint.className = "scroll-hint";
+          hint.setAttribute("aria-hidden", "true");
+          hint.textContent = words;
+          region.parentNode.insertBefore(hint, region);
+        } else if (!wide && shown) {
+          hint.remove();
+        }
+      });
+    }
+    update();
+    window.addEventListener("resize", update);
+    document.addEventListener("toggle", update, true);
+  }
+
   function start() {
     focusErrorSummary();
     followSummaryLinks();
     switchLanguageWithTheLiveForm();
     printDetailsOpen();
+    markScrollingTables();
   }
 
   if (document.readyState === "loading") {

@@ -302,3 +302,28 @@ def test_every_page_type_reflows_at_320_px(
         paths = paths + _record_links(page, live_server)
     problems += _reflow_problems(page, live_server, paths)
     assert not problems, "\n".join(problems)
+
+
+def test_a_table_that_scrolls_sideways_says_so_while_it_does(
+    new_page: Callable[..., object], live_server: str
+) -> None:
+    page = new_page(viewport=NARROW)
+    page.goto(f"{live_server}/login")  # type: ignore[attr-defined]
+    page.fill("input[name=email]", "leader@demo.example")  # type: ignore[attr-defined]
+    page.fill("input[name=password]", DEMO_PASSWORD)  # type: ignore[attr-defined]
+    with page.expect_navigation():  # type: ignore[attr-defined]
+        page.click("main button[type=submit]")  # type: ignore[attr-defined]
+    page.goto(f"{live_server}/partners/?lang=es")  # type: ignore[attr-defined]
+    hint = page.locator("main .scroll-hint")  # type: ignore[attr-defined]
+    assert hint.count() == 1
+    assert hint.inner_text() == "Desplácese hacia los lados para ver todas las columnas."
+    assert hint.get_attribute("aria-hidden") == "true"
+    # Just above the table's region, and gone once the table fits the window.
+    assert page.evaluate(  # type: ignore[attr-defined]
+        "() => document.querySelector('main .scroll-hint').nextElementSibling"
+        ".classList.contains('table-scroll')"
+    )
+    page.set_viewport_size({"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page.wait_for_function("() => !document.querySelector('main .scroll-hint')")  # type: ignore[attr-defined]
+    page.set_viewport_size(NARROW)  # type: ignore[attr-defined]
+    page.wait_for_function("() => document.querySelector('main .scroll-hint')")  # type: ignore[attr-defined]
