@@ -88,7 +88,13 @@ from registry.mous import services as mou_services
 from registry.mous import versions
 from registry.placeholder_pdf import placeholder_pdf
 from registry.refusals import Refused
-from registry.schoolyear import next_year, previous_year, school_year_of, year_bounds
+from registry.schoolyear import (
+    a_year_later,
+    next_year,
+    previous_year,
+    school_year_of,
+    year_bounds,
+)
 from registry.vocabulary import (
     GRADES,
     Category,
@@ -931,18 +937,11 @@ def _in_order_for_activation(
         expiry = today + timedelta(days=rng.randint(30, 600))
         values["insurance_liability"] = Decimal(1_000_000)
     while expiry < ends:
-        expiry = _a_year_later(expiry)
+        expiry = a_year_later(expiry)
     values["insurance_expiry"] = expiry
     if not values["background_check_policy"] or values["background_check_verified"] is None:
         values["background_check_policy"] = True
         values["background_check_verified"] = today - timedelta(days=rng.randint(20, 700))
-
-
-def _a_year_later(day: date) -> date:
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + 1, day=28)
 
 
 def _insurance_certificates(

@@ -43,6 +43,14 @@ def next_year(school_year: str) -> str:
     return school_year_of(date(first.year + 1, FIRST_MONTH, 1))
 
 
+def a_year_later(day: date) -> date:
+    """The same day a year on (28 February for 29 February, which has no twin next year)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
 def is_school_year(text: str) -> bool:
     """Whether a string names a school year like "2025-26"."""
     try:

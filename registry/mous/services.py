@@ -69,7 +69,7 @@ from registry.models import (
 from registry.models.columns import utcnow
 from registry.mous import gates, versions
 from registry.refusals import Refused
-from registry.schoolyear import next_year, year_bounds
+from registry.schoolyear import a_year_later, next_year, year_bounds
 from registry.vocabulary import DPAStatus, DPAType, MOUStatus, Unit
 
 # The only status moves there are (issue 2: draft → submitted → active → expired | terminated).
@@ -674,13 +674,6 @@ def remove_commitment(mou: MOU, commitment: Commitment, by: User | None = None) 
 # ---- renewal -------------------------------------------------------------------------
 
 
-def _a_year_later(day: date) -> date:
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:  # 29 February has no twin next year
-        return day.replace(year=day.year + 1, day=28)
-
-
 def renewal_of(mou: MOU) -> MOU | None:
     """The MOU renewed from this one, if any."""
     return db.session.scalars(
@@ -714,8 +707,8 @@ def renew(mou: MOU, by: User | None = None) -> Renewal:
     mou_id = mou.id
     renewal = MOU(
         school_year=next_year(mou.school_year),
-        start_date=_a_year_later(mou.start_date),
-        end_date=_a_year_later(mou.end_date),
+        start_date=a_year_later(mou.start_date),
+        end_date=a_year_later(mou.end_date),
         status=MOUStatus.DRAFT,
         signed_date=None,
         signatories="",
