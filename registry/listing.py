@@ -18,6 +18,11 @@ MAX_PAGE = 1_000_000
 T = TypeVar("T")
 
 
+def page_count(total: int, per_page: int) -> int:
+    """How many pages `total` rows fill, `per_page` a page (one, empty, for none)."""
+    return max(1, -(-total // per_page))
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a list made outside Flask-SQLAlchemy, shaped like its pagination."""
@@ -29,7 +34,7 @@ class Page(Generic[T]):
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return page_count(self.total, self.per_page)
 
     @property
     def has_prev(self) -> bool:

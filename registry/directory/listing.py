@@ -38,7 +38,7 @@ from sqlalchemy.orm import aliased, contains_eager
 from sqlalchemy.sql.elements import ColumnClause
 
 from registry.extensions import db
-from registry.listing import Page
+from registry.listing import Page, page_count
 from registry.models import MOU, Commitment, Offering, Partner, School, Service
 from registry.models.mou import mou_school
 from registry.vocabulary import GRADES, Category, MOUStatus, PartnerStatus
@@ -192,7 +192,7 @@ def page_number(raw: object) -> int:
 
 def _within(page: int, total: int) -> int:
     """`page`, or the last page when it is past the end (an old link, a typed number)."""
-    return min(page, max(1, -(-total // PER_PAGE)))
+    return min(page, page_count(total, PER_PAGE))
 
 
 @dataclass
