@@ -15,7 +15,7 @@ from registry.models import MOU
 _SPELLINGS = {"—": "-", "–": "-", "’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "→": "->"}
 
 
-def _latin1(text: str) -> str:
+def latin1(text: str) -> str:
     for char, spelled in _SPELLINGS.items():
         text = text.replace(char, spelled)
     return text.encode("latin-1", "replace").decode("latin-1")
@@ -24,15 +24,15 @@ def _latin1(text: str) -> str:
 class _Document(FPDF):
     def heading(self, text: str, size: int = 12) -> None:
         self.set_font("Helvetica", "B", size)
-        self.multi_cell(0, 7, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, 7, latin1(text), new_x="LMARGIN", new_y="NEXT")
         self.ln(1)
 
     def line_of(self, label: str, value: str) -> None:
         if label:
             self.set_font("Helvetica", "B", 10)
-            self.multi_cell(0, 6, _latin1(label), new_x="LMARGIN", new_y="NEXT")
+            self.multi_cell(0, 6, latin1(label), new_x="LMARGIN", new_y="NEXT")
         self.set_font("Helvetica", "", 10)
-        self.multi_cell(0, 6, _latin1(value or "-"), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, 6, latin1(value or "-"), new_x="LMARGIN", new_y="NEXT")
         self.ln(1)
 
 
@@ -58,7 +58,7 @@ def _signature(mou: MOU) -> str:
 def render(mou: MOU) -> bytes:
     """The MOU as PDF bytes."""
     doc = _Document(format="Letter")
-    doc.set_title(_latin1(mou.title))
+    doc.set_title(latin1(mou.title))
     doc.set_creator("Partnership Registry")
     doc.add_page()
     doc.heading(
