@@ -632,8 +632,10 @@ def weight_rule_label(view: RunView) -> str | None:
     """What the run's school weights are, in words ("Enrollment × need"); None for a run
     whose report does not say."""
     rule = (view.report.get("settings") or {}).get("weight_rule")
-    known = {r.value: r for r in WeightRule}
-    return known[rule].label if isinstance(rule, str) and rule in known else None
+    try:
+        return WeightRule(str(rule)).label
+    except ValueError:
+        return None
 
 
 def category_summary(view: RunView, short: int = SHORT_SCHOOLS) -> list[dict[str, Any]]:
