@@ -23,6 +23,7 @@ is counted in path searches, so a budget repeats exactly on every machine.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,24 +78,37 @@ class FlowFinder:
         self.hi: np.ndarray = np.zeros(0, dtype=np.int64)
         self.work = 0
         self.budget = 0
+        self.members: np.ndarray | None = None
 
     # --- the network ------------------------------------------------------------------
 
-    def _network(self, m: int) -> None:
+    def _network(self, m: int, members: np.ndarray | None = None) -> None:
         """Arcs: source -> service (J), service -> school (n pairs), school -> sink (m),
-        sink -> source (1). Nodes: 0 source, 1..J services, then schools, then sink."""
+        sink -> source (1), and with a group of schools (`members`) group -> sink (1),
+        their school arcs ending at the group node instead. Nodes: 0 source, 1..J
+        services, then schools, then sink, then the group node if any."""
         j, n = self.services, self.n
         self.m = m
         self.sink = j + m + 1
-        self.nodes = j + m + 2
+        grouped = members is not None
+        self.nodes = j + m + 2 + int(grouped)
         service_nodes = 1 + np.arange(j)
         school_nodes = j + 1 + np.arange(m)
+        ends = np.full(m, self.sink)
+        if members is not None:
+            ends[members] = self.sink + 1
         self.tail = np.concatenate(
-            [np.zeros(j, dtype=np.int64), 1 + self.pair_service, school_nodes, [self.sink]]
-        )
+            [
+                np.zeros(j, dtype=np.int64),
+                1 + self.pair_service,
+                school_nodes,
+                [self.sink],
+                [self.sink + 1] if grouped else [],
+            ]
+        ).astype(np.int64)
         self.head = np.concatenate(
-            [service_nodes, j + 1 + self.pair_school, np.full(m, self.sink), [0]]
-        )
+            [service_nodes, j + 1 + self.pair_school, ends, [0], [self.sink] if grouped else []]
+        ).astype(np.int64)
         self.first_pair = j
         self.first_school = j + n
         arcs = len(self.tail)
@@ -137,7 +151,8 @@ class FlowFinder:
         pairs = np.round(x).astype(np.int64)
         load = np.bincount(self.pair_service, weights=pairs, minlength=self.services)
         y = np.bincount(self.pair_school, weights=pairs, minlength=self.m)
-        flow = np.concatenate([load, pairs, y, [pairs.sum()]]).astype(np.int64)
+        grouped = [y[self.members].sum()] if self.members is not None else []
+        flow = np.concatenate([load, pairs, y, [pairs.sum()], grouped]).astype(np.int64)
         if np.any(flow < self.lo) or np.any(flow > self.hi):
             return None
         return flow
@@ -278,6 +293,86 @@ class FlowFinder:
             self.lo[arc], self.hi[arc] = old
         return ok
 
+    def _deduce(self, rounds: int = 20) -> bool:
+        """Hold off every undecided cohort pair that carries less than its cohort in every
+        circulation within the bounds, and on (at v or more) every one that carries
+        something in every one, until nothing changes; False when that leaves no
+        circulation (no allocation within these bounds).
+
+        The most pair k can carry is its amount plus the most that can circulate from
+        its school back to its service in the residual graph without its own arcs (a
+        maximum flow); the least, its amount less what can circulate the other way. A
+        pair at 0 with a residual path of arcs of at least v from its school to its
+        service can carry v and needs no maximum flow (one breadth-first search for
+        each school and cohort size). Each maximum flow and search counts as work.
+        """
+        j, n = self.services, self.n
+        arcs = len(self.tail)
+        pair_arcs = j + np.arange(n)
+        for _ in range(rounds):
+            f, lo, hi = self.flow, self.lo, self.hi
+            caps = np.concatenate([hi - f, f - lo])
+            caps = np.clip(caps, 0, BIG).astype(np.int32)
+            key = self.edge_tail * self.nodes + self.edge_head
+            order = np.argsort(key, kind="stable")
+            position = np.empty(len(key), dtype=np.int64)
+            position[order] = np.arange(len(key))
+            indptr = np.searchsorted(self.edge_tail[order], np.arange(self.nodes + 1))
+            graph = csr_matrix(
+                (caps[order], self.edge_head[order], indptr), shape=(self.nodes, self.nodes)
+            )
+            data = graph.data
+            pair_f = f[pair_arcs]
+            pair_lo, pair_hi = lo[pair_arcs], hi[pair_arcs]
+            v = self.viable
+            undecided = np.flatnonzero((v > 0) & (pair_lo == 0) & (pair_hi >= v))
+            reached: dict[tuple[int, int], np.ndarray] = {}
+            zero = undecided[pair_f[undecided] == 0]
+            for size in np.unique(v[zero]).tolist():
+                strong = graph.copy()
+                strong.data = np.where(strong.data >= size, strong.data, 0)
+                strong.eliminate_zeros()
+                for school in np.unique(self.head[j + zero[v[zero] == size]]).tolist():
+                    self.work += 1
+                    if self.work > self.budget:
+                        raise _OutOfWork
+                    found = np.zeros(self.nodes, dtype=bool)
+                    found[breadth_first_order(strong, school, return_predecessors=False)] = True
+                    reached[(school, size)] = found
+            off: list[int] = []
+            on: list[int] = []
+            for k in undecided.tolist():
+                arc = j + k
+                service, school = int(self.tail[arc]), int(self.head[arc])
+                amount, cohort = int(pair_f[k]), int(v[k])
+                if amount == 0 and reached[(school, cohort)][service]:
+                    continue
+                forward, backward = int(position[arc]), int(position[arcs + arc])
+                kept = data[forward], data[backward]
+                data[forward] = data[backward] = 0
+                if amount < cohort:
+                    self.work += 1
+                    if self.work > self.budget:
+                        raise _OutOfWork
+                    if amount + maximum_flow(graph, school, service).flow_value < cohort:
+                        off.append(arc)
+                if amount > 0:
+                    self.work += 1
+                    if self.work > self.budget:
+                        raise _OutOfWork
+                    if amount - maximum_flow(graph, service, school).flow_value > 0:
+                        on.append(arc)
+                data[forward], data[backward] = kept
+            if not off and not on:
+                return True
+            for arc in off:
+                if not self._set_bounds(arc, 0, 0):
+                    return False
+            for arc in on:
+                if not self._set_bounds(arc, int(self.viable[arc - j]), int(self.hi[arc])):
+                    return False
+        return True
+
     def _choose(self, below: np.ndarray) -> int:
         """The pair to branch on: the one its flow has most nearly decided (nearest 0 or
         its cohort, relative to the cohort), the first such by index."""
@@ -296,23 +391,42 @@ class FlowFinder:
         off: np.ndarray | None = None,
         budget: int = 5000,
         start: np.ndarray | None = None,
+        deduce: bool = False,
+        group: tuple[np.ndarray, float] | None = None,
     ) -> Outcome:
         """Whole amounts meeting every constraint with y >= floors (and <= y_upper), the
         cohort pairs in `on` at v or more and those in `off` at 0; within `budget` path
         searches. `start`: whole amounts to begin from (cohorts aside, they must meet
-        every bound; if they do not, one maximum flow finds a start)."""
+        every bound; if they do not, one maximum flow finds a start). `deduce`: first
+        hold off the pairs that cannot carry their cohort in any circulation and on those
+        that carry something in every one (`_deduce`, a maximum flow a pair). `group`:
+        (schools, g), with sum of y over those schools at least g."""
         m = len(floors)
-        self._network(m)
+        self.members = None if group is None else np.asarray(group[0], dtype=np.int64)
+        self._network(m, self.members)
         j, n = self.services, self.n
         upper = np.full(m, BIG, dtype=np.int64) if y_upper is None else y_upper
         upper = np.minimum(np.where(np.isinf(upper), BIG, upper), BIG)
         t = round(t_star)
+        least = [] if group is None else [math.ceil(group[1] - 1e-9)]
         self.lo = np.concatenate(
-            [np.zeros(j, np.int64), self.pair_lower, np.round(floors).astype(np.int64), [t]]
-        )
+            [
+                np.zeros(j, np.int64),
+                self.pair_lower,
+                np.round(floors).astype(np.int64),
+                [t],
+                least,
+            ]
+        ).astype(np.int64)
         self.hi = np.concatenate(
-            [self.capacity, self.pair_upper, np.round(upper).astype(np.int64), [t]]
-        )
+            [
+                self.capacity,
+                self.pair_upper,
+                np.round(upper).astype(np.int64),
+                [t],
+                [] if group is None else [BIG],
+            ]
+        ).astype(np.int64)
         pair_lo = self.lo[j : j + n]
         pair_hi = self.hi[j : j + n]
         cohort = self.viable > 0
@@ -335,6 +449,11 @@ class FlowFinder:
         if flow is None:
             return Outcome(None, 0, True, 0)
         self.flow = flow
+        try:
+            if deduce and not self._deduce():
+                return Outcome(None, self.work, True, 0)
+        except _OutOfWork:
+            return Outcome(None, self.work, False, 0)
         # Each frame: (pair arc, sides left, the flow and bounds before the branch).
         stack: list[tuple[int, list[tuple[int, int]], np.ndarray, np.ndarray, np.ndarray]] = []
         try:

@@ -43,7 +43,11 @@ def broken(
 
 
 def brute_force(
-    f: FlowFinder, floors: list[float], t_star: float, y_upper: list[float] | None = None
+    f: FlowFinder,
+    floors: list[float],
+    t_star: float,
+    y_upper: list[float] | None = None,
+    group: tuple[list[int], float] | None = None,
 ) -> np.ndarray | None:
     """The first allocation meeting every constraint, by enumeration; None if none does."""
     choices = []
@@ -52,9 +56,16 @@ def brute_force(
         choices.append([0, *range(max(v, 1), u + 1)])
     for amounts in itertools.product(*choices):
         x = np.asarray(amounts, dtype=float)
-        if x.sum() == t_star and not broken(f, x, floors, t_star, y_upper):
-            return x
+        if x.sum() != t_star or broken(f, x, floors, t_star, y_upper):
+            continue
+        if group is not None and received(f, x)[group[0]].sum() < group[1]:
+            continue
+        return x
     return None
+
+
+def received(f: FlowFinder, x: np.ndarray) -> np.ndarray:
+    return np.bincount(f.pair_school, weights=x, minlength=int(f.pair_school.max()) + 1)
 
 
 def test_an_exact_split_is_found_at_once() -> None:
@@ -129,8 +140,9 @@ def test_a_start_is_used_when_it_meets_the_bounds() -> None:
     assert out.work == 0
 
 
+@pytest.mark.parametrize("deduce", [False, True])
 @pytest.mark.parametrize("seed", range(6))
-def test_agrees_with_enumeration_on_small_random_categories(seed: int) -> None:
+def test_agrees_with_enumeration_on_small_random_categories(seed: int, deduce: bool) -> None:
     rng = np.random.default_rng(seed)
     tried = 0
     while tried < 25:
@@ -147,15 +159,32 @@ def test_agrees_with_enumeration_on_small_random_categories(seed: int) -> None:
         tried += 1
         t_star = float(rng.integers(1, int(capacity.sum()) + 1))
         floors = rng.integers(0, 5, size=schools).astype(float).tolist()
+        y_upper = (np.asarray(floors) + rng.integers(2, 12, size=schools)).tolist()
+        # Half the questions with a group: schools 0 and 1 together at least g.
+        group = None
+        if tried % 2:
+            group = ([0, 1], float(floors[0] + floors[1] + rng.integers(0, 4)))
         f = finder(pairs, upper, viable, capacity.tolist())
-        out = f.find(np.asarray(floors), t_star, budget=100_000)
-        again = f.find(np.asarray(floors), t_star, budget=100_000)
-        known = brute_force(f, floors, t_star)
+        grouped = None if group is None else (np.asarray(group[0]), group[1])
+        out, again = (
+            f.find(
+                np.asarray(floors),
+                t_star,
+                y_upper=np.asarray(y_upper),
+                budget=100_000,
+                deduce=deduce,
+                group=grouped,
+            )
+            for _ in range(2)
+        )
+        known = brute_force(f, floors, t_star, y_upper, group)
         if known is None:
             assert out.amounts is None and out.exhausted
         else:
             assert out.amounts is not None
-            assert not broken(f, out.amounts, floors, t_star, None)
+            assert not broken(f, out.amounts, floors, t_star, y_upper)
+            if group is not None:
+                assert received(f, out.amounts)[group[0]].sum() >= group[1]
         # Deterministic: the same question, the same answer and work.
         assert again.work == out.work
         assert (again.amounts is None) == (out.amounts is None)
