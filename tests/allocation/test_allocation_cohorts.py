@@ -259,6 +259,39 @@ def test_search_and_plain_milp_reach_the_same_optimum(
         assert ours["min_coverage"] == pytest.approx(theirs["min_coverage"], rel=1e-9)
 
 
+# Maxmin optima (D as the gap, and the floor) on which the engine before the flow finder
+# and the plain MILP agree; the finder's probes now prove stage 3 on each by themselves.
+@pytest.mark.parametrize(
+    ("seed", "gap", "floor"),
+    [
+        (6, 0.00276498698, 0.1341682609),
+        (9, 0.01140768458, 0.1359054557),
+        (10, 0.001663639299, 0.1706208804),
+        (13, 0.006981087633, 0.1461464005),
+    ],
+)
+def test_maxmin_stage_3_is_proven_by_the_finder_probes(
+    seed: int, gap: float, floor: float, monkeypatch: pytest.MonkeyPatch, feasible: Any
+) -> None:
+    proofs = []
+    original = CohortSearch._probe_distance
+
+    def probe(self: CohortSearch, *args: Any) -> Any:
+        found = original(self, *args)
+        proofs.append(found.proven)
+        return found
+
+    monkeypatch.setattr(CohortSearch, "_probe_distance", probe)
+    problem = district_category(seed)
+    result = result_to_dict(solve(problem, objective="maxmin"))
+    feasible(problem, result)
+    assert result["status"] == "optimal"
+    figures = result["categories"]["arts"]
+    assert figures["gap"] == pytest.approx(gap, rel=1e-9)
+    assert figures["min_coverage"] == pytest.approx(floor, rel=1e-9)
+    assert proofs == [True]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 7])
 def test_dive_finds_allocations_at_the_optimal_floor_or_says_none(seed: int) -> None:
     # The dive is a heuristic: at the optimum's own floors it finds an allocation on
