@@ -30,7 +30,12 @@ How:
 - The ``D`` bound is a small branch and bound on those gaps: each LP whose
   ``y_s`` falls in a gap is split into ``y_s <= a`` and ``y_s >= b`` (or on
   ``floor``/``ceil`` if an LP ``y_s`` is fractional), best bound first.
-- Allocations: where an LP solution gives a cohort pair less than its cohort
+- Allocations, first: the flow finder (`allocation.flowsearch`), a depth-first
+  search over the on/off choices that keeps one whole circulation of the flow
+  network and moves it only along residual cycles. It runs within a count of
+  residual-path searches (the same on every machine); when its search is exhausted
+  there is no allocation, which rules a maxmin floor out.
+- Allocations, then: where an LP solution gives a cohort pair less than its cohort
   (``0 < x_k < v_j``), a small MILP frees the on/off choice of every pair of
   the services involved and keeps every other pair on or off as the LP has
   it (a neighbourhood search); if that fails, also the pairs of the schools
@@ -40,6 +45,10 @@ How:
   ``ceil(z w_s)``, raised to the next reachable total, rule floors out by
   bisection; allocations are then sought from the highest floor the LP
   allows downwards, each repaired from the LP minimising ``D`` above it.
+- maxmin's stage 3 (D with the floors held), first by probes: D falls only as the
+  slack above the floors reaches schools below target, and while the incumbent's
+  share of it is below one seat, every better allocation answers one of a few
+  network questions the flow finder settles (`_probe_distance`).
 - proportional's stage 3: the same search over floors, with ``D <= D*`` held:
   the flow LP with the chords and that row bounds the floor; a floor is reached
   when the D stage's search above it still finds ``D*``.

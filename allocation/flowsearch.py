@@ -17,8 +17,18 @@ along cycles of its residual graph:
   the new bounds admit a circulation: the difference of two circulations is a sum of
   cycles), and the other side is tried on backtracking.
 
+Optionally, at the root only, a deduction (`_deduce`) first holds off every pair that
+cannot carry its cohort in any circulation and on every pair that carries something in
+all of them (one maximum flow a pair in the residual graph, repeated to a fixpoint); on
+exact fits it proves infeasible in a fraction of a second questions the plain search
+cannot settle. A question may also ask for a group of schools to receive at least g
+seats together (a node of its own between those schools and the sink).
+
 Depth first, every move deterministic (breadth-first paths, ties by index). The work
-is counted in path searches, so a budget repeats exactly on every machine.
+is counted in path searches and maximum flows, so a budget repeats exactly on every
+machine. On district-int seed 2 `tutoring` (2,435 cohort pairs, an exact fit) it finds
+an allocation at the optimum's floors after 570 path searches (about 0.1 s), where
+the MILP repairs took 5.6 s (see `bench/flow_search.py`).
 """
 
 from __future__ import annotations
