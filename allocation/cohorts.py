@@ -105,6 +105,11 @@ NODE_LIMIT = 64  # branch-and-bound nodes before handing over to the MILP
 # floors are sought: at most this many residual-path searches (a count of work, the
 # same on every machine; 0.1-0.2 ms each at district scale), then the MILP repairs.
 FINDER_WORK = 2000
+# At a maxmin floor, before the deduction (`_floor_allocation`): on district-int every
+# allocation found there took at most 857 paths, and where it took more the deduction
+# settled the floor in 0.06-0.4 s.
+FLOOR_WORK = 1000
+FINDER_ARCS = 3000  # the network size those counts are for (district-int: 2,661 arcs)
 # At a leaf of the D stage's branch and bound, y held (`_leaf`): on district-int
 # (seeds 1, 2, 8, 9, spread 1, 2) every allocation found took at most 214 paths and
 # every proof 83; proportional's stage 3 visits many leaves whose y cannot be held.
@@ -479,11 +484,16 @@ class CohortSearch:
             self.viable,
             self.capacity,
         )
+        # Each path search scans the whole network: on one larger than district-int's
+        # (`FINDER_ARCS`) the finder gets proportionally fewer.
+        arcs = self.n + len(self.capacity) + self.m + 1
+        work = budget or (FINDER_DEDUCE_WORK if deduce else FINDER_WORK)
+        work = max(1, math.floor(work * min(1.0, FINDER_ARCS / arcs)))
         out = finder.find(
             floors,
             t_star,
             y_upper=upper,
-            budget=budget or (FINDER_DEDUCE_WORK if deduce else FINDER_WORK),
+            budget=work,
             start=start,
             deduce=deduce,
             group=group,
@@ -819,10 +829,10 @@ class CohortSearch:
         x, y = np.round(self._x(h)), np.round(self._y(h))
         if finder:
             if y.sum() == t_star and np.all(y >= floors):
-                found = self._find(y, t_star, y_upper=y, start=x)
+                found = self._find(y, t_star, y_upper=y, start=x, budget=LEAF_WORK)
                 if isinstance(found, np.ndarray):
                     return found
-            found = self._find(floors, t_star, start=x)
+            found = self._find(floors, t_star, start=x, budget=FLOOR_WORK)
             if found is None:
                 found = self._find(floors, t_star, start=x, deduce=True)
             if found is not None or not repairs:
@@ -1214,12 +1224,15 @@ class CohortSearch:
         free within the node's bounds, minimising D.
         """
         free = self._free_leaves and cap is None  # stage 3: the dive is its y-free try
+        capped = cap
         cap = value + self._tolerance(value) if cap is None else max(cap, value)
         dive = partial(self._capped_dive, lo, hi, t_star, targets, chords, cap)
         # The flow finder first, y held: an allocation, or proof that y cannot be held
-        # (then only the dive and the y-free search are left).
+        # (then only the dive and the y-free search are left). Not under proportional's
+        # stage 3 cap, where the leaves' y could rarely be held (district-int-spread
+        # seed 1 `tutoring`: none of 11, 0.7 s lost).
         found = None
-        if y.sum() == t_star:
+        if y.sum() == t_star and capped is None:
             found = self._find(y, t_star, y_upper=y, start=x, budget=LEAF_WORK)
         if isinstance(found, np.ndarray):
             return found

@@ -451,6 +451,8 @@ class FlowFinder:
         self.work = 0
         self.budget = budget
         nodes = backtracks = 0
+        if t >= BIG or int(self.capacity.sum()) >= BIG:
+            return Outcome(None, 0, False, 0)  # beyond the integer graphs: not settled
         if np.any(self.lo > self.hi):
             return Outcome(None, 0, True, 0)
         flow = None if start is None else self._circulation(start)

@@ -190,3 +190,12 @@ def test_agrees_with_enumeration_on_small_random_categories(seed: int, deduce: b
         assert (again.amounts is None) == (out.amounts is None)
         if out.amounts is not None and again.amounts is not None:
             assert again.amounts.tolist() == out.amounts.tolist()
+
+
+def test_amounts_beyond_the_integer_graphs_are_left_unsettled() -> None:
+    # Two billion seats do not fit the int32 maximum-flow graphs: no answer, and no
+    # claim that there is none.
+    f = finder([(0, 0), (0, 1)], [2e9, 2e9], [6, 6], [2e9])
+    out = f.find(np.asarray([4.0, 4.0]), 2e9)
+    assert out.amounts is None
+    assert not out.exhausted
