@@ -4,7 +4,7 @@ Usage::
 
     python bench/cohort_probes.py --write-problem P.json     # district-int seed 2 tutoring
     python bench/flow_search.py --problem P.json [--z 0.3323915573] [--budget 5000]
-        [--engine]                       # also time CohortSearch._floor_allocation
+        [--engine]             # also time CohortSearch._floor_allocation without the finder
     python bench/flow_search.py --size district-int --seed 3 [--category arts] [--engine]
 
 With ``--problem``: the category's stage 1 (T*, implied bounds), then the finder at the
@@ -13,7 +13,8 @@ next breakpoint above it, and at a stage-3-like question (the floors of z*, the 
 whose room ``tau_s - f_s`` is above ``--room`` held at their floors, one school of the
 others one seat up). With ``--size/--seed``: every cohort category of that instance,
 its z* found by the engine (`CohortSearch.max_floor`, no time limit), then the finder
-and (``--engine``) `_floor_allocation` at z*'s floors. Every allocation found is checked
+and (``--engine``) the engine's repairs without the finder
+(`_floor_allocation(..., finder=False)`) at z*'s floors. Every allocation found is checked
 by `allocation.flowsearch.check`. CPU (process) and wall seconds are printed.
 """
 
@@ -60,36 +61,56 @@ def run_finder(
     t_star: float,
     budget: int,
     y_upper: np.ndarray | None = None,
+    group: tuple[np.ndarray, float] | None = None,
 ) -> np.ndarray | None:
-    finder = finder_of(cs)
-    out, cpu, wall = timed(lambda: finder.find(floors, t_star, y_upper=y_upper, budget=budget))
-    verdict = (
-        "found"
-        if out.amounts is not None
-        else ("none (exhausted)" if out.exhausted else "none within budget")
-    )
-    if out.amounts is not None:
-        broken = check(
-            out.amounts,
-            cs.pair_service,
-            cs.pair_school,
-            cs.implied,
-            cs.upper,
-            cs.viable,
-            cs.capacity,
-            floors,
-            t_star,
-            y_upper,
+    """The finder as it is, then (nothing found, not exhausted) after its deduction."""
+    found = None
+    for deduce in (False, True):
+        finder = finder_of(cs)
+        out, cpu, wall = timed(
+            partial(finder.find, floors, t_star, y_upper=y_upper, budget=budget, deduce=deduce)
+            if group is None
+            else partial(
+                finder.find,
+                floors,
+                t_star,
+                y_upper=y_upper,
+                budget=budget,
+                deduce=deduce,
+                group=group,
+            )
         )
-        assert not broken, broken
-        assert cs.holds(out.amounts, floors, t_star, y_upper)
-        verdict += " (checked)"
-    print(
-        f"  finder {name}: {verdict}; work {out.work} paths, {out.nodes} nodes; "
-        f"CPU {cpu:.3f} s, wall {wall:.3f} s",
-        flush=True,
-    )
-    return out.amounts
+        if out.amounts is not None:
+            verdict = "found"
+        else:
+            verdict = "none (exhausted)" if out.exhausted else "none within budget"
+        if out.amounts is not None:
+            broken = check(
+                out.amounts,
+                cs.pair_service,
+                cs.pair_school,
+                cs.implied,
+                cs.upper,
+                cs.viable,
+                cs.capacity,
+                floors,
+                t_star,
+                y_upper,
+            )
+            assert not broken, broken
+            assert cs.holds(out.amounts, floors, t_star, y_upper)
+            if group is not None:
+                assert cs.received(out.amounts)[group[0]].sum() >= group[1]
+            verdict += " (checked)"
+            found = out.amounts
+        print(
+            f"  finder{' + deduction' if deduce else ''} {name}: {verdict}; work {out.work}, "
+            f"{out.nodes} nodes, {out.backtracks} backtracks; CPU {cpu:.3f} s, wall {wall:.3f} s",
+            flush=True,
+        )
+        if out.amounts is not None or out.exhausted:
+            break
+    return found
 
 
 def run_engine(cs: CohortSearch, floors: np.ndarray, t_star: float, z: float) -> None:
@@ -97,10 +118,11 @@ def run_engine(cs: CohortSearch, floors: np.ndarray, t_star: float, z: float) ->
         h = cs._floor_lp(floors, t_star)
         return cs._x(h) if cs._solved(h) else None
 
-    out, cpu, wall = timed(lambda: cs._floor_allocation(floors, t_star, plain))
-    ok = out is not None and cs.holds(out, floors, t_star)
+    # The engine's repairs as they were before the finder (`finder=False`).
+    out, cpu, wall = timed(lambda: cs._floor_allocation(floors, t_star, plain, finder=False))
+    ok = isinstance(out, np.ndarray) and cs.holds(out, floors, t_star)
     print(
-        f"  engine _floor_allocation: {'found' if ok else 'none'}; "
+        f"  engine _floor_allocation(finder=False): {'found' if ok else 'none'}; "
         f"CPU {cpu:.3f} s, wall {wall:.3f} s",
         flush=True,
     )
@@ -141,6 +163,17 @@ def seed2(args: argparse.Namespace) -> None:
         print(f"next breakpoint {above:.10g}: floors add up to {floors_up.sum():.0f}")
         run_finder(cs, "at the next breakpoint's floors", floors_up, t_star, args.budget)
     rooms = cs.targets(t_star) - floors
+    wide_all = np.flatnonzero(rooms > args.room)
+    group = (wide_all, float(floors[wide_all].sum()) + 1.0)
+    run_finder(
+        cs,
+        f"stage-3 group probe: the {len(wide_all)} schools with room above {args.room} "
+        "one seat more in all",
+        floors,
+        t_star,
+        args.budget,
+        group=group,
+    )
     wide = np.flatnonzero(rooms > args.room)
     narrow = np.flatnonzero((rooms > 0) & (rooms <= args.room))
     print(
