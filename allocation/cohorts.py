@@ -511,8 +511,8 @@ class CohortSearch:
         y_upper: np.ndarray | None = None,
         group: tuple[np.ndarray, float] | None = None,
     ) -> np.ndarray | bool | None:
-        """`_find` as it is, then (not settled) after the finder's deduction."""
-        found = self._find(floors, t_star, y_upper, group=group)
+        """`_find` as it is (`FLOOR_WORK`), then (not settled) after its deduction."""
+        found = self._find(floors, t_star, y_upper, group=group, budget=FLOOR_WORK)
         if found is None:
             found = self._find(floors, t_star, y_upper, deduce=True, group=group)
         return found
