@@ -122,9 +122,12 @@ class FlowFinder:
         self.first_pair = j
         self.first_school = j + n
         arcs = len(self.tail)
-        self.arc_of = np.full((self.nodes, self.nodes), -1, dtype=np.int64)
-        assert np.all(self.arc_of[self.tail, self.head] == -1)
-        self.arc_of[self.tail, self.head] = np.arange(arcs)
+        # Which arc runs from one node to another: sorted keys tail * nodes + head (a
+        # dense nodes x nodes table would take gigabytes on a state-sized category).
+        keys = self.tail * self.nodes + self.head
+        self.key_order = np.argsort(keys, kind="stable")
+        self.sorted_keys: np.ndarray = keys[self.key_order]
+        assert len(np.unique(keys)) == arcs, "two arcs between the same nodes"
         # The residual graph's candidate edges: every arc forwards, then backwards.
         self.edge_tail = np.concatenate([self.tail, self.head])
         self.edge_head = np.concatenate([self.head, self.tail])
@@ -203,14 +206,21 @@ class FlowFinder:
         node = end
         while node != start:
             prev = int(pred[node])
-            arc = int(self.arc_of[prev, node])
+            arc = self._arc(prev, node)
             if arc >= 0 and up_ok[arc]:
                 path.append((arc, 1))
             else:
-                arc = int(self.arc_of[node, prev])
-                path.append((arc, -1))
+                path.append((self._arc(node, prev), -1))
             node = prev
         return path
+
+    def _arc(self, tail: int, head: int) -> int:
+        """The arc from `tail` to `head`, or -1."""
+        key = tail * self.nodes + head
+        at = int(np.searchsorted(self.sorted_keys, key))
+        if at < len(self.sorted_keys) and self.sorted_keys[at] == key:
+            return int(self.key_order[at])
+        return -1
 
     def _push(self, path: list[tuple[int, int]], amount: int) -> None:
         for arc, sign in path:
