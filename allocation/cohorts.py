@@ -497,12 +497,17 @@ class CohortSearch:
             start=start,
             deduce=deduce,
             group=group,
+            stop=self._out_of_time,
         )
         if out.amounts is None:
             return False if out.exhausted else None
         if group is not None and self.received(out.amounts)[group[0]].sum() < group[1]:
             return None
         return out.amounts if self.holds(out.amounts, floors, t_star, upper) else None
+
+    def _out_of_time(self) -> bool:
+        left = self.time_left()
+        return left is not None and left <= 0
 
     def _find_either(
         self,

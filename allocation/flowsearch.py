@@ -33,17 +33,32 @@ the MILP repairs took 5.6 s (see `bench/flow_search.py`).
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # no stubs shipped
-from scipy.sparse.csgraph import (  # type: ignore[import-untyped]
-    breadth_first_order,
-    maximum_flow,
-)
 
 BIG = 2**30  # an unbounded arc in the integer graphs
+STOP_EVERY = 16  # units of work between two looks at the caller's `stop` (the time limit)
+
+
+@functools.cache
+def _graphs() -> Any:
+    """scipy's sparse graphs, imported when first needed: importing them takes about
+    0.3 s, which a solve with no cohort category should not pay."""
+    from scipy.sparse import csr_matrix  # type: ignore[import-untyped]  # no stubs shipped
+    from scipy.sparse.csgraph import (  # type: ignore[import-untyped]
+        breadth_first_order,
+        maximum_flow,
+    )
+
+    return SimpleNamespace(
+        csr_matrix=csr_matrix, breadth_first_order=breadth_first_order, maximum_flow=maximum_flow
+    )
 
 
 @dataclass
@@ -89,6 +104,16 @@ class FlowFinder:
         self.work = 0
         self.budget = 0
         self.members: np.ndarray | None = None
+        self.stop: Callable[[], bool] | None = None
+
+    def _spend(self) -> None:
+        """One unit of work (a path search, a maximum flow): out of work past the budget,
+        or when the caller's `stop` says so (looked at every `STOP_EVERY` units)."""
+        self.work += 1
+        if self.work > self.budget:
+            raise _OutOfWork
+        if self.stop is not None and self.work % STOP_EVERY == 0 and self.stop():
+            raise _OutOfWork
 
     # --- the network ------------------------------------------------------------------
 
@@ -149,8 +174,8 @@ class FlowFinder:
         heads = np.concatenate([self.head, feed, np.full(len(drain), tt)])
         caps = np.concatenate([hi - lo, excess[feed], -excess[drain]])
         caps = np.minimum(caps, BIG).astype(np.int32)
-        graph = csr_matrix((caps, (tails, heads)), shape=(self.nodes + 2, self.nodes + 2))
-        result = maximum_flow(graph, ss, tt)
+        graph = _graphs().csr_matrix((caps, (tails, heads)), shape=(self.nodes + 2, self.nodes + 2))
+        result = _graphs().maximum_flow(graph, ss, tt)
         if result.flow_value < int(excess[feed].sum()):
             return None
         flow = result.flow
@@ -178,9 +203,7 @@ class FlowFinder:
         """A residual path start -> end that can carry `amount` on every edge, as
         (arc, +1 forwards / -1 backwards), fewest edges first; None when there is none.
         `safe`: no cohort pair is moved into (0, v) unless it is there already."""
-        self.work += 1
-        if self.work > self.budget:
-            raise _OutOfWork
+        self._spend()
         f, lo, hi = self.flow, self.lo, self.hi
         up_ok = f + amount <= hi
         down_ok = f - amount >= lo
@@ -196,10 +219,12 @@ class FlowFinder:
             up_ok[skip] = down_ok[skip] = False
         keep = np.concatenate([up_ok, down_ok])
         tails, heads = self.edge_tail[keep], self.edge_head[keep]
-        graph = csr_matrix(
+        graph = _graphs().csr_matrix(
             (np.ones(len(tails), dtype=np.int8), (tails, heads)), shape=(self.nodes, self.nodes)
         )
-        _, pred = breadth_first_order(graph, start, directed=True, return_predecessors=True)
+        _, pred = _graphs().breadth_first_order(
+            graph, start, directed=True, return_predecessors=True
+        )
         if end != start and pred[end] < 0:
             return None
         path: list[tuple[int, int]] = []
@@ -338,7 +363,7 @@ class FlowFinder:
             position = np.empty(len(key), dtype=np.int64)
             position[order] = np.arange(len(key))
             indptr = np.searchsorted(self.edge_tail[order], np.arange(self.nodes + 1))
-            graph = csr_matrix(
+            graph = _graphs().csr_matrix(
                 (caps[order], self.edge_head[order], indptr), shape=(self.nodes, self.nodes)
             )
             data = graph.data
@@ -353,11 +378,11 @@ class FlowFinder:
                 strong.data = np.where(strong.data >= size, strong.data, 0)
                 strong.eliminate_zeros()
                 for school in np.unique(self.head[j + zero[v[zero] == size]]).tolist():
-                    self.work += 1
-                    if self.work > self.budget:
-                        raise _OutOfWork
+                    self._spend()
                     found = np.zeros(self.nodes, dtype=bool)
-                    found[breadth_first_order(strong, school, return_predecessors=False)] = True
+                    found[
+                        _graphs().breadth_first_order(strong, school, return_predecessors=False)
+                    ] = True
                     reached[(school, size)] = found
             off: list[int] = []
             on: list[int] = []
@@ -371,16 +396,12 @@ class FlowFinder:
                 kept = data[forward], data[backward]
                 data[forward] = data[backward] = 0
                 if amount < cohort:
-                    self.work += 1
-                    if self.work > self.budget:
-                        raise _OutOfWork
-                    if amount + maximum_flow(graph, school, service).flow_value < cohort:
+                    self._spend()
+                    if amount + _graphs().maximum_flow(graph, school, service).flow_value < cohort:
                         off.append(arc)
                 if amount > 0:
-                    self.work += 1
-                    if self.work > self.budget:
-                        raise _OutOfWork
-                    if amount - maximum_flow(graph, service, school).flow_value > 0:
+                    self._spend()
+                    if amount - _graphs().maximum_flow(graph, service, school).flow_value > 0:
                         on.append(arc)
                 data[forward], data[backward] = kept
             if not off and not on:
@@ -413,6 +434,7 @@ class FlowFinder:
         start: np.ndarray | None = None,
         deduce: bool = False,
         group: tuple[np.ndarray, float] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> Outcome:
         """Whole amounts meeting every constraint with y >= floors (and <= y_upper), the
         cohort pairs in `on` at v or more and those in `off` at 0; within `budget` path
@@ -420,7 +442,8 @@ class FlowFinder:
         every bound; if they do not, one maximum flow finds a start). `deduce`: first
         hold off the pairs that cannot carry their cohort in any circulation and on those
         that carry something in every one (`_deduce`, a maximum flow a pair). `group`:
-        (schools, g), with sum of y over those schools at least g."""
+        (schools, g), with sum of y over those schools at least g. `stop`: asked now and
+        then; True ends the search unsettled (the caller's time limit)."""
         m = len(floors)
         self.members = None if group is None else np.asarray(group[0], dtype=np.int64)
         self._network(m, self.members)
@@ -460,6 +483,7 @@ class FlowFinder:
         pair_hi[cohort & (pair_hi < self.viable)] = 0  # it cannot carry its cohort
         self.work = 0
         self.budget = budget
+        self.stop = stop
         nodes = backtracks = 0
         if t >= BIG or int(self.capacity.sum()) >= BIG:
             return Outcome(None, 0, False, 0)  # beyond the integer graphs: not settled

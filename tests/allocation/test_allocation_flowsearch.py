@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from allocation.flowsearch import FlowFinder, check
+from allocation.flowsearch import STOP_EVERY, FlowFinder, check
 
 
 def finder(
@@ -199,3 +199,27 @@ def test_amounts_beyond_the_integer_graphs_are_left_unsettled() -> None:
     out = f.find(np.asarray([4.0, 4.0]), 2e9)
     assert out.amounts is None
     assert not out.exhausted
+
+
+def test_the_callers_stop_ends_the_search_unproven() -> None:
+    # A stop that says "time is up" ends a search that needs more than `STOP_EVERY`
+    # units of work after exactly that many, unsettled (neither found nor exhausted);
+    # one that never says so changes nothing. (A random category, 10 services and 20
+    # schools, whose search at floors of 10 takes 35 units.)
+    rng = np.random.default_rng(11)
+    pairs = sorted({(int(rng.integers(10)), int(rng.integers(20))) for _ in range(80)})
+    f = finder(
+        pairs,
+        [float(rng.integers(5, 30)) for _ in pairs],
+        [float(rng.integers(3, 9)) for _ in pairs],
+        [float(rng.integers(20, 60)) for _ in range(10)],
+    )
+    floors, total = np.full(20, 10.0), float(f.capacity.sum())
+    free = f.find(floors, total, budget=10_000)
+    assert free.amounts is not None and free.work > STOP_EVERY
+    never = f.find(floors, total, budget=10_000, stop=lambda: False)
+    assert never.amounts is not None and never.work == free.work
+    asked: list[int] = []
+    stopped = f.find(floors, total, budget=10_000, stop=lambda: asked.append(1) is None)
+    assert stopped.amounts is None and not stopped.exhausted
+    assert stopped.work == STOP_EVERY and len(asked) == 1
