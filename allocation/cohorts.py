@@ -121,6 +121,7 @@ FINDER_DEDUCE_WORK = 6000
 # sets of small-room schools probed at most.
 PROBE_ROUNDS = 8
 PROBE_SETS = 16
+PROBE_LOOKS = 4096  # sets of small-room schools looked through, at most
 Kinds = highspy.HighsModelStatus
 
 
@@ -158,11 +159,18 @@ def applicable(data: CategoryData) -> bool:
 
 def _least_sets(room: np.ndarray, schools: np.ndarray, above: float) -> list[list[int]] | None:
     """The least sets of `schools` (by inclusion) whose rooms add up to more than
-    `above`, smallest first; None when there are more than `PROBE_SETS`."""
+    `above`, smallest first; None when there are more than `PROBE_SETS`, or more than
+    `PROBE_LOOKS` sets to look through to tell (many small rooms)."""
     found: list[list[int]] = []
     candidates = schools.tolist()
+    if sum(float(room[s]) for s in candidates) <= above:
+        return found  # not even all of them together
+    looked = 0
     for size in range(1, len(candidates) + 1):
         for chosen in itertools.combinations(candidates, size):
+            looked += 1
+            if looked > PROBE_LOOKS:
+                return None
             if sum(float(room[s]) for s in chosen) > above and not any(
                 set(least) <= set(chosen) for least in found
             ):

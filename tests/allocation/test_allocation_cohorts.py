@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from allocation import load_problem, result_to_dict, solve
 from allocation import stages as stages_module
-from allocation.cohorts import CohortSearch, applicable
+from allocation.cohorts import CohortSearch, _least_sets, applicable
 from allocation.integral import at_or_below, breakpoints_between, next_breakpoint
 from allocation.model import category_data
 
@@ -355,3 +355,16 @@ def test_a_huge_whole_seat_capacity_with_cohorts_is_solved_without_huge_arrays()
     assert result["status"] == "optimal"
     got = {a["school"]: a["amount"] for a in result["allocations"]}
     assert got == {"S1": 250_000_000_000, "S2": 750_000_000_000}
+
+
+def test_least_sets_of_small_rooms_are_minimal_and_bounded() -> None:
+    room = np.asarray([0.4, 0.3, 0.2, 0.05, 0.0])
+    # 0.7, 0.6, then 1 + 2 + 3 = 0.55 (1 + 2 alone is 0.5, not more); every other set
+    # adding up to more holds one of these.
+    assert _least_sets(room, np.asarray([0, 1, 2, 3]), 0.5) == [[0, 1], [0, 2], [1, 2, 3]]
+    assert _least_sets(room, np.asarray([0, 1]), 0.9) == []  # not even both together
+    # Forty schools of room 0.01: nothing adds up to more than 0.5 (answered at once,
+    # not by looking through 2^40 sets), and more than 0.2 needs sets of 21: too many.
+    many = np.full(40, 0.01)
+    assert _least_sets(many, np.arange(40), 0.5) == []
+    assert _least_sets(many, np.arange(40), 0.2) is None
