@@ -540,18 +540,17 @@ class FlowFinder:
 
 
 def check(
+    network: FlowFinder,
     x: np.ndarray,
-    pair_service: np.ndarray,
-    pair_school: np.ndarray,
-    pair_lower: np.ndarray,
-    pair_upper: np.ndarray,
-    viable: np.ndarray,
-    capacity: np.ndarray,
     floors: np.ndarray,
     t_star: float,
     y_upper: np.ndarray | None = None,
 ) -> list[str]:
-    """Every constraint an allocation must meet, checked plainly: what it breaks."""
+    """Every constraint an allocation must meet in `network`'s category (its pairs,
+    bounds, cohorts and capacities), checked plainly: what it breaks."""
+    pair_service, pair_school = network.pair_service, network.pair_school
+    pair_lower, pair_upper = network.pair_lower, network.pair_upper
+    viable, capacity = network.viable, network.capacity
     broken = []
     if np.any(x != np.round(x)):
         broken.append("not whole")

@@ -85,18 +85,7 @@ def run_finder(
         else:
             verdict = "none (exhausted)" if out.exhausted else "none within budget"
         if out.amounts is not None:
-            broken = check(
-                out.amounts,
-                cs.pair_service,
-                cs.pair_school,
-                cs.implied,
-                cs.upper,
-                cs.viable,
-                cs.capacity,
-                floors,
-                t_star,
-                y_upper,
-            )
+            broken = check(finder, out.amounts, floors, t_star, y_upper)
             assert not broken, broken
             assert cs.holds(out.amounts, floors, t_star, y_upper)
             if group is not None:

@@ -29,13 +29,8 @@ def broken(
     f: FlowFinder, x: np.ndarray, floors: list[float], t_star: float, y_upper: list[float] | None
 ) -> list[str]:
     return check(
+        f,
         x,
-        f.pair_service,
-        f.pair_school,
-        f.pair_lower,
-        f.pair_upper,
-        f.viable,
-        f.capacity,
         np.asarray(floors, dtype=float),
         t_star,
         None if y_upper is None else np.asarray(y_upper, dtype=float),
