@@ -16,7 +16,7 @@ from sqlalchemy import select
 from registry import formats
 from registry.concurrency import check_version
 from registry.extensions import db
-from registry.listing import Page, Sorting
+from registry.listing import Page, Sorting, page_count
 from registry.models import School, Service, User
 from registry.models.columns import utcnow
 from registry.models.scenario import RunStage, RunStatus, Scenario, ScenarioRun, WeightRule
@@ -698,7 +698,7 @@ def school_page(
 
 def page_of(rows: Sequence[T], page: int | None, per_page: int) -> Page[T]:
     """One page of rows (a page out of range: the nearest one)."""
-    pages = max(1, -(-len(rows) // per_page))
+    pages = page_count(len(rows), per_page)
     number = min(max(page or 1, 1), pages)
     start = (number - 1) * per_page
     return Page(list(rows[start : start + per_page]), number, per_page, len(rows))
