@@ -480,8 +480,7 @@ class CohortSearch:
         if it meets the bounds; with `deduce`, after its deduction); False when its
         search was exhausted (there are none); None when not settled within `budget`
         (by default `FINDER_WORK`, or `FINDER_DEDUCE_WORK` with `deduce`)."""
-        left = self.time_left()
-        if left is not None and left <= 0:
+        if self._out_of_time():
             raise _Stopped
         upper = self.school_upper if y_upper is None else y_upper
         finder = FlowFinder(
@@ -523,11 +522,12 @@ class CohortSearch:
         t_star: float,
         y_upper: np.ndarray | None = None,
         group: tuple[np.ndarray, float] | None = None,
+        start: np.ndarray | None = None,
     ) -> np.ndarray | bool | None:
         """`_find` as it is (`FLOOR_WORK`), then (not settled) after its deduction."""
-        found = self._find(floors, t_star, y_upper, group=group, budget=FLOOR_WORK)
+        found = self._find(floors, t_star, y_upper, start, group=group, budget=FLOOR_WORK)
         if found is None:
-            found = self._find(floors, t_star, y_upper, deduce=True, group=group)
+            found = self._find(floors, t_star, y_upper, start, deduce=True, group=group)
         return found
 
     # --- stage 1 ----------------------------------------------------------------------
@@ -845,9 +845,7 @@ class CohortSearch:
                 found = self._find(y, t_star, y_upper=y, start=x, budget=LEAF_WORK)
                 if isinstance(found, np.ndarray):
                     return found
-            found = self._find(floors, t_star, start=x, budget=FLOOR_WORK)
-            if found is None:
-                found = self._find(floors, t_star, start=x, deduce=True)
+            found = self._find_either(floors, t_star, start=x)
             if found is not None or not repairs:
                 return found  # an allocation, False (there is none), or not known
         # T* held too: the LP's y need not be whole (its target rows can cut the flow
@@ -1044,10 +1042,10 @@ class CohortSearch:
         proven in under a second, where the cutoff MILP took 7 s or more.
         """
         best = incumbent
+        room = targets - floors
         for _ in range(PROBE_ROUNDS):
             tol = 0.5 * self._tolerance(best.value)
             extra = self.received(best.amounts) - floors
-            room = targets - floors
             useful = float(np.minimum(extra, np.maximum(room, 0.0)).sum())
             if useful + tol >= 1.0 - WHOLE:
                 return best  # a seat's whole room may count: the probes do not cover it
