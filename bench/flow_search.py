@@ -21,7 +21,6 @@ by `allocation.flowsearch.check`. CPU (process) and wall seconds are printed.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -40,6 +39,7 @@ from allocation.flowsearch import FlowFinder, check  # noqa: E402
 from allocation.integral import next_breakpoint  # noqa: E402
 from allocation.model import category_data  # noqa: E402
 from allocation.problem import load_problem  # noqa: E402
+from bench.cohort_probes import bench_generator  # noqa: E402
 
 Z_STAR = 0.3323915573  # district-int seed 2 tutoring, the engine's proven floor
 
@@ -191,13 +191,7 @@ def seed2(args: argparse.Namespace) -> None:
 
 
 def instance(args: argparse.Namespace) -> None:
-    spec = importlib.util.spec_from_file_location(
-        "bench_allocation", ROOT / "bench" / "allocation.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    problem = module.generate(args.size, args.seed)
+    problem = bench_generator()(args.size, args.seed)
     problem["objective"] = "maxmin"
     loaded = load_problem(problem)
     categories = sorted({s["category"] for s in problem["services"]})
